@@ -1,0 +1,447 @@
+//! Settings: embedded defaults < `--config FILE` < `NEWSD__SECTION__KEY` env vars.
+//!
+//! Values are checked once, at start: a bad value fails with the key and the
+//! value named; an unknown key is a warning (a typo must not pass silently, a
+//! config written for a newer version must still start).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::FeedUrl;
+use ipnet::IpNet;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot parse configuration: {0}")]
+    Parse(String),
+    #[error("invalid value for `{key}`: {reason}")]
+    Value { key: String, reason: String },
+    #[error("invalid value for `{key}`: {value} ({reason})")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// A human duration string such as `"200ms"`, `"75s"`, `"15m"`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl fmt::Debug for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s.trim())
+            .map(HumanDuration)
+            .map_err(|e| format!("invalid duration {s:?}: {e} (examples: \"200ms\", \"75s\", \"15m\")"))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A byte count: an integer, or a string like `"5MiB"`, `"512KB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid size {s:?} (examples: 10485760, \"5MiB\")"))?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1_000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "g" | "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            other => return Err(format!("invalid size {s:?}: unknown unit {other:?}")),
+        };
+        Ok(ByteSize((n * mult as f64) as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Str(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub scheduler: SchedulerSettings,
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub feeds: Vec<FeedSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub busy_timeout: HumanDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SchedulerSettings {
+    pub default_interval: HumanDuration,
+    pub min_interval: HumanDuration,
+    pub max_interval: HumanDuration,
+    pub jitter: f64,
+    pub max_concurrent_fetches: usize,
+    pub shutdown_grace: HumanDuration,
+    pub batch_size: u32,
+    pub max_entries_per_poll: usize,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct HttpSettings {
+    pub user_agent: String,
+    pub connect_timeout: HumanDuration,
+    pub timeout: HumanDuration,
+    pub max_body_bytes: ByteSize,
+    pub max_redirects: u32,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: HumanDuration,
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
+}
+
+impl fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("user_agent", &self.user_agent)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_redirects", &self.max_redirects)
+            .field("per_host_concurrency", &self.per_host_concurrency)
+            .field("per_host_delay", &self.per_host_delay)
+            .field("allow_networks", &self.allow_networks)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedSettings {
+    pub url: String,
+    pub name: Option<String>,
+    pub interval: Option<HumanDuration>,
+}
+
+/// The outcome of loading: settings plus the warnings worth logging once
+/// telemetry is up.
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Layer the embedded defaults, an optional file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, so tests never
+    /// depend on (or mutate) the process environment.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("NEWSD__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("NEWSD")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("http.allow_networks")
+                .source(Some(env)),
+        );
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let value: serde_json::Value = merged
+            .try_deserialize()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+
+        let mut warnings = Vec::new();
+        let mut unknown = |path: serde_ignored::Path<'_>| {
+            warnings.push(format!(
+                "unknown configuration key `{path}` ignored (a typo, or a setting of a newer newsd?)"
+            ));
+        };
+        let settings: Settings =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut unknown))
+                .map_err(|e| {
+                    let key = e.path().to_string();
+                    ConfigError::Value {
+                        key,
+                        reason: e.into_inner().to_string(),
+                    }
+                })?;
+        warnings.extend(settings.validate()?);
+        Ok(Loaded { settings, warnings })
+    }
+
+    /// Rejects impossible values; returns warnings for merely aggressive ones.
+    pub fn validate(&self) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
+            key: key.to_owned(),
+            value,
+            reason: reason.to_owned(),
+        };
+        if !self.database.url.starts_with("sqlite:") {
+            return Err(invalid(
+                "database.url",
+                format!("{:?}", self.database.url),
+                "must be a sqlite: URL such as \"sqlite://data/newsd.db\"",
+            ));
+        }
+        let s = &self.scheduler;
+        for (key, d) in [
+            ("scheduler.default_interval", s.default_interval),
+            ("scheduler.min_interval", s.min_interval),
+            ("scheduler.max_interval", s.max_interval),
+        ] {
+            if d.0.is_zero() {
+                return Err(invalid(key, format!("{d:?}"), "must be greater than zero"));
+            }
+            if d.0 < Duration::from_secs(60) {
+                warnings.push(format!(
+                    "`{key}` = {d:?} is very aggressive; publishers may rate-limit or block you"
+                ));
+            }
+        }
+        if s.min_interval > s.max_interval {
+            return Err(invalid(
+                "scheduler.min_interval",
+                format!("{:?}", s.min_interval),
+                &format!("must not exceed scheduler.max_interval ({:?})", s.max_interval),
+            ));
+        }
+        if !(0.0..1.0).contains(&s.jitter) || s.jitter.is_nan() {
+            return Err(invalid(
+                "scheduler.jitter",
+                s.jitter.to_string(),
+                "must be a fraction in [0, 1)",
+            ));
+        }
+        if s.max_concurrent_fetches == 0 {
+            return Err(invalid(
+                "scheduler.max_concurrent_fetches",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if s.batch_size == 0 {
+            return Err(invalid("scheduler.batch_size", "0".into(), "must be at least 1"));
+        }
+        if s.max_entries_per_poll == 0 {
+            return Err(invalid(
+                "scheduler.max_entries_per_poll",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        let h = &self.http;
+        if h.user_agent.trim().is_empty() {
+            return Err(invalid("http.user_agent", "\"\"".into(), "must not be empty"));
+        }
+        for (key, d) in [
+            ("http.connect_timeout", h.connect_timeout),
+            ("http.timeout", h.timeout),
+        ] {
+            if d.0.is_zero() {
+                return Err(invalid(key, format!("{d:?}"), "must be greater than zero"));
+            }
+        }
+        if h.max_body_bytes.0 == 0 {
+            return Err(invalid("http.max_body_bytes", "0".into(), "must be greater than zero"));
+        }
+        if h.per_host_concurrency == 0 {
+            return Err(invalid("http.per_host_concurrency", "0".into(), "must be at least 1"));
+        }
+        if h.per_host_delay.0 < Duration::from_millis(200) && !h.per_host_delay.0.is_zero() {
+            warnings.push(format!(
+                "`http.per_host_delay` = {:?} is very aggressive",
+                h.per_host_delay
+            ));
+        }
+        for net in &h.allow_networks {
+            IpNet::from_str(net).map_err(|e| {
+                invalid("http.allow_networks", format!("{net:?}"), &e.to_string())
+            })?;
+        }
+        for (i, feed) in self.feeds.iter().enumerate() {
+            FeedUrl::parse(&feed.url).map_err(|e| {
+                invalid(&format!("feeds[{i}].url"), format!("{:?}", feed.url), &e.to_string())
+            })?;
+            if let Some(interval) = feed.interval {
+                if interval.0.is_zero() {
+                    return Err(invalid(
+                        &format!("feeds[{i}].interval"),
+                        format!("{interval:?}"),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Parsed `http.allow_networks` (validated at load).
+    pub fn allow_networks(&self) -> Vec<IpNet> {
+        self.http
+            .allow_networks
+            .iter()
+            .filter_map(|n| IpNet::from_str(n).ok())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        Settings::load_with_env(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn embedded_defaults_load_and_validate() {
+        let loaded = Settings::load_with_env(None, Vec::new()).unwrap();
+        let s = loaded.settings;
+        assert_eq!(s.scheduler.default_interval.0, Duration::from_secs(900));
+        assert_eq!(s.scheduler.min_interval.0, Duration::from_secs(300));
+        assert_eq!(s.scheduler.max_interval.0, Duration::from_secs(86400));
+        assert_eq!(s.http.max_body_bytes.0, 10_485_760);
+        assert_eq!(s.database.url, "sqlite://data/newsd.db");
+        assert!(s.feeds.is_empty());
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn env_overrides_file_which_overrides_defaults() {
+        let loaded = load(
+            "[http]\ntimeout = \"45s\"\nper_host_delay = \"2s\"\n",
+            &[("NEWSD__HTTP__TIMEOUT", "50s"), ("NEWSD__HTTP__MAX_REDIRECTS", "3")],
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.http.timeout.0, Duration::from_secs(50));
+        assert_eq!(loaded.settings.http.per_host_delay.0, Duration::from_secs(2));
+        assert_eq!(loaded.settings.http.max_redirects, 3);
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_key_and_the_value() {
+        let err = load("[scheduler]\nmin_interval = \"5 fortnights\"\n", &[]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("scheduler.min_interval"), "{msg}");
+        assert!(msg.contains("5 fortnights"), "{msg}");
+    }
+
+    #[test]
+    fn min_interval_above_max_interval_is_rejected() {
+        let err = load("[scheduler]\nmin_interval = \"2d\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("scheduler.min_interval"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_naming_the_key() {
+        let loaded = load("[http]\ntimeuot = \"5s\"\n[future]\nx = 1\n", &[]).unwrap();
+        let all = loaded.warnings.join("\n");
+        assert!(all.contains("http.timeuot"), "{all}");
+        assert!(all.contains("future"), "{all}");
+    }
+
+    #[test]
+    fn aggressive_values_are_accepted_with_a_warning() {
+        let loaded = load("[scheduler]\nmin_interval = \"200ms\"\n", &[]).unwrap();
+        assert!(loaded.warnings.iter().any(|w| w.contains("aggressive")));
+    }
+
+    #[test]
+    fn sizes_accept_integers_and_unit_strings() {
+        let loaded = load("[http]\nmax_body_bytes = \"5MiB\"\n", &[]).unwrap();
+        assert_eq!(loaded.settings.http.max_body_bytes.0, 5 * 1024 * 1024);
+        assert!(load("[http]\nmax_body_bytes = \"5 parsecs\"\n", &[]).is_err());
+    }
+
+    #[test]
+    fn a_feed_with_a_bad_url_is_rejected_naming_its_index() {
+        let err = load("[[feeds]]\nurl = \"ftp://example.com/x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("feeds[0].url"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_allow_network_is_rejected() {
+        let err = load("[http]\nallow_networks = [\"10.0.0.0/99\"]\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("http.allow_networks"), "{err}");
+    }
+
+    #[test]
+    fn jitter_outside_a_fraction_is_rejected() {
+        assert!(load("[scheduler]\njitter = 1.5\n", &[]).is_err());
+    }
+}

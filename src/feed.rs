@@ -1,0 +1,505 @@
+//! Feed parsing: bytes in, plain entries out. Pure: no IO.
+//!
+//! feed-rs does the format work (RSS 0.9x/1.0/2.0, Atom, JSON Feed); this
+//! module turns its model into the few fields newsd keeps, refuses to use the
+//! identifiers feed-rs would invent, and reads RSS `<source url>` (publisher
+//! name and homepage, which Google News relies on and feed-rs drops).
+
+use chrono::{DateTime, Utc};
+use quick_xml::events::Event;
+use url::Url;
+
+/// Longest title kept; hostile feeds must not bloat the archive.
+pub const MAX_TITLE_CHARS: usize = 1_000;
+/// Longest summary kept.
+pub const MAX_SUMMARY_CHARS: usize = 20_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("not a feed: the URL answered with an HTML page{}", discovered_hint(.discovered))]
+    Html { discovered: Vec<String> },
+    #[error("malformed feed: {0}")]
+    Malformed(String),
+}
+
+fn discovered_hint(found: &[String]) -> String {
+    if found.is_empty() {
+        " and it links to no feed".to_owned()
+    } else {
+        format!("; it links to these feeds: {}", found.join(", "))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    /// RSS `<ttl>` in minutes.
+    pub ttl_minutes: Option<u32>,
+    pub entries: Vec<ParsedEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedEntry {
+    /// The feed's own id/guid; `None` when the feed gave none.
+    pub guid: Option<String>,
+    /// The entry link, resolved against the feed URL.
+    pub link: Option<String>,
+    pub title: Option<String>,
+    /// Summary as plain text.
+    pub summary: Option<String>,
+    /// Summary as the feed sent it (HTML for most RSS); Google News keeps its
+    /// related-coverage list here.
+    pub summary_html: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    /// RSS `<source>` text: the publisher's name.
+    pub source_name: Option<String>,
+    /// RSS `<source url>`: the publisher's homepage.
+    pub source_url: Option<String>,
+}
+
+/// Parses a feed document. `base` resolves relative links.
+pub fn parse_feed(body: &[u8], base: &Url, max_entries: usize) -> Result<ParsedFeed, FeedError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base.as_str()))
+        // An empty id marks "the feed gave none": feed-rs would otherwise invent
+        // one (a random UUID when there is no link) that changes on every poll.
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let feed = match parser.parse(body) {
+        Ok(f) => f,
+        Err(e) => {
+            if looks_like_html(body) {
+                return Err(FeedError::Html {
+                    discovered: discover_feed_links(&String::from_utf8_lossy(body), base),
+                });
+            }
+            return Err(FeedError::Malformed(e.to_string()));
+        }
+    };
+    let sources = if feed.feed_type == feed_rs::model::FeedType::RSS2 {
+        rss_item_sources(body)
+    } else {
+        Vec::new()
+    };
+    let sources_align = sources.len() == feed.entries.len();
+    let entries = feed
+        .entries
+        .into_iter()
+        .take(max_entries)
+        .enumerate()
+        .map(|(i, e)| {
+            let (source_name, source_url) = if sources_align {
+                sources[i].clone()
+            } else {
+                (None, None)
+            };
+            convert_entry(e, base, source_name, source_url)
+        })
+        .collect();
+    Ok(ParsedFeed {
+        title: feed.title.map(|t| clip(&clean_text(&t.content), MAX_TITLE_CHARS)),
+        site_url: feed
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .map(|l| l.href.clone()),
+        ttl_minutes: feed.ttl,
+        entries,
+    })
+}
+
+fn convert_entry(
+    e: feed_rs::model::Entry,
+    base: &Url,
+    source_name: Option<String>,
+    source_url: Option<String>,
+) -> ParsedEntry {
+    let link = e
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| e.links.first())
+        .and_then(|l| base.join(l.href.trim()).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(String::from);
+    let summary_html = e
+        .summary
+        .as_ref()
+        .map(|t| t.content.clone())
+        .or_else(|| e.content.as_ref().and_then(|c| c.body.clone()))
+        .filter(|s| !s.trim().is_empty());
+    let summary = summary_html
+        .as_deref()
+        .map(html_to_text)
+        .filter(|s| !s.is_empty())
+        .map(|s| clip(&s, MAX_SUMMARY_CHARS));
+    ParsedEntry {
+        guid: Some(e.id.trim().to_owned()).filter(|s| !s.is_empty()),
+        link,
+        title: e
+            .title
+            .map(|t| clip(&clean_text(&html_to_text(&t.content)), MAX_TITLE_CHARS))
+            .filter(|t| !t.is_empty()),
+        summary,
+        summary_html: summary_html.map(|s| clip(&s, MAX_SUMMARY_CHARS * 4)),
+        published_at: e.published.or(e.updated),
+        authors: e
+            .authors
+            .into_iter()
+            .map(|p| clean_text(&p.name))
+            .filter(|n| !n.is_empty())
+            .collect(),
+        source_name: source_name.map(|s| clean_text(&s)).filter(|s| !s.is_empty()),
+        source_url,
+    }
+}
+
+/// `(name, url)` of each RSS `<item>`'s `<source>`, in document order.
+fn rss_item_sources(body: &[u8]) -> Vec<(Option<String>, Option<String>)> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    let mut in_item = false;
+    let mut in_source = false;
+    let mut current: (Option<String>, Option<String>) = (None, None);
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => match e.local_name().as_ref() {
+                b"item" => {
+                    in_item = true;
+                    current = (None, None);
+                }
+                b"source" if in_item => {
+                    in_source = true;
+                    current.1 = e
+                        .try_get_attribute("url")
+                        .ok()
+                        .flatten()
+                        .map(|a| decode_entities(String::from_utf8_lossy(&a.value).trim()));
+                }
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_source => {
+                if let Ok(text) = t.decode() {
+                    let name = current.0.get_or_insert_with(String::new);
+                    name.push_str(&text);
+                }
+            }
+            Ok(Event::GeneralRef(r)) if in_source => {
+                if let Ok(name) = r.decode() {
+                    let text = current.0.get_or_insert_with(String::new);
+                    text.push_str(&decode_entities(&format!("&{name};")));
+                }
+            }
+            Ok(Event::CData(t)) if in_source => {
+                let name = current.0.get_or_insert_with(String::new);
+                name.push_str(&String::from_utf8_lossy(&t));
+            }
+            Ok(Event::End(e)) => match e.local_name().as_ref() {
+                b"source" => in_source = false,
+                b"item" if in_item => {
+                    in_item = false;
+                    out.push(std::mem::take(&mut current));
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    out
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(2048)];
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    head.contains("<html") || head.contains("<!doctype html")
+}
+
+/// Feed links advertised by an HTML page (`<link rel="alternate" type="application/rss+xml">`).
+pub fn discover_feed_links(html: &str, base: &Url) -> Vec<String> {
+    let mut found = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find("<link") {
+        let start = pos + i;
+        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+        let tag = &html[start..end];
+        let rel = attr(tag, "rel").unwrap_or_default().to_ascii_lowercase();
+        let ty = attr(tag, "type").unwrap_or_default().to_ascii_lowercase();
+        if rel.split_whitespace().any(|r| r == "alternate")
+            && (ty.contains("rss") || ty.contains("atom") || ty.contains("feed+json"))
+        {
+            if let Some(href) = attr(tag, "href").and_then(|h| base.join(&h).ok()) {
+                let href = href.to_string();
+                if !found.contains(&href) {
+                    found.push(href);
+                }
+            }
+        }
+        pos = end;
+    }
+    found
+}
+
+/// A quoted or bare attribute value from one tag's source text.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before_ok = at > 0 && lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let offset = tag.len() - rest.len() + 1;
+        let value = tag[offset..].trim_start();
+        let (v, _) = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let inner = &value[1..];
+                let end = inner.find(q).unwrap_or(inner.len());
+                (&inner[..end], ())
+            }
+            _ => {
+                let end = value
+                    .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .unwrap_or(value.len());
+                (&value[..end], ())
+            }
+        };
+        return Some(decode_entities(v));
+    }
+    None
+}
+
+/// HTML fragment to plain text: tags dropped, block ends become line breaks,
+/// entities decoded, whitespace collapsed.
+pub fn html_to_text(html: &str) -> String {
+    if !html.contains('<') && !html.contains('&') {
+        return clean_text(html);
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let after = &rest[lt..];
+        let gt = match after.find('>') {
+            Some(g) => g,
+            None => {
+                out.push_str(after);
+                rest = "";
+                break;
+            }
+        };
+        let tag = after[1..gt].trim_start_matches('/').to_ascii_lowercase();
+        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if matches!(name.as_str(), "script" | "style") && !after[1..].starts_with('/') {
+            let close = format!("</{name}");
+            let lower_after = after.to_ascii_lowercase();
+            match lower_after.find(&close) {
+                Some(c) => {
+                    let end = lower_after[c..].find('>').map_or(after.len(), |e| c + e + 1);
+                    rest = &after[end..];
+                }
+                None => rest = "",
+            }
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "p" | "br" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
+        ) {
+            out.push('\n');
+        } else {
+            out.push(' ');
+        }
+        rest = &after[gt + 1..];
+    }
+    out.push_str(rest);
+    let decoded = decode_entities(&out);
+    decoded
+        .lines()
+        .map(clean_text)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whitespace runs (including pretty-printer indentation) folded to one space.
+pub fn clean_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+fn clip(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+pub fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let semi = after[..after.len().min(12)].find(';');
+        let decoded = semi.and_then(|semi| {
+            let name = &after[1..semi];
+            let ch = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{a0}'),
+                "mdash" => Some('—'),
+                "ndash" => Some('–'),
+                "hellip" => Some('…'),
+                "rsquo" => Some('’'),
+                "lsquo" => Some('‘'),
+                "rdquo" => Some('”'),
+                "ldquo" => Some('“'),
+                _ => {
+                    let num = name.strip_prefix('#')?;
+                    let code = match num.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(code)
+                }
+            }?;
+            Some((ch, semi))
+        });
+        match decoded {
+            Some((ch, semi)) => {
+                out.push(ch);
+                rest = &after[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://example.com/feed.xml").unwrap()
+    }
+
+    #[test]
+    fn rss_entries_without_guid_get_no_invented_id() {
+        let xml = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+            <item><title>No guid, no link</title><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate></item>
+            <item><title>Has guid</title><guid>abc</guid><link>/a/1</link></item>
+            </channel></rss>"#;
+        let f = parse_feed(xml, &base(), 100).unwrap();
+        assert_eq!(f.entries[0].guid, None);
+        assert_eq!(f.entries[0].link, None);
+        assert_eq!(f.entries[1].guid.as_deref(), Some("abc"));
+        assert_eq!(f.entries[1].link.as_deref(), Some("https://example.com/a/1"));
+        let again = parse_feed(xml, &base(), 100).unwrap();
+        assert_eq!(f, again);
+    }
+
+    #[test]
+    fn rss_source_element_gives_publisher_name_and_homepage() {
+        let xml = br#"<rss version="2.0"><channel><title>G</title>
+            <item><title>Headline - Reuters</title><guid>x1</guid>
+            <source url="https://www.reuters.com">Reuters</source></item>
+            <item><title>Other</title><guid>x2</guid></item></channel></rss>"#;
+        let f = parse_feed(xml, &base(), 100).unwrap();
+        assert_eq!(f.entries[0].source_name.as_deref(), Some("Reuters"));
+        assert_eq!(f.entries[0].source_url.as_deref(), Some("https://www.reuters.com"));
+        assert_eq!(f.entries[1].source_name, None);
+    }
+
+    #[test]
+    fn atom_and_json_feed_parse() {
+        let atom = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+            <entry><id>urn:e1</id><title>E1</title><link href="https://example.com/e1"/><updated>2026-11-01T00:00:00Z</updated>
+            <summary type="html">&lt;p&gt;Hello &amp;amp; bye&lt;/p&gt;</summary></entry></feed>"#;
+        let f = parse_feed(atom, &base(), 100).unwrap();
+        assert_eq!(f.entries[0].guid.as_deref(), Some("urn:e1"));
+        assert_eq!(f.entries[0].summary.as_deref(), Some("Hello & bye"));
+        let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1","url":"https://example.com/j1","title":"J1","content_text":"body"}]}"#;
+        let f = parse_feed(json, &base(), 100).unwrap();
+        assert_eq!(f.entries[0].link.as_deref(), Some("https://example.com/j1"));
+    }
+
+    #[test]
+    fn malformed_xml_is_an_error_not_a_panic() {
+        let err = parse_feed(b"<rss><channel><item><title>x</tit", &base(), 10).unwrap_err();
+        assert!(matches!(err, FeedError::Malformed(_)), "{err}");
+    }
+
+    #[test]
+    fn an_html_page_names_the_feeds_it_links_to() {
+        let html = br#"<!DOCTYPE html><html><head>
+            <link rel="alternate" type="application/rss+xml" title="RSS" href="/rss.xml">
+            <link rel='alternate' type='application/atom+xml' href='https://example.com/atom'>
+            <link rel="stylesheet" href="/s.css"></head><body>hi</body></html>"#;
+        let err = parse_feed(html, &base(), 10).unwrap_err();
+        match &err {
+            FeedError::Html { discovered } => assert_eq!(
+                discovered,
+                &vec![
+                    "https://example.com/rss.xml".to_owned(),
+                    "https://example.com/atom".to_owned()
+                ]
+            ),
+            other => panic!("unexpected {other}"),
+        }
+        assert!(err.to_string().contains("https://example.com/rss.xml"));
+    }
+
+    #[test]
+    fn entry_cap_and_length_caps_bound_hostile_feeds() {
+        let mut xml = String::from("<rss version=\"2.0\"><channel><title>T</title>");
+        for i in 0..50 {
+            xml.push_str(&format!(
+                "<item><guid>{i}</guid><title>{}</title></item>",
+                "x".repeat(5000)
+            ));
+        }
+        xml.push_str("</channel></rss>");
+        let f = parse_feed(xml.as_bytes(), &base(), 10).unwrap();
+        assert_eq!(f.entries.len(), 10);
+        assert_eq!(
+            f.entries[0].title.as_ref().map(|t| t.chars().count()),
+            Some(MAX_TITLE_CHARS)
+        );
+    }
+
+    #[test]
+    fn html_to_text_drops_tags_scripts_and_decodes_entities() {
+        assert_eq!(
+            html_to_text("<p>A &amp; B</p><script>evil()</script><p>C&#233;&#x41;</p>"),
+            "A & B\nCéA"
+        );
+        assert_eq!(html_to_text("plain  text"), "plain text");
+        assert_eq!(html_to_text("a < b"), "a < b");
+    }
+}

@@ -1,0 +1,48 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+/// Everything that can go wrong fetching one URL. Variants carry the URL of the hop that failed
+/// (which may differ from the requested URL after redirects) so log lines are self-explanatory.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("invalid URL {url}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("invalid request header {name:?}")]
+    InvalidHeader { name: String },
+
+    #[error("blocked request to {url}: address {addr} is not a public address")]
+    Blocked { url: Url, addr: IpAddr },
+
+    #[error("too many redirects (limit {limit}) at {url}")]
+    TooManyRedirects { url: Url, limit: u32 },
+
+    #[error("response body of {url} exceeds {limit} bytes")]
+    BodyTooLarge { url: Url, limit: u64 },
+
+    #[error("request to {url} timed out after {after:?}")]
+    Timeout { url: Url, after: Duration },
+
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: Url,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error("HTTP error for {url}: {source}")]
+    Http {
+        url: Url,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error("host {host} is backed off until {until}")]
+    HostBackoff { host: String, until: DateTime<Utc> },
+
+    #[error("cannot build HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}

@@ -1,0 +1,453 @@
+//! The daemon's only HTTP client. Every request goes through the SSRF guard and per-host
+//! politeness; redirects are followed here, hop by hop, so each hop gets both.
+
+mod error;
+mod politeness;
+mod ssrf;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use tracing::{debug, instrument};
+use url::{Host, Url};
+
+pub use error::FetchError;
+pub use ipnet::IpNet;
+pub use politeness::{host_key, parse_retry_after};
+pub use ssrf::is_blocked_ip;
+
+use politeness::Politeness;
+use ssrf::{blocked_in_chain, GuardedResolver};
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    /// Deadline for one hop: sending, headers and the whole body. Queueing for the host's
+    /// politeness slot is not counted.
+    pub timeout: Duration,
+    /// Cap on the decoded body, so compression bombs stop at the cap.
+    pub max_body_bytes: u64,
+    pub max_redirects: u32,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: Duration,
+    /// Non-public networks that may nevertheless be fetched (tests, intranet feeds).
+    pub allow_networks: Vec<IpNet>,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            user_agent: concat!("newsd/", env!("CARGO_PKG_VERSION")).to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 10,
+            per_host_concurrency: 2,
+            per_host_delay: Duration::from_secs(1),
+            allow_networks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub url: Url,
+    pub method: Method,
+    /// `(content_type, bytes)`.
+    pub body: Option<(String, Vec<u8>)>,
+    /// Sent as If-None-Match on the first hop.
+    pub etag: Option<String>,
+    /// Sent as If-Modified-Since on the first hop.
+    pub last_modified: Option<String>,
+    /// Extra headers; credentials-like ones are dropped when a redirect changes host.
+    pub headers: Vec<(String, String)>,
+    pub accept: Option<String>,
+    /// Feeds must keep polling a host that rate-limits article fetches; everything else honours
+    /// the host's backoff.
+    pub ignore_host_backoff: bool,
+}
+
+impl FetchRequest {
+    pub fn get(url: Url) -> Self {
+        Self {
+            url,
+            method: Method::Get,
+            body: None,
+            etag: None,
+            last_modified: None,
+            headers: Vec::new(),
+            accept: None,
+            ignore_host_backoff: false,
+        }
+    }
+
+    pub fn post(url: Url, content_type: impl Into<String>, body: Vec<u8>) -> Self {
+        Self {
+            method: Method::Post,
+            body: Some((content_type.into(), body)),
+            ..Self::get(url)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub url: Url,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchResponse {
+    /// URL of the final hop.
+    pub url: Url,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub retry_after: Option<DateTime<Utc>>,
+    /// All headers of the final response (names lowercase), for anything not parsed above.
+    pub headers: Vec<(String, String)>,
+    /// Decoded body; empty for 304.
+    pub body: Bytes,
+    /// Every redirect response on the way, in order (the final response is not included).
+    pub hops: Vec<Hop>,
+}
+
+#[derive(Clone)]
+pub struct Fetcher {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("cfg", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    client: reqwest::Client,
+    cfg: FetchConfig,
+    politeness: Politeness,
+}
+
+/// Headers that authenticate to one site and must not leak to another via a redirect.
+const CROSS_HOST_STRIPPED: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+impl Fetcher {
+    pub fn new(cfg: FetchConfig) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .connect_timeout(cfg.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, out of the guard's reach.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow: Arc::new(cfg.allow_networks.clone()),
+            }))
+            .build()
+            .map_err(FetchError::Client)?;
+        let politeness = Politeness::new(cfg.per_host_concurrency, cfg.per_host_delay);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                cfg,
+                politeness,
+            }),
+        })
+    }
+
+    /// Hosts currently backed off, for persisting across restarts.
+    pub fn host_backoffs(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.inner.politeness.active_backoffs(Utc::now())
+    }
+
+    /// Re-installs a persisted backoff; `host` is a `host_key`.
+    pub fn restore_host_backoff(&self, host: &str, until: DateTime<Utc>) {
+        self.inner.politeness.restore(host, until);
+    }
+
+    #[instrument(skip_all, fields(url = %req.url))]
+    pub async fn fetch(&self, req: FetchRequest) -> Result<FetchResponse, FetchError> {
+        let cfg = &self.inner.cfg;
+        let body = req.body.map(|(ct, b)| (ct, Bytes::from(b)));
+        let mut method = req.method;
+        let mut body = if method == Method::Post { body } else { None };
+        let mut url = req.url;
+        let first_host = url.host_str().map(str::to_owned);
+        let mut hops = Vec::new();
+
+        loop {
+            check_url(&url, &cfg.allow_networks)?;
+            let key = host_key(&url);
+            if !req.ignore_host_backoff {
+                self.fail_if_backed_off(&key)?;
+            }
+
+            let mut headers = HeaderMap::new();
+            if let Some(accept) = &req.accept {
+                headers.insert(header::ACCEPT, header_value("accept", accept)?);
+            }
+            let same_host = url.host_str().map(str::to_owned) == first_host;
+            for (name, value) in &req.headers {
+                if !same_host && CROSS_HOST_STRIPPED.contains(&name.to_ascii_lowercase().as_str()) {
+                    continue;
+                }
+                let hn = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| FetchError::InvalidHeader { name: name.clone() })?;
+                headers.append(hn, header_value(name, value)?);
+            }
+            // Validators belong to the resource first asked for, not to wherever it moved.
+            if hops.is_empty() {
+                if let Some(etag) = &req.etag {
+                    headers.insert(header::IF_NONE_MATCH, header_value("if-none-match", etag)?);
+                }
+                if let Some(lm) = &req.last_modified {
+                    headers.insert(
+                        header::IF_MODIFIED_SINCE,
+                        header_value("if-modified-since", lm)?,
+                    );
+                }
+            }
+
+            let permit = self.inner.politeness.acquire(&key).await;
+            if !req.ignore_host_backoff {
+                // Another request may have been refused while this one queued.
+                self.fail_if_backed_off(&key)?;
+            }
+            debug!(%url, ?method, "request");
+            let hop = tokio::time::timeout(
+                cfg.timeout,
+                self.send_hop(&url, method, body.as_ref(), headers),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(FetchError::Timeout {
+                    url: url.clone(),
+                    after: cfg.timeout,
+                })
+            });
+            drop(permit);
+            let resp = hop?;
+            let status = resp.status;
+            debug!(%url, status, "response");
+
+            if status == 429 || status == 503 {
+                let until =
+                    self.inner
+                        .politeness
+                        .record_refusal(&key, resp.retry_after, Utc::now());
+                tracing::info!(host = %key, %until, status, "host backed off");
+            } else if status < 400 {
+                self.inner.politeness.record_success(&key);
+            }
+
+            let location = match status {
+                301 | 302 | 303 | 307 | 308 => resp.location.as_deref(),
+                _ => None,
+            };
+            let Some(location) = location else {
+                return Ok(resp.into_response(url, hops));
+            };
+            let next = url.join(location).map_err(|e| FetchError::InvalidUrl {
+                url: location.to_owned(),
+                reason: format!("bad redirect from {url}: {e}"),
+            })?;
+            hops.push(Hop {
+                url: url.clone(),
+                status,
+            });
+            if hops.len() > cfg.max_redirects as usize {
+                return Err(FetchError::TooManyRedirects {
+                    url: next,
+                    limit: cfg.max_redirects,
+                });
+            }
+            // 303 always, and 301/302 for POST as every browser does, continue as a body-less GET.
+            if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
+                method = Method::Get;
+                body = None;
+            }
+            url = next;
+        }
+    }
+
+    fn fail_if_backed_off(&self, key: &str) -> Result<(), FetchError> {
+        match self.inner.politeness.backed_off_until(key, Utc::now()) {
+            Some(until) => Err(FetchError::HostBackoff {
+                host: key.to_owned(),
+                until,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn send_hop(
+        &self,
+        url: &Url,
+        method: Method,
+        body: Option<&(String, Bytes)>,
+        headers: HeaderMap,
+    ) -> Result<RawResponse, FetchError> {
+        let cfg = &self.inner.cfg;
+        let mut rb = match method {
+            Method::Get => self.inner.client.get(url.clone()),
+            Method::Post => self.inner.client.post(url.clone()),
+        }
+        .headers(headers);
+        if let Some((ct, bytes)) = body {
+            rb = rb
+                .header(header::CONTENT_TYPE, header_value("content-type", ct)?)
+                .body(bytes.clone());
+        }
+        let resp = rb.send().await.map_err(|e| map_reqwest(url, e, cfg))?;
+
+        let h = resp.headers();
+        let get = |name: HeaderName| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_owned())
+        };
+        let mut raw = RawResponse {
+            status: resp.status().as_u16(),
+            content_type: get(header::CONTENT_TYPE),
+            etag: get(header::ETAG),
+            last_modified: get(header::LAST_MODIFIED),
+            retry_after: get(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Utc::now())),
+            location: get(header::LOCATION),
+            headers: h
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: Bytes::new(),
+        };
+
+        // reqwest drops Content-Length when it decodes, so a present one is the decoded size.
+        if resp
+            .content_length()
+            .is_some_and(|n| n > cfg.max_body_bytes)
+        {
+            return Err(FetchError::BodyTooLarge {
+                url: url.clone(),
+                limit: cfg.max_body_bytes,
+            });
+        }
+        let cap = usize::try_from(cfg.max_body_bytes).unwrap_or(usize::MAX);
+        let hint = resp
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        let mut buf = BytesMut::with_capacity(hint.min(cap));
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| map_reqwest(url, e, cfg))?;
+            if buf.len().saturating_add(chunk.len()) > cap {
+                return Err(FetchError::BodyTooLarge {
+                    url: url.clone(),
+                    limit: cfg.max_body_bytes,
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        raw.body = buf.freeze();
+        Ok(raw)
+    }
+}
+
+struct RawResponse {
+    status: u16,
+    content_type: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    retry_after: Option<DateTime<Utc>>,
+    location: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl RawResponse {
+    fn into_response(self, url: Url, hops: Vec<Hop>) -> FetchResponse {
+        FetchResponse {
+            url,
+            status: self.status,
+            content_type: self.content_type,
+            etag: self.etag,
+            last_modified: self.last_modified,
+            retry_after: self.retry_after,
+            headers: self.headers,
+            body: self.body,
+            hops,
+        }
+    }
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, FetchError> {
+    HeaderValue::from_str(value).map_err(|_| FetchError::InvalidHeader {
+        name: name.to_owned(),
+    })
+}
+
+/// Scheme/host sanity, plus the SSRF check for IP literals (the resolver never sees those).
+fn check_url(url: &Url, allow: &[IpNet]) -> Result<(), FetchError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::InvalidUrl {
+            url: url.to_string(),
+            reason: format!("unsupported scheme {:?}", url.scheme()),
+        });
+    }
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.into(),
+        Some(Host::Ipv6(ip)) => ip.into(),
+        Some(Host::Domain(_)) => return Ok(()),
+        None => {
+            return Err(FetchError::InvalidUrl {
+                url: url.to_string(),
+                reason: "no host".into(),
+            })
+        }
+    };
+    if is_blocked_ip(ip, allow) {
+        return Err(FetchError::Blocked {
+            url: url.clone(),
+            addr: ip,
+        });
+    }
+    Ok(())
+}
+
+fn map_reqwest(url: &Url, e: reqwest::Error, cfg: &FetchConfig) -> FetchError {
+    if let Some(addr) = blocked_in_chain(&e) {
+        return FetchError::Blocked {
+            url: url.clone(),
+            addr,
+        };
+    }
+    if e.is_timeout() {
+        FetchError::Timeout {
+            url: url.clone(),
+            after: cfg.connect_timeout.min(cfg.timeout),
+        }
+    } else if e.is_connect() {
+        FetchError::Connect {
+            url: url.clone(),
+            source: e,
+        }
+    } else {
+        FetchError::Http {
+            url: url.clone(),
+            source: e,
+        }
+    }
+}

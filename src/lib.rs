@@ -1,0 +1,34 @@
+//! newsd keeps a local, queryable archive of the news.
+//!
+//! Data flows one way through the pipeline:
+//!
+//! ```text
+//! scheduler ──► fetch ──► feed ──► (google_news) ──► (extract) ──► store
+//!  when to       the one    parse     links to         full text     all SQL,
+//!  poll next     HTTP       bytes     publisher URLs                 dedupe merge
+//!                client     to entries
+//! ```
+//!
+//! - [`scheduler`]: pure rules for when each feed is polled next (adaptive
+//!   interval, backoff, Retry-After, permanent redirects).
+//! - [`fetch`]: the only HTTP client: per-host politeness, redirects hop by
+//!   hop, body and time limits, conditional GET, SSRF guard.
+//! - [`feed`]: feed bytes to plain entries (pure).
+//! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
+//! - [`store`]: the SQLite archive; every query lives there, including the one
+//!   dedupe merge used whenever an article's identity becomes known.
+//! - [`app`]: wires the stages together and runs the background loops
+//!   (`*_once(now)` functions inside thin loops, stopped by a token).
+//! - [`cli`]: the commands behind `newsd`.
+//! - [`config`], [`telemetry`], [`lock`]: settings, logging, the single-writer lock.
+
+
+
+pub mod config;
+pub mod domain;
+pub mod feed;
+pub mod fetch;
+pub mod lock;
+pub mod scheduler;
+pub mod store;
+pub mod telemetry;

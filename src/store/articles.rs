@@ -1,0 +1,404 @@
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::feeds::FeedUpdate;
+use super::{ts, Result, Store};
+
+/// One feed entry, ready to store.
+#[derive(Debug, Clone, Default)]
+pub struct NewEntry {
+    /// Identity within the feed (see `domain::EntryKey`).
+    pub entry_key: String,
+    pub guid: Option<String>,
+    /// The `<link>` exactly as the feed gave it.
+    pub link: Option<String>,
+    /// The URL to fetch (tracking parameters stripped).
+    pub url: Option<String>,
+    /// Article identity (normalized URL); `None` for entries without a link.
+    pub url_key: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub publisher: Option<String>,
+    pub publisher_url: Option<String>,
+    pub authors: Vec<String>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollStored {
+    /// Entries this feed had not shown before.
+    pub new_items: usize,
+    /// Articles the archive had not seen through any feed.
+    pub new_articles: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportArticle {
+    pub id: i64,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub publisher: Option<String>,
+    pub published_at: Option<String>,
+    pub summary: Option<String>,
+    pub text: Option<String>,
+    pub authors: Vec<String>,
+    pub feeds: Vec<String>,
+    pub links: Vec<String>,
+    pub first_seen_at: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ArticleExportRow {
+    id: i64,
+    url: Option<String>,
+    title: Option<String>,
+    publisher: Option<String>,
+    published_at: Option<String>,
+    summary: Option<String>,
+    text: Option<String>,
+    authors: String,
+    feeds: Option<String>,
+    links: Option<String>,
+    first_seen_at: String,
+}
+
+/// Splits a `group_concat` made with the unit separator.
+fn split_group(s: Option<String>) -> Vec<String> {
+    s.map(|s| {
+        s.split('\u{1f}')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl Store {
+    /// Stores one poll: the feed row update and every entry, in one
+    /// transaction, so a crash leaves the whole poll or none of it.
+    pub async fn record_poll(
+        &self,
+        feed_id: i64,
+        update: &FeedUpdate,
+        entries: &[NewEntry],
+        now: DateTime<Utc>,
+    ) -> Result<PollStored> {
+        let mut tx = self.begin_write().await?;
+        let mut stored = PollStored::default();
+        let now_s = ts(now);
+        for entry in entries {
+            let seen: Option<i64> = sqlx::query_scalar(
+                "UPDATE feed_items SET last_seen_at = ?3 WHERE feed_id = ?1 AND entry_key = ?2 RETURNING id",
+            )
+            .bind(feed_id)
+            .bind(&entry.entry_key)
+            .bind(&now_s)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if seen.is_some() {
+                continue;
+            }
+            let url_key = entry
+                .url_key
+                .clone()
+                .unwrap_or_else(|| format!("feed:{feed_id}/{}", entry.entry_key));
+            let (article_id, created) = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
+            sqlx::query(
+                "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )
+            .bind(feed_id)
+            .bind(&entry.entry_key)
+            .bind(article_id)
+            .bind(&entry.guid)
+            .bind(&entry.link)
+            .bind(&now_s)
+            .execute(&mut *tx)
+            .await?;
+            stored.new_items += 1;
+            if created {
+                stored.new_articles += 1;
+            }
+        }
+        Self::apply_feed_update(&mut tx, feed_id, update).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Records a poll that stored no entries (errors, 304s).
+    pub async fn record_poll_outcome(&self, feed_id: i64, update: &FeedUpdate) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        Self::apply_feed_update(&mut tx, feed_id, update).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives an article the identity that just became known (a resolved link,
+    /// a canonical URL). If another article already holds that identity, the
+    /// two merge: feed items move to the survivor, empty fields are filled
+    /// from the merged one, and it disappears. Returns the surviving id.
+    pub async fn assign_identity(&self, article_id: i64, url_key: &str, url: &str) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let survivor = assign_identity_in(&mut tx, article_id, url_key, url).await?;
+        tx.commit().await?;
+        Ok(survivor)
+    }
+
+    /// Articles in first-seen order, page by page, for `newsd export`.
+    pub async fn export_page(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportArticle>> {
+        let rows: Vec<ArticleExportRow> = sqlx::query_as(
+            "SELECT a.id, a.url, a.title, a.publisher, a.published_at, a.summary, a.text, a.authors, \
+               (SELECT group_concat(url, char(31)) FROM (SELECT DISTINCT f.url FROM feed_items fi \
+                 JOIN feeds f ON f.id = fi.feed_id WHERE fi.article_id = a.id ORDER BY f.url)) AS feeds, \
+               (SELECT group_concat(link, char(31)) FROM (SELECT DISTINCT fi.link FROM feed_items fi \
+                 WHERE fi.article_id = a.id AND fi.link IS NOT NULL ORDER BY fi.link)) AS links, \
+               a.first_seen_at \
+             FROM articles a WHERE a.id > ?1 AND (?2 IS NULL OR a.first_seen_at >= ?2) \
+             ORDER BY a.id LIMIT ?3",
+        )
+        .bind(after_id)
+        .bind(since.map(ts))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ExportArticle {
+                id: r.id,
+                url: r.url,
+                title: r.title,
+                publisher: r.publisher,
+                published_at: r.published_at,
+                summary: r.summary,
+                text: r.text,
+                authors: serde_json::from_str(&r.authors).unwrap_or_default(),
+                feeds: split_group(r.feeds),
+                links: split_group(r.links),
+                first_seen_at: r.first_seen_at,
+            })
+            .collect())
+    }
+}
+
+/// The dedupe for a new entry: the article holding `url_key`, or a new one.
+/// Returns the article id and whether it was created.
+async fn merge_entry(
+    conn: &mut SqliteConnection,
+    url_key: &str,
+    e: &NewEntry,
+    now: &str,
+) -> Result<(i64, bool)> {
+    let authors = serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into());
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, \
+         published_at, first_seen_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+         ON CONFLICT (url_key) DO NOTHING RETURNING id",
+    )
+    .bind(&e.url)
+    .bind(url_key)
+    .bind(&e.title)
+    .bind(&e.summary)
+    .bind(&e.publisher)
+    .bind(&e.publisher_url)
+    .bind(&authors)
+    .bind(e.published_at.map(ts))
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    // Seen before through another feed: keep what we have, fill what is missing.
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE articles SET title = COALESCE(title, ?2), summary = COALESCE(summary, ?3), \
+         publisher = COALESCE(publisher, ?4), publisher_url = COALESCE(publisher_url, ?5), \
+         published_at = COALESCE(published_at, ?6), \
+         authors = CASE WHEN authors = '[]' THEN ?7 ELSE authors END \
+         WHERE url_key = ?1 RETURNING id",
+    )
+    .bind(url_key)
+    .bind(&e.title)
+    .bind(&e.summary)
+    .bind(&e.publisher)
+    .bind(&e.publisher_url)
+    .bind(e.published_at.map(ts))
+    .bind(&authors)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((id, false))
+}
+
+pub(super) async fn assign_identity_in(
+    conn: &mut SqliteConnection,
+    article_id: i64,
+    url_key: &str,
+    url: &str,
+) -> Result<i64> {
+    let holder: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM articles WHERE url_key = ? AND id != ?")
+            .bind(url_key)
+            .bind(article_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match holder {
+        None => {
+            sqlx::query("UPDATE articles SET url_key = ?2, url = ?3 WHERE id = ?1")
+                .bind(article_id)
+                .bind(url_key)
+                .bind(url)
+                .execute(&mut *conn)
+                .await?;
+            Ok(article_id)
+        }
+        Some(survivor) => {
+            sqlx::query("UPDATE feed_items SET article_id = ?2 WHERE article_id = ?1")
+                .bind(article_id)
+                .bind(survivor)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "UPDATE articles SET \
+                   title = COALESCE(articles.title, m.title), summary = COALESCE(articles.summary, m.summary), \
+                   text = COALESCE(articles.text, m.text), publisher = COALESCE(articles.publisher, m.publisher), \
+                   publisher_url = COALESCE(articles.publisher_url, m.publisher_url), \
+                   published_at = COALESCE(articles.published_at, m.published_at), \
+                   first_seen_at = MIN(articles.first_seen_at, m.first_seen_at) \
+                 FROM (SELECT * FROM articles WHERE id = ?1) AS m WHERE articles.id = ?2",
+            )
+            .bind(article_id)
+            .bind(survivor)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("DELETE FROM articles WHERE id = ?")
+                .bind(article_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(survivor)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::feeds::NewFeed;
+    use super::super::test_support::temp_store;
+    use super::*;
+    use crate::domain::CanonicalUrl;
+
+    fn entry(key: &str, link: &str) -> NewEntry {
+        NewEntry {
+            entry_key: key.into(),
+            link: Some(link.into()),
+            url: Some(link.into()),
+            url_key: Some(CanonicalUrl::parse(link).unwrap().to_string()),
+            title: Some(format!("Title {key}")),
+            ..Default::default()
+        }
+    }
+
+    async fn feed(store: &Store, url: &str) -> i64 {
+        let f = NewFeed {
+            url: url.into(),
+            name: None,
+            interval_secs: None,
+        };
+        store.add_feed(&f, "cli", Utc::now()).await.unwrap().0.id
+    }
+
+    fn update(now: DateTime<Utc>) -> FeedUpdate {
+        FeedUpdate {
+            last_status: "ok".into(),
+            next_poll_at: now,
+            polled_at: now,
+            success: true,
+            fetch_url: "https://f.example/".into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn repeated_polls_store_each_entry_once() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        let es = vec![entry("a", "https://n.example/1"), entry("b", "https://n.example/2")];
+        let r = store.record_poll(f, &update(now), &es, now).await.unwrap();
+        assert_eq!(r, PollStored { new_items: 2, new_articles: 2 });
+        let r = store.record_poll(f, &update(now), &es, now).await.unwrap();
+        assert_eq!(r, PollStored::default());
+    }
+
+    #[tokio::test]
+    async fn one_article_in_two_feeds_is_one_row_with_two_feed_links() {
+        let (store, _d) = temp_store().await;
+        let f1 = feed(&store, "https://f1.example/rss").await;
+        let f2 = feed(&store, "https://f2.example/rss").await;
+        let now = Utc::now();
+        store
+            .record_poll(f1, &update(now), &[entry("x", "https://n.example/s?utm_source=a")], now)
+            .await
+            .unwrap();
+        let r = store
+            .record_poll(f2, &update(now), &[entry("y", "http://www.n.example/s")], now)
+            .await
+            .unwrap();
+        assert_eq!(r, PollStored { new_items: 1, new_articles: 0 });
+        let page = store.export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].feeds.len(), 2);
+        assert_eq!(page[0].links.len(), 2);
+        assert_eq!(page[0].text, None);
+    }
+
+    #[tokio::test]
+    async fn assigning_a_known_identity_merges_two_articles_keeping_links() {
+        let (store, _d) = temp_store().await;
+        let f1 = feed(&store, "https://f1.example/rss").await;
+        let f2 = feed(&store, "https://f2.example/rss").await;
+        let now = Utc::now();
+        store
+            .record_poll(f1, &update(now), &[entry("a", "https://n.example/real")], now)
+            .await
+            .unwrap();
+        store
+            .record_poll(f2, &update(now), &[entry("b", "https://redirector.example/x")], now)
+            .await
+            .unwrap();
+        let page = store.export_page(None, 0, 10).await.unwrap();
+        let redirect_id = page[1].id;
+        let key = CanonicalUrl::parse("https://n.example/real").unwrap();
+        let survivor = store
+            .assign_identity(redirect_id, key.as_str(), "https://n.example/real")
+            .await
+            .unwrap();
+        assert_eq!(survivor, page[0].id);
+        let page = store.export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].feeds.len(), 2);
+        assert_eq!(
+            page[0].links,
+            vec!["https://n.example/real".to_owned(), "https://redirector.example/x".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_without_links_are_kept_per_feed() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        let e = NewEntry {
+            entry_key: "hash:1".into(),
+            title: Some("No link".into()),
+            ..Default::default()
+        };
+        let r = store.record_poll(f, &update(now), &[e.clone()], now).await.unwrap();
+        assert_eq!(r.new_articles, 1);
+        let r = store.record_poll(f, &update(now), &[e], now).await.unwrap();
+        assert_eq!(r.new_articles, 0);
+    }
+}

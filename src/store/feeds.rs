@@ -1,0 +1,459 @@
+use chrono::{DateTime, Utc};
+
+use super::{parse_ts, ts, Result, Store, StoreError};
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct FeedRow {
+    pub id: i64,
+    pub url: String,
+    pub fetch_url: String,
+    pub name: Option<String>,
+    pub origin: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub interval_secs: Option<i64>,
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub error_count: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub next_poll_at: String,
+    pub next_poll_reason: Option<String>,
+    pub retry_after_until: Option<String>,
+    pub last_polled_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub redirect_target: Option<String>,
+    pub redirect_streak: i64,
+    pub ttl_secs: Option<i64>,
+    pub current_interval_secs: Option<i64>,
+    pub new_per_poll: Option<f64>,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+}
+
+impl FeedRow {
+    pub fn next_poll(&self) -> Option<DateTime<Utc>> {
+        parse_ts(&self.next_poll_at)
+    }
+    pub fn retry_after(&self) -> Option<DateTime<Utc>> {
+        self.retry_after_until.as_deref().and_then(parse_ts)
+    }
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.title.as_deref())
+            .unwrap_or(&self.url)
+    }
+}
+
+/// A subscription to create or sync.
+#[derive(Debug, Clone)]
+pub struct NewFeed {
+    pub url: String,
+    pub name: Option<String>,
+    pub interval_secs: Option<i64>,
+}
+
+impl NewFeed {
+    fn config_sig(&self) -> String {
+        format!(
+            "{}\u{1f}{}",
+            self.name.as_deref().unwrap_or_default(),
+            self.interval_secs.unwrap_or_default()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub added: usize,
+    pub updated: usize,
+    pub disabled: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoveOutcome {
+    Removed { id: i64, url: String },
+}
+
+/// Everything a poll changes on its feed row, decided by the scheduler.
+#[derive(Debug, Clone, Default)]
+pub struct FeedUpdate {
+    pub last_status: String,
+    pub last_error: Option<String>,
+    pub error_count: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub next_poll_at: DateTime<Utc>,
+    pub next_poll_reason: String,
+    pub retry_after_until: Option<DateTime<Utc>>,
+    pub polled_at: DateTime<Utc>,
+    pub success: bool,
+    pub fetch_url: String,
+    pub redirect_target: Option<String>,
+    pub redirect_streak: i64,
+    pub ttl_secs: Option<i64>,
+    pub current_interval_secs: Option<i64>,
+    pub new_per_poll: Option<f64>,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
+    /// Set to disable the feed (e.g. `gone` after HTTP 410).
+    pub disable_reason: Option<String>,
+}
+
+const FEED_COLUMNS: &str = "id, url, fetch_url, name, origin, enabled, disabled_reason, interval_secs, \
+    last_status, last_error, error_count, etag, last_modified, next_poll_at, next_poll_reason, \
+    retry_after_until, last_polled_at, last_success_at, redirect_target, redirect_streak, ttl_secs, \
+    current_interval_secs, new_per_poll, title, site_url";
+
+impl Store {
+    /// Upserts the config's feeds (keyed by URL) and disables config feeds
+    /// that left the config. Nothing is deleted.
+    pub async fn sync_config_feeds(
+        &self,
+        feeds: &[NewFeed],
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport> {
+        let mut tx = self.begin_write().await?;
+        let mut report = SyncReport::default();
+        let now_s = ts(now);
+        for feed in feeds {
+            let sig = feed.config_sig();
+            let existing: Option<(i64, Option<String>, bool, Option<String>)> = sqlx::query_as(
+                "SELECT id, config_sig, enabled, disabled_reason FROM feeds WHERE url = ?",
+            )
+            .bind(&feed.url)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match existing {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO feeds (url, fetch_url, name, origin, config_sig, interval_secs, \
+                         next_poll_at, next_poll_reason, created_at, updated_at) \
+                         VALUES (?1, ?1, ?2, 'config', ?3, ?4, ?5, 'new feed', ?5, ?5)",
+                    )
+                    .bind(&feed.url)
+                    .bind(&feed.name)
+                    .bind(&sig)
+                    .bind(feed.interval_secs)
+                    .bind(&now_s)
+                    .execute(&mut *tx)
+                    .await?;
+                    report.added += 1;
+                }
+                Some((id, old_sig, enabled, reason)) => {
+                    // A feed disabled as gone stays disabled until its entry changes.
+                    let stays_gone = !enabled
+                        && reason.as_deref() == Some("gone")
+                        && old_sig.as_deref() == Some(sig.as_str());
+                    let changed = old_sig.as_deref() != Some(sig.as_str())
+                        || (!enabled && !stays_gone);
+                    if changed {
+                        sqlx::query(
+                            "UPDATE feeds SET name = ?2, origin = 'config', config_sig = ?3, interval_secs = ?4, \
+                             enabled = 1, disabled_reason = NULL, updated_at = ?5, \
+                             fetch_url = CASE WHEN disabled_reason = 'gone' THEN url ELSE fetch_url END, \
+                             next_poll_at = CASE WHEN enabled = 0 THEN ?5 ELSE next_poll_at END \
+                             WHERE id = ?1",
+                        )
+                        .bind(id)
+                        .bind(&feed.name)
+                        .bind(&sig)
+                        .bind(feed.interval_secs)
+                        .bind(&now_s)
+                        .execute(&mut *tx)
+                        .await?;
+                        report.updated += 1;
+                    } else {
+                        sqlx::query("UPDATE feeds SET origin = 'config' WHERE id = ?")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+        }
+        let config_urls: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
+        let config_feeds: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, url FROM feeds WHERE origin = 'config' AND enabled = 1",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, url) in config_feeds {
+            if !config_urls.contains(&url.as_str()) {
+                sqlx::query(
+                    "UPDATE feeds SET enabled = 0, disabled_reason = 'removed_from_config', \
+                     config_sig = NULL, updated_at = ? WHERE id = ?",
+                )
+                .bind(&now_s)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                report.disabled += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Adds a feed from the CLI, OPML or API; returns it and whether it was new.
+    pub async fn add_feed(
+        &self,
+        feed: &NewFeed,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(FeedRow, bool)> {
+        let now_s = ts(now);
+        let inserted = sqlx::query(
+            "INSERT INTO feeds (url, fetch_url, name, origin, interval_secs, next_poll_at, \
+             next_poll_reason, created_at, updated_at) \
+             VALUES (?1, ?1, ?2, ?3, ?4, ?5, 'new feed', ?5, ?5) ON CONFLICT (url) DO NOTHING",
+        )
+        .bind(&feed.url)
+        .bind(&feed.name)
+        .bind(origin)
+        .bind(feed.interval_secs)
+        .bind(&now_s)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        let row = self
+            .find_feed(&feed.url)
+            .await?
+            .ok_or_else(|| StoreError::FeedNotFound(feed.url.clone()))?;
+        Ok((row, inserted))
+    }
+
+    /// Finds a feed by numeric id or by URL.
+    pub async fn find_feed(&self, id_or_url: &str) -> Result<Option<FeedRow>> {
+        let sql = format!("SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?1 OR (?2 IS NOT NULL AND id = ?2)");
+        Ok(sqlx::query_as(&sql)
+            .bind(id_or_url)
+            .bind(id_or_url.parse::<i64>().ok())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn feed_by_id(&self, id: i64) -> Result<Option<FeedRow>> {
+        let sql = format!("SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Deletes a user-added feed and its items (articles stay in the archive).
+    pub async fn remove_feed(&self, id_or_url: &str) -> Result<RemoveOutcome> {
+        let feed = self
+            .find_feed(id_or_url)
+            .await?
+            .ok_or_else(|| StoreError::FeedNotFound(id_or_url.to_owned()))?;
+        if feed.origin == "config" && feed.enabled {
+            return Err(StoreError::ConfigManaged(feed.url));
+        }
+        sqlx::query("DELETE FROM feeds WHERE id = ?")
+            .bind(feed.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(RemoveOutcome::Removed {
+            id: feed.id,
+            url: feed.url,
+        })
+    }
+
+    /// Enables or disables a feed; enabling makes it due now.
+    pub async fn set_feed_enabled(
+        &self,
+        id_or_url: &str,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<FeedRow> {
+        let feed = self
+            .find_feed(id_or_url)
+            .await?
+            .ok_or_else(|| StoreError::FeedNotFound(id_or_url.to_owned()))?;
+        sqlx::query(
+            "UPDATE feeds SET enabled = ?2, \
+             disabled_reason = CASE WHEN ?2 THEN NULL ELSE 'user' END, \
+             error_count = CASE WHEN ?2 THEN 0 ELSE error_count END, \
+             fetch_url = CASE WHEN ?2 AND disabled_reason = 'gone' THEN url ELSE fetch_url END, \
+             next_poll_at = CASE WHEN ?2 THEN ?3 ELSE next_poll_at END, \
+             next_poll_reason = CASE WHEN ?2 THEN 're-enabled' ELSE next_poll_reason END, \
+             updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(feed.id)
+        .bind(enabled)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        self.feed_by_id(feed.id)
+            .await?
+            .ok_or_else(|| StoreError::FeedNotFound(id_or_url.to_owned()))
+    }
+
+    pub async fn list_feeds(&self) -> Result<Vec<FeedRow>> {
+        let sql = format!("SELECT {FEED_COLUMNS} FROM feeds ORDER BY id");
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// Enabled feeds whose next poll is due at `now`, earliest first.
+    pub async fn due_feeds(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FeedRow>> {
+        let sql = format!(
+            "SELECT {FEED_COLUMNS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ? \
+             ORDER BY next_poll_at LIMIT ?"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ts(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn enabled_feeds(&self) -> Result<Vec<FeedRow>> {
+        let sql = format!("SELECT {FEED_COLUMNS} FROM feeds WHERE enabled = 1 ORDER BY id");
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// When the earliest enabled feed is due.
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> =
+            sqlx::query_scalar("SELECT MIN(next_poll_at) FROM feeds WHERE enabled = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(next.as_deref().and_then(parse_ts))
+    }
+
+    pub(super) async fn apply_feed_update(
+        conn: &mut sqlx::SqliteConnection,
+        feed_id: i64,
+        u: &FeedUpdate,
+    ) -> Result<()> {
+        let polled = ts(u.polled_at);
+        sqlx::query(
+            "UPDATE feeds SET last_status = ?2, last_error = ?3, error_count = ?4, etag = ?5, \
+             last_modified = ?6, next_poll_at = ?7, next_poll_reason = ?8, retry_after_until = ?9, \
+             last_polled_at = ?10, last_success_at = CASE WHEN ?11 THEN ?10 ELSE last_success_at END, \
+             fetch_url = ?12, redirect_target = ?13, redirect_streak = ?14, ttl_secs = ?15, \
+             current_interval_secs = ?16, new_per_poll = ?17, title = COALESCE(?18, title), \
+             site_url = COALESCE(?19, site_url), \
+             enabled = CASE WHEN ?20 IS NULL THEN enabled ELSE 0 END, \
+             disabled_reason = COALESCE(?20, disabled_reason), updated_at = ?10 \
+             WHERE id = ?1",
+        )
+        .bind(feed_id)
+        .bind(&u.last_status)
+        .bind(&u.last_error)
+        .bind(u.error_count)
+        .bind(&u.etag)
+        .bind(&u.last_modified)
+        .bind(ts(u.next_poll_at))
+        .bind(&u.next_poll_reason)
+        .bind(u.retry_after_until.map(ts))
+        .bind(&polled)
+        .bind(u.success)
+        .bind(&u.fetch_url)
+        .bind(&u.redirect_target)
+        .bind(u.redirect_streak)
+        .bind(u.ttl_secs)
+        .bind(u.current_interval_secs)
+        .bind(u.new_per_poll)
+        .bind(&u.title)
+        .bind(&u.site_url)
+        .bind(&u.disable_reason)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::temp_store;
+    use super::*;
+
+    fn nf(url: &str) -> NewFeed {
+        NewFeed {
+            url: url.into(),
+            name: None,
+            interval_secs: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn config_sync_upserts_and_disables_removed_feeds_without_deleting() {
+        let (store, _d) = temp_store().await;
+        let now = Utc::now();
+        let r = store
+            .sync_config_feeds(&[nf("https://a.example/rss"), nf("https://b.example/rss")], now)
+            .await
+            .unwrap();
+        assert_eq!(r.added, 2);
+        let r = store
+            .sync_config_feeds(&[nf("https://a.example/rss"), nf("https://b.example/rss")], now)
+            .await
+            .unwrap();
+        assert_eq!(r, SyncReport::default());
+        let r = store
+            .sync_config_feeds(&[nf("https://a.example/rss")], now)
+            .await
+            .unwrap();
+        assert_eq!(r.disabled, 1);
+        let feeds = store.list_feeds().await.unwrap();
+        assert_eq!(feeds.len(), 2);
+        let b = feeds.iter().find(|f| f.url.contains("b.example")).unwrap();
+        assert!(!b.enabled);
+        assert_eq!(b.disabled_reason.as_deref(), Some("removed_from_config"));
+        let r = store
+            .sync_config_feeds(&[nf("https://a.example/rss"), nf("https://b.example/rss")], now)
+            .await
+            .unwrap();
+        assert_eq!(r.updated, 1);
+        assert!(store.find_feed("https://b.example/rss").await.unwrap().unwrap().enabled);
+    }
+
+    #[tokio::test]
+    async fn config_feeds_cannot_be_removed_from_the_cli() {
+        let (store, _d) = temp_store().await;
+        store
+            .sync_config_feeds(&[nf("https://a.example/rss")], Utc::now())
+            .await
+            .unwrap();
+        let err = store.remove_feed("https://a.example/rss").await.unwrap_err();
+        assert!(matches!(err, StoreError::ConfigManaged(_)));
+        assert!(err.to_string().contains("config"));
+    }
+
+    #[tokio::test]
+    async fn cli_feeds_are_added_once_and_removed_by_id_or_url() {
+        let (store, _d) = temp_store().await;
+        let now = Utc::now();
+        let (row, new) = store.add_feed(&nf("https://c.example/rss"), "cli", now).await.unwrap();
+        assert!(new);
+        let (_, again) = store.add_feed(&nf("https://c.example/rss"), "cli", now).await.unwrap();
+        assert!(!again);
+        assert_eq!(store.list_feeds().await.unwrap().len(), 1);
+        store.remove_feed(&row.id.to_string()).await.unwrap();
+        assert!(store.list_feeds().await.unwrap().is_empty());
+        assert!(matches!(
+            store.remove_feed("https://nope.example/").await,
+            Err(StoreError::FeedNotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn due_feeds_and_next_due_follow_next_poll_at() {
+        let (store, _d) = temp_store().await;
+        let now = Utc::now();
+        store.add_feed(&nf("https://c.example/rss"), "cli", now).await.unwrap();
+        assert_eq!(store.due_feeds(now, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            store.due_feeds(now - chrono::Duration::seconds(5), 10).await.unwrap().len(),
+            0
+        );
+        assert_eq!(store.next_due_at().await.unwrap().map(ts), Some(ts(now)));
+        store.set_feed_enabled("https://c.example/rss", false, now).await.unwrap();
+        assert_eq!(store.next_due_at().await.unwrap(), None);
+        assert!(store.enabled_feeds().await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,342 @@
+//! All SQL lives here. SQLite in WAL mode through sqlx; migrations embedded
+//! and applied at start by writers; readers never migrate.
+
+mod articles;
+mod feeds;
+mod search;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::SqlitePool;
+
+pub use articles::{ExportArticle, NewEntry, PollStored};
+pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+pub use search::{SearchHit, SearchQuery};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid database url {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot create database directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {path} does not exist")]
+    Missing { path: PathBuf },
+    #[error(
+        "database schema is at version {found}, this newsd expects {expected}; run `newsd run` (or a matching newsd) to migrate it"
+    )]
+    SchemaVersion { found: i64, expected: i64 },
+    #[error("no feed matches {0:?}")]
+    FeedNotFound(String),
+    #[error("feed {0} is managed by the config file; remove it from the config's [[feeds]] instead")]
+    ConfigManaged(String),
+    #[error("bad search query: {0}")]
+    Query(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A UTC timestamp as stored: RFC 3339, second precision, `Z` suffix.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub feeds: i64,
+    pub feeds_enabled: i64,
+    pub feeds_failing: i64,
+    pub articles: i64,
+    pub articles_with_text: i64,
+    pub feed_items: i64,
+    pub database_bytes: u64,
+}
+
+fn db_path(url: &str) -> Result<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::Url {
+            url: url.to_owned(),
+            reason: "must start with sqlite:".into(),
+        })?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::Url {
+            url: url.to_owned(),
+            reason: "a file path is required".into(),
+        });
+    }
+    Ok(PathBuf::from(path))
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database: for writers.
+    pub async fn open(url: &str, busy_timeout: Duration) -> Result<Self> {
+        let path = db_path(url)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let opts = Self::options(&path, busy_timeout, true)?
+            .create_if_missing(true)
+            // Only takes effect when the file is created, which is when we want it.
+            .auto_vacuum(SqliteAutoVacuum::Incremental);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool, path })
+    }
+
+    /// Opens an existing database without migrating or writing: for readers.
+    /// Refuses a database at another schema version.
+    pub async fn open_read_only(url: &str, busy_timeout: Duration) -> Result<Self> {
+        let path = db_path(url)?;
+        if !path.exists() {
+            return Err(StoreError::Missing { path });
+        }
+        let opts = Self::options(&path, busy_timeout, false)?.read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        let store = Store { pool, path };
+        store.check_schema_version().await?;
+        Ok(store)
+    }
+
+    fn options(path: &Path, busy_timeout: Duration, writer: bool) -> Result<SqliteConnectOptions> {
+        let url = format!("sqlite://{}", path.display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Url {
+                url,
+                reason: e.to_string(),
+            })?
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        if !writer {
+            return Ok(opts);
+        }
+        Ok(opts
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            // Keeps the WAL file from growing without bound between checkpoints.
+            .pragma("journal_size_limit", "67108864"))
+    }
+
+    pub async fn check_schema_version(&self) -> Result<()> {
+        let expected = MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or_default();
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap_or(None);
+        let found = found.unwrap_or(0);
+        if found != expected {
+            return Err(StoreError::SchemaVersion { found, expected });
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// `BEGIN IMMEDIATE`: takes the write lock up front, so a transaction never
+    /// fails halfway when another connection wrote since it started reading.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub async fn integrity_check(&self) -> Result<String> {
+        Ok(sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Periodic upkeep for a database that lives for months: checkpoint the
+    /// WAL, let SQLite refresh its statistics, hand free pages back to the OS.
+    pub async fn maintenance(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        sqlx::query("PRAGMA incremental_vacuum(1000)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A consistent copy of the live database (safe while the daemon writes).
+    pub async fn backup(&self, dest: &Path) -> Result<()> {
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn stats(&self) -> Result<Stats> {
+        let (feeds, feeds_enabled, feeds_failing): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(enabled), 0), COALESCE(SUM(error_count > 0), 0) FROM feeds",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let (articles, articles_with_text): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(text IS NOT NULL), 0) FROM articles")
+                .fetch_one(&self.pool)
+                .await?;
+        let feed_items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_items")
+            .fetch_one(&self.pool)
+            .await?;
+        let database_bytes = [
+            self.path.clone(),
+            PathBuf::from(format!("{}-wal", self.path.display())),
+        ]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+        Ok(Stats {
+            feeds,
+            feeds_enabled,
+            feeds_failing,
+            articles,
+            articles_with_text,
+            feed_items,
+            database_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub async fn temp_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, Duration::from_secs(5)).await.unwrap();
+        (store, dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::temp_store;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_database_is_wal_with_incremental_auto_vacuum_and_foreign_keys() {
+        let (store, _dir) = temp_store().await;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let av: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(av, 2, "2 = incremental");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert_eq!(store.integrity_check().await.unwrap(), "ok");
+        store.maintenance().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn read_only_open_refuses_a_missing_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("none.db").display());
+        let err = Store::open_read_only(&url, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn read_only_open_refuses_another_schema_version() {
+        let (store, dir) = temp_store().await;
+        sqlx::query("UPDATE _sqlx_migrations SET version = 999999 WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let err = Store::open_read_only(&url, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::SchemaVersion { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn backup_produces_a_consistent_copy() {
+        let (store, dir) = temp_store().await;
+        let dest = dir.path().join("copy.db");
+        store.backup(&dest).await.unwrap();
+        let url = format!("sqlite://{}", dest.display());
+        let copy = Store::open_read_only(&url, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(copy.integrity_check().await.unwrap(), "ok");
+    }
+
+    #[test]
+    fn database_urls_map_to_paths() {
+        assert_eq!(
+            db_path("sqlite://data/newsd.db").unwrap(),
+            PathBuf::from("data/newsd.db")
+        );
+        assert_eq!(db_path("sqlite:///tmp/x.db?mode=rwc").unwrap(), PathBuf::from("/tmp/x.db"));
+        assert!(db_path("postgres://x").is_err());
+        assert!(db_path("sqlite::memory:").is_err());
+    }
+}

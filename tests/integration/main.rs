@@ -1,0 +1,3 @@
+//! Integration tests: one binary, real sockets on 127.0.0.1, temp databases.
+
+mod fetch;
