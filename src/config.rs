@@ -50,7 +50,9 @@ impl FromStr for HumanDuration {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         humantime::parse_duration(s.trim())
             .map(HumanDuration)
-            .map_err(|e| format!("invalid duration {s:?}: {e} (examples: \"200ms\", \"75s\", \"15m\")"))
+            .map_err(|e| {
+                format!("invalid duration {s:?}: {e} (examples: \"200ms\", \"75s\", \"15m\")")
+            })
     }
 }
 
@@ -187,10 +189,8 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Loaded, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_path_buf(),
@@ -271,7 +271,10 @@ impl Settings {
             return Err(invalid(
                 "scheduler.min_interval",
                 format!("{:?}", s.min_interval),
-                &format!("must not exceed scheduler.max_interval ({:?})", s.max_interval),
+                &format!(
+                    "must not exceed scheduler.max_interval ({:?})",
+                    s.max_interval
+                ),
             ));
         }
         if !(0.0..1.0).contains(&s.jitter) || s.jitter.is_nan() {
@@ -289,7 +292,11 @@ impl Settings {
             ));
         }
         if s.batch_size == 0 {
-            return Err(invalid("scheduler.batch_size", "0".into(), "must be at least 1"));
+            return Err(invalid(
+                "scheduler.batch_size",
+                "0".into(),
+                "must be at least 1",
+            ));
         }
         if s.max_entries_per_poll == 0 {
             return Err(invalid(
@@ -300,7 +307,11 @@ impl Settings {
         }
         let h = &self.http;
         if h.user_agent.trim().is_empty() {
-            return Err(invalid("http.user_agent", "\"\"".into(), "must not be empty"));
+            return Err(invalid(
+                "http.user_agent",
+                "\"\"".into(),
+                "must not be empty",
+            ));
         }
         for (key, d) in [
             ("http.connect_timeout", h.connect_timeout),
@@ -311,10 +322,18 @@ impl Settings {
             }
         }
         if h.max_body_bytes.0 == 0 {
-            return Err(invalid("http.max_body_bytes", "0".into(), "must be greater than zero"));
+            return Err(invalid(
+                "http.max_body_bytes",
+                "0".into(),
+                "must be greater than zero",
+            ));
         }
         if h.per_host_concurrency == 0 {
-            return Err(invalid("http.per_host_concurrency", "0".into(), "must be at least 1"));
+            return Err(invalid(
+                "http.per_host_concurrency",
+                "0".into(),
+                "must be at least 1",
+            ));
         }
         if h.per_host_delay.0 < Duration::from_millis(200) && !h.per_host_delay.0.is_zero() {
             warnings.push(format!(
@@ -323,13 +342,16 @@ impl Settings {
             ));
         }
         for net in &h.allow_networks {
-            IpNet::from_str(net).map_err(|e| {
-                invalid("http.allow_networks", format!("{net:?}"), &e.to_string())
-            })?;
+            IpNet::from_str(net)
+                .map_err(|e| invalid("http.allow_networks", format!("{net:?}"), &e.to_string()))?;
         }
         for (i, feed) in self.feeds.iter().enumerate() {
             FeedUrl::parse(&feed.url).map_err(|e| {
-                invalid(&format!("feeds[{i}].url"), format!("{:?}", feed.url), &e.to_string())
+                invalid(
+                    &format!("feeds[{i}].url"),
+                    format!("{:?}", feed.url),
+                    &e.to_string(),
+                )
             })?;
             if let Some(interval) = feed.interval {
                 if interval.0.is_zero() {
@@ -385,11 +407,17 @@ mod tests {
     fn env_overrides_file_which_overrides_defaults() {
         let loaded = load(
             "[http]\ntimeout = \"45s\"\nper_host_delay = \"2s\"\n",
-            &[("NEWSD__HTTP__TIMEOUT", "50s"), ("NEWSD__HTTP__MAX_REDIRECTS", "3")],
+            &[
+                ("NEWSD__HTTP__TIMEOUT", "50s"),
+                ("NEWSD__HTTP__MAX_REDIRECTS", "3"),
+            ],
         )
         .unwrap();
         assert_eq!(loaded.settings.http.timeout.0, Duration::from_secs(50));
-        assert_eq!(loaded.settings.http.per_host_delay.0, Duration::from_secs(2));
+        assert_eq!(
+            loaded.settings.http.per_host_delay.0,
+            Duration::from_secs(2)
+        );
         assert_eq!(loaded.settings.http.max_redirects, 3);
     }
 

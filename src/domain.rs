@@ -221,7 +221,10 @@ mod tests {
 
     #[test]
     fn query_order_does_not_change_identity_but_values_do() {
-        assert_eq!(key("https://e.com/a?x=1&y=2"), key("https://e.com/a?y=2&x=1"));
+        assert_eq!(
+            key("https://e.com/a?x=1&y=2"),
+            key("https://e.com/a?y=2&x=1")
+        );
         assert_ne!(key("https://e.com/a?x=1"), key("https://e.com/a?x=2"));
     }
 
@@ -232,7 +235,10 @@ mod tests {
         let u = Url::parse("http://example.com/a?utm_source=x").unwrap();
         assert_eq!(strip_tracking(&u).as_str(), "http://example.com/a");
         let u = Url::parse("http://example.com/a?q=hello+world").unwrap();
-        assert_eq!(strip_tracking(&u).as_str(), "http://example.com/a?q=hello+world");
+        assert_eq!(
+            strip_tracking(&u).as_str(),
+            "http://example.com/a?q=hello+world"
+        );
     }
 
     #[test]
@@ -248,11 +254,15 @@ mod tests {
     #[test]
     fn entry_key_prefers_guid_then_link_then_hash() {
         assert_eq!(
-            EntryKey::derive(Some("g1"), Some("http://x"), None, None).unwrap().as_str(),
+            EntryKey::derive(Some("g1"), Some("http://x"), None, None)
+                .unwrap()
+                .as_str(),
             "id:g1"
         );
         assert_eq!(
-            EntryKey::derive(Some("  "), Some("http://x"), None, None).unwrap().as_str(),
+            EntryKey::derive(Some("  "), Some("http://x"), None, None)
+                .unwrap()
+                .as_str(),
             "link:http://x"
         );
         let h1 = EntryKey::derive(None, None, Some("T"), Some("2026")).unwrap();

@@ -99,7 +99,9 @@ pub fn parse_feed(body: &[u8], base: &Url, max_entries: usize) -> Result<ParsedF
         })
         .collect();
     Ok(ParsedFeed {
-        title: feed.title.map(|t| clip(&clean_text(&t.content), MAX_TITLE_CHARS)),
+        title: feed
+            .title
+            .map(|t| clip(&clean_text(&t.content), MAX_TITLE_CHARS)),
         site_url: feed
             .links
             .iter()
@@ -151,7 +153,9 @@ fn convert_entry(
             .map(|p| clean_text(&p.name))
             .filter(|n| !n.is_empty())
             .collect(),
-        source_name: source_name.map(|s| clean_text(&s)).filter(|s| !s.is_empty()),
+        source_name: source_name
+            .map(|s| clean_text(&s))
+            .filter(|s| !s.is_empty()),
         source_url,
     }
 }
@@ -297,13 +301,18 @@ pub fn html_to_text(html: &str) -> String {
             }
         };
         let tag = after[1..gt].trim_start_matches('/').to_ascii_lowercase();
-        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         if matches!(name.as_str(), "script" | "style") && !after[1..].starts_with('/') {
             let close = format!("</{name}");
             let lower_after = after.to_ascii_lowercase();
             match lower_after.find(&close) {
                 Some(c) => {
-                    let end = lower_after[c..].find('>').map_or(after.len(), |e| c + e + 1);
+                    let end = lower_after[c..]
+                        .find('>')
+                        .map_or(after.len(), |e| c + e + 1);
                     rest = &after[end..];
                 }
                 None => rest = "",
@@ -312,7 +321,17 @@ pub fn html_to_text(html: &str) -> String {
         }
         if matches!(
             name.as_str(),
-            "p" | "br" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
+            "p" | "br"
+                | "div"
+                | "li"
+                | "tr"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "blockquote"
         ) {
             out.push('\n');
         } else {
@@ -419,7 +438,10 @@ mod tests {
         assert_eq!(f.entries[0].guid, None);
         assert_eq!(f.entries[0].link, None);
         assert_eq!(f.entries[1].guid.as_deref(), Some("abc"));
-        assert_eq!(f.entries[1].link.as_deref(), Some("https://example.com/a/1"));
+        assert_eq!(
+            f.entries[1].link.as_deref(),
+            Some("https://example.com/a/1")
+        );
         let again = parse_feed(xml, &base(), 100).unwrap();
         assert_eq!(f, again);
     }
@@ -432,7 +454,10 @@ mod tests {
             <item><title>Other</title><guid>x2</guid></item></channel></rss>"#;
         let f = parse_feed(xml, &base(), 100).unwrap();
         assert_eq!(f.entries[0].source_name.as_deref(), Some("Reuters"));
-        assert_eq!(f.entries[0].source_url.as_deref(), Some("https://www.reuters.com"));
+        assert_eq!(
+            f.entries[0].source_url.as_deref(),
+            Some("https://www.reuters.com")
+        );
         assert_eq!(f.entries[1].source_name, None);
     }
 

@@ -22,13 +22,14 @@
 //! - [`cli`]: the commands behind `newsd`.
 //! - [`config`], [`telemetry`], [`lock`]: settings, logging, the single-writer lock.
 
-
-
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod feed;
 pub mod fetch;
 pub mod lock;
+pub mod opml;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -275,7 +275,13 @@ mod tests {
         let mut s = FeedSchedule::default();
         let mut gaps = Vec::new();
         for _ in 0..12 {
-            let p = plan_next(&s, &Outcome::Failed { retry_after: None }, &policy(), now(), 0.0);
+            let p = plan_next(
+                &s,
+                &Outcome::Failed { retry_after: None },
+                &policy(),
+                now(),
+                0.0,
+            );
             gaps.push((p.next_poll_at - now()).num_seconds());
             s.error_count = p.error_count;
         }

@@ -76,12 +76,14 @@ fn split_group(s: Option<String>) -> Vec<String> {
 impl Store {
     /// Stores one poll: the feed row update and every entry, in one
     /// transaction, so a crash leaves the whole poll or none of it.
+    /// `make_update` decides the feed row's new state from what was stored
+    /// (the schedule depends on how many entries were new).
     pub async fn record_poll(
         &self,
         feed_id: i64,
-        update: &FeedUpdate,
         entries: &[NewEntry],
         now: DateTime<Utc>,
+        make_update: impl FnOnce(&PollStored) -> FeedUpdate,
     ) -> Result<PollStored> {
         let mut tx = self.begin_write().await?;
         let mut stored = PollStored::default();
@@ -120,7 +122,8 @@ impl Store {
                 stored.new_articles += 1;
             }
         }
-        Self::apply_feed_update(&mut tx, feed_id, update).await?;
+        let update = make_update(&stored);
+        Self::apply_feed_update(&mut tx, feed_id, &update).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -326,10 +329,25 @@ mod tests {
         let (store, _d) = temp_store().await;
         let f = feed(&store, "https://f.example/rss").await;
         let now = Utc::now();
-        let es = vec![entry("a", "https://n.example/1"), entry("b", "https://n.example/2")];
-        let r = store.record_poll(f, &update(now), &es, now).await.unwrap();
-        assert_eq!(r, PollStored { new_items: 2, new_articles: 2 });
-        let r = store.record_poll(f, &update(now), &es, now).await.unwrap();
+        let es = vec![
+            entry("a", "https://n.example/1"),
+            entry("b", "https://n.example/2"),
+        ];
+        let r = store
+            .record_poll(f, &es, now, |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            PollStored {
+                new_items: 2,
+                new_articles: 2
+            }
+        );
+        let r = store
+            .record_poll(f, &es, now, |_| update(now))
+            .await
+            .unwrap();
         assert_eq!(r, PollStored::default());
     }
 
@@ -340,14 +358,27 @@ mod tests {
         let f2 = feed(&store, "https://f2.example/rss").await;
         let now = Utc::now();
         store
-            .record_poll(f1, &update(now), &[entry("x", "https://n.example/s?utm_source=a")], now)
+            .record_poll(
+                f1,
+                &[entry("x", "https://n.example/s?utm_source=a")],
+                now,
+                |_| update(now),
+            )
             .await
             .unwrap();
         let r = store
-            .record_poll(f2, &update(now), &[entry("y", "http://www.n.example/s")], now)
+            .record_poll(f2, &[entry("y", "http://www.n.example/s")], now, |_| {
+                update(now)
+            })
             .await
             .unwrap();
-        assert_eq!(r, PollStored { new_items: 1, new_articles: 0 });
+        assert_eq!(
+            r,
+            PollStored {
+                new_items: 1,
+                new_articles: 0
+            }
+        );
         let page = store.export_page(None, 0, 10).await.unwrap();
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].feeds.len(), 2);
@@ -362,11 +393,18 @@ mod tests {
         let f2 = feed(&store, "https://f2.example/rss").await;
         let now = Utc::now();
         store
-            .record_poll(f1, &update(now), &[entry("a", "https://n.example/real")], now)
+            .record_poll(f1, &[entry("a", "https://n.example/real")], now, |_| {
+                update(now)
+            })
             .await
             .unwrap();
         store
-            .record_poll(f2, &update(now), &[entry("b", "https://redirector.example/x")], now)
+            .record_poll(
+                f2,
+                &[entry("b", "https://redirector.example/x")],
+                now,
+                |_| update(now),
+            )
             .await
             .unwrap();
         let page = store.export_page(None, 0, 10).await.unwrap();
@@ -382,7 +420,10 @@ mod tests {
         assert_eq!(page[0].feeds.len(), 2);
         assert_eq!(
             page[0].links,
-            vec!["https://n.example/real".to_owned(), "https://redirector.example/x".to_owned()]
+            vec![
+                "https://n.example/real".to_owned(),
+                "https://redirector.example/x".to_owned()
+            ]
         );
     }
 
@@ -396,9 +437,15 @@ mod tests {
             title: Some("No link".into()),
             ..Default::default()
         };
-        let r = store.record_poll(f, &update(now), &[e.clone()], now).await.unwrap();
+        let r = store
+            .record_poll(f, &[e.clone()], now, |_| update(now))
+            .await
+            .unwrap();
         assert_eq!(r.new_articles, 1);
-        let r = store.record_poll(f, &update(now), &[e], now).await.unwrap();
+        let r = store
+            .record_poll(f, &[e], now, |_| update(now))
+            .await
+            .unwrap();
         assert_eq!(r.new_articles, 0);
     }
 }

@@ -146,8 +146,8 @@ impl Store {
                     let stays_gone = !enabled
                         && reason.as_deref() == Some("gone")
                         && old_sig.as_deref() == Some(sig.as_str());
-                    let changed = old_sig.as_deref() != Some(sig.as_str())
-                        || (!enabled && !stays_gone);
+                    let changed =
+                        old_sig.as_deref() != Some(sig.as_str()) || (!enabled && !stays_gone);
                     if changed {
                         sqlx::query(
                             "UPDATE feeds SET name = ?2, origin = 'config', config_sig = ?3, interval_secs = ?4, \
@@ -174,11 +174,10 @@ impl Store {
             }
         }
         let config_urls: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
-        let config_feeds: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, url FROM feeds WHERE origin = 'config' AND enabled = 1",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let config_feeds: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, url FROM feeds WHERE origin = 'config' AND enabled = 1")
+                .fetch_all(&mut *tx)
+                .await?;
         for (id, url) in config_feeds {
             if !config_urls.contains(&url.as_str()) {
                 sqlx::query(
@@ -227,7 +226,9 @@ impl Store {
 
     /// Finds a feed by numeric id or by URL.
     pub async fn find_feed(&self, id_or_url: &str) -> Result<Option<FeedRow>> {
-        let sql = format!("SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?1 OR (?2 IS NOT NULL AND id = ?2)");
+        let sql = format!(
+            "SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?1 OR (?2 IS NOT NULL AND id = ?2)"
+        );
         Ok(sqlx::query_as(&sql)
             .bind(id_or_url)
             .bind(id_or_url.parse::<i64>().ok())
@@ -324,6 +325,20 @@ impl Store {
         Ok(next.as_deref().and_then(parse_ts))
     }
 
+    /// The earliest `limit` enabled feeds by next poll time.
+    pub async fn earliest_due(&self, limit: u32) -> Result<Vec<(i64, DateTime<Utc>)>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, next_poll_at FROM feeds WHERE enabled = 1 ORDER BY next_poll_at LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, at)| parse_ts(&at).map(|t| (id, t)))
+            .collect())
+    }
+
     pub(super) async fn apply_feed_update(
         conn: &mut sqlx::SqliteConnection,
         feed_id: i64,
@@ -385,12 +400,18 @@ mod tests {
         let (store, _d) = temp_store().await;
         let now = Utc::now();
         let r = store
-            .sync_config_feeds(&[nf("https://a.example/rss"), nf("https://b.example/rss")], now)
+            .sync_config_feeds(
+                &[nf("https://a.example/rss"), nf("https://b.example/rss")],
+                now,
+            )
             .await
             .unwrap();
         assert_eq!(r.added, 2);
         let r = store
-            .sync_config_feeds(&[nf("https://a.example/rss"), nf("https://b.example/rss")], now)
+            .sync_config_feeds(
+                &[nf("https://a.example/rss"), nf("https://b.example/rss")],
+                now,
+            )
             .await
             .unwrap();
         assert_eq!(r, SyncReport::default());
@@ -405,11 +426,21 @@ mod tests {
         assert!(!b.enabled);
         assert_eq!(b.disabled_reason.as_deref(), Some("removed_from_config"));
         let r = store
-            .sync_config_feeds(&[nf("https://a.example/rss"), nf("https://b.example/rss")], now)
+            .sync_config_feeds(
+                &[nf("https://a.example/rss"), nf("https://b.example/rss")],
+                now,
+            )
             .await
             .unwrap();
         assert_eq!(r.updated, 1);
-        assert!(store.find_feed("https://b.example/rss").await.unwrap().unwrap().enabled);
+        assert!(
+            store
+                .find_feed("https://b.example/rss")
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
     }
 
     #[tokio::test]
@@ -419,7 +450,10 @@ mod tests {
             .sync_config_feeds(&[nf("https://a.example/rss")], Utc::now())
             .await
             .unwrap();
-        let err = store.remove_feed("https://a.example/rss").await.unwrap_err();
+        let err = store
+            .remove_feed("https://a.example/rss")
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::ConfigManaged(_)));
         assert!(err.to_string().contains("config"));
     }
@@ -428,9 +462,15 @@ mod tests {
     async fn cli_feeds_are_added_once_and_removed_by_id_or_url() {
         let (store, _d) = temp_store().await;
         let now = Utc::now();
-        let (row, new) = store.add_feed(&nf("https://c.example/rss"), "cli", now).await.unwrap();
+        let (row, new) = store
+            .add_feed(&nf("https://c.example/rss"), "cli", now)
+            .await
+            .unwrap();
         assert!(new);
-        let (_, again) = store.add_feed(&nf("https://c.example/rss"), "cli", now).await.unwrap();
+        let (_, again) = store
+            .add_feed(&nf("https://c.example/rss"), "cli", now)
+            .await
+            .unwrap();
         assert!(!again);
         assert_eq!(store.list_feeds().await.unwrap().len(), 1);
         store.remove_feed(&row.id.to_string()).await.unwrap();
@@ -445,14 +485,24 @@ mod tests {
     async fn due_feeds_and_next_due_follow_next_poll_at() {
         let (store, _d) = temp_store().await;
         let now = Utc::now();
-        store.add_feed(&nf("https://c.example/rss"), "cli", now).await.unwrap();
+        store
+            .add_feed(&nf("https://c.example/rss"), "cli", now)
+            .await
+            .unwrap();
         assert_eq!(store.due_feeds(now, 10).await.unwrap().len(), 1);
         assert_eq!(
-            store.due_feeds(now - chrono::Duration::seconds(5), 10).await.unwrap().len(),
+            store
+                .due_feeds(now - chrono::Duration::seconds(5), 10)
+                .await
+                .unwrap()
+                .len(),
             0
         );
         assert_eq!(store.next_due_at().await.unwrap().map(ts), Some(ts(now)));
-        store.set_feed_enabled("https://c.example/rss", false, now).await.unwrap();
+        store
+            .set_feed_enabled("https://c.example/rss", false, now)
+            .await
+            .unwrap();
         assert_eq!(store.next_due_at().await.unwrap(), None);
         assert!(store.enabled_feeds().await.unwrap().is_empty());
     }

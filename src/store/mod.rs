@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::SqlitePool;
 
@@ -43,7 +42,9 @@ pub enum StoreError {
     SchemaVersion { found: i64, expected: i64 },
     #[error("no feed matches {0:?}")]
     FeedNotFound(String),
-    #[error("feed {0} is managed by the config file; remove it from the config's [[feeds]] instead")]
+    #[error(
+        "feed {0} is managed by the config file; remove it from the config's [[feeds]] instead"
+    )]
     ConfigManaged(String),
     #[error("bad search query: {0}")]
     Query(String),
@@ -79,7 +80,7 @@ pub struct Stats {
     pub database_bytes: u64,
 }
 
-fn db_path(url: &str) -> Result<PathBuf> {
+pub fn db_path(url: &str) -> Result<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -156,17 +157,12 @@ impl Store {
     }
 
     pub async fn check_schema_version(&self) -> Result<()> {
-        let expected = MIGRATOR
-            .iter()
-            .map(|m| m.version)
-            .max()
-            .unwrap_or_default();
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .unwrap_or(None);
+        let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(None);
         let found = found.unwrap_or(0);
         if found != expected {
             return Err(StoreError::SchemaVersion { found, expected });
@@ -335,7 +331,10 @@ mod tests {
             db_path("sqlite://data/newsd.db").unwrap(),
             PathBuf::from("data/newsd.db")
         );
-        assert_eq!(db_path("sqlite:///tmp/x.db?mode=rwc").unwrap(), PathBuf::from("/tmp/x.db"));
+        assert_eq!(
+            db_path("sqlite:///tmp/x.db?mode=rwc").unwrap(),
+            PathBuf::from("/tmp/x.db")
+        );
         assert!(db_path("postgres://x").is_err());
         assert!(db_path("sqlite::memory:").is_err());
     }

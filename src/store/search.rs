@@ -63,11 +63,19 @@ impl Store {
         }
         let limit = q.limit.clamp(1, 1000);
         if q.fts_syntax {
-            return self.search_index("articles_fts", &q.text, &[], q, limit).await;
+            return self
+                .search_index("articles_fts", &q.text, &[], q, limit)
+                .await;
         }
         if !q.text.chars().any(is_unspaced_script) {
-            let expr = tokens.iter().map(|t| quote(t)).collect::<Vec<_>>().join(" ");
-            return self.search_index("articles_fts", &expr, &[], q, limit).await;
+            let expr = tokens
+                .iter()
+                .map(|t| quote(t))
+                .collect::<Vec<_>>()
+                .join(" ");
+            return self
+                .search_index("articles_fts", &expr, &[], q, limit)
+                .await;
         }
         // The trigram index answers tokens of three characters or more; shorter
         // ones are matched by a scan over the rows it (or the filters) leave.
@@ -182,7 +190,11 @@ mod tests {
         };
         let entries = vec![
             mk("1", "清华大学发布新的研究成果", "中国的大学"),
-            mk("2", "Semiconductor output rises", "TSMC reports record quarter"),
+            mk(
+                "2",
+                "Semiconductor output rises",
+                "TSMC reports record quarter",
+            ),
             mk("3", "Weather today", "Rain in \"Paris\" (and more)"),
             mk("4", "東京の天気", "雨"),
         ];
@@ -193,7 +205,7 @@ mod tests {
             fetch_url: "https://f.example/rss".into(),
             ..Default::default()
         };
-        store.record_poll(f.id, &u, &entries, now).await.unwrap();
+        store.record_poll(f.id, &entries, now, |_| u).await.unwrap();
         f.id
     }
 

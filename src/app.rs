@@ -1,0 +1,581 @@
+//! Wiring: settings, store and HTTP client, the poll of one feed, and the
+//! background loop. Each loop is a thin shell around a `*_once(now)` function.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use rand::Rng;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, instrument, warn, Instrument};
+use url::Url;
+
+use crate::config::Settings;
+use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
+use crate::feed::{parse_feed, ParsedEntry};
+use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
+use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
+use crate::store::{FeedRow, FeedUpdate, NewEntry, NewFeed, Store};
+
+/// How often the scheduler looks at the database even when nothing is due,
+/// so feeds added by `newsd feeds add` are picked up within a minute.
+const RESCAN_EVERY: Duration = Duration::from_secs(60);
+/// How often the database gets its upkeep (checkpoint, optimize, vacuum).
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+    application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PollStatus {
+    Ok {
+        new_items: usize,
+        new_articles: usize,
+    },
+    NotModified,
+    Failed {
+        error: String,
+    },
+    /// HTTP 410: the feed is disabled until re-enabled.
+    Gone,
+    /// A live Retry-After: not polled.
+    Deferred {
+        until: String,
+    },
+    /// Shutdown arrived before the poll finished; nothing was written.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PollReport {
+    pub feed_id: i64,
+    pub url: String,
+    pub status: PollStatus,
+}
+
+impl std::fmt::Display for PollReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "feed {} {}: ", self.feed_id, self.url)?;
+        match &self.status {
+            PollStatus::Ok {
+                new_items,
+                new_articles,
+            } => write!(
+                f,
+                "ok, {new_items} new entries, {new_articles} new articles"
+            ),
+            PollStatus::NotModified => write!(f, "not modified"),
+            PollStatus::Failed { error } => write!(f, "error: {error}"),
+            PollStatus::Gone => write!(
+                f,
+                "gone (HTTP 410): disabled; `newsd feeds enable` to retry"
+            ),
+            PollStatus::Deferred { until } => {
+                write!(f, "deferred: server asked to wait until {until}")
+            }
+            PollStatus::Cancelled => write!(f, "cancelled by shutdown"),
+        }
+    }
+}
+
+/// Whether a poll respects the schedule (`run`) or polls now (`poll --once`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollMode {
+    Scheduled,
+    /// Ignore the schedule and error backoff, but not a live Retry-After.
+    Now,
+}
+
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    fetcher: Fetcher,
+    policy: Policy,
+}
+
+pub fn fetch_config(settings: &Settings) -> FetchConfig {
+    let h = &settings.http;
+    FetchConfig {
+        user_agent: h.user_agent.clone(),
+        connect_timeout: h.connect_timeout.0,
+        timeout: h.timeout.0,
+        max_body_bytes: h.max_body_bytes.0,
+        max_redirects: h.max_redirects,
+        per_host_concurrency: h.per_host_concurrency,
+        per_host_delay: h.per_host_delay.0,
+        allow_networks: settings.allow_networks(),
+    }
+}
+
+impl App {
+    /// Opens (and migrates) the database and builds the HTTP client. The
+    /// caller holds the writer lock.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let store = Store::open(&settings.database.url, settings.database.busy_timeout.0)
+            .await
+            .with_context(|| format!("opening database {}", settings.database.url))?;
+        let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
+        let policy = Policy::from(&settings.scheduler);
+        Ok(App {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                fetcher,
+                policy,
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Upserts the config's `[[feeds]]` into the database.
+    pub async fn sync_config_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let feeds: Vec<NewFeed> = self
+            .inner
+            .settings
+            .feeds
+            .iter()
+            .map(|f| NewFeed {
+                url: f.url.trim().to_owned(),
+                name: f.name.clone(),
+                interval_secs: f.interval.map(|d| d.0.as_secs().max(1) as i64),
+            })
+            .collect();
+        let report = self
+            .inner
+            .store
+            .sync_config_feeds(&feeds, now)
+            .await
+            .context("syncing config feeds")?;
+        info!(
+            added = report.added,
+            updated = report.updated,
+            disabled = report.disabled,
+            "config feeds synced"
+        );
+        Ok(())
+    }
+
+    /// Polls every feed that is due at `now`, waits for all of them.
+    pub async fn poll_due_once(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<PollReport>> {
+        let due = self
+            .inner
+            .store
+            .due_feeds(now, self.inner.settings.scheduler.batch_size)
+            .await?;
+        Ok(self.poll_many(due, now, PollMode::Scheduled).await)
+    }
+
+    /// Polls every enabled feed now (`newsd poll --once`).
+    pub async fn poll_all_once(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<PollReport>> {
+        let feeds = self.inner.store.enabled_feeds().await?;
+        Ok(self.poll_many(feeds, now, PollMode::Now).await)
+    }
+
+    async fn poll_many(
+        &self,
+        feeds: Vec<FeedRow>,
+        now: DateTime<Utc>,
+        mode: PollMode,
+    ) -> Vec<PollReport> {
+        let cancel = CancellationToken::new();
+        futures::stream::iter(feeds)
+            .map(|feed| {
+                let cancel = cancel.clone();
+                async move { self.poll_feed(&feed, now, mode, &cancel).await }
+            })
+            .buffer_unordered(self.inner.settings.scheduler.max_concurrent_fetches)
+            .collect()
+            .await
+    }
+
+    /// One poll of one feed: fetch, parse, store, schedule. Never fails: a
+    /// broken feed is recorded on its row and reported.
+    #[instrument(skip_all, fields(feed_id = feed.id, url = %feed.fetch_url))]
+    pub async fn poll_feed(
+        &self,
+        feed: &FeedRow,
+        now: DateTime<Utc>,
+        mode: PollMode,
+        cancel: &CancellationToken,
+    ) -> PollReport {
+        let report = |status| PollReport {
+            feed_id: feed.id,
+            url: feed.url.clone(),
+            status,
+        };
+        if mode == PollMode::Now {
+            if let Some(until) = feed.retry_after().filter(|u| *u > now) {
+                return report(PollStatus::Deferred {
+                    until: crate::store::ts(until),
+                });
+            }
+        }
+        let fetched = tokio::select! {
+            r = self.fetch_feed(feed) => r,
+            _ = cancel.cancelled() => return report(PollStatus::Cancelled),
+        };
+        // From here on the work is local and short: it completes (or its
+        // transaction rolls back) even during shutdown.
+        let (status, result) = match self.store_poll(feed, fetched, now).await {
+            Ok(status) => (status, Ok(())),
+            Err(e) => (
+                PollStatus::Failed {
+                    error: format!("{e:#}"),
+                },
+                Err(e),
+            ),
+        };
+        match (&status, result) {
+            (_, Err(e)) => warn!(error = %format!("{e:#}"), "storing poll failed"),
+            (PollStatus::Failed { error }, _) => warn!(%error, "feed poll failed"),
+            (s, _) => info!(status = ?s, "feed polled"),
+        }
+        report(status)
+    }
+
+    async fn fetch_feed(&self, feed: &FeedRow) -> Result<FetchResponse, FetchError> {
+        let url = Url::parse(&feed.fetch_url).map_err(|e| FetchError::InvalidUrl {
+            url: feed.fetch_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut req = FetchRequest::get(url);
+        req.etag = feed.etag.clone();
+        req.last_modified = feed.last_modified.clone();
+        req.accept = Some(FEED_ACCEPT.to_owned());
+        // Subscribed feeds are fetched as feed readers do; their own
+        // Retry-After is honoured per feed by the scheduler.
+        req.ignore_host_backoff = true;
+        self.inner.fetcher.fetch(req).await
+    }
+
+    async fn store_poll(
+        &self,
+        feed: &FeedRow,
+        fetched: Result<FetchResponse, FetchError>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<PollStatus> {
+        let store = &self.inner.store;
+        let mut update = FeedUpdate {
+            etag: feed.etag.clone(),
+            last_modified: feed.last_modified.clone(),
+            polled_at: now,
+            fetch_url: feed.fetch_url.clone(),
+            redirect_target: feed.redirect_target.clone(),
+            redirect_streak: feed.redirect_streak,
+            ..Default::default()
+        };
+        let resp = match fetched {
+            Ok(r) => r,
+            Err(e) => {
+                let status = match e {
+                    FetchError::Blocked { .. } => "blocked",
+                    _ => "error",
+                };
+                self.fail(feed, &mut update, status, e.to_string(), None, now);
+                store.record_poll_outcome(feed.id, &update).await?;
+                return Ok(PollStatus::Failed {
+                    error: e.to_string(),
+                });
+            }
+        };
+        let permanent =
+            !resp.hops.is_empty() && resp.hops.iter().all(|h| matches!(h.status, 301 | 308));
+        let (target, streak, moved) = track_redirect(
+            feed.redirect_target.as_deref(),
+            feed.redirect_streak,
+            permanent.then(|| resp.url.as_str()),
+        );
+        update.redirect_target = target;
+        update.redirect_streak = streak;
+        if let Some(moved) = moved {
+            info!(to = %moved, "feed moved permanently; fetching from the new URL");
+            update.fetch_url = moved;
+        }
+        match resp.status {
+            304 => {
+                self.succeed(feed, &mut update, "not_modified", 0, None, now);
+                store.record_poll_outcome(feed.id, &update).await?;
+                Ok(PollStatus::NotModified)
+            }
+            410 => {
+                self.fail(
+                    feed,
+                    &mut update,
+                    "gone",
+                    "HTTP 410 Gone: the feed was removed".into(),
+                    None,
+                    now,
+                );
+                update.disable_reason = Some("gone".into());
+                store.record_poll_outcome(feed.id, &update).await?;
+                Ok(PollStatus::Gone)
+            }
+            200..=299 => {
+                let base = resp.url.clone();
+                let max_entries = self.inner.settings.scheduler.max_entries_per_poll;
+                let body = resp.body.clone();
+                let parsed =
+                    tokio::task::spawn_blocking(move || parse_feed(&body, &base, max_entries))
+                        .await
+                        .context("feed parser task")?;
+                let parsed = match parsed {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.fail(feed, &mut update, "error", e.to_string(), None, now);
+                        store.record_poll_outcome(feed.id, &update).await?;
+                        return Ok(PollStatus::Failed {
+                            error: e.to_string(),
+                        });
+                    }
+                };
+                let entries: Vec<NewEntry> =
+                    parsed.entries.iter().filter_map(to_new_entry).collect();
+                update.etag = resp.etag.clone();
+                update.last_modified = resp.last_modified.clone();
+                update.title = parsed.title.clone();
+                update.site_url = parsed.site_url.clone();
+                let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
+                let stored = store
+                    .record_poll(feed.id, &entries, now, |stored| {
+                        self.succeed(feed, &mut update, "ok", stored.new_items, ttl, now);
+                        update
+                    })
+                    .await?;
+                Ok(PollStatus::Ok {
+                    new_items: stored.new_items,
+                    new_articles: stored.new_articles,
+                })
+            }
+            status => {
+                let retry_after = if matches!(status, 429 | 503) {
+                    resp.retry_after
+                } else {
+                    None
+                };
+                let error = format!("HTTP {status} from {}", resp.url);
+                self.fail(feed, &mut update, "error", error.clone(), retry_after, now);
+                store.record_poll_outcome(feed.id, &update).await?;
+                Ok(PollStatus::Failed { error })
+            }
+        }
+    }
+
+    fn schedule_of(feed: &FeedRow) -> FeedSchedule {
+        FeedSchedule {
+            configured_secs: feed.interval_secs,
+            current_interval_secs: feed.current_interval_secs,
+            new_per_poll: feed.new_per_poll,
+            error_count: feed.error_count,
+            ttl_secs: feed.ttl_secs,
+        }
+    }
+
+    fn succeed(
+        &self,
+        feed: &FeedRow,
+        update: &mut FeedUpdate,
+        status: &str,
+        new_items: usize,
+        ttl_secs: Option<i64>,
+        now: DateTime<Utc>,
+    ) {
+        let outcome = if status == "not_modified" {
+            Outcome::NotModified
+        } else {
+            Outcome::Fetched {
+                new_items,
+                ttl_secs,
+            }
+        };
+        let plan = plan_next(
+            &Self::schedule_of(feed),
+            &outcome,
+            &self.inner.policy,
+            now,
+            jitter(),
+        );
+        update.last_status = status.to_owned();
+        update.last_error = None;
+        update.error_count = 0;
+        update.success = true;
+        update.retry_after_until = None;
+        update.next_poll_at = plan.next_poll_at;
+        update.next_poll_reason = plan.reason;
+        update.current_interval_secs = Some(plan.interval_secs);
+        update.new_per_poll = plan.new_per_poll;
+        update.ttl_secs = plan.ttl_secs;
+    }
+
+    fn fail(
+        &self,
+        feed: &FeedRow,
+        update: &mut FeedUpdate,
+        status: &str,
+        error: String,
+        retry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        let plan = plan_next(
+            &Self::schedule_of(feed),
+            &Outcome::Failed { retry_after },
+            &self.inner.policy,
+            now,
+            jitter(),
+        );
+        update.last_status = status.to_owned();
+        update.last_error = Some(error);
+        update.error_count = plan.error_count;
+        update.success = false;
+        update.retry_after_until = retry_after.filter(|r| *r > now);
+        update.next_poll_at = plan.next_poll_at;
+        update.next_poll_reason = plan.reason;
+        update.current_interval_secs = feed.current_interval_secs;
+        update.new_per_poll = feed.new_per_poll;
+        update.ttl_secs = feed.ttl_secs;
+    }
+
+    /// The service: polls feeds as they fall due until `shutdown` fires,
+    /// then drains in-flight work within `scheduler.shutdown_grace`.
+    pub async fn run_until_stopped(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let tracker = TaskTracker::new();
+        let polls_cancel = CancellationToken::new();
+        let settings = &self.inner.settings.scheduler;
+        let permits = Arc::new(Semaphore::new(settings.max_concurrent_fetches));
+        let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        let finished = Arc::new(Notify::new());
+        let mut last_maintenance = tokio::time::Instant::now();
+        info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
+        'outer: while !shutdown.is_cancelled() {
+            let now = Utc::now();
+            let due = match self.inner.store.due_feeds(now, settings.batch_size).await {
+                Ok(d) => d,
+                Err(e) => {
+                    warn!(error = %e, "cannot read due feeds; retrying");
+                    Vec::new()
+                }
+            };
+            for feed in due {
+                if lock(&in_flight).contains(&feed.id) {
+                    continue;
+                }
+                let permit = tokio::select! {
+                    p = permits.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break 'outer,
+                    },
+                    _ = shutdown.cancelled() => break 'outer,
+                };
+                lock(&in_flight).insert(feed.id);
+                let app = self.clone();
+                let cancel = polls_cancel.clone();
+                let in_flight = in_flight.clone();
+                let finished = finished.clone();
+                tracker.spawn(
+                    async move {
+                        app.poll_feed(&feed, Utc::now(), PollMode::Scheduled, &cancel)
+                            .await;
+                        lock(&in_flight).remove(&feed.id);
+                        drop(permit);
+                        finished.notify_one();
+                    }
+                    .in_current_span(),
+                );
+            }
+            if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
+                last_maintenance = tokio::time::Instant::now();
+                if let Err(e) = self.inner.store.maintenance().await {
+                    warn!(error = %e, "database maintenance failed");
+                }
+            }
+            let wait = self.time_until_next_due(&in_flight).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = finished.notified() => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+        info!("shutting down: cancelling in-flight fetches");
+        tracker.close();
+        polls_cancel.cancel();
+        if tokio::time::timeout(settings.shutdown_grace.0, tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("in-flight work did not finish within the shutdown grace period");
+        }
+        Ok(())
+    }
+
+    async fn time_until_next_due(&self, in_flight: &Mutex<HashSet<i64>>) -> Duration {
+        let skip = lock(in_flight).len() as u32;
+        let next = self
+            .inner
+            .store
+            .earliest_due(skip + 1)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(id, _)| !lock(in_flight).contains(id))
+            .map(|(_, at)| at);
+        match next {
+            Some(at) => (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(RESCAN_EVERY),
+            None => RESCAN_EVERY,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn jitter() -> f64 {
+    rand::thread_rng().gen_range(-1.0..=1.0)
+}
+
+/// A parsed entry as the store wants it; `None` when it has no identity at all.
+pub fn to_new_entry(e: &ParsedEntry) -> Option<NewEntry> {
+    let published = e.published_at.map(crate::store::ts);
+    let key = EntryKey::derive(
+        e.guid.as_deref(),
+        e.link.as_deref(),
+        e.title.as_deref(),
+        published.as_deref(),
+    )?;
+    let parsed = e.link.as_deref().and_then(|l| Url::parse(l).ok());
+    Some(NewEntry {
+        entry_key: key.as_str().to_owned(),
+        guid: e.guid.clone(),
+        link: e.link.clone(),
+        url: parsed.as_ref().map(|u| strip_tracking(u).to_string()),
+        url_key: parsed
+            .as_ref()
+            .map(|u| CanonicalUrl::from_url(u).to_string()),
+        title: e.title.clone(),
+        summary: e.summary.clone(),
+        publisher: e.source_name.clone(),
+        publisher_url: e.source_url.clone(),
+        authors: e.authors.clone(),
+        published_at: e.published_at,
+    })
+}

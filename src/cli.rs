@@ -1,0 +1,438 @@
+//! The `newsd` command line: argument definitions and what each command does.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::app::{App, PollStatus};
+use crate::config::{HumanDuration, Settings};
+use crate::domain::FeedUrl;
+use crate::lock::WriterLock;
+use crate::store::{NewFeed, SearchQuery, Store};
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "newsd",
+    version,
+    about = "Keeps a local, queryable archive of the news"
+)]
+pub struct Cli {
+    /// Config file layered over the built-in defaults.
+    #[arg(long, global = true, env = "NEWSD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log output format (logs go to stderr; filter with RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: poll feeds on their schedules until SIGINT/SIGTERM.
+    Run,
+    /// Poll every feed now, print a line per feed, exit.
+    Poll {
+        /// Required: poll once and exit (the service is `newsd run`).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Manage subscriptions.
+    Feeds {
+        #[command(subcommand)]
+        command: FeedsCommand,
+    },
+    /// Full-text search of the archive (bm25-ranked, with snippets).
+    Search {
+        /// Plain words (all must match); see --fts for FTS5 syntax.
+        query: Vec<String>,
+        /// Only articles first seen within this window ("24h", "7d") or since an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only articles from this feed id.
+        #[arg(long)]
+        feed: Option<i64>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Pass the query to SQLite FTS5 as written (phrases, OR, NEAR, prefix*).
+        #[arg(long)]
+        fts: bool,
+    },
+    /// Export articles, one JSON object per line.
+    Export {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Only articles first seen within this window or since an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Counts of feeds, articles, errors and the database size.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A consistent copy of the database, safe while the daemon runs.
+    Backup { file: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Subscribe to a feed.
+    Add {
+        url: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Fixed poll interval ("30m"); adaptive when omitted.
+        #[arg(long)]
+        interval: Option<HumanDuration>,
+    },
+    /// List feeds with their status, last error and next poll.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unsubscribe (articles stay in the archive).
+    Remove { feed: String },
+    /// Re-enable a disabled feed (e.g. after HTTP 410) and poll it soon.
+    Enable { feed: String },
+    /// Stop polling a feed without removing it.
+    Disable { feed: String },
+    /// Subscribe to every feed in an OPML file.
+    Import { file: PathBuf },
+    /// Print all subscriptions as OPML.
+    Export,
+}
+
+/// Runs a parsed command with loaded settings.
+pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let busy = settings.database.busy_timeout.0;
+    match command {
+        Command::Run => run(settings).await,
+        Command::Poll { once } => {
+            if !once {
+                bail!("`newsd poll` needs --once (the long-running service is `newsd run`)");
+            }
+            poll_once(settings).await
+        }
+        Command::Feeds { command } => feeds(command, &settings).await,
+        Command::Search {
+            query,
+            since,
+            feed,
+            limit,
+            json,
+            fts,
+        } => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let q = SearchQuery {
+                text: query.join(" "),
+                fts_syntax: fts,
+                since: since
+                    .as_deref()
+                    .map(|s| parse_since(s, Utc::now()))
+                    .transpose()?,
+                feed_id: feed,
+                limit,
+            };
+            let hits = store.search(&q).await?;
+            let mut out = std::io::stdout().lock();
+            for h in &hits {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(h)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "[{}] {}\n    {} | {} | {}\n    {}",
+                        h.id,
+                        h.title.as_deref().unwrap_or("(untitled)"),
+                        h.publisher.as_deref().unwrap_or("-"),
+                        h.published_at.as_deref().unwrap_or(&h.first_seen_at),
+                        h.url.as_deref().unwrap_or("-"),
+                        h.snippet.as_deref().unwrap_or_default().replace('\n', " "),
+                    )?;
+                }
+            }
+            if !json && hits.is_empty() {
+                eprintln!("no matches");
+            }
+            Ok(())
+        }
+        Command::Export { format, since } => {
+            let ExportFormat::Jsonl = format;
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let since = since
+                .as_deref()
+                .map(|s| parse_since(s, Utc::now()))
+                .transpose()?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let page = store.export_page(since, after, 500).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for a in &page {
+                    writeln!(out, "{}", serde_json::to_string(a)?)?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Command::Stats { json } => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let s = store.stats().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!(
+                    "feeds: {} ({} enabled, {} failing)\narticles: {} ({} with full text)\nfeed items: {}\ndatabase: {} bytes ({})",
+                    s.feeds,
+                    s.feeds_enabled,
+                    s.feeds_failing,
+                    s.articles,
+                    s.articles_with_text,
+                    s.feed_items,
+                    s.database_bytes,
+                    store.path().display()
+                );
+            }
+            Ok(())
+        }
+        Command::Backup { file } => {
+            if file.exists() {
+                bail!("{} already exists; choose a new file", file.display());
+            }
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            store
+                .backup(&file)
+                .await
+                .with_context(|| format!("writing backup to {}", file.display()))?;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
+    }
+}
+
+async fn open_writer(settings: Settings) -> anyhow::Result<(App, WriterLock)> {
+    let path = crate::store::db_path(&settings.database.url)?;
+    let lock = WriterLock::acquire(&path)?;
+    let app = App::build(settings).await?;
+    app.sync_config_feeds(Utc::now()).await?;
+    Ok((app, lock))
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let (app, _lock) = open_writer(settings).await?;
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutdown signal received");
+        trigger.cancel();
+    });
+    app.run_until_stopped(shutdown).await?;
+    app.store().close().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops newsd");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn poll_once(settings: Settings) -> anyhow::Result<()> {
+    let (app, _lock) = open_writer(settings).await?;
+    let reports = app.poll_all_once(Utc::now()).await?;
+    let mut out = std::io::stdout().lock();
+    let (mut ok, mut failed, mut deferred) = (0, 0, 0);
+    for r in &reports {
+        match r.status {
+            PollStatus::Ok { .. } | PollStatus::NotModified => ok += 1,
+            PollStatus::Deferred { .. } => deferred += 1,
+            _ => failed += 1,
+        }
+        writeln!(out, "{r}")?;
+    }
+    writeln!(
+        out,
+        "polled {} feeds: {ok} ok, {failed} failed, {deferred} deferred",
+        reports.len()
+    )?;
+    app.store().close().await;
+    Ok(())
+}
+
+async fn feeds(command: FeedsCommand, settings: &Settings) -> anyhow::Result<()> {
+    let busy = settings.database.busy_timeout.0;
+    let now = Utc::now();
+    match command {
+        FeedsCommand::Add {
+            url,
+            name,
+            interval,
+        } => {
+            let url = FeedUrl::parse(&url).with_context(|| format!("feed URL {url:?}"))?;
+            let store = Store::open(&settings.database.url, busy).await?;
+            let feed = NewFeed {
+                url: url.to_string(),
+                name,
+                interval_secs: interval.map(|d| d.0.as_secs().max(1) as i64),
+            };
+            let (row, created) = store.add_feed(&feed, "cli", now).await?;
+            if created {
+                println!("added feed {} {}", row.id, row.url);
+            } else {
+                println!("already subscribed: feed {} {}", row.id, row.url);
+            }
+        }
+        FeedsCommand::List { json } => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let feeds = store.list_feeds().await?;
+            for f in &feeds {
+                if json {
+                    println!("{}", serde_json::to_string(f)?);
+                    continue;
+                }
+                let state = if f.enabled {
+                    f.last_status.clone().unwrap_or_else(|| "new".into())
+                } else {
+                    format!(
+                        "disabled ({})",
+                        f.disabled_reason.as_deref().unwrap_or("user")
+                    )
+                };
+                println!("{:>4}  {}  [{}]  {}", f.id, f.display_name(), state, f.url);
+                if let Some(err) = &f.last_error {
+                    println!("      last error ({} in a row): {err}", f.error_count);
+                }
+                if f.enabled {
+                    println!(
+                        "      next poll {} ({})",
+                        f.next_poll_at,
+                        f.next_poll_reason.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        FeedsCommand::Remove { feed } => {
+            let store = Store::open(&settings.database.url, busy).await?;
+            let crate::store::RemoveOutcome::Removed { id, url } = store.remove_feed(&feed).await?;
+            println!("removed feed {id} {url}");
+        }
+        FeedsCommand::Enable { feed } => {
+            let store = Store::open(&settings.database.url, busy).await?;
+            let f = store.set_feed_enabled(&feed, true, now).await?;
+            println!("enabled feed {} {}", f.id, f.url);
+        }
+        FeedsCommand::Disable { feed } => {
+            let store = Store::open(&settings.database.url, busy).await?;
+            let f = store.set_feed_enabled(&feed, false, now).await?;
+            println!("disabled feed {} {}", f.id, f.url);
+        }
+        FeedsCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading OPML file {}", file.display()))?;
+            let outlines = crate::opml::parse(&text)
+                .with_context(|| format!("parsing OPML file {}", file.display()))?;
+            let store = Store::open(&settings.database.url, busy).await?;
+            let (mut added, mut existing, mut invalid) = (0, 0, 0);
+            for o in outlines {
+                let url = match FeedUrl::parse(&o.url) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        eprintln!("skipped {:?}: {e}", o.url);
+                        invalid += 1;
+                        continue;
+                    }
+                };
+                let feed = NewFeed {
+                    url: url.to_string(),
+                    name: o.title,
+                    interval_secs: None,
+                };
+                if store.add_feed(&feed, "opml", now).await?.1 {
+                    added += 1;
+                } else {
+                    existing += 1;
+                }
+            }
+            println!("imported {added} feeds ({existing} already subscribed, {invalid} invalid)");
+        }
+        FeedsCommand::Export => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let feeds = store.list_feeds().await?;
+            print!("{}", crate::opml::write(&feeds));
+        }
+    }
+    Ok(())
+}
+
+/// `"24h"`, `"7d"` (a window ending now) or an RFC 3339 time.
+pub fn parse_since(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    if let Some(t) = crate::store::parse_ts(s) {
+        return Ok(t);
+    }
+    let d: HumanDuration = s.parse().map_err(|e: String| {
+        anyhow::anyhow!("--since {s:?}: expected a duration like \"24h\" or an RFC 3339 time ({e})")
+    })?;
+    let d = chrono::Duration::from_std(d.0).context("--since: duration too large")?;
+    Ok(now - d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_windows_and_timestamps() {
+        let now = crate::store::parse_ts("2026-11-28T12:00:00Z").unwrap();
+        assert_eq!(
+            crate::store::ts(parse_since("24h", now).unwrap()),
+            "2026-11-27T12:00:00Z"
+        );
+        assert_eq!(
+            crate::store::ts(parse_since("2026-11-01T00:00:00Z", now).unwrap()),
+            "2026-11-01T00:00:00Z"
+        );
+        assert!(parse_since("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
