@@ -28,6 +28,7 @@ pub mod config;
 pub mod domain;
 pub mod feed;
 pub mod fetch;
+pub mod google_news;
 pub mod lock;
 pub mod opml;
 pub mod scheduler;

@@ -438,7 +438,7 @@ mod tests {
             ..Default::default()
         };
         let r = store
-            .record_poll(f, &[e.clone()], now, |_| update(now))
+            .record_poll(f, std::slice::from_ref(&e), now, |_| update(now))
             .await
             .unwrap();
         assert_eq!(r.new_articles, 1);

@@ -1,3 +1,6 @@
 //! Integration tests: one binary, real sockets on 127.0.0.1, temp databases.
 
+mod cli;
 mod fetch;
+mod helpers;
+mod polling;

@@ -1,0 +1,679 @@
+//! Ingest benchmark: N local RSS feeds, R rounds of `App::poll_all_once`.
+//!
+//! The feed server runs in a child process (this same binary with
+//! `--serve-only`), so the peak RSS reported is the ingester's alone. Every
+//! round the server switches to a fresh set of documents (the round number is
+//! part of every guid and link) before the timer starts, and sends no ETag or
+//! Last-Modified, so every poll is a full fetch of 100 new items.
+//!
+//! ```text
+//! cargo run --release --example ingest_bench -- --feeds 5000 --rounds 2
+//! cargo run --release --example ingest_bench -- --serve-only --feeds 5000 --port 0
+//! ```
+//!
+//! `--serve-only` prints `LISTENING <port>` and serves `/feed/{i}.xml`;
+//! `GET /advance/{round}` regenerates every document for that round and
+//! answers once they are ready (used by `bench/feedparser_baseline.py` too).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use clap::Parser;
+use futures::{StreamExt, TryStreamExt};
+use url::Url;
+
+use newsd::app::{fetch_config, to_new_entry, App, PollStatus};
+use newsd::config::Settings;
+use newsd::feed::parse_feed;
+use newsd::fetch::{FetchRequest, Fetcher};
+use newsd::store::{FeedUpdate, NewEntry, NewFeed, Store};
+
+const ITEMS_PER_FEED: usize = 100;
+
+#[derive(Parser, Debug)]
+#[command(about = "newsd ingest benchmark")]
+struct Args {
+    /// Number of feeds.
+    #[arg(long, default_value_t = 100)]
+    feeds: usize,
+    /// Poll rounds (each brings 100 fresh items per feed).
+    #[arg(long, default_value_t = 3)]
+    rounds: u64,
+    /// scheduler.max_concurrent_fetches and http.per_host_concurrency (all
+    /// feeds are on 127.0.0.1, which counts as one host).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Only run the feed server (prints `LISTENING <port>`).
+    #[arg(long)]
+    serve_only: bool,
+    /// Port for `--serve-only` (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// After the measured run, time fetch, parse and store separately.
+    #[arg(long)]
+    breakdown: bool,
+    /// Feeds used by `--breakdown`.
+    #[arg(long, default_value_t = 1000)]
+    breakdown_feeds: usize,
+    /// Print one JSON line with the results (for bench/ingest.sh).
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if args.serve_only {
+        rt.block_on(serve(args.feeds, args.port))
+    } else {
+        rt.block_on(bench(&args))
+    }
+}
+
+// ---------------------------------------------------------------- documents
+
+const WORDS: &[&str] = &[
+    "government",
+    "council",
+    "minister",
+    "election",
+    "budget",
+    "report",
+    "market",
+    "shares",
+    "climate",
+    "storm",
+    "coast",
+    "city",
+    "village",
+    "police",
+    "court",
+    "ruling",
+    "appeal",
+    "health",
+    "hospital",
+    "vaccine",
+    "study",
+    "researchers",
+    "university",
+    "school",
+    "teachers",
+    "strike",
+    "union",
+    "workers",
+    "energy",
+    "prices",
+    "inflation",
+    "bank",
+    "rates",
+    "housing",
+    "rents",
+    "tenants",
+    "football",
+    "league",
+    "season",
+    "coach",
+    "transfer",
+    "final",
+    "film",
+    "festival",
+    "museum",
+    "exhibition",
+    "artist",
+    "novel",
+    "review",
+    "technology",
+    "startup",
+    "software",
+    "security",
+    "breach",
+    "data",
+    "privacy",
+    "regulators",
+    "europe",
+    "asia",
+    "africa",
+    "america",
+    "summit",
+    "talks",
+    "ceasefire",
+    "border",
+    "refugees",
+    "aid",
+    "drought",
+    "harvest",
+    "farmers",
+    "exports",
+    "trade",
+    "tariffs",
+    "factory",
+    "jobs",
+    "unemployment",
+    "railway",
+    "airport",
+    "delays",
+    "bridge",
+    "road",
+    "traffic",
+    "mayor",
+    "protest",
+    "reform",
+    "pension",
+    "tax",
+    "spending",
+    "deficit",
+    "investigation",
+    "scandal",
+    "resigns",
+    "announces",
+    "warns",
+    "approves",
+    "rejects",
+    "launches",
+    "record",
+    "historic",
+    "new",
+    "first",
+    "local",
+    "national",
+    "global",
+    "weekly",
+    "annual",
+    "emergency",
+    "plan",
+    "deal",
+    "vote",
+];
+
+/// Deterministic pseudo-random numbers (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn new(round: u64, feed: usize, item: usize) -> Self {
+        Rng(round
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add((feed as u64) << 20)
+            .wrapping_add(item as u64))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn word(&mut self) -> &'static str {
+        WORDS[(self.next() % WORDS.len() as u64) as usize]
+    }
+}
+
+fn sentence(rng: &mut Rng, out: &mut String, min_chars: usize) {
+    let start = out.len();
+    let mut first = true;
+    while out.len() - start < min_chars {
+        let w = rng.word();
+        if first {
+            let mut c = w.chars();
+            if let Some(f) = c.next() {
+                out.extend(f.to_uppercase());
+                out.push_str(c.as_str());
+            }
+            first = false;
+        } else {
+            out.push(' ');
+            out.push_str(w);
+        }
+    }
+    out.push('.');
+}
+
+/// One RSS 2.0 document: feed `feed` as it looks in round `round`.
+fn rss_document(feed: usize, round: u64) -> String {
+    let base: DateTime<Utc> = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + chrono::Duration::hours(round as i64);
+    let publisher = feed % 50;
+    let mut s = String::with_capacity(ITEMS_PER_FEED * 700 + 600);
+    let _ = write!(
+        s,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n\
+         <title>Publisher {publisher} &#8211; Section {feed}</title>\n\
+         <link>https://publisher{publisher}.example/section/{feed}</link>\n\
+         <description>Latest news from publisher {publisher}, section {feed}</description>\n\
+         <language>en-us</language>\n\
+         <lastBuildDate>{}</lastBuildDate>\n\
+         <atom:link href=\"https://publisher{publisher}.example/feed/{feed}.xml\" rel=\"self\" type=\"application/rss+xml\"/>\n",
+        base.to_rfc2822()
+    );
+    for item in 0..ITEMS_PER_FEED {
+        let mut rng = Rng::new(round, feed, item);
+        let mut title = String::new();
+        sentence(&mut rng, &mut title, 55);
+        title.pop();
+        let mut desc = String::new();
+        while desc.len() < 290 {
+            if !desc.is_empty() {
+                desc.push(' ');
+            }
+            sentence(&mut rng, &mut desc, 60);
+        }
+        let category = rng.word();
+        let published = base - chrono::Duration::minutes((item * 7) as i64);
+        let _ = write!(
+            s,
+            "<item>\n\
+             <title>{title}</title>\n\
+             <link>https://publisher{publisher}.example/{round}/{feed}/{item}</link>\n\
+             <guid isPermaLink=\"false\">urn:bench:{round}:{feed}:{item}</guid>\n\
+             <description>&lt;p&gt;{desc}&lt;/p&gt;</description>\n\
+             <category>{category}</category>\n\
+             <pubDate>{}</pubDate>\n\
+             </item>\n",
+            published.to_rfc2822()
+        );
+    }
+    s.push_str("</channel>\n</rss>\n");
+    s
+}
+
+// ------------------------------------------------------------------- server
+
+struct ServerState {
+    feeds: usize,
+    /// (round, documents of that round)
+    docs: RwLock<(Option<u64>, Arc<Vec<Bytes>>)>,
+}
+
+async fn serve(feeds: usize, port: u16) -> Result<()> {
+    let state = Arc::new(ServerState {
+        feeds,
+        docs: RwLock::new((None, Arc::new(Vec::new()))),
+    });
+    let app = Router::new()
+        .route("/feed/{file}", get(feed_handler))
+        .route("/advance/{round}", get(advance_handler))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let port = listener.local_addr()?.port();
+    println!("LISTENING {port}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn feed_handler(
+    State(s): State<Arc<ServerState>>,
+    UrlPath(file): UrlPath<String>,
+) -> Response {
+    let Some(i) = file
+        .strip_suffix(".xml")
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let docs = s.docs.read().unwrap_or_else(|p| p.into_inner()).1.clone();
+    match docs.get(i) {
+        Some(body) => (
+            [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+            body.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn advance_handler(
+    State(s): State<Arc<ServerState>>,
+    UrlPath(round): UrlPath<u64>,
+) -> Response {
+    if s.docs.read().unwrap_or_else(|p| p.into_inner()).0 == Some(round) {
+        return "ok\n".into_response();
+    }
+    let n = s.feeds;
+    let built = tokio::task::spawn_blocking(move || {
+        (0..n)
+            .map(|i| Bytes::from(rss_document(i, round)))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    match built {
+        Ok(docs) => {
+            *s.docs.write().unwrap_or_else(|p| p.into_inner()) = (Some(round), Arc::new(docs));
+            "ok\n".into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Starts `--serve-only` in a child process; returns it and its base URL.
+fn spawn_server(feeds: usize) -> Result<(ServerChild, String)> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(["--serve-only", "--port", "0", "--feeds", &feeds.to_string()])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .context("starting the feed server")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let child = ServerChild(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let port: u16 = line
+        .trim()
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("unexpected server output {line:?}"))?;
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+/// Kills the server child when dropped.
+struct ServerChild(Child);
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn advance(client: &reqwest::Client, base: &str, round: u64) -> Result<()> {
+    let resp = client
+        .get(format!("{base}/advance/{round}"))
+        .timeout(Duration::from_secs(600))
+        .send()
+        .await?;
+    ensure!(
+        resp.status().is_success(),
+        "advance failed: {}",
+        resp.status()
+    );
+    Ok(())
+}
+
+// -------------------------------------------------------------------- bench
+
+/// A `/proc/self/status` field in MiB (`VmRSS`, `VmHWM`).
+fn proc_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn write_config(
+    path: &Path,
+    db: &Path,
+    base: &str,
+    feeds: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let mut s = String::new();
+    writeln!(s, "[database]\nurl = \"sqlite://{}\"\n", db.display())?;
+    writeln!(s, "[scheduler]\nmax_concurrent_fetches = {concurrency}\n")?;
+    writeln!(
+        s,
+        "[http]\nallow_networks = [\"127.0.0.1/32\"]\nper_host_delay = \"0s\"\n\
+         per_host_concurrency = {concurrency}\n"
+    )?;
+    for i in 0..feeds {
+        writeln!(s, "[[feeds]]\nurl = \"{base}/feed/{i}.xml\"")?;
+    }
+    std::fs::write(path, s)?;
+    Ok(())
+}
+
+async fn bench(args: &Args) -> Result<()> {
+    ensure!(
+        args.feeds > 0 && args.rounds > 0,
+        "--feeds and --rounds must be > 0"
+    );
+    let (_server, base) = spawn_server(args.feeds)?;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bench.db");
+    let cfg = dir.path().join("newsd.toml");
+    write_config(&cfg, &db, &base, args.feeds, args.concurrency)?;
+    let loaded = Settings::load_with_env(Some(&cfg), Vec::<(String, String)>::new())?;
+    for w in &loaded.warnings {
+        eprintln!("config warning: {w}");
+    }
+    let app = App::build(loaded.settings).await?;
+    app.sync_config_feeds(Utc::now()).await?;
+    let client = reqwest::Client::new();
+    let doc_bytes = rss_document(0, 0).len();
+
+    let rss_before = proc_mib("VmRSS");
+    let mut poll_time = Duration::ZERO;
+    let mut new_items = 0usize;
+    let mut failures = 0usize;
+    for round in 0..args.rounds {
+        advance(&client, &base, round).await?;
+        let t = Instant::now();
+        let reports = app.poll_all_once(Utc::now()).await?;
+        let took = t.elapsed();
+        poll_time += took;
+        let mut round_new = 0;
+        for r in &reports {
+            match &r.status {
+                PollStatus::Ok { new_items: n, .. } => round_new += n,
+                _ => {
+                    failures += 1;
+                    if failures <= 5 {
+                        eprintln!("poll failed: {r}");
+                    }
+                }
+            }
+        }
+        new_items += round_new;
+        eprintln!(
+            "round {round}: {} feeds, {round_new} new entries in {:.2}s ({:.0}/s), RSS {:.1} MiB",
+            reports.len(),
+            took.as_secs_f64(),
+            round_new as f64 / took.as_secs_f64(),
+            proc_mib("VmRSS"),
+        );
+    }
+    let peak = proc_mib("VmHWM");
+    let rss_after = proc_mib("VmRSS");
+    let stats = app.store().stats().await?;
+    let expected = args.feeds as u64 * ITEMS_PER_FEED as u64 * args.rounds;
+    let ok = failures == 0
+        && stats.articles as u64 == expected
+        && stats.feed_items as u64 == expected
+        && new_items as u64 == expected;
+    let rate = new_items as f64 / poll_time.as_secs_f64();
+    eprintln!(
+        "newsd: feeds={} rounds={} concurrency={} doc={} B | new entries {} (articles {}, feed_items {}, expected {}) | \
+         poll time {:.2}s | {:.0} entries/s | RSS before first round {:.1} MiB, after {:.1} MiB, peak (VmHWM) {:.1} MiB | db {:.1} MiB",
+        args.feeds,
+        args.rounds,
+        args.concurrency,
+        doc_bytes,
+        new_items,
+        stats.articles,
+        stats.feed_items,
+        expected,
+        poll_time.as_secs_f64(),
+        rate,
+        rss_before,
+        rss_after,
+        peak,
+        stats.database_bytes as f64 / 1048576.0,
+    );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "impl": "newsd",
+                "feeds": args.feeds,
+                "rounds": args.rounds,
+                "concurrency": args.concurrency,
+                "doc_bytes": doc_bytes,
+                "new_entries": new_items,
+                "articles": stats.articles,
+                "expected": expected,
+                "correct": ok,
+                "seconds": poll_time.as_secs_f64(),
+                "entries_per_sec": rate,
+                "rss_before_mib": rss_before,
+                "peak_rss_mib": peak,
+                "db_mib": stats.database_bytes as f64 / 1048576.0,
+            })
+        );
+    }
+    if args.breakdown {
+        breakdown(args, &app, &client, &base, dir.path()).await?;
+    }
+    if !ok {
+        bail!("correctness check failed: stored {} articles, {} feed items, {new_items} new entries, {failures} failed polls; expected {expected}",
+            stats.articles, stats.feed_items);
+    }
+    Ok(())
+}
+
+/// Times each stage alone on a fresh round: fetch (concurrent, as the app
+/// does), parse (one thread), store (one poll after another, as the write
+/// lock serializes them anyway) with and without the full-text triggers.
+async fn breakdown(
+    args: &Args,
+    app: &App,
+    client: &reqwest::Client,
+    base: &str,
+    dir: &Path,
+) -> Result<()> {
+    let k = args.breakdown_feeds.min(args.feeds);
+    let round = args.rounds + 1;
+    advance(client, base, round).await?;
+    let entries_n = (k * ITEMS_PER_FEED) as f64;
+
+    let fetcher = Fetcher::new(fetch_config(app.settings()))?;
+    let t = Instant::now();
+    let bodies: Vec<(Url, Bytes)> = futures::stream::iter(0..k)
+        .map(|i| {
+            let fetcher = fetcher.clone();
+            let base = base.to_owned();
+            async move {
+                let url = Url::parse(&format!("{base}/feed/{i}.xml"))?;
+                let mut req = FetchRequest::get(url.clone());
+                req.ignore_host_backoff = true;
+                let resp = fetcher.fetch(req).await?;
+                anyhow::Ok((url, resp.body))
+            }
+        })
+        .buffered(args.concurrency)
+        .try_collect()
+        .await?;
+    let fetch_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut feed_rs_only = Duration::ZERO;
+    let mut parsed: Vec<Vec<NewEntry>> = Vec::with_capacity(k);
+    for (url, body) in &bodies {
+        let t2 = Instant::now();
+        let _ = feed_rs::parser::parse(&body[..])?;
+        feed_rs_only += t2.elapsed();
+        let feed = parse_feed(body, url, 1000)?;
+        parsed.push(feed.entries.iter().filter_map(to_new_entry).collect());
+    }
+    let parse_s = t.elapsed().as_secs_f64() - feed_rs_only.as_secs_f64();
+
+    let mut store_s = Vec::new();
+    for (label, fts) in [("with FTS triggers", true), ("FTS triggers dropped", false)] {
+        let url = format!("sqlite://{}", dir.join(format!("store-{fts}.db")).display());
+        let store = Store::open(&url, Duration::from_secs(5)).await?;
+        let feeds: Vec<NewFeed> = (0..k)
+            .map(|i| NewFeed {
+                url: format!("{base}/feed/{i}.xml"),
+                name: None,
+                interval_secs: None,
+            })
+            .collect();
+        store.sync_config_feeds(&feeds, Utc::now()).await?;
+        if !fts {
+            for t in ["articles_ai", "articles_ad", "articles_au"] {
+                sqlx::query(&format!("DROP TRIGGER {t}"))
+                    .execute(store.pool())
+                    .await?;
+            }
+        }
+        let rows = store.enabled_feeds().await?;
+        let now = Utc::now();
+        let t = Instant::now();
+        for (row, entries) in rows.iter().zip(&parsed) {
+            store
+                .record_poll(row.id, entries, now, |_| FeedUpdate {
+                    last_status: "ok".into(),
+                    next_poll_at: now + chrono::Duration::minutes(15),
+                    next_poll_reason: "bench".into(),
+                    polled_at: now,
+                    success: true,
+                    fetch_url: row.fetch_url.clone(),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        let s = t.elapsed().as_secs_f64();
+        store.close().await;
+        store_s.push((label, s));
+    }
+
+    eprintln!("breakdown over {k} feeds ({entries_n} entries), each stage alone:");
+    eprintln!(
+        "  fetch (concurrency {}):        {:>7.2}s  {:>9.0} entries/s",
+        args.concurrency,
+        fetch_s,
+        entries_n / fetch_s
+    );
+    let frs = feed_rs_only.as_secs_f64();
+    eprintln!(
+        "  feed-rs parse alone (1 thread): {:>7.2}s  {:>9.0} entries/s",
+        frs,
+        entries_n / frs
+    );
+    eprintln!(
+        "  parse_feed + to_new_entry:      {:>7.2}s  {:>9.0} entries/s",
+        parse_s,
+        entries_n / parse_s
+    );
+    for (label, s) in &store_s {
+        eprintln!(
+            "  record_poll, {label:<20} {:>7.2}s  {:>9.0} entries/s",
+            s,
+            entries_n / s
+        );
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "breakdown_feeds": k,
+                "fetch_s": fetch_s,
+                "feed_rs_s": frs,
+                "parse_feed_s": parse_s,
+                "store_fts_s": store_s[0].1,
+                "store_nofts_s": store_s[1].1,
+            })
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! Google News as a source: pure, IO-free building blocks.
+//!
+//! * [`feed`]: editions, feed specs (config spelling) and feed URLs;
+//! * [`links`]: recognising Google article links on the configured base host;
+//! * [`decode`]: offline decoding of article ids (old ids carry the publisher URL);
+//! * [`resolve`]: the article-page signature, consent detection and the batched
+//!   `batchexecute`/`Fbv4je` request and answer;
+//! * [`item`]: title suffix stripping and related-coverage clusters;
+//! * [`title`]: normalised title keys for provisional identity.
+//!
+//! Note: the feeds' `<copyright>` restricts their use to personal, non-commercial feed readers.
+
+pub mod decode;
+pub mod feed;
+mod html;
+pub mod item;
+pub mod links;
+pub mod resolve;
+pub mod title;
+
+pub use decode::{decode_article_id, encode_old_format_id, DecodeError, DecodedId, MAX_ID_LEN};
+pub use feed::{
+    default_base, feed_url, is_unsupported_feed_url, Edition, GoogleNewsFeed, GoogleNewsSpec,
+    SpecError, Topic, DEFAULT_BASE,
+};
+pub use item::{parse_description_cluster, strip_source_suffix, RelatedItem};
+pub use links::article_id_from_url;
+pub use resolve::{
+    accept_publisher_url, article_page_url, batchexecute_body, batchexecute_freq, batchexecute_url,
+    is_consent_redirect, parse_article_page, parse_article_page_for, parse_batchexecute,
+    rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer, BatchError, PageError,
+    Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH, DEFAULT_BATCH_SIZE, RPC_ID,
+};
+pub use title::normalized_title_key;

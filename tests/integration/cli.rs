@@ -1,0 +1,241 @@
+//! The real `newsd` binary: config errors, single writer, signals, queries.
+
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{rss, spawn_app, stderr, stdout, Item};
+
+async fn feed_server(items: &[Item<'_>]) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(rss(items)))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn wait_for_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[tokio::test]
+async fn an_invalid_config_fails_at_start_naming_the_key_and_value() {
+    let t = spawn_app(&[]).await;
+    let bad = t.dir.path().join("bad.toml");
+    std::fs::write(&bad, "[scheduler]\ndefault_interval = \"soon\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newsd"))
+        .arg("--config")
+        .arg(&bad)
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("scheduler.default_interval"), "{err}");
+    assert!(err.contains("soon"), "{err}");
+}
+
+#[tokio::test]
+async fn poll_once_prints_a_line_per_feed_and_search_finds_a_cjk_title() {
+    let server = feed_server(&[
+        Item {
+            guid: "1",
+            title: "清华大学发布人工智能研究报告",
+            link: "https://n.example/cn/1",
+        },
+        Item {
+            guid: "2",
+            title: "Chip exports rise",
+            link: "https://n.example/en/2",
+        },
+    ])
+    .await;
+    let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
+    let out = t.cli(&["poll", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("2 new entries"), "{text}");
+    assert!(text.contains("polled 1 feeds: 1 ok"), "{text}");
+
+    let out = t.cli(&["search", "清华大学"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("清华大学发布"), "{}", stdout(&out));
+
+    let out = t.cli(&["search", "--json", "chip"]);
+    let hit: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(hit["url"], "https://n.example/en/2");
+
+    let out = t.cli(&["export", "--format", "jsonl"]);
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for key in [
+        "id",
+        "url",
+        "title",
+        "publisher",
+        "published_at",
+        "summary",
+        "text",
+        "feeds",
+        "links",
+        "first_seen_at",
+    ] {
+        assert!(rows[0].get(key).is_some(), "export has {key}");
+    }
+    assert!(
+        rows[0]["text"].is_null(),
+        "no full text yet, and never the summary"
+    );
+}
+
+#[tokio::test]
+async fn a_second_writer_is_refused_while_run_holds_the_lock_and_sigterm_stops_run_cleanly() {
+    let server = feed_server(&[Item {
+        guid: "1",
+        title: "Hello",
+        link: "https://n.example/1",
+    }])
+    .await;
+    let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
+    let mut run = t.cli_command(&["run"]).spawn().unwrap();
+    // Wait until the daemon has polled (it holds the lock from the start).
+    let start = Instant::now();
+    while t.article_count().await == 0 && start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(t.article_count().await, 1);
+
+    let out = t.cli(&["poll", "--once"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("another newsd writer"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Readers never take the lock.
+    let out = t.cli(&["stats"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = wait_for_exit(&mut run, Duration::from_secs(10));
+    let Some(status) = status else {
+        let _ = run.kill();
+        panic!("newsd run did not stop within 10 s of SIGTERM");
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(t.app.store().integrity_check().await.unwrap(), "ok");
+
+    let out = t.cli(&["poll", "--once"]);
+    assert!(
+        out.status.success(),
+        "the lock is released: {}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn feeds_can_be_added_listed_imported_exported_and_removed() {
+    let t = spawn_app(&[]).await;
+    let out = t.cli(&[
+        "feeds",
+        "add",
+        "https://example.com/rss",
+        "--name",
+        "Example",
+        "--interval",
+        "30m",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = t.cli(&["feeds", "add", "ftp://example.com/x"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unsupported scheme"),
+        "{}",
+        stderr(&out)
+    );
+
+    let opml = t.dir.path().join("subs.opml");
+    std::fs::write(
+        &opml,
+        r#"<opml version="2.0"><body><outline text="Folder">
+           <outline text="One" xmlUrl="https://one.example/feed"/>
+           <outline text="Example again" xmlUrl="https://example.com/rss"/></outline></body></opml>"#,
+    )
+    .unwrap();
+    let out = t.cli(&["feeds", "import", opml.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("imported 1 feeds (1 already subscribed"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = t.cli(&["feeds", "list"]);
+    let list = stdout(&out);
+    assert!(
+        list.contains("Example") && list.contains("https://one.example/feed"),
+        "{list}"
+    );
+
+    let out = t.cli(&["feeds", "export"]);
+    assert!(stdout(&out).contains("xmlUrl=\"https://one.example/feed\""));
+
+    let out = t.cli(&["feeds", "remove", "https://one.example/feed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = t.cli(&["feeds", "list", "--json"]);
+    assert_eq!(stdout(&out).lines().count(), 1);
+}
+
+#[tokio::test]
+async fn a_config_feed_cannot_be_removed_from_the_cli() {
+    let t = spawn_app(&["https://configured.example/rss".to_owned()]).await;
+    let out = t.cli(&["feeds", "remove", "https://configured.example/rss"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("managed by the config file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn backup_writes_a_consistent_copy() {
+    let server = feed_server(&[Item {
+        guid: "1",
+        title: "Hello",
+        link: "https://n.example/1",
+    }])
+    .await;
+    let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
+    t.cli(&["poll", "--once"]);
+    let dest = t.dir.path().join("backup.db");
+    let out = t.cli(&["backup", dest.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = format!("sqlite://{}", dest.display());
+    let copy = newsd::store::Store::open_read_only(&url, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(copy.integrity_check().await.unwrap(), "ok");
+    assert_eq!(copy.stats().await.unwrap().articles, 1);
+}

@@ -1,0 +1,182 @@
+//! `spawn_app()` and friends: a fresh temp database, config pointing at local
+//! servers on 127.0.0.1, and the real binary for CLI tests.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use newsd::app::App;
+use newsd::config::Settings;
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub app: App,
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+}
+
+/// Settings every test shares: loopback allowed (the SSRF guard blocks it by
+/// default), no politeness delay, short timeouts.
+const BASE_CONFIG: &str = r#"
+[http]
+allow_networks = ["127.0.0.1/32"]
+per_host_delay = "0s"
+timeout = "5s"
+connect_timeout = "2s"
+[scheduler]
+shutdown_grace = "3s"
+"#;
+
+pub fn write_config(dir: &TempDir, feeds: &[String], extra: &str) -> PathBuf {
+    let db = dir.path().join("newsd.db");
+    let mut toml = format!("[database]\nurl = \"sqlite://{}\"\n", db.display());
+    toml.push_str(BASE_CONFIG);
+    toml.push_str(extra);
+    for f in feeds {
+        toml.push_str(&format!("\n[[feeds]]\nurl = \"{f}\"\n"));
+    }
+    let path = dir.path().join("newsd.toml");
+    std::fs::write(&path, toml).expect("write test config");
+    path
+}
+
+pub fn load_settings(path: &std::path::Path) -> Settings {
+    Settings::load_with_env(Some(path), Vec::new())
+        .expect("test config loads")
+        .settings
+}
+
+pub async fn spawn_app(feeds: &[String]) -> TestApp {
+    spawn_app_with(feeds, "").await
+}
+
+pub async fn spawn_app_with(feeds: &[String], extra: &str) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = write_config(&dir, feeds, extra);
+    let app = App::build(load_settings(&config_path))
+        .await
+        .expect("app builds");
+    app.sync_config_feeds(chrono::Utc::now())
+        .await
+        .expect("feeds sync");
+    TestApp {
+        app,
+        dir,
+        config_path,
+    }
+}
+
+impl TestApp {
+    /// The same database and config, opened again (a restart).
+    pub async fn restart(&self) -> App {
+        let app = App::build(load_settings(&self.config_path))
+            .await
+            .expect("app rebuilds");
+        app.sync_config_feeds(chrono::Utc::now())
+            .await
+            .expect("feeds sync");
+        app
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_command(args).output().expect("run newsd")
+    }
+
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsd"));
+        cmd.arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .env_remove("NEWSD_CONFIG")
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
+    pub async fn article_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM articles")
+            .fetch_one(self.app.store().pool())
+            .await
+            .expect("count")
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub struct Item<'a> {
+    pub guid: &'a str,
+    pub title: &'a str,
+    pub link: &'a str,
+}
+
+pub fn rss(items: &[Item<'_>]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Test feed</title><link>https://example.com/</link>",
+    );
+    for i in items {
+        s.push_str(&format!(
+            "<item><guid>{}</guid><title>{}</title><link>{}</link><description>About {}</description>\
+             <pubDate>Sat, 28 Nov 2026 01:00:00 GMT</pubDate></item>",
+            i.guid,
+            i.title,
+            i.link.replace('&', "&amp;"),
+            i.title
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+/// A feed server that counts requests in flight at once, for politeness tests.
+pub struct CountingServer {
+    pub base: String,
+    pub max_in_flight: Arc<AtomicUsize>,
+    pub hits: Arc<AtomicUsize>,
+}
+
+pub async fn counting_server(delay: Duration) -> CountingServer {
+    use axum::extract::Path;
+    use axum::routing::get;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (inf, max, h) = (in_flight.clone(), max_in_flight.clone(), hits.clone());
+    let router = axum::Router::new().route(
+        "/feed/{n}",
+        get(move |Path(n): Path<String>| {
+            let (inf, max, h) = (inf.clone(), max.clone(), h.clone());
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                let now = inf.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                inf.fetch_sub(1, Ordering::SeqCst);
+                let link = format!("https://news.example/{n}");
+                rss(&[Item {
+                    guid: &n,
+                    title: "Counted",
+                    link: &link,
+                }])
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    CountingServer {
+        base: format!("http://{addr}"),
+        max_in_flight,
+        hits,
+    }
+}
