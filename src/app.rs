@@ -147,15 +147,18 @@ impl App {
 
     /// Upserts the config's `[[feeds]]` into the database.
     pub async fn sync_config_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let feeds: Vec<NewFeed> = self
-            .inner
-            .settings
+        let settings = &self.inner.settings;
+        let feeds: Vec<NewFeed> = settings
             .feeds
             .iter()
-            .map(|f| NewFeed {
-                url: f.url.trim().to_owned(),
-                name: f.name.clone(),
-                interval_secs: f.interval.map(|d| d.0.as_secs().max(1) as i64),
+            .filter_map(|f| {
+                // validate() already rejected configs with a bad feed URL.
+                let url = settings.feed_url(f).ok()?;
+                Some(NewFeed {
+                    url: url.to_string(),
+                    name: f.name.clone(),
+                    interval_secs: f.interval.map(|d| d.0.as_secs().max(1) as i64),
+                })
             })
             .collect();
         let report = self

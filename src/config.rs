@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use url::Url;
+
 use crate::domain::FeedUrl;
+use crate::google_news::{feed_url, Edition, GoogleNewsFeed};
 use ipnet::IpNet;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -112,8 +115,30 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub scheduler: SchedulerSettings,
     pub http: HttpSettings,
+    pub google_news: GoogleNewsSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GoogleNewsSettings {
+    pub base_url: String,
+    pub edition: Edition,
+    pub resolve: bool,
+    pub batch_size: usize,
+    pub get_interval: HumanDuration,
+    pub gets_per_run: usize,
+    pub cooldown: HumanDuration,
+    pub post_delay: HumanDuration,
+    pub retry_interval: HumanDuration,
+    pub max_attempts: i64,
+}
+
+impl GoogleNewsSettings {
+    /// The validated base URL.
+    pub fn base(&self) -> Url {
+        Url::parse(&self.base_url).unwrap_or_else(|_| crate::google_news::default_base())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,7 +189,9 @@ impl fmt::Debug for HttpSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct FeedSettings {
-    pub url: String,
+    /// A feed URL; or else `google_news`.
+    pub url: Option<String>,
+    pub google_news: Option<GoogleNewsFeed>,
     pub name: Option<String>,
     pub interval: Option<HumanDuration>,
 }
@@ -345,13 +372,41 @@ impl Settings {
             IpNet::from_str(net)
                 .map_err(|e| invalid("http.allow_networks", format!("{net:?}"), &e.to_string()))?;
         }
+        let g = &self.google_news;
+        match Url::parse(&g.base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+            _ => {
+                return Err(invalid(
+                    "google_news.base_url",
+                    format!("{:?}", g.base_url),
+                    "must be an http(s) URL such as \"https://news.google.com\"",
+                ))
+            }
+        }
+        g.edition.validate().map_err(|e| {
+            invalid(
+                "google_news.edition",
+                format!("{:?}", g.edition.to_string()),
+                &e.to_string(),
+            )
+        })?;
+        if g.batch_size == 0 {
+            return Err(invalid(
+                "google_news.batch_size",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if g.max_attempts < 1 {
+            return Err(invalid(
+                "google_news.max_attempts",
+                g.max_attempts.to_string(),
+                "must be at least 1",
+            ));
+        }
         for (i, feed) in self.feeds.iter().enumerate() {
-            FeedUrl::parse(&feed.url).map_err(|e| {
-                invalid(
-                    &format!("feeds[{i}].url"),
-                    format!("{:?}", feed.url),
-                    &e.to_string(),
-                )
+            self.feed_url(feed).map_err(|(key, value, reason)| {
+                invalid(&format!("feeds[{i}].{key}"), value, &reason)
             })?;
             if let Some(interval) = feed.interval {
                 if interval.0.is_zero() {
@@ -364,6 +419,38 @@ impl Settings {
             }
         }
         Ok(warnings)
+    }
+
+    /// The URL a configured feed is polled at: its `url`, or the Google News
+    /// feed URL built from its intent, edition and `google_news.base_url`.
+    pub fn feed_url(&self, feed: &FeedSettings) -> Result<FeedUrl, (String, String, String)> {
+        match (&feed.url, &feed.google_news) {
+            (Some(url), None) => FeedUrl::parse(url)
+                .map_err(|e| ("url".to_owned(), format!("{url:?}"), e.to_string())),
+            (None, Some(g)) => {
+                let edition = g.edition.as_ref().unwrap_or(&self.google_news.edition);
+                edition.validate().map_err(|e| {
+                    (
+                        "google_news.edition".to_owned(),
+                        format!("{:?}", edition.to_string()),
+                        e.to_string(),
+                    )
+                })?;
+                let url = feed_url(&self.google_news.base(), &g.spec, edition);
+                FeedUrl::parse(url.as_str())
+                    .map_err(|e| ("google_news".to_owned(), format!("{url}"), e.to_string()))
+            }
+            (Some(_), Some(_)) => Err((
+                "url".to_owned(),
+                "url and google_news".to_owned(),
+                "a feed has either a url or a google_news spec, not both".to_owned(),
+            )),
+            (None, None) => Err((
+                "url".to_owned(),
+                "(missing)".to_owned(),
+                "a feed needs a url or a google_news spec".to_owned(),
+            )),
+        }
     }
 
     /// Parsed `http.allow_networks` (validated at load).
@@ -466,6 +553,53 @@ mod tests {
     fn a_bad_allow_network_is_rejected() {
         let err = load("[http]\nallow_networks = [\"10.0.0.0/99\"]\n", &[]).unwrap_err();
         assert!(err.to_string().contains("http.allow_networks"), "{err}");
+    }
+
+    #[test]
+    fn google_news_feeds_are_configured_by_intent() {
+        let loaded = load(
+            "[google_news]\nbase_url = \"http://127.0.0.1:9/g\"\n\
+             [[feeds]]\ngoogle_news = { search = \"TSMC when:1d\", edition = \"en-US\" }\n\
+             [[feeds]]\ngoogle_news = { topic = \"world\" }\n\
+             [[feeds]]\ngoogle_news = { geo = \"New York\", edition = { hl = \"es-419\", gl = \"US\", ceid = \"US:es-419\" } }\n",
+            &[],
+        )
+        .unwrap();
+        let s = &loaded.settings;
+        let urls: Vec<String> = s
+            .feeds
+            .iter()
+            .map(|f| s.feed_url(f).unwrap().to_string())
+            .collect();
+        assert_eq!(
+            urls[0],
+            "http://127.0.0.1:9/g/rss/search?q=TSMC+when%3A1d&hl=en-US&gl=US&ceid=US:en"
+        );
+        assert!(
+            urls[1].contains("/rss/headlines/section/topic/WORLD?hl=en-US"),
+            "{}",
+            urls[1]
+        );
+        assert!(
+            urls[2].contains("/geo/New%20York?hl=es-419&gl=US&ceid=US:es-419"),
+            "{}",
+            urls[2]
+        );
+    }
+
+    #[test]
+    fn a_bad_google_edition_names_the_feed() {
+        let err = load(
+            "[[feeds]]\ngoogle_news = { top = true, edition = { hl = \"en-US\", gl = \"US\", ceid = \"GB:en\" } }\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("feeds[0]"), "{err}");
+        let err = load("[[feeds]]\ngoogle_news = { topic = \"WEATHER\" }\n", &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("WORLD"),
+            "lists valid topics: {err}"
+        );
     }
 
     #[test]

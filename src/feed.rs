@@ -377,7 +377,10 @@ pub fn decode_entities(s: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp..];
-        let semi = after[..after.len().min(12)].find(';');
+        // Byte search: a multi-byte character may sit right after the '&'.
+        let semi = after.as_bytes()[..after.len().min(12)]
+            .iter()
+            .position(|&b| b == b';');
         let decoded = semi.and_then(|semi| {
             let name = &after[1..semi];
             let ch = match name {
@@ -516,6 +519,12 @@ mod tests {
             f.entries[0].title.as_ref().map(|t| t.chars().count()),
             Some(MAX_TITLE_CHARS)
         );
+    }
+
+    #[test]
+    fn an_ampersand_before_multibyte_text_does_not_panic() {
+        assert_eq!(decode_entities("&nbsp; 朝日新聞デジタル"), "\u{a0} 朝日新聞デジタル");
+        assert_eq!(decode_entities("& 日本語テキスト"), "& 日本語テキスト");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! Note: the feeds' `<copyright>` restricts their use to personal, non-commercial feed readers.
 
 pub mod decode;
+pub mod entry;
 pub mod feed;
 mod html;
 pub mod item;
@@ -19,6 +20,7 @@ pub mod resolve;
 pub mod title;
 
 pub use decode::{decode_article_id, encode_old_format_id, DecodeError, DecodedId, MAX_ID_LEN};
+pub use entry::{classify, edition_of, EntryFields, GoogleItem};
 pub use feed::{
     default_base, feed_url, is_unsupported_feed_url, Edition, GoogleNewsFeed, GoogleNewsSpec,
     SpecError, Topic, DEFAULT_BASE,
