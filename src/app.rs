@@ -20,7 +20,9 @@ use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
 use crate::feed::{parse_feed, ParsedEntry};
 use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
-use crate::store::{FeedRow, FeedUpdate, NewEntry, NewFeed, Store};
+use crate::google_news::{self, Edition};
+use crate::resolver::{ResolveReport, Resolver};
+use crate::store::{FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, Store};
 
 /// How often the scheduler looks at the database even when nothing is due,
 /// so feeds added by `newsd feeds add` are picked up within a minute.
@@ -102,6 +104,7 @@ struct Inner {
     store: Store,
     fetcher: Fetcher,
     policy: Policy,
+    resolver: Resolver,
 }
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
@@ -127,12 +130,14 @@ impl App {
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
         let policy = Policy::from(&settings.scheduler);
+        let resolver = Resolver::new(store.clone(), fetcher.clone(), settings.google_news.clone());
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
                 store,
                 fetcher,
                 policy,
+                resolver,
             }),
         })
     }
@@ -143,6 +148,47 @@ impl App {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    pub fn resolver(&self) -> &Resolver {
+        &self.inner.resolver
+    }
+
+    /// One round of Google link resolution as the daemon runs it: one paced
+    /// article-page GET, a POST when a batch is ready.
+    pub async fn resolve_once(&self, now: DateTime<Utc>) -> anyhow::Result<ResolveReport> {
+        if !self.inner.settings.google_news.resolve {
+            return Ok(ResolveReport::default());
+        }
+        self.inner.resolver.resolve_once(now, 1, false).await
+    }
+
+    /// What `poll --once` may spend on Google links right now: up to
+    /// `google_news.gets_per_run` GETs, then POSTs until no signature is held.
+    /// Never waits out a cool-down.
+    pub async fn drain_resolution_once(&self, now: DateTime<Utc>) -> anyhow::Result<ResolveReport> {
+        let g = &self.inner.settings.google_news;
+        let mut total = ResolveReport::default();
+        if !g.resolve {
+            return Ok(total);
+        }
+        let mut gets_left = g.gets_per_run;
+        loop {
+            let r = self.inner.resolver.resolve_once(now, gets_left, true).await?;
+            gets_left = gets_left.saturating_sub(r.gets);
+            total.gets += r.gets;
+            total.posts += r.posts;
+            total.resolved += r.resolved;
+            total.failed += r.failed;
+            if r.cooling_down_until.is_some() {
+                total.cooling_down_until = r.cooling_down_until;
+                break;
+            }
+            if r.gets == 0 && r.posts == 0 {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     /// Upserts the config's `[[feeds]]` into the database.
@@ -331,6 +377,15 @@ impl App {
                 store.record_poll_outcome(feed.id, &update).await?;
                 Ok(PollStatus::Gone)
             }
+            200..=299 if google_news::is_unsupported_feed_url(&resp.url) => {
+                let error = format!(
+                    "configuration error: Google News answered {} (this feed is not available for its edition)",
+                    resp.url
+                );
+                self.fail(feed, &mut update, "error", error.clone(), None, now);
+                store.record_poll_outcome(feed.id, &update).await?;
+                Ok(PollStatus::Failed { error })
+            }
             200..=299 => {
                 let base = resp.url.clone();
                 let max_entries = self.inner.settings.scheduler.max_entries_per_poll;
@@ -349,8 +404,13 @@ impl App {
                         });
                     }
                 };
-                let entries: Vec<NewEntry> =
-                    parsed.entries.iter().filter_map(to_new_entry).collect();
+                let google = &self.inner.settings.google_news;
+                let (google_base, edition) = (google.base(), &google.edition);
+                let entries: Vec<NewEntry> = parsed
+                    .entries
+                    .iter()
+                    .filter_map(|e| to_new_entry(e, &resp.url, &google_base, edition))
+                    .collect();
                 update.etag = resp.etag.clone();
                 update.last_modified = resp.last_modified.clone();
                 update.title = parsed.title.clone();
@@ -466,6 +526,25 @@ impl App {
         let finished = Arc::new(Notify::new());
         let mut last_maintenance = tokio::time::Instant::now();
         info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
+        let resolver = self.clone();
+        let resolver_stop = shutdown.clone();
+        let get_interval = self.inner.settings.google_news.get_interval.0;
+        tracker.spawn(async move {
+            while !resolver_stop.is_cancelled() {
+                tokio::select! {
+                    r = resolver.resolve_once(Utc::now()) => match r {
+                        Ok(r) if r != ResolveReport::default() => info!(?r, "google resolution round"),
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %format!("{e:#}"), "google resolution round failed"),
+                    },
+                    _ = resolver_stop.cancelled() => break,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(get_interval) => {}
+                    _ = resolver_stop.cancelled() => break,
+                }
+            }
+        });
         'outer: while !shutdown.is_cancelled() {
             let now = Utc::now();
             let due = match self.inner.store.due_feeds(now, settings.batch_size).await {
@@ -556,8 +635,14 @@ fn jitter() -> f64 {
     rand::thread_rng().gen_range(-1.0..=1.0)
 }
 
-/// A parsed entry as the store wants it; `None` when it has no identity at all.
-pub fn to_new_entry(e: &ParsedEntry) -> Option<NewEntry> {
+/// A parsed entry as the store wants it; `None` when it has no identity at
+/// all. Google News items (links on `google_base`) get their Google state.
+pub fn to_new_entry(
+    e: &ParsedEntry,
+    feed_url: &Url,
+    google_base: &Url,
+    default_edition: &Edition,
+) -> Option<NewEntry> {
     let published = e.published_at.map(crate::store::ts);
     let key = EntryKey::derive(
         e.guid.as_deref(),
@@ -565,20 +650,55 @@ pub fn to_new_entry(e: &ParsedEntry) -> Option<NewEntry> {
         e.title.as_deref(),
         published.as_deref(),
     )?;
-    let parsed = e.link.as_deref().and_then(|l| Url::parse(l).ok());
-    Some(NewEntry {
+    let google = google_news::classify(
+        google_base,
+        feed_url,
+        default_edition,
+        google_news::EntryFields {
+            link: e.link.as_deref(),
+            title: e.title.as_deref(),
+            source_name: e.source_name.as_deref(),
+            source_url: e.source_url.as_deref(),
+            description_html: e.summary_html.as_deref(),
+        },
+    );
+    let identity_url = match &google {
+        Some(g) => g.decoded_url.as_deref(),
+        None => e.link.as_deref(),
+    };
+    let parsed = identity_url.and_then(|l| Url::parse(l).ok());
+    let mut entry = NewEntry {
         entry_key: key.as_str().to_owned(),
         guid: e.guid.clone(),
         link: e.link.clone(),
         url: parsed.as_ref().map(|u| strip_tracking(u).to_string()),
-        url_key: parsed
-            .as_ref()
-            .map(|u| CanonicalUrl::from_url(u).to_string()),
+        url_key: parsed.as_ref().map(|u| CanonicalUrl::from_url(u).to_string()),
         title: e.title.clone(),
         summary: e.summary.clone(),
         publisher: e.source_name.clone(),
         publisher_url: e.source_url.clone(),
         authors: e.authors.clone(),
         published_at: e.published_at,
-    })
+        google: None,
+    };
+    if let Some(g) = google {
+        entry.title = g.title.or(entry.title);
+        // A Google description lists other outlets' headlines: not this article's summary.
+        entry.summary = None;
+        entry.google = Some(GoogleEntry {
+            google_id: g.google_id,
+            decoded: g.decoded_url.is_some() && parsed.is_some(),
+            unresolvable: g.unresolvable,
+            provisional_key: g.provisional_key,
+            hl: g.edition.hl,
+            gl: g.edition.gl,
+            ceid: g.edition.ceid,
+            hints: g
+                .hints
+                .into_iter()
+                .map(|h| (h.url, h.title, h.source))
+                .collect(),
+        });
+    }
+    Some(entry)
 }

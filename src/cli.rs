@@ -13,6 +13,7 @@ use crate::app::{App, PollStatus};
 use crate::config::{HumanDuration, Settings};
 use crate::domain::FeedUrl;
 use crate::lock::WriterLock;
+use crate::resolver::Resolution;
 use crate::store::{NewFeed, SearchQuery, Store};
 use crate::telemetry::LogFormat;
 
@@ -82,6 +83,8 @@ pub enum Command {
     },
     /// A consistent copy of the database, safe while the daemon runs.
     Backup { file: PathBuf },
+    /// Print the publisher URL behind a Google News link or article id, and how it was found.
+    Resolve { url_or_id: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -194,8 +197,10 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
         Command::Stats { json } => {
             let store = Store::open_read_only(&settings.database.url, busy).await?;
             let s = store.stats().await?;
+            let g = store.google_queue_stats().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                let v = serde_json::json!({ "archive": s, "google_links": g });
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
                     "feeds: {} ({} enabled, {} failing)\narticles: {} ({} with full text)\nfeed items: {}\ndatabase: {} bytes ({})",
@@ -208,6 +213,34 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     s.database_bytes,
                     store.path().display()
                 );
+                println!(
+                    "google links: {} pending ({} with signature), {} resolved, {} decoded offline, {} joined, {} failed",
+                    g.pending, g.pending_signed, g.resolved, g.decoded, g.joined, g.failed
+                );
+                println!(
+                    "google budget: breaker {}, {} trips, {} GETs and {} POSTs so far, last GET {}",
+                    match &g.breaker_open_until {
+                        Some(u) if crate::store::parse_ts(u).is_some_and(|t| t > Utc::now()) =>
+                            format!("open until {u}"),
+                        _ => "closed".to_owned(),
+                    },
+                    g.breaker_trips,
+                    g.gets_total,
+                    g.posts_total,
+                    g.last_get_at.as_deref().unwrap_or("never")
+                );
+            }
+            Ok(())
+        }
+        Command::Resolve { url_or_id } => {
+            let app = App::build(settings).await?;
+            let how = app.resolver().resolve_one(&url_or_id, Utc::now()).await?;
+            match how {
+                Resolution::Offline(u) => println!("{u}\n(decoded offline: the id carries the URL)"),
+                Resolution::Stored(u) => println!("{u}\n(already resolved in the archive)"),
+                Resolution::Online(u) => {
+                    println!("{u}\n(resolved online: article page signature + batchexecute)")
+                }
             }
             Ok(())
         }
@@ -291,6 +324,19 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
         "polled {} feeds: {ok} ok, {failed} failed, {deferred} deferred",
         reports.len()
     )?;
+    let r = app.drain_resolution_once(Utc::now()).await?;
+    let q = app.store().google_queue_stats().await?;
+    if r != Default::default() || q.pending > 0 {
+        write!(
+            out,
+            "google links: {} resolved, {} failed this run ({} GETs, {} POSTs); {} still pending",
+            r.resolved, r.failed, r.gets, r.posts, q.pending
+        )?;
+        match &r.cooling_down_until {
+            Some(until) => writeln!(out, "; paused after HTTP 429 until {until}")?,
+            None => writeln!(out)?,
+        }
+    }
     app.store().close().await;
     Ok(())
 }

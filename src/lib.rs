@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod google_news;
 pub mod lock;
 pub mod opml;
+pub mod resolver;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::feeds::FeedUpdate;
+use super::google::{merge_google_entry, note_decoded, GoogleEntry};
 use super::{ts, Result, Store};
 
 /// One feed entry, ready to store.
@@ -22,6 +23,8 @@ pub struct NewEntry {
     pub publisher_url: Option<String>,
     pub authors: Vec<String>,
     pub published_at: Option<DateTime<Utc>>,
+    /// Set for items that arrived through a Google News link.
+    pub google: Option<GoogleEntry>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -100,14 +103,23 @@ impl Store {
             if seen.is_some() {
                 continue;
             }
-            let url_key = entry
-                .url_key
-                .clone()
-                .unwrap_or_else(|| format!("feed:{feed_id}/{}", entry.entry_key));
-            let (article_id, created) = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
+            let (article_id, created) = match &entry.google {
+                Some(g) if !g.decoded => merge_google_entry(&mut tx, entry, g, now).await?,
+                google => {
+                    let url_key = entry
+                        .url_key
+                        .clone()
+                        .unwrap_or_else(|| format!("feed:{feed_id}/{}", entry.entry_key));
+                    let merged = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
+                    if let Some(g) = google {
+                        note_decoded(&mut tx, merged.0, entry, g, now).await?;
+                    }
+                    merged
+                }
+            };
             sqlx::query(
-                "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
             )
             .bind(feed_id)
             .bind(&entry.entry_key)
@@ -115,6 +127,7 @@ impl Store {
             .bind(&entry.guid)
             .bind(&entry.link)
             .bind(&now_s)
+            .bind(entry.google.as_ref().map(|g| &g.google_id))
             .execute(&mut *tx)
             .await?;
             stored.new_items += 1;
@@ -259,11 +272,19 @@ pub(super) async fn assign_identity_in(
             Ok(article_id)
         }
         Some(survivor) => {
-            sqlx::query("UPDATE feed_items SET article_id = ?2 WHERE article_id = ?1")
-                .bind(article_id)
-                .bind(survivor)
-                .execute(&mut *conn)
-                .await?;
+            // Everything that hangs off the merged article moves to the survivor.
+            for sql in [
+                "UPDATE feed_items SET article_id = ?2 WHERE article_id = ?1",
+                "UPDATE google_links SET article_id = ?2 WHERE article_id = ?1",
+                "INSERT OR IGNORE INTO story_hints (article_id, url, title, source) \
+                 SELECT ?2, url, title, source FROM story_hints WHERE article_id = ?1",
+            ] {
+                sqlx::query(sql)
+                    .bind(article_id)
+                    .bind(survivor)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             sqlx::query(
                 "UPDATE articles SET \
                    title = COALESCE(articles.title, m.title), summary = COALESCE(articles.summary, m.summary), \

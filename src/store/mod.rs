@@ -3,6 +3,7 @@
 
 mod articles;
 mod feeds;
+mod google;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 
 pub use articles::{ExportArticle, NewEntry, PollStored};
+pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 pub use search::{SearchHit, SearchQuery};
 

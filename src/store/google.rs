@@ -1,0 +1,448 @@
+//! Google News link state: the resolution queue, provisional identity,
+//! splitting provisional merges, story hints and the request budget.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::articles::{assign_identity_in, NewEntry};
+use super::{parse_ts, ts, Result, Store};
+use crate::domain::CanonicalUrl;
+
+/// A Google item's extra state, attached to a [`NewEntry`].
+#[derive(Debug, Clone, Default)]
+pub struct GoogleEntry {
+    pub google_id: String,
+    /// The id carried the publisher URL (the entry's `url` is it).
+    pub decoded: bool,
+    /// The id can never be resolved (e.g. a video id).
+    pub unresolvable: Option<String>,
+    pub provisional_key: Option<String>,
+    pub hl: String,
+    pub gl: String,
+    pub ceid: String,
+    /// (url, title, source) of related coverage.
+    pub hints: Vec<(String, String, Option<String>)>,
+}
+
+/// How long a provisional identity (title + publisher host) matches.
+const PROVISIONAL_WINDOW_HOURS: i64 = 36;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingLink {
+    pub google_id: String,
+    pub article_id: i64,
+    pub hl: String,
+    pub gl: String,
+    pub ceid: String,
+    pub signature: Option<String>,
+    pub sig_timestamp: Option<i64>,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GoogleQueueStats {
+    pub pending: i64,
+    pub pending_signed: i64,
+    pub resolved: i64,
+    pub decoded: i64,
+    pub joined: i64,
+    pub failed: i64,
+    pub breaker_open_until: Option<String>,
+    pub breaker_trips: i64,
+    pub last_get_at: Option<String>,
+    pub gets_total: i64,
+    pub posts_total: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    pub open_until: Option<DateTime<Utc>>,
+    pub last_get_at: Option<DateTime<Utc>>,
+}
+
+/// The Google part of storing a new entry: joins the article of the same
+/// Google id or of the same provisional story, or creates an unresolved one.
+/// Returns (article id, created).
+pub(super) async fn merge_google_entry(
+    conn: &mut SqliteConnection,
+    e: &NewEntry,
+    g: &GoogleEntry,
+    now: DateTime<Utc>,
+) -> Result<(i64, bool)> {
+    let now_s = ts(now);
+    if let Some(article_id) =
+        sqlx::query_scalar::<_, i64>("SELECT article_id FROM google_links WHERE google_id = ?")
+            .bind(&g.google_id)
+            .fetch_optional(&mut *conn)
+            .await?
+    {
+        return Ok((article_id, false));
+    }
+    let window = ts(now - chrono::Duration::hours(PROVISIONAL_WINDOW_HOURS));
+    let provisional: Option<(i64, Option<String>)> = match &g.provisional_key {
+        Some(key) => {
+            sqlx::query_as(
+                "SELECT id, resolution FROM articles WHERE provisional_key = ? AND first_seen_at >= ? \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(key)
+            .bind(&window)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => None,
+    };
+    let (article_id, created, status) = match provisional {
+        Some((id, resolution)) => {
+            let status = if g.unresolvable.is_some() {
+                "failed"
+            } else if resolution.as_deref() == Some("resolved") {
+                // The story is known already: no lookup of its own.
+                "joined"
+            } else {
+                "pending"
+            };
+            (id, false, status)
+        }
+        None => {
+            let authors = serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into());
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, \
+                 published_at, first_seen_at, updated_at, resolution, provisional_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'unresolved', ?10) RETURNING id",
+            )
+            .bind(&e.link)
+            .bind(format!("gn:{}", g.google_id))
+            .bind(&e.title)
+            .bind(&e.summary)
+            .bind(&e.publisher)
+            .bind(&e.publisher_url)
+            .bind(&authors)
+            .bind(e.published_at.map(ts))
+            .bind(&now_s)
+            .bind(&g.provisional_key)
+            .fetch_one(&mut *conn)
+            .await?;
+            let status = if g.unresolvable.is_some() {
+                "failed"
+            } else {
+                "pending"
+            };
+            (id, true, status)
+        }
+    };
+    insert_link(conn, article_id, g, status, None, &now_s).await?;
+    Ok((article_id, created))
+}
+
+/// Records a Google id whose publisher URL was decoded offline, and gives the
+/// article its provisional key so later items of the story join it.
+pub(super) async fn note_decoded(
+    conn: &mut SqliteConnection,
+    article_id: i64,
+    e: &NewEntry,
+    g: &GoogleEntry,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE articles SET resolution = 'resolved', provisional_key = COALESCE(provisional_key, ?2) \
+         WHERE id = ?1",
+    )
+    .bind(article_id)
+    .bind(&g.provisional_key)
+    .execute(&mut *conn)
+    .await?;
+    insert_link(conn, article_id, g, "decoded", e.url.as_deref(), &ts(now)).await
+}
+
+async fn insert_link(
+    conn: &mut SqliteConnection,
+    article_id: i64,
+    g: &GoogleEntry,
+    status: &str,
+    publisher_url: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, publisher_url, last_error, \
+         next_try_at, first_seen_at, resolved_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?7 IS NULL THEN NULL ELSE ?9 END) \
+         ON CONFLICT (google_id) DO NOTHING",
+    )
+    .bind(&g.google_id)
+    .bind(article_id)
+    .bind(&g.hl)
+    .bind(&g.gl)
+    .bind(&g.ceid)
+    .bind(status)
+    .bind(publisher_url)
+    .bind(&g.unresolvable)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    for (url, title, source) in &g.hints {
+        sqlx::query(
+            "INSERT INTO story_hints (article_id, url, title, source) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(article_id)
+        .bind(url)
+        .bind(title)
+        .bind(source)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Links due for a lookup, oldest first. `signed` selects those whose
+    /// article-page signature is already held (ready to POST) or not.
+    pub async fn pending_google_links(
+        &self,
+        now: DateTime<Utc>,
+        signed: bool,
+        limit: i64,
+    ) -> Result<Vec<PendingLink>> {
+        Ok(sqlx::query_as(
+            "SELECT google_id, article_id, hl, gl, ceid, signature, sig_timestamp, attempts FROM google_links \
+             WHERE status = 'pending' AND next_try_at <= ?1 AND (signature IS NOT NULL) = ?2 \
+             ORDER BY first_seen_at, google_id LIMIT ?3",
+        )
+        .bind(ts(now))
+        .bind(signed)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn google_link(&self, google_id: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(sqlx::query_as("SELECT status, publisher_url FROM google_links WHERE google_id = ?")
+            .bind(google_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn save_signature(
+        &self,
+        google_id: &str,
+        signature: &str,
+        timestamp: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE google_links SET signature = ?2, sig_timestamp = ?3 WHERE google_id = ?1")
+            .bind(google_id)
+            .bind(signature)
+            .bind(timestamp)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A failed lookup: retried later with exponential backoff, marked failed
+    /// after `max_attempts`. The article keeps its Google link meanwhile.
+    pub async fn fail_google_link(
+        &self,
+        google_id: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        retry_base: std::time::Duration,
+        max_attempts: i64,
+        drop_signature: bool,
+    ) -> Result<()> {
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT attempts FROM google_links WHERE google_id = ?")
+                .bind(google_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0)
+                + 1;
+        let delay = retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
+        let next = now + chrono::Duration::seconds(delay.min(7.0 * 86400.0) as i64);
+        let status = if attempts >= max_attempts {
+            "failed"
+        } else {
+            "pending"
+        };
+        sqlx::query(
+            "UPDATE google_links SET attempts = ?2, last_error = ?3, next_try_at = ?4, status = ?5, \
+             signature = CASE WHEN ?6 THEN NULL ELSE signature END, \
+             sig_timestamp = CASE WHEN ?6 THEN NULL ELSE sig_timestamp END WHERE google_id = ?1",
+        )
+        .bind(google_id)
+        .bind(attempts)
+        .bind(error)
+        .bind(ts(next))
+        .bind(status)
+        .bind(drop_signature)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A link resolved to its publisher URL: the one dedupe merge runs with
+    /// the new identity. A provisional article takes it (merging into any
+    /// article that already holds it); an article that already resolved to
+    /// another URL gives this link's items up to their own article (a split).
+    /// Returns the article id the link ends up on.
+    pub async fn resolve_google_link(
+        &self,
+        google_id: &str,
+        publisher_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let key = CanonicalUrl::parse(publisher_url)
+            .map_err(|e| super::StoreError::Query(format!("publisher URL {publisher_url:?}: {e}")))?;
+        let fetch_url = url::Url::parse(publisher_url)
+            .map(|u| crate::domain::strip_tracking(&u).to_string())
+            .unwrap_or_else(|_| publisher_url.to_owned());
+        let mut tx = self.begin_write().await?;
+        let Some(article_id) =
+            sqlx::query_scalar::<_, i64>("SELECT article_id FROM google_links WHERE google_id = ?")
+                .bind(google_id)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Err(super::StoreError::Query(format!("unknown Google id {google_id}")));
+        };
+        sqlx::query(
+            "UPDATE google_links SET status = 'resolved', publisher_url = ?2, resolved_at = ?3, \
+             last_error = NULL WHERE google_id = ?1",
+        )
+        .bind(google_id)
+        .bind(publisher_url)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        let (current_key, resolution): (String, Option<String>) =
+            sqlx::query_as("SELECT url_key, resolution FROM articles WHERE id = ?")
+                .bind(article_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let survivor = if resolution.as_deref() == Some("unresolved") {
+            let survivor = assign_identity_in(&mut tx, article_id, key.as_str(), &fetch_url).await?;
+            sqlx::query("UPDATE articles SET resolution = 'resolved' WHERE id = ?")
+                .bind(survivor)
+                .execute(&mut *tx)
+                .await?;
+            survivor
+        } else if current_key == key.as_str() {
+            article_id
+        } else {
+            split_link(&mut tx, google_id, article_id, key.as_str(), &fetch_url, now).await?
+        };
+        tx.commit().await?;
+        Ok(survivor)
+    }
+
+    pub async fn google_budget(&self) -> Result<Budget> {
+        let (open_until, last_get_at): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT open_until, last_get_at FROM google_budget WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Budget {
+            open_until: open_until.as_deref().and_then(parse_ts),
+            last_get_at: last_get_at.as_deref().and_then(parse_ts),
+        })
+    }
+
+    /// Opens the breaker: no Google lookups until `until`.
+    pub async fn trip_google_breaker(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE google_budget SET open_until = ?1, trips = trips + 1, last_trip_at = ?2 WHERE id = 1",
+        )
+        .bind(ts(until))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
+        let sql = if get {
+            "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = ? WHERE id = 1"
+        } else {
+            "UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1 AND ? IS NOT NULL"
+        };
+        sqlx::query(sql).bind(ts(now)).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {
+        let counts: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*), COALESCE(SUM(signature IS NOT NULL), 0) FROM google_links GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut s = GoogleQueueStats::default();
+        for (status, n, signed) in counts {
+            match status.as_str() {
+                "pending" => {
+                    s.pending = n;
+                    s.pending_signed = signed;
+                }
+                "resolved" => s.resolved = n,
+                "decoded" => s.decoded = n,
+                "joined" => s.joined = n,
+                _ => s.failed += n,
+            }
+        }
+        let (open_until, trips, last_get_at, gets, posts): (
+            Option<String>,
+            i64,
+            Option<String>,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT open_until, trips, last_get_at, gets_total, posts_total FROM google_budget WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        s.breaker_open_until = open_until;
+        s.breaker_trips = trips;
+        s.last_get_at = last_get_at;
+        s.gets_total = gets;
+        s.posts_total = posts;
+        Ok(s)
+    }
+}
+
+/// Moves one Google link's items from `from` to the article holding `key`
+/// (created as a copy of `from` when none does).
+async fn split_link(
+    conn: &mut SqliteConnection,
+    google_id: &str,
+    from: i64,
+    key: &str,
+    url: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, published_at, \
+         first_seen_at, updated_at, resolution, provisional_key) \
+         SELECT ?2, ?3, title, summary, publisher, publisher_url, authors, published_at, first_seen_at, ?4, \
+         'resolved', provisional_key FROM articles WHERE id = ?1 \
+         ON CONFLICT (url_key) DO NOTHING",
+    )
+    .bind(from)
+    .bind(url)
+    .bind(key)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    let to: i64 = sqlx::query_scalar("SELECT id FROM articles WHERE url_key = ?")
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE feed_items SET article_id = ?3 WHERE google_id = ?1 AND article_id = ?2")
+        .bind(google_id)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE google_links SET article_id = ?2 WHERE google_id = ?1")
+        .bind(google_id)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
+    Ok(to)
+}
