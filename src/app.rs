@@ -19,9 +19,9 @@ use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
 use crate::feed::{parse_feed, ParsedEntry};
 use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
-use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
 use crate::google_news::{self, Edition};
 use crate::resolver::{ResolveReport, Resolver};
+use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
 use crate::store::{FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, Store};
 
 /// How often the scheduler looks at the database even when nothing is due,
@@ -174,7 +174,11 @@ impl App {
         }
         let mut gets_left = g.gets_per_run;
         loop {
-            let r = self.inner.resolver.resolve_once(now, gets_left, true).await?;
+            let r = self
+                .inner
+                .resolver
+                .resolve_once(now, gets_left, true)
+                .await?;
             gets_left = gets_left.saturating_sub(r.gets);
             total.gets += r.gets;
             total.posts += r.posts;
@@ -672,7 +676,9 @@ pub fn to_new_entry(
         guid: e.guid.clone(),
         link: e.link.clone(),
         url: parsed.as_ref().map(|u| strip_tracking(u).to_string()),
-        url_key: parsed.as_ref().map(|u| CanonicalUrl::from_url(u).to_string()),
+        url_key: parsed
+            .as_ref()
+            .map(|u| CanonicalUrl::from_url(u).to_string()),
         title: e.title.clone(),
         summary: e.summary.clone(),
         publisher: e.source_name.clone(),

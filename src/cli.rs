@@ -236,7 +236,9 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             let app = App::build(settings).await?;
             let how = app.resolver().resolve_one(&url_or_id, Utc::now()).await?;
             match how {
-                Resolution::Offline(u) => println!("{u}\n(decoded offline: the id carries the URL)"),
+                Resolution::Offline(u) => {
+                    println!("{u}\n(decoded offline: the id carries the URL)")
+                }
                 Resolution::Stored(u) => println!("{u}\n(already resolved in the archive)"),
                 Resolution::Online(u) => {
                     println!("{u}\n(resolved online: article page signature + batchexecute)")

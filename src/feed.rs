@@ -523,7 +523,10 @@ mod tests {
 
     #[test]
     fn an_ampersand_before_multibyte_text_does_not_panic() {
-        assert_eq!(decode_entities("&nbsp; 朝日新聞デジタル"), "\u{a0} 朝日新聞デジタル");
+        assert_eq!(
+            decode_entities("&nbsp; 朝日新聞デジタル"),
+            "\u{a0} 朝日新聞デジタル"
+        );
         assert_eq!(decode_entities("& 日本語テキスト"), "& 日本語テキスト");
     }
 

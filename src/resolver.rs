@@ -15,10 +15,9 @@ use url::Url;
 use crate::config::GoogleNewsSettings;
 use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::google_news::{
-    accept_publisher_url, article_page_url, batchexecute_body, batchexecute_url,
-    decode_article_id, is_consent_redirect, parse_article_page_for, parse_batchexecute,
-    rss_article_page_url, unwrap_consent_redirect, DecodedId, Edition, PageError, Signature,
-    BATCHEXECUTE_CONTENT_TYPE,
+    accept_publisher_url, article_page_url, batchexecute_body, batchexecute_url, decode_article_id,
+    is_consent_redirect, parse_article_page_for, parse_batchexecute, rss_article_page_url,
+    unwrap_consent_redirect, DecodedId, Edition, PageError, Signature, BATCHEXECUTE_CONTENT_TYPE,
 };
 use crate::store::{PendingLink, Store};
 
@@ -176,7 +175,11 @@ impl Resolver {
         Ok(())
     }
 
-    async fn trip(&self, resp_retry_after: Option<DateTime<Utc>>, now: DateTime<Utc>) -> ResolveError {
+    async fn trip(
+        &self,
+        resp_retry_after: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> ResolveError {
         let cooldown = now + chrono_dur(self.settings.cooldown.0);
         let until = resp_retry_after.map_or(cooldown, |r| r.max(cooldown));
         if let Err(e) = self.store.trip_google_breaker(until, now).await {
@@ -186,16 +189,24 @@ impl Resolver {
         ResolveError::RateLimited { until }
     }
 
-    async fn get(&self, url: Url, cookies: bool, now: DateTime<Utc>) -> Result<FetchResponse, ResolveError> {
+    async fn get(
+        &self,
+        url: Url,
+        cookies: bool,
+        now: DateTime<Utc>,
+    ) -> Result<FetchResponse, ResolveError> {
         let mut req = FetchRequest::get(url);
         if cookies {
-            req.headers.push(("Cookie".to_owned(), CONSENT_COOKIES.to_owned()));
+            req.headers
+                .push(("Cookie".to_owned(), CONSENT_COOKIES.to_owned()));
         }
         let resp = self.fetcher.fetch(req).await;
         self.store.count_google_request(true, now).await?;
         let resp = match resp {
             Ok(r) => r,
-            Err(FetchError::HostBackoff { until, .. }) => return Err(self.trip(Some(until), now).await),
+            Err(FetchError::HostBackoff { until, .. }) => {
+                return Err(self.trip(Some(until), now).await)
+            }
             Err(e) => return Err(e.into()),
         };
         if resp.status == 429 {
@@ -206,7 +217,11 @@ impl Resolver {
 
     /// GETs the article page (the RSS form first, the web form as fallback)
     /// and reads its signature; steps past a consent wall once with cookies.
-    async fn fetch_signature(&self, link: &PendingLink, now: DateTime<Utc>) -> Result<Signature, ResolveError> {
+    async fn fetch_signature(
+        &self,
+        link: &PendingLink,
+        now: DateTime<Utc>,
+    ) -> Result<Signature, ResolveError> {
         let edition = Edition {
             hl: link.hl.clone(),
             gl: link.gl.clone(),
@@ -227,7 +242,11 @@ impl Resolver {
         Err(last_err.unwrap_or(ResolveError::Page(PageError::MissingAttributes)))
     }
 
-    async fn signature_from(&self, url: Url, now: DateTime<Utc>) -> Result<Signature, ResolveError> {
+    async fn signature_from(
+        &self,
+        url: Url,
+        now: DateTime<Utc>,
+    ) -> Result<Signature, ResolveError> {
         let mut target = url;
         for cookies in [false, true] {
             let resp = self.get(target.clone(), cookies, now).await?;
@@ -242,12 +261,17 @@ impl Resolver {
             let id = target
                 .path_segments()
                 .and_then(|mut s| s.next_back().map(str::to_owned));
-            match (consent_redirect, parse_article_page_for(&html, id.as_deref())) {
+            match (
+                consent_redirect,
+                parse_article_page_for(&html, id.as_deref()),
+            ) {
                 (false, Ok(sig)) => return Ok(sig),
                 (true, _) | (_, Err(PageError::Consent)) => {
                     // The consent page is never kept: retry once, with consent cookies,
                     // at the page it wanted to continue to.
-                    if let Some(cont) = unwrap_consent_redirect(&resp.url) {
+                    if let Some(cont) = unwrap_consent_redirect(&resp.url)
+                        .filter(|c| c.host_str() == self.base.host_str())
+                    {
                         target = cont;
                     }
                     continue;
@@ -290,7 +314,9 @@ impl Resolver {
         report.posts += 1;
         let resp = match resp {
             Ok(r) => r,
-            Err(FetchError::HostBackoff { until, .. }) => return Err(self.trip(Some(until), now).await),
+            Err(FetchError::HostBackoff { until, .. }) => {
+                return Err(self.trip(Some(until), now).await)
+            }
             Err(e) => return Err(e.into()),
         };
         if resp.status == 429 {
@@ -303,8 +329,8 @@ impl Resolver {
             });
         }
         let text = String::from_utf8_lossy(&resp.body);
-        let answers =
-            parse_batchexecute(&text, &self.base).map_err(|e| ResolveError::Answer(e.to_string()))?;
+        let answers = parse_batchexecute(&text, &self.base)
+            .map_err(|e| ResolveError::Answer(e.to_string()))?;
         for (link, tag) in links.iter().zip(&tags) {
             // Answers are matched by tag, never by position; a batch of one may
             // come back untagged.
@@ -314,7 +340,10 @@ impl Resolver {
                 .or_else(|| (links.len() == 1 && answers.len() == 1).then(|| &answers[0]));
             match answer {
                 Some((_, Ok(url))) => {
-                    let article = self.store.resolve_google_link(&link.google_id, url, now).await?;
+                    let article = self
+                        .store
+                        .resolve_google_link(&link.google_id, url, now)
+                        .await?;
                     info!(google_id = %link.google_id, %url, article, "Google link resolved");
                     report.resolved += 1;
                 }
@@ -337,10 +366,17 @@ impl Resolver {
 
     /// `newsd resolve`: offline decode, else what the archive knows, else one
     /// GET + POST now (the breaker still applies).
-    pub async fn resolve_one(&self, url_or_id: &str, now: DateTime<Utc>) -> anyhow::Result<Resolution> {
+    pub async fn resolve_one(
+        &self,
+        url_or_id: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Resolution> {
         let id = match Url::parse(url_or_id) {
             Ok(u) => crate::google_news::article_id_from_url(&self.base, &u).ok_or_else(|| {
-                anyhow::anyhow!("{url_or_id} is not a Google News article link on {}", self.base)
+                anyhow::anyhow!(
+                    "{url_or_id} is not a Google News article link on {}",
+                    self.base
+                )
             })?,
             Err(_) => url_or_id.trim().to_owned(),
         };

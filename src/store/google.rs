@@ -80,16 +80,14 @@ pub(super) async fn merge_google_entry(
     }
     let window = ts(now - chrono::Duration::hours(PROVISIONAL_WINDOW_HOURS));
     let provisional: Option<(i64, Option<String>)> = match &g.provisional_key {
-        Some(key) => {
-            sqlx::query_as(
-                "SELECT id, resolution FROM articles WHERE provisional_key = ? AND first_seen_at >= ? \
+        Some(key) => sqlx::query_as(
+            "SELECT id, resolution FROM articles WHERE provisional_key = ? AND first_seen_at >= ? \
                  ORDER BY id LIMIT 1",
-            )
-            .bind(key)
-            .bind(&window)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
+        )
+        .bind(key)
+        .bind(&window)
+        .fetch_optional(&mut *conn)
+        .await?,
         None => None,
     };
     let (article_id, created, status) = match provisional {
@@ -217,10 +215,12 @@ impl Store {
     }
 
     pub async fn google_link(&self, google_id: &str) -> Result<Option<(String, Option<String>)>> {
-        Ok(sqlx::query_as("SELECT status, publisher_url FROM google_links WHERE google_id = ?")
-            .bind(google_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT status, publisher_url FROM google_links WHERE google_id = ?")
+                .bind(google_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn save_signature(
@@ -229,12 +229,14 @@ impl Store {
         signature: &str,
         timestamp: i64,
     ) -> Result<()> {
-        sqlx::query("UPDATE google_links SET signature = ?2, sig_timestamp = ?3 WHERE google_id = ?1")
-            .bind(google_id)
-            .bind(signature)
-            .bind(timestamp)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE google_links SET signature = ?2, sig_timestamp = ?3 WHERE google_id = ?1",
+        )
+        .bind(google_id)
+        .bind(signature)
+        .bind(timestamp)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -290,8 +292,9 @@ impl Store {
         publisher_url: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let key = CanonicalUrl::parse(publisher_url)
-            .map_err(|e| super::StoreError::Query(format!("publisher URL {publisher_url:?}: {e}")))?;
+        let key = CanonicalUrl::parse(publisher_url).map_err(|e| {
+            super::StoreError::Query(format!("publisher URL {publisher_url:?}: {e}"))
+        })?;
         let fetch_url = url::Url::parse(publisher_url)
             .map(|u| crate::domain::strip_tracking(&u).to_string())
             .unwrap_or_else(|_| publisher_url.to_owned());
@@ -302,7 +305,9 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
         else {
-            return Err(super::StoreError::Query(format!("unknown Google id {google_id}")));
+            return Err(super::StoreError::Query(format!(
+                "unknown Google id {google_id}"
+            )));
         };
         sqlx::query(
             "UPDATE google_links SET status = 'resolved', publisher_url = ?2, resolved_at = ?3, \
@@ -319,7 +324,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         let survivor = if resolution.as_deref() == Some("unresolved") {
-            let survivor = assign_identity_in(&mut tx, article_id, key.as_str(), &fetch_url).await?;
+            let survivor =
+                assign_identity_in(&mut tx, article_id, key.as_str(), &fetch_url).await?;
             sqlx::query("UPDATE articles SET resolution = 'resolved' WHERE id = ?")
                 .bind(survivor)
                 .execute(&mut *tx)
@@ -328,7 +334,15 @@ impl Store {
         } else if current_key == key.as_str() {
             article_id
         } else {
-            split_link(&mut tx, google_id, article_id, key.as_str(), &fetch_url, now).await?
+            split_link(
+                &mut tx,
+                google_id,
+                article_id,
+                key.as_str(),
+                &fetch_url,
+                now,
+            )
+            .await?
         };
         tx.commit().await?;
         Ok(survivor)
@@ -346,7 +360,11 @@ impl Store {
     }
 
     /// Opens the breaker: no Google lookups until `until`.
-    pub async fn trip_google_breaker(&self, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    pub async fn trip_google_breaker(
+        &self,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE google_budget SET open_until = ?1, trips = trips + 1, last_trip_at = ?2 WHERE id = 1",
         )

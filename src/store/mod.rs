@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 
 pub use articles::{ExportArticle, NewEntry, PollStored};
-pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
 pub use search::{SearchHit, SearchQuery};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -2,5 +2,6 @@
 
 mod cli;
 mod fetch;
+mod google_news;
 mod helpers;
 mod polling;

@@ -1,0 +1,579 @@
+//! Google News end to end against a local server standing in for Google:
+//! feeds, article pages with signatures, and a batchexecute endpoint.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use newsd::google_news::encode_old_format_id;
+use wiremock::matchers::{header_exists, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// A new-format article id: the payload is an opaque token only Google can map.
+fn token_id(n: &str) -> String {
+    encode_old_format_id(&format!("AU_yqL{n}_token_payload_0123456789"))
+}
+
+struct GItem<'a> {
+    id: String,
+    title: &'a str,
+    source: &'a str,
+    source_url: &'a str,
+}
+
+fn google_feed(items: &[GItem<'_>], base: &str) -> String {
+    let mut s = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>"test" - Google News</title><link>https://news.google.com/</link>"#,
+    );
+    for i in items {
+        let link = format!("{base}/rss/articles/{}?oc=5", i.id);
+        s.push_str(&format!(
+            "<item><title>{} - {}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
+             <pubDate>Sat, 28 Nov 2026 01:00:00 GMT</pubDate>\
+             <description>&lt;a href=\"{}\" target=\"_blank\"&gt;{}&lt;/a&gt;&amp;nbsp;&amp;nbsp;&lt;font color=\"#6f6f6f\"&gt;{}&lt;/font&gt;</description>\
+             <source url=\"{}\">{}</source></item>",
+            i.title, i.source, link, i.id, link, i.title, i.source, i.source_url, i.source
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+/// The fake batchexecute: answers every tagged call from `answers` (id →
+/// publisher URL), in reverse order so that matching by position would fail.
+#[derive(Clone, Default)]
+struct Batch {
+    answers: Arc<Mutex<HashMap<String, String>>>,
+    posted_ids: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+impl Respond for Batch {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let freq = url::form_urlencoded::parse(body.as_bytes())
+            .find(|(k, _)| k == "f.req")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let envelope: serde_json::Value = serde_json::from_str(&freq).unwrap_or_default();
+        let calls = envelope[0].as_array().cloned().unwrap_or_default();
+        let answers = self.answers.lock().unwrap();
+        let mut frames = Vec::new();
+        let mut ids = Vec::new();
+        for call in calls.iter().rev() {
+            let inner: serde_json::Value =
+                serde_json::from_str(call[1].as_str().unwrap_or_default()).unwrap_or_default();
+            let id = inner[2].as_str().unwrap_or_default().to_owned();
+            let tag = call[3].as_str().unwrap_or_default().to_owned();
+            assert!(
+                inner[4].as_str().unwrap_or_default().starts_with("SIG_"),
+                "signature sent"
+            );
+            if let Some(url) = answers.get(&id) {
+                let payload = serde_json::json!(["garturlres", url, 1]).to_string();
+                frames.push(serde_json::json!([
+                    "wrb.fr", "Fbv4je", payload, null, null, null, tag
+                ]));
+            }
+            ids.push(id);
+        }
+        self.posted_ids.lock().unwrap().push(ids);
+        frames.push(serde_json::json!(["di", 13]));
+        let body = format!(")]}}'\n\n{}", serde_json::Value::Array(frames));
+        ResponseTemplate::new(200).set_body_string(body)
+    }
+}
+
+/// An article page carrying the signature for the id in its path.
+struct ArticlePage;
+
+impl Respond for ArticlePage {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let id = req
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ResponseTemplate::new(200).set_body_string(format!(
+            "<html><body><c-wiz><div jscontroller=\"aLI87\" data-n-a-id=\"{id}\" \
+             data-n-a-ts=\"1772798585\" data-n-a-sg=\"SIG_{id}\"></div></c-wiz></body></html>"
+        ))
+    }
+}
+
+struct FakeGoogle {
+    server: MockServer,
+    batch: Batch,
+}
+
+impl FakeGoogle {
+    async fn start() -> Self {
+        let server = MockServer::start().await;
+        let batch = Batch::default();
+        Mock::given(method("POST"))
+            .and(path("/_/DotsSplashUi/data/batchexecute"))
+            .respond_with(batch.clone())
+            .mount(&server)
+            .await;
+        FakeGoogle { server, batch }
+    }
+
+    fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    async fn serve_article_pages(&self) {
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/[^/]+$"))
+            .respond_with(ArticlePage)
+            .mount(&self.server)
+            .await;
+    }
+
+    async fn serve_feed(&self, feed_path: &str, items: &[GItem<'_>]) {
+        Mock::given(method("GET"))
+            .and(path(feed_path))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_string(google_feed(items, &self.uri())),
+            )
+            .mount(&self.server)
+            .await;
+    }
+
+    fn answer(&self, id: &str, url: &str) {
+        self.batch
+            .answers
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), url.to_owned());
+    }
+
+    async fn article_page_gets(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "GET" && r.url.path().contains("/articles/"))
+            .count()
+    }
+
+    fn posts(&self) -> Vec<Vec<String>> {
+        self.batch.posted_ids.lock().unwrap().clone()
+    }
+
+    fn feed_url(&self, p: &str) -> String {
+        format!("{}{p}?hl=en-US&gl=US&ceid=US:en", self.uri())
+    }
+
+    fn config(&self) -> String {
+        format!("\n[google_news]\nbase_url = \"{}\"\n", self.uri())
+    }
+}
+
+async fn app(g: &FakeGoogle, feeds: &[String]) -> TestApp {
+    spawn_app_with(feeds, &g.config()).await
+}
+
+async fn rows(t: &TestApp, sql: &str) -> Vec<(i64, Option<String>, Option<String>)> {
+    sqlx::query_as(sql)
+        .fetch_all(t.app.store().pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn new_format_links_resolve_in_one_batched_post_matched_by_tag() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let items: Vec<GItem> = (0..5)
+        .map(|i| GItem {
+            id: token_id(&i.to_string()),
+            title: [
+                "Alpha story about rivers today",
+                "Beta report - the markets move up",
+                "Gamma news on schools and teachers",
+                "Delta review of the new film tonight",
+                "Epsilon update about the local weather",
+            ][i],
+            source: "The Paper",
+            source_url: "https://paper.example",
+        })
+        .collect();
+    for (i, it) in items.iter().enumerate() {
+        g.answer(
+            &it.id,
+            &format!("https://paper.example/story/{i}?utm_source=gn"),
+        );
+    }
+    g.serve_feed("/rss/search", &items).await;
+    let t = app(&g, &[g.feed_url("/rss/search")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!((r.gets, r.posts, r.resolved), (5, 1, 5), "{r:?}");
+    assert_eq!(g.posts().len(), 1);
+
+    let arts = rows(&t, "SELECT id, url, title FROM articles ORDER BY id").await;
+    assert_eq!(arts.len(), 5);
+    for (i, (_, url, title)) in arts.iter().enumerate() {
+        assert_eq!(
+            url.as_deref(),
+            Some(format!("https://paper.example/story/{i}").as_str())
+        );
+        assert!(!title.as_deref().unwrap().ends_with(" - The Paper"));
+    }
+    assert_eq!(
+        arts[1].2.as_deref(),
+        Some("Beta report - the markets move up"),
+        "only the exact source suffix is stripped"
+    );
+    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+    assert!(
+        page[0].links[0].contains("/rss/articles/"),
+        "the Google link is kept"
+    );
+    assert_eq!(
+        page[0].summary, None,
+        "a Google description is not the article's summary"
+    );
+    assert_eq!(page[0].publisher.as_deref(), Some("The Paper"));
+}
+
+#[tokio::test]
+async fn the_same_story_under_different_ids_and_feeds_lands_as_one_article() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let title = "Parliament passes the new budget after a long debate";
+    let (id1, id2, id3) = (token_id("one"), token_id("two"), token_id("three"));
+    let publisher_url = "https://www.wire.example/politics/budget-passes";
+    g.answer(&id1, publisher_url);
+    g.answer(&id2, publisher_url);
+    let item = |id: &str| GItem {
+        id: id.to_owned(),
+        title,
+        source: "Wire",
+        source_url: "https://www.wire.example",
+    };
+    g.serve_feed("/rss/top", &[item(&id1)]).await;
+    g.serve_feed("/rss/search", &[item(&id2)]).await;
+    let old_format = encode_old_format_id(&format!("{publisher_url}?utm_medium=rss"));
+    g.serve_feed("/rss/topic", &[item(&old_format)]).await;
+    // The old-format copy arrives first and resolves the story offline.
+    let t = app(&g, &[g.feed_url("/rss/topic")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let add = |p: &str| newsd::store::NewFeed {
+        url: g.feed_url(p),
+        name: None,
+        interval_secs: None,
+    };
+    for p in ["/rss/top", "/rss/search"] {
+        t.app
+            .store()
+            .add_feed(&add(p), "cli", Utc::now())
+            .await
+            .unwrap();
+    }
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(
+        r.gets, 0,
+        "items of a resolved story join it without lookups"
+    );
+    assert_eq!(t.article_count().await, 1);
+
+    // A third token id, in a feed whose other copy is still unresolved, is looked up
+    // and merges by publisher URL.
+    g.serve_feed("/rss/late", &[item(&id3)]).await;
+    g.answer(&id3, publisher_url);
+    t.app
+        .store()
+        .add_feed(&add("/rss/late"), "cli", Utc::now())
+        .await
+        .unwrap();
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(
+        g.article_page_gets().await,
+        0,
+        "joined again: same title and publisher within 36 h"
+    );
+    assert_eq!(t.article_count().await, 1);
+    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+    assert_eq!(page[0].feeds.len(), 4, "one article, four feed links");
+    assert_eq!(page[0].url.as_deref(), Some(publisher_url));
+}
+
+#[tokio::test]
+async fn items_merged_provisionally_split_cleanly_when_they_resolve_apart() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let title = "Live coverage of the championship final tonight in the city";
+    let (id1, id2) = (token_id("a"), token_id("b"));
+    g.answer(&id1, "https://sport.example/final/report");
+    g.answer(&id2, "https://sport.example/final/gallery");
+    let item = |id: &str| GItem {
+        id: id.to_owned(),
+        title,
+        source: "Sport Daily",
+        source_url: "https://sport.example",
+    };
+    g.serve_feed("/rss/one", &[item(&id1)]).await;
+    g.serve_feed("/rss/two", &[item(&id2)]).await;
+    let t = app(&g, &[g.feed_url("/rss/one"), g.feed_url("/rss/two")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    assert_eq!(
+        t.article_count().await,
+        1,
+        "merged provisionally by title and publisher"
+    );
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(r.resolved, 2);
+    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+    assert_eq!(page.len(), 2, "split into two articles");
+    let mut urls: Vec<_> = page.iter().map(|a| a.url.clone().unwrap()).collect();
+    urls.sort();
+    assert_eq!(
+        urls,
+        vec![
+            "https://sport.example/final/gallery",
+            "https://sport.example/final/report"
+        ]
+    );
+    for a in &page {
+        assert_eq!(a.feeds.len(), 1, "each keeps its own feed");
+        assert_eq!(a.links.len(), 1, "and its own link");
+    }
+    assert_eq!(t.app.store().integrity_check().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn a_429_trips_the_breaker_and_no_article_page_get_is_sent_during_the_cool_down_even_after_a_restart(
+) {
+    let g = FakeGoogle::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/rss/articles/"))
+        .respond_with(ResponseTemplate::new(429))
+        .mount(&g.server)
+        .await;
+    let items: Vec<GItem> = (0..3)
+        .map(|i| GItem {
+            id: token_id(&format!("rl{i}")),
+            title: [
+                "One thing happened in the town",
+                "Two things happened in the city",
+                "Three things happened in the land",
+            ][i],
+            source: "Paper",
+            source_url: "https://paper.example",
+        })
+        .collect();
+    g.serve_feed("/rss/search", &items).await;
+    let t = app(&g, &[g.feed_url("/rss/search")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(r.gets, 1, "the first 429 stops the round");
+    assert!(r.cooling_down_until.is_some());
+    assert_eq!(g.article_page_gets().await, 1);
+
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(r.gets, 0);
+    let restarted = t.restart().await;
+    let r = restarted.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(r.gets, 0, "the breaker is stored in the database");
+    assert_eq!(g.article_page_gets().await, 1);
+    let q = restarted.store().google_queue_stats().await.unwrap();
+    assert_eq!(q.pending, 3, "nothing is lost while paused");
+    assert_eq!(restarted.store().stats().await.unwrap().articles, 3);
+}
+
+#[tokio::test]
+async fn signatures_held_across_a_restart_are_posted_without_new_gets() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let items: Vec<GItem> = (0..3)
+        .map(|i| GItem {
+            id: token_id(&format!("s{i}")),
+            title: [
+                "Signed story number one today",
+                "Signed story number two today",
+                "Signed story number three today",
+            ][i],
+            source: "Paper",
+            source_url: "https://paper.example",
+        })
+        .collect();
+    for (i, it) in items.iter().enumerate() {
+        g.answer(&it.id, &format!("https://paper.example/signed/{i}"));
+    }
+    g.serve_feed("/rss/search", &items).await;
+    let t = app(&g, &[g.feed_url("/rss/search")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let now = Utc::now();
+    let r = t.app.resolver().resolve_once(now, 2, false).await.unwrap();
+    assert_eq!((r.gets, r.posts), (2, 0), "waits for a fuller batch");
+
+    let restarted = t.restart().await;
+    let r = restarted
+        .resolver()
+        .resolve_once(now, 0, true)
+        .await
+        .unwrap();
+    assert_eq!((r.gets, r.posts, r.resolved), (0, 1, 2));
+    assert_eq!(g.article_page_gets().await, 2);
+    assert_eq!(g.posts()[0].len(), 2);
+}
+
+#[tokio::test]
+async fn a_consent_redirect_is_passed_with_cookies_and_never_stored() {
+    let g = FakeGoogle::start().await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/rss/articles/"))
+        .and(header_exists("cookie"))
+        .respond_with(ArticlePage)
+        .mount(&g.server)
+        .await;
+    let base = g.uri();
+    Mock::given(method("GET"))
+        .and(path_regex("^/rss/articles/"))
+        .respond_with(move |req: &Request| {
+            let cont = format!(
+                "{base}{}?{}",
+                req.url.path(),
+                req.url.query().unwrap_or_default()
+            );
+            let mut consent = url::Url::parse(&format!("{base}/consent/m")).unwrap();
+            consent
+                .query_pairs_mut()
+                .append_pair("continue", &cont)
+                .append_pair("gl", "DE");
+            ResponseTemplate::new(302).insert_header("location", consent.as_str())
+        })
+        .mount(&g.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/consent/m"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "<html><body><h1>Before you continue to Google</h1><form action=\"https://consent.google.com/save\" method=\"POST\"></form></body></html>",
+        ))
+        .mount(&g.server)
+        .await;
+    let id = token_id("consent");
+    g.answer(&id, "https://paper.example/after-consent");
+    g.serve_feed(
+        "/rss/search",
+        &[GItem {
+            id: id.clone(),
+            title: "A story behind a consent wall today",
+            source: "Paper",
+            source_url: "https://paper.example",
+        }],
+    )
+    .await;
+    let t = app(&g, &[g.feed_url("/rss/search")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!(r.resolved, 1, "{r:?}");
+    let arts = rows(&t, "SELECT id, url, title FROM articles").await;
+    assert_eq!(
+        arts[0].1.as_deref(),
+        Some("https://paper.example/after-consent")
+    );
+    let leaked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM articles WHERE title LIKE '%Before you continue%' OR summary LIKE '%Before you continue%' OR text LIKE '%Before you continue%'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(leaked, 0);
+}
+
+#[tokio::test]
+async fn an_unresolvable_item_is_kept_with_its_google_link_and_retried_later() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let id = token_id("lost");
+    g.serve_feed(
+        "/rss/search",
+        &[GItem {
+            id: id.clone(),
+            title: "A story Google will not map today",
+            source: "Paper",
+            source_url: "https://paper.example",
+        }],
+    )
+    .await;
+    let t = app(&g, &[g.feed_url("/rss/search")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+    assert_eq!((r.resolved, r.failed), (0, 1));
+    let (status, attempts, next_try, last_error): (String, i64, String, Option<String>) =
+        sqlx::query_as("SELECT status, attempts, next_try_at, last_error FROM google_links")
+            .fetch_one(t.app.store().pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("pending", 1));
+    assert!(next_try > newsd::store::ts(Utc::now()), "retried later");
+    assert!(last_error.unwrap().contains("no answer"));
+    let arts = rows(&t, "SELECT id, url, publisher_url FROM articles").await;
+    assert!(
+        arts[0].1.as_deref().unwrap().contains(&id),
+        "stored with its Google link"
+    );
+    assert_eq!(arts[0].2.as_deref(), Some("https://paper.example"));
+
+    // Once Google answers, the retry resolves it.
+    g.answer(&id, "https://paper.example/found");
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let r = t.app.drain_resolution_once(later).await.unwrap();
+    assert_eq!(r.resolved, 1);
+}
+
+#[tokio::test]
+async fn google_news_feeds_are_configured_by_intent_and_unsupported_feeds_are_config_errors() {
+    let g = FakeGoogle::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rss/headlines/section/topic/WORLD"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/rss/unsupported"))
+        .mount(&g.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rss/unsupported"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("<rss version=\"2.0\"><channel><title>x</title></channel></rss>"),
+        )
+        .mount(&g.server)
+        .await;
+    g.serve_feed("/rss/search", &[]).await;
+    let extra = format!(
+        "{}\n[[feeds]]\ngoogle_news = {{ topic = \"WORLD\", edition = \"en-GB\" }}\n\n[[feeds]]\ngoogle_news = {{ search = \"\\\"bears ears\\\" when:1d\" }}\n",
+        g.config()
+    );
+    let t = spawn_app_with(&[], &extra).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let feeds = t.app.store().list_feeds().await.unwrap();
+    assert_eq!(feeds.len(), 2);
+    assert!(
+        feeds[0]
+            .url
+            .ends_with("/rss/headlines/section/topic/WORLD?hl=en-GB&gl=GB&ceid=GB:en"),
+        "{}",
+        feeds[0].url
+    );
+    assert!(feeds[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("configuration error"));
+    assert!(
+        feeds[1]
+            .url
+            .contains("/rss/search?q=%22bears+ears%22+when%3A1d&hl=en-US"),
+        "{}",
+        feeds[1].url
+    );
+    assert_eq!(feeds[1].last_status.as_deref(), Some("ok"));
+}
