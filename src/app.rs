@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
 use crate::feed::{parse_feed, ParsedEntry};
 use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
+use crate::fulltext::{FulltextReport, FulltextWorker};
 use crate::google_news::{self, Edition};
 use crate::resolver::{ResolveReport, Resolver};
 use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
@@ -27,6 +28,8 @@ use crate::store::{FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, Store};
 /// How often the scheduler looks at the database even when nothing is due,
 /// so feeds added by `newsd feeds add` are picked up within a minute.
 const RESCAN_EVERY: Duration = Duration::from_secs(60);
+/// How long the full-text worker sleeps when its queue is empty.
+const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
 /// How often the database gets its upkeep (checkpoint, optimize, vacuum).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -105,6 +108,7 @@ struct Inner {
     fetcher: Fetcher,
     policy: Policy,
     resolver: Resolver,
+    fulltext: FulltextWorker,
 }
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
@@ -131,6 +135,11 @@ impl App {
         let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
         let policy = Policy::from(&settings.scheduler);
         let resolver = Resolver::new(store.clone(), fetcher.clone(), settings.google_news.clone());
+        // Hosts that asked us to wait before a restart are still waited for.
+        for (host, until) in store.host_backoffs(Utc::now()).await? {
+            fetcher.restore_host_backoff(&host, until);
+        }
+        let fulltext = FulltextWorker::new(store.clone(), fetcher.clone(), settings.clone());
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
@@ -138,6 +147,7 @@ impl App {
                 fetcher,
                 policy,
                 resolver,
+                fulltext,
             }),
         })
     }
@@ -152,6 +162,32 @@ impl App {
 
     pub fn resolver(&self) -> &Resolver {
         &self.inner.resolver
+    }
+
+    pub fn fulltext(&self) -> &FulltextWorker {
+        &self.inner.fulltext
+    }
+
+    /// One round of full-text work as the daemon runs it.
+    pub async fn fulltext_once(&self, now: DateTime<Utc>) -> anyhow::Result<FulltextReport> {
+        let x = &self.inner.settings.extract;
+        if !x.enabled {
+            return Ok(FulltextReport::default());
+        }
+        self.inner
+            .fulltext
+            .fulltext_once(now, x.max_concurrent * 2)
+            .await
+    }
+
+    /// What `poll --once` fetches of full text: until the queue is empty or
+    /// `extract.once_budget` has passed.
+    pub async fn drain_fulltext_once(&self, now: DateTime<Utc>) -> anyhow::Result<FulltextReport> {
+        let x = &self.inner.settings.extract;
+        if !x.enabled {
+            return Ok(FulltextReport::default());
+        }
+        crate::fulltext::drain(&self.inner.fulltext, now, x.once_budget.0).await
     }
 
     /// One round of Google link resolution as the daemon runs it: one paced
@@ -533,6 +569,28 @@ impl App {
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
         let get_interval = self.inner.settings.google_news.get_interval.0;
+        let worker = self.clone();
+        let worker_stop = polls_cancel.clone();
+        tracker.spawn(async move {
+            while !worker_stop.is_cancelled() {
+                let idle = tokio::select! {
+                    r = worker.fulltext_once(Utc::now()) => match r {
+                        Ok(r) => r.taken == 0,
+                        Err(e) => {
+                            warn!(error = %format!("{e:#}"), "full-text round failed");
+                            true
+                        }
+                    },
+                    _ = worker_stop.cancelled() => break,
+                };
+                if idle {
+                    tokio::select! {
+                        _ = tokio::time::sleep(FULLTEXT_IDLE_WAIT) => {}
+                        _ = worker_stop.cancelled() => break,
+                    }
+                }
+            }
+        });
         tracker.spawn(async move {
             while !resolver_stop.is_cancelled() {
                 tokio::select! {

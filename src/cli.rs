@@ -85,6 +85,23 @@ pub enum Command {
     Backup { file: PathBuf },
     /// Print the publisher URL behind a Google News link or article id, and how it was found.
     Resolve { url_or_id: String },
+    /// Extract one page (a URL to fetch, or an HTML file) and print its text,
+    /// or `--batch IN_DIR OUT_DIR` to extract every IN_DIR/<id>.html to OUT_DIR/<id>.txt.
+    Extract {
+        /// A URL or an HTML file.
+        #[arg(required_unless_present = "batch")]
+        source: Option<String>,
+        /// Print everything extracted as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, num_args = 2, value_names = ["IN_DIR", "OUT_DIR"], conflicts_with = "source")]
+        batch: Option<Vec<PathBuf>>,
+    },
+    /// Re-run extraction on kept raw pages (needs extract.keep_raw_html).
+    Reextract {
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -246,6 +263,25 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             }
             Ok(())
         }
+        Command::Extract {
+            source,
+            json,
+            batch,
+        } => match (batch, source) {
+            (Some(dirs), _) => crate::extract_cmd::batch(&dirs[0], &dirs[1]),
+            (None, Some(source)) => crate::extract_cmd::one(&settings, &source, json).await,
+            (None, None) => bail!("give a URL, a file, or --batch IN_DIR OUT_DIR"),
+        },
+        Command::Reextract { since } => {
+            let since = since
+                .as_deref()
+                .map(|s| parse_since(s, Utc::now()))
+                .transpose()?;
+            let store = Store::open(&settings.database.url, busy).await?;
+            let n = crate::extract_cmd::reextract(&store, since).await?;
+            println!("re-extracted {n} articles");
+            Ok(())
+        }
         Command::Backup { file } => {
             if file.exists() {
                 bail!("{} already exists; choose a new file", file.display());
@@ -327,6 +363,8 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
         reports.len()
     )?;
     let r = app.drain_resolution_once(Utc::now()).await?;
+    let full = app.drain_fulltext_once(Utc::now()).await?;
+    let queued = app.store().fulltext_stats().await?;
     let q = app.store().google_queue_stats().await?;
     if r != Default::default() || q.pending > 0 {
         write!(
@@ -338,6 +376,29 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
             Some(until) => writeln!(out, "; paused after HTTP 429 until {until}")?,
             None => writeln!(out)?,
         }
+    }
+    if full.taken > 0 || queued.pending > 0 {
+        let others: Vec<String> = full
+            .without_text
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        writeln!(
+            out,
+            "full text: {} stored{}{}; {} still queued",
+            full.stored,
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", others.join(", "))
+            },
+            if full.deferred > 0 {
+                format!(", {} deferred (host backoff)", full.deferred)
+            } else {
+                String::new()
+            },
+            queued.pending
+        )?;
     }
     app.store().close().await;
     Ok(())

@@ -116,8 +116,21 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub http: HttpSettings,
     pub google_news: GoogleNewsSettings,
+    pub extract: ExtractSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExtractSettings {
+    pub enabled: bool,
+    pub user_agent: String,
+    pub max_concurrent: usize,
+    pub max_attempts: i64,
+    pub retry_interval: HumanDuration,
+    pub lease: HumanDuration,
+    pub keep_raw_html: bool,
+    pub once_budget: HumanDuration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,6 +181,7 @@ pub struct HttpSettings {
     pub max_redirects: u32,
     pub per_host_concurrency: usize,
     pub per_host_delay: HumanDuration,
+    pub respect_robots_txt: bool,
     #[serde(default)]
     pub allow_networks: Vec<String>,
 }
@@ -182,6 +196,7 @@ impl fmt::Debug for HttpSettings {
             .field("max_redirects", &self.max_redirects)
             .field("per_host_concurrency", &self.per_host_concurrency)
             .field("per_host_delay", &self.per_host_delay)
+            .field("respect_robots_txt", &self.respect_robots_txt)
             .field("allow_networks", &self.allow_networks)
             .finish()
     }
@@ -402,6 +417,28 @@ impl Settings {
                 "google_news.max_attempts",
                 g.max_attempts.to_string(),
                 "must be at least 1",
+            ));
+        }
+        let x = &self.extract;
+        if x.max_concurrent == 0 {
+            return Err(invalid(
+                "extract.max_concurrent",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if x.max_attempts < 1 {
+            return Err(invalid(
+                "extract.max_attempts",
+                x.max_attempts.to_string(),
+                "must be at least 1",
+            ));
+        }
+        if x.lease.0 < Duration::from_secs(1) {
+            return Err(invalid(
+                "extract.lease",
+                format!("{:?}", x.lease),
+                "must be at least 1s",
             ));
         }
         for (i, feed) in self.feeds.iter().enumerate() {

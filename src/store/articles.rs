@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::feeds::FeedUpdate;
+use super::fulltext::enqueue_in;
 use super::google::{merge_google_entry, note_decoded, GoogleEntry};
 use super::{ts, Result, Store};
 
@@ -133,6 +134,7 @@ impl Store {
             stored.new_items += 1;
             if created {
                 stored.new_articles += 1;
+                enqueue_in(&mut tx, article_id, &now_s).await?;
             }
         }
         let update = make_update(&stored);

@@ -344,6 +344,7 @@ impl Store {
             )
             .await?
         };
+        super::fulltext::enqueue_in(&mut tx, survivor, &ts(now)).await?;
         tx.commit().await?;
         Ok(survivor)
     }

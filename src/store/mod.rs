@@ -3,6 +3,7 @@
 
 mod articles;
 mod feeds;
+mod fulltext;
 mod google;
 mod search;
 
@@ -18,6 +19,7 @@ use sqlx::SqlitePool;
 
 pub use articles::{ExportArticle, NewEntry, PollStored};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
 pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
 pub use search::{SearchHit, SearchQuery};
 

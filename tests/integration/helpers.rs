@@ -15,6 +15,8 @@ pub struct TestApp {
     pub app: App,
     pub dir: TempDir,
     pub config_path: PathBuf,
+    /// `NEWSD__…` overrides, applied to every load (and to CLI runs).
+    pub env: Vec<(String, String)>,
 }
 
 /// Settings every test shares: loopback allowed (the SSRF guard blocks it by
@@ -42,8 +44,8 @@ pub fn write_config(dir: &TempDir, feeds: &[String], extra: &str) -> PathBuf {
     path
 }
 
-pub fn load_settings(path: &std::path::Path) -> Settings {
-    Settings::load_with_env(Some(path), Vec::new())
+pub fn load_settings(path: &std::path::Path, env: &[(String, String)]) -> Settings {
+    Settings::load_with_env(Some(path), env.to_vec())
         .expect("test config loads")
         .settings
 }
@@ -53,9 +55,19 @@ pub async fn spawn_app(feeds: &[String]) -> TestApp {
 }
 
 pub async fn spawn_app_with(feeds: &[String], extra: &str) -> TestApp {
+    spawn_app_env(feeds, extra, &[]).await
+}
+
+/// Like [`spawn_app_with`], with `NEWSD__SECTION__KEY` overrides (how tests
+/// change a key the base config already sets).
+pub async fn spawn_app_env(feeds: &[String], extra: &str, env: &[(&str, &str)]) -> TestApp {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let config_path = write_config(&dir, feeds, extra);
-    let app = App::build(load_settings(&config_path))
+    let app = App::build(load_settings(&config_path, &env))
         .await
         .expect("app builds");
     app.sync_config_feeds(chrono::Utc::now())
@@ -65,13 +77,14 @@ pub async fn spawn_app_with(feeds: &[String], extra: &str) -> TestApp {
         app,
         dir,
         config_path,
+        env,
     }
 }
 
 impl TestApp {
     /// The same database and config, opened again (a restart).
     pub async fn restart(&self) -> App {
-        let app = App::build(load_settings(&self.config_path))
+        let app = App::build(load_settings(&self.config_path, &self.env))
             .await
             .expect("app rebuilds");
         app.sync_config_feeds(chrono::Utc::now())
@@ -90,7 +103,8 @@ impl TestApp {
             .arg(&self.config_path)
             .args(args)
             .env_remove("NEWSD_CONFIG")
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd
     }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod fetch;
+mod fulltext;
 mod google_news;
 mod helpers;
 mod polling;

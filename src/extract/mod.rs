@@ -1,0 +1,186 @@
+//! Full-text extraction: pure functions from HTML to article text + metadata.
+//!
+//! Pipeline: parse once with dom_query, read metadata from the intact DOM,
+//! hand the DOM to dom_smoothie (readability) to locate the article, prune
+//! boilerplate from its output with general rules, then render text and an
+//! allow-listed HTML copy. Interstitials (consent, bot checks, logins, empty
+//! JS shells) are classified only when little article text came out.
+
+mod charset;
+mod clean;
+mod content;
+mod guard;
+mod metadata;
+mod page;
+mod sanitize;
+mod text;
+
+use dom_query::{Document, NodeRef};
+use regex::Regex;
+
+pub use charset::decode_html;
+pub use text::word_count;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExtractOptions {
+    pub url: Option<url::Url>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PageKind {
+    #[default]
+    Article,
+    ConsentWall,
+    BotCheck,
+    LoginWall,
+    EmptyShell,
+    NotArticle,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    /// Main text, paragraphs separated by "\n\n"; None if no article found.
+    pub text: Option<String>,
+    /// Sanitized article HTML (allow-listed tags, absolute http(s) links).
+    pub html: Option<String>,
+    pub title: Option<String>,
+    pub authors: Vec<String>,
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub language: Option<String>,
+    pub lead_image: Option<String>,
+    pub canonical_url: Option<String>,
+    pub site_name: Option<String>,
+    pub description: Option<String>,
+    pub word_count: usize,
+    pub page_kind: PageKind,
+}
+
+/// Selects without panicking: dom_query's `select` panics on a bad selector.
+pub(crate) fn select_nodes<'a>(doc: &'a Document, sel: &str) -> Vec<NodeRef<'a>> {
+    doc.try_select(sel)
+        .map(|s| s.nodes().to_vec())
+        .unwrap_or_default()
+}
+
+/// Fallback for a pattern that failed to compile (ruled out by unit tests):
+/// matches nothing, so extraction degrades instead of panicking.
+pub(crate) fn never_regex() -> Regex {
+    Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
+}
+
+/// Wraps plain paragraphs as escaped `<p>` elements.
+fn paragraphs_html(paras: &[String]) -> String {
+    let mut h = String::new();
+    for p in paras {
+        h.push_str("<p>");
+        for c in p.chars() {
+            match c {
+                '&' => h.push_str("&amp;"),
+                '<' => h.push_str("&lt;"),
+                '>' => h.push_str("&gt;"),
+                _ => h.push(c),
+            }
+        }
+        h.push_str("</p>");
+    }
+    h
+}
+
+/// Text-only result for markup too degenerate to parse in reasonable time.
+fn extract_without_dom(html: &str) -> Extracted {
+    let blocks = clean::filter_blocks(guard::strip_to_blocks(html), None);
+    let text = blocks.join("\n\n");
+    let word_count = word_count(&text);
+    Extracted {
+        html: (!blocks.is_empty()).then(|| paragraphs_html(&blocks)),
+        text: (!blocks.is_empty()).then_some(text),
+        word_count,
+        page_kind: if word_count < 30 {
+            PageKind::NotArticle
+        } else {
+            PageKind::Article
+        },
+        ..Extracted::default()
+    }
+}
+
+pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
+    let base = opts.url.as_ref();
+    if guard::too_deep_to_parse(html) {
+        return extract_without_dom(html);
+    }
+    let doc = Document::from(html);
+    let meta = metadata::extract_metadata(&doc, base);
+
+    let mut out = Extracted {
+        title: meta.title.clone(),
+        authors: meta.authors,
+        published_at: meta.published_at,
+        modified_at: meta.modified_at,
+        language: meta.language,
+        lead_image: meta.lead_image,
+        canonical_url: meta.canonical_url,
+        site_name: meta.site_name,
+        description: meta.description,
+        ..Extracted::default()
+    };
+
+    let deep = content::too_deep(&doc);
+    let (mut text, mut html_out) = if deep {
+        // Degenerate nesting: plain text only, no readability, no recursion.
+        let blocks = clean::filter_blocks(content::flat_blocks(&doc), meta.title.as_deref());
+        if blocks.is_empty() {
+            (None, None)
+        } else {
+            (Some(blocks.join("\n\n")), Some(paragraphs_html(&blocks)))
+        }
+    } else {
+        // A third-party DOM heuristic must not take the daemon down on one
+        // hostile page; a panic there just means "no article found".
+        let title = meta.title.as_deref();
+        let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            content::extract_content(doc, base, title)
+        }))
+        .ok()
+        .flatten();
+        match content {
+            Some(c) => (Some(c.text), Some(c.html)),
+            None => (None, None),
+        }
+    };
+
+    // Some sites render the body client-side but ship it in JSON-LD.
+    if let Some(body) = meta.article_body {
+        let dom_words = text.as_deref().map_or(0, word_count);
+        let ld_words = word_count(&body);
+        if ld_words > dom_words * 2 && ld_words >= 50 {
+            let paras: Vec<String> = body
+                .split('\n')
+                .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|p| !p.is_empty())
+                .collect();
+            html_out = Some(paragraphs_html(&paras));
+            text = Some(paras.join("\n\n"));
+        }
+    }
+
+    out.word_count = text.as_deref().map_or(0, word_count);
+    out.page_kind = if deep {
+        if out.word_count < 30 {
+            PageKind::NotArticle
+        } else {
+            PageKind::Article
+        }
+    } else {
+        // Re-parsing is cheap relative to readability and only happens for
+        // the rare short pages where an interstitial is plausible.
+        page::classify_if_short(html, base, out.word_count)
+    };
+    out.text = text;
+    out.html = html_out;
+    out
+}
+
+#[cfg(test)]
+mod tests;

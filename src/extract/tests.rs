@@ -1,0 +1,159 @@
+//! End-to-end behaviour of `extract` on small hand-written pages.
+
+use super::*;
+
+fn para(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "<p>Paragraph {i} of the report explains how the city council voted on the new \
+                 transit budget, what residents said at the hearing, and why the plan matters \
+                 for commuters who rely on buses every single day.</p>"
+            )
+        })
+        .collect()
+}
+
+fn article_page(extra_body: &str) -> String {
+    format!(
+        "<html lang=\"en\"><head><title>Council passes transit budget | City Paper</title>\
+         <meta property=\"og:site_name\" content=\"City Paper\"></head><body>\
+         <nav><a href=\"/\">Home</a><a href=\"/news\">News</a></nav>\
+         <article><h1>Council passes transit budget</h1>{}{extra_body}\
+         <div class=\"share-bar\"><a href=\"#\">Facebook</a> <a href=\"#\">Twitter</a></div>\
+         </article><footer>Copyright 2024 City Paper</footer></body></html>",
+        para(8)
+    )
+}
+
+#[test]
+fn article_text_is_extracted_without_navigation_or_footer() {
+    let out = extract(&article_page(""), &ExtractOptions::default());
+    let text = out.text.unwrap_or_default();
+    assert!(text.contains("Paragraph 0 of the report"));
+    assert!(text.contains("Paragraph 7 of the report"));
+    assert!(!text.contains("Copyright"));
+    assert!(!text.contains("Facebook"));
+    assert_eq!(out.page_kind, PageKind::Article);
+    assert_eq!(out.site_name.as_deref(), Some("City Paper"));
+    assert!(out.word_count > 200);
+}
+
+#[test]
+fn long_article_mentioning_captcha_stays_an_article() {
+    let page = article_page(
+        "<p>Researchers said the captcha system, which asks people to verify you are human, \
+         is increasingly solved by bots.</p>",
+    );
+    let out = extract(&page, &ExtractOptions::default());
+    assert_eq!(out.page_kind, PageKind::Article);
+}
+
+#[test]
+fn consent_wall_is_flagged_not_article() {
+    let page = "<html><head><title>Before you continue</title></head><body>\
+        <div><h1>Before you continue to Example</h1>\
+        <p>We use cookies and data to deliver and maintain services.</p>\
+        <form action=\"https://consent.example.com/save\" method=\"post\">\
+        <button>Reject all</button><button>Accept all</button></form></div></body></html>";
+    let url = url::Url::parse("https://consent.example.com/ml?continue=x").ok();
+    let out = extract(page, &ExtractOptions { url });
+    assert_eq!(out.page_kind, PageKind::ConsentWall);
+}
+
+#[test]
+fn cloudflare_challenge_is_flagged_as_bot_check() {
+    let page = "<html><head><title>Just a moment...</title></head><body>\
+        <div id=\"cf-wrapper\"><h1>Checking your browser before accessing the site.</h1>\
+        <form id=\"challenge-form\" action=\"/cdn-cgi/challenge-platform\"></form></div></body></html>";
+    let out = extract(page, &ExtractOptions::default());
+    assert_eq!(out.page_kind, PageKind::BotCheck);
+}
+
+#[test]
+fn login_form_page_is_flagged_as_login_wall() {
+    let page = "<html><head><title>Sign in</title></head><body><h1>Sign in to continue reading</h1>\
+        <form action=\"/login\"><input name=\"user\"><input type=\"password\" name=\"pw\"></form></body></html>";
+    let out = extract(page, &ExtractOptions::default());
+    assert_eq!(out.page_kind, PageKind::LoginWall);
+}
+
+#[test]
+fn javascript_shell_is_flagged_as_empty() {
+    let page = "<html><head><title>News</title><script src=\"/app.js\"></script></head>\
+        <body><div id=\"root\"></div><noscript>You need to enable JavaScript to run this app.</noscript></body></html>";
+    let out = extract(page, &ExtractOptions::default());
+    assert_eq!(out.page_kind, PageKind::EmptyShell);
+    assert_eq!(out.word_count, 0);
+}
+
+#[test]
+fn paywalled_teaser_keeps_its_text_and_is_flagged_as_login_wall() {
+    let page = "<html><head><title>Markets rally on rate hopes</title></head><body><article>\
+        <h1>Markets rally on rate hopes</h1>\
+        <p>Stocks rose sharply on Tuesday as investors bet that the central bank would cut \
+        interest rates before the end of the year, lifting shares of banks and builders.</p>\
+        <div class=\"paywall\"><p>Subscribe to continue reading this article.</p>\
+        <p>Already a subscriber? Sign in</p></div></article></body></html>";
+    let out = extract(page, &ExtractOptions::default());
+    let text = out.text.unwrap_or_default();
+    assert!(
+        text.contains("Stocks rose sharply on Tuesday"),
+        "teaser text: {text:?}"
+    );
+    assert!(!text.contains("Subscribe to continue"));
+    assert_eq!(out.page_kind, PageKind::LoginWall);
+}
+
+#[test]
+fn article_html_is_sanitized() {
+    let page = article_page(
+        "<p onclick=\"steal()\">Inline <a href=\"/more\">link</a> here and some more words to keep \
+         this paragraph long enough.<img src=\"https://t.example/px.gif\" width=\"1\" height=\"1\"></p>\
+         <script>alert(1)</script>",
+    );
+    let url = url::Url::parse("https://paper.example/story").ok();
+    let out = extract(&page, &ExtractOptions { url });
+    let html = out.html.unwrap_or_default();
+    assert!(html.contains("<a href=\"https://paper.example/more\""));
+    assert!(!html.contains("onclick"));
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("px.gif"));
+}
+
+#[test]
+fn json_ld_article_body_is_used_when_dom_is_empty() {
+    let body = "Sentence about the harbour expansion and its costs. ".repeat(20);
+    let page = format!(
+        "<html><head><script type=\"application/ld+json\">{{\"@type\":\"NewsArticle\",\
+         \"headline\":\"Harbour\",\"articleBody\":\"{body}\"}}</script></head>\
+         <body><div id=\"root\"></div></body></html>"
+    );
+    let out = extract(&page, &ExtractOptions::default());
+    assert!(out.text.unwrap_or_default().contains("harbour expansion"));
+    assert_eq!(out.page_kind, PageKind::Article);
+}
+
+#[test]
+fn pathologically_deep_nesting_is_handled_quickly() {
+    let depth = 20_000;
+    let page = format!(
+        "<html><body>{}<p>Deeply buried sentence that should still be found.</p>{}</body></html>",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    );
+    let start = std::time::Instant::now();
+    let out = extract(&page, &ExtractOptions::default());
+    assert!(out
+        .text
+        .unwrap_or_default()
+        .contains("Deeply buried sentence"));
+    assert!(start.elapsed().as_secs() < 10);
+}
+
+#[test]
+fn empty_input_yields_no_article() {
+    let out = extract("", &ExtractOptions::default());
+    assert!(out.text.is_none());
+    assert_ne!(out.page_kind, PageKind::Article);
+}

@@ -1,0 +1,152 @@
+//! `newsd extract` and `newsd reextract`: extraction on demand, for seeing
+//! why a page came out wrong and for scoring the extractor.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::config::Settings;
+use crate::extract::{decode_html, extract, ExtractOptions, Extracted};
+use crate::fetch::{FetchRequest, Fetcher};
+use crate::store::{ArticleContent, Store};
+
+/// One page: a URL is fetched through the normal HTTP layer, anything else
+/// is read as a file.
+pub async fn one(settings: &Settings, source: &str, json: bool) -> anyhow::Result<()> {
+    let (html, url) = match Url::parse(source) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            let fetcher = Fetcher::new(crate::app::fetch_config(settings))?;
+            let mut req = FetchRequest::get(url.clone());
+            req.headers
+                .push(("User-Agent".to_owned(), settings.extract.user_agent.clone()));
+            let resp = fetcher
+                .fetch(req)
+                .await
+                .with_context(|| format!("fetching {url}"))?;
+            if !(200..300).contains(&resp.status) {
+                anyhow::bail!("HTTP {} from {}", resp.status, resp.url);
+            }
+            (
+                decode_html(&resp.body, resp.content_type.as_deref()),
+                Some(resp.url),
+            )
+        }
+        _ => {
+            let bytes = std::fs::read(source).with_context(|| format!("reading {source}"))?;
+            (decode_html(&bytes, None), None)
+        }
+    };
+    let e = extract(&html, &ExtractOptions { url });
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&as_json(&e))?)
+    } else {
+        writeln!(out, "{}", e.text.as_deref().unwrap_or_default())
+    };
+    match written {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn as_json(e: &Extracted) -> serde_json::Value {
+    serde_json::json!({
+        "page_kind": format!("{:?}", e.page_kind),
+        "title": e.title,
+        "authors": e.authors,
+        "published_at": e.published_at.map(crate::store::ts),
+        "modified_at": e.modified_at.map(crate::store::ts),
+        "language": e.language,
+        "site_name": e.site_name,
+        "canonical_url": e.canonical_url,
+        "lead_image": e.lead_image,
+        "description": e.description,
+        "word_count": e.word_count,
+        "text": e.text,
+        "html": e.html,
+    })
+}
+
+/// Every `IN_DIR/<id>.html` to `OUT_DIR/<id>.txt`, in one process (what the
+/// benchmark scorer's `--batch-cmd` calls). `IN_DIR/urls.tsv` (`id<TAB>url`)
+/// lets relative links and canonical URLs resolve.
+pub fn batch(in_dir: &Path, out_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let urls: HashMap<String, String> = std::fs::read_to_string(in_dir.join("urls.tsv"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (id, url) = l.split_once('\t')?;
+            Some((id.trim().to_owned(), url.trim().to_owned()))
+        })
+        .collect();
+    for entry in
+        std::fs::read_dir(in_dir).with_context(|| format!("reading {}", in_dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("html") {
+            continue;
+        }
+        let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let html = decode_html(&bytes, None);
+                let url = urls.get(id).and_then(|u| Url::parse(u).ok());
+                extract(&html, &ExtractOptions { url })
+                    .text
+                    .unwrap_or_default()
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                String::new()
+            }
+        };
+        std::fs::write(out_dir.join(format!("{id}.txt")), text)?;
+    }
+    Ok(())
+}
+
+/// Re-runs extraction over kept raw pages; returns how many got text.
+pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::Result<usize> {
+    let mut after = 0;
+    let mut done = 0;
+    loop {
+        let page = store.raw_pages(since, after, 100).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (article_id, url, content_type, body) in page {
+            let html = decode_html(&body, content_type.as_deref());
+            let e = extract(
+                &html,
+                &ExtractOptions {
+                    url: Url::parse(&url).ok(),
+                },
+            );
+            let Some(text) = e.text.clone() else { continue };
+            let content = ArticleContent {
+                text,
+                html: e.html,
+                title: e.title,
+                authors: e.authors,
+                published_at: e.published_at,
+                modified_at: e.modified_at,
+                lang: e.language,
+                lead_image: e.lead_image,
+                canonical_url: e.canonical_url,
+                site_name: e.site_name,
+                word_count: e.word_count as i64,
+            };
+            store
+                .store_fulltext(article_id, &content, &url, None, None, Utc::now())
+                .await?;
+            done += 1;
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,445 @@
+//! The full-text worker: takes jobs from the durable queue, fetches the
+//! publisher's page politely (robots.txt, per-host limits, backoff), runs
+//! extraction, and stores the result, or a named status that says why not.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tracing::{info, instrument, warn};
+use url::Url;
+
+use crate::config::Settings;
+use crate::domain::{strip_tracking, CanonicalUrl};
+use crate::extract::{decode_html, extract, ExtractOptions, Extracted, PageKind};
+use crate::fetch::{host_key, FetchError, FetchRequest, Fetcher};
+use crate::store::{ArticleContent, FulltextJob, Store};
+
+/// robots.txt answers are kept this long.
+const ROBOTS_TTL_HOURS: i64 = 24;
+/// The product token matched against robots.txt groups.
+const ROBOTS_AGENT: &str = "newsd";
+/// Extracted text shorter than this is no article body.
+const MIN_WORDS: usize = 40;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FulltextReport {
+    pub taken: usize,
+    pub stored: usize,
+    pub deferred: usize,
+    /// Jobs that ended (or will retry) without text, by status.
+    pub without_text: Vec<(String, usize)>,
+}
+
+impl FulltextReport {
+    fn count(&mut self, status: &str) {
+        match self.without_text.iter_mut().find(|(s, _)| s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.without_text.push((status.to_owned(), 1)),
+        }
+    }
+}
+
+enum Outcome {
+    Stored,
+    Deferred,
+    /// Final status without text.
+    Final(&'static str, String, Option<u16>),
+    /// Worth another try later (until attempts run out).
+    Retry(&'static str, String, Option<u16>, Option<DateTime<Utc>>),
+}
+
+#[derive(Clone)]
+pub struct FulltextWorker {
+    store: Store,
+    fetcher: Fetcher,
+    settings: Settings,
+}
+
+impl FulltextWorker {
+    pub fn new(store: Store, fetcher: Fetcher, settings: Settings) -> Self {
+        FulltextWorker {
+            store,
+            fetcher,
+            settings,
+        }
+    }
+
+    /// Takes up to `max_jobs` due jobs and works them concurrently.
+    pub async fn fulltext_once(
+        &self,
+        now: DateTime<Utc>,
+        max_jobs: usize,
+    ) -> anyhow::Result<FulltextReport> {
+        let x = &self.settings.extract;
+        let lease_until =
+            now + chrono::Duration::from_std(x.lease.0).unwrap_or(chrono::Duration::minutes(5));
+        let jobs = self
+            .store
+            .lease_fulltext_jobs(now, lease_until, max_jobs as i64)
+            .await?;
+        let mut report = FulltextReport {
+            taken: jobs.len(),
+            ..Default::default()
+        };
+        let outcomes: Vec<(FulltextJob, Outcome)> = futures::stream::iter(jobs)
+            .map(|job| async move {
+                let outcome = self.work(&job, now).await;
+                (job, outcome)
+            })
+            .buffer_unordered(x.max_concurrent)
+            .collect()
+            .await;
+        for (job, outcome) in outcomes {
+            match outcome {
+                Outcome::Stored => report.stored += 1,
+                Outcome::Deferred => report.deferred += 1,
+                Outcome::Final(status, error, http) => {
+                    report.count(status);
+                    self.store
+                        .finish_fulltext_job(job.article_id, status, Some(&error), http, None, now)
+                        .await?;
+                }
+                Outcome::Retry(status, error, http, at) => {
+                    report.count(status);
+                    let retry = if job.attempts >= x.max_attempts {
+                        None
+                    } else {
+                        let backoff = x.retry_interval.0.as_secs_f64()
+                            * 2f64.powi((job.attempts - 1).clamp(0, 20) as i32);
+                        let backoff = now + chrono::Duration::seconds(backoff as i64);
+                        Some(at.map_or(backoff, |a| a.max(backoff)))
+                    };
+                    self.store
+                        .finish_fulltext_job(job.article_id, status, Some(&error), http, retry, now)
+                        .await?;
+                }
+            }
+        }
+        self.store
+            .save_host_backoffs(&self.fetcher.host_backoffs())
+            .await?;
+        Ok(report)
+    }
+
+    #[instrument(skip_all, fields(article_id = job.article_id, url = %job.url))]
+    async fn work(&self, job: &FulltextJob, now: DateTime<Utc>) -> Outcome {
+        match self.fetch_and_extract(job, now).await {
+            Ok(o) => o,
+            Err(e) => Outcome::Retry("failed", format!("{e:#}"), None, None),
+        }
+    }
+
+    async fn fetch_and_extract(
+        &self,
+        job: &FulltextJob,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Outcome> {
+        let url = match Url::parse(&job.url) {
+            Ok(u) => strip_tracking(&u),
+            Err(e) => return Ok(Outcome::Final("failed", format!("invalid URL: {e}"), None)),
+        };
+        if self.settings.http.respect_robots_txt && !self.robots_allow(&url, now).await? {
+            return Ok(Outcome::Final(
+                "disallowed",
+                "robots.txt disallows fetching this page".to_owned(),
+                None,
+            ));
+        }
+        let mut req = FetchRequest::get(url.clone());
+        req.headers.push((
+            "User-Agent".to_owned(),
+            self.settings.extract.user_agent.clone(),
+        ));
+        req.accept = Some("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5".to_owned());
+        let resp = match self.fetcher.fetch(req).await {
+            Ok(r) => r,
+            Err(FetchError::HostBackoff { until, .. }) => {
+                self.store.defer_fulltext_job(job.article_id, until).await?;
+                return Ok(Outcome::Deferred);
+            }
+            Err(e @ FetchError::Blocked { .. }) => {
+                return Ok(Outcome::Final("blocked", e.to_string(), None))
+            }
+            Err(e @ FetchError::BodyTooLarge { .. }) => {
+                return Ok(Outcome::Final("too_large", e.to_string(), None))
+            }
+            Err(e) => return Ok(Outcome::Retry("failed", e.to_string(), None, None)),
+        };
+        let status = resp.status;
+        match status {
+            200..=299 => {}
+            404 | 410 => {
+                return Ok(Outcome::Final(
+                    "not_found",
+                    format!("HTTP {status}"),
+                    Some(status),
+                ))
+            }
+            429 | 503 => {
+                return Ok(Outcome::Retry(
+                    "failed",
+                    format!("HTTP {status}: the host asked us to wait"),
+                    Some(status),
+                    resp.retry_after,
+                ))
+            }
+            _ => {
+                return Ok(Outcome::Retry(
+                    "failed",
+                    format!("HTTP {status}"),
+                    Some(status),
+                    None,
+                ))
+            }
+        }
+        let content_type = resp.content_type.clone();
+        if let Some(ct) = content_type.as_deref() {
+            let ct = ct.to_ascii_lowercase();
+            if !(ct.contains("html") || ct.starts_with("text/plain") || ct.is_empty()) {
+                return Ok(Outcome::Final(
+                    "not_html",
+                    format!(
+                        "not an HTML page: {}",
+                        ct.split(';').next().unwrap_or_default()
+                    ),
+                    Some(status),
+                ));
+            }
+        }
+        let final_url = resp.url.clone();
+        let body = resp.body.clone();
+        let ct = content_type.clone();
+        let page_url = final_url.clone();
+        let extracted: Extracted = tokio::task::spawn_blocking(move || {
+            let html = decode_html(&body, ct.as_deref());
+            extract(
+                &html,
+                &ExtractOptions {
+                    url: Some(page_url),
+                },
+            )
+        })
+        .await?;
+        let kind_status = match extracted.page_kind {
+            PageKind::Article => None,
+            PageKind::ConsentWall => Some("consent_wall"),
+            PageKind::BotCheck => Some("bot_check"),
+            PageKind::LoginWall => Some("login_wall"),
+            PageKind::EmptyShell => Some("empty_shell"),
+            PageKind::NotArticle => Some("not_article"),
+        };
+        if let Some(s) = kind_status {
+            let msg = format!("the page is not the article ({s})");
+            return Ok(match s {
+                // Walls and checks may pass on a later try; the rest will not.
+                "consent_wall" | "bot_check" => Outcome::Retry(s, msg, Some(status), None),
+                _ => Outcome::Final(s, msg, Some(status)),
+            });
+        }
+        let Some(text) = extracted.text.clone().filter(|t| !t.trim().is_empty()) else {
+            return Ok(Outcome::Final(
+                "not_article",
+                "no article text found".into(),
+                Some(status),
+            ));
+        };
+        if extracted.word_count < MIN_WORDS
+            || !better_than_summary(&text, extracted.word_count, job.summary.as_deref())
+        {
+            return Ok(Outcome::Final(
+                "teaser",
+                format!(
+                    "extracted text ({} words) is no better than the feed summary",
+                    extracted.word_count
+                ),
+                Some(status),
+            ));
+        }
+        let identity = identity_from(&url, &final_url, extracted.canonical_url.as_deref());
+        let content = ArticleContent {
+            text,
+            html: extracted.html,
+            title: extracted.title,
+            authors: extracted.authors,
+            published_at: extracted.published_at,
+            modified_at: extracted.modified_at,
+            lang: extracted.language,
+            lead_image: extracted.lead_image,
+            canonical_url: extracted.canonical_url,
+            site_name: extracted.site_name,
+            word_count: extracted.word_count as i64,
+        };
+        let raw = self.settings.extract.keep_raw_html.then(|| {
+            (
+                final_url.as_str(),
+                content_type.as_deref(),
+                resp.body.to_vec(),
+            )
+        });
+        let survivor = self
+            .store
+            .store_fulltext(
+                job.article_id,
+                &content,
+                final_url.as_str(),
+                identity,
+                raw,
+                now,
+            )
+            .await?;
+        info!(survivor, words = content.word_count, "full text stored");
+        Ok(Outcome::Stored)
+    }
+
+    async fn robots_allow(&self, url: &Url, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let origin = url.origin().ascii_serialization();
+        let body = match self.store.robots_cached(&origin).await? {
+            Some((body, at)) if now - at < chrono::Duration::hours(ROBOTS_TTL_HOURS) => body,
+            _ => {
+                let body = self.fetch_robots(&origin).await;
+                self.store
+                    .cache_robots(&origin, body.as_deref(), now)
+                    .await?;
+                body
+            }
+        };
+        Ok(match body {
+            None => true,
+            Some(txt) => texting_robots::Robot::new(ROBOTS_AGENT, txt.as_bytes())
+                .map(|r| r.allowed(url.as_str()))
+                .unwrap_or(true),
+        })
+    }
+
+    /// The site's robots.txt; `None` when it has none we can use (which
+    /// allows everything, as crawlers conventionally read it).
+    async fn fetch_robots(&self, origin: &str) -> Option<String> {
+        let url = Url::parse(&format!("{origin}/robots.txt")).ok()?;
+        let mut req = FetchRequest::get(url);
+        req.headers.push((
+            "User-Agent".to_owned(),
+            self.settings.extract.user_agent.clone(),
+        ));
+        match self.fetcher.fetch(req).await {
+            Ok(r) if (200..300).contains(&r.status) => {
+                Some(String::from_utf8_lossy(&r.body).into_owned())
+            }
+            Ok(_) => None,
+            Err(e) => {
+                warn!(%origin, error = %e, "robots.txt unavailable; treating as allow-all");
+                None
+            }
+        }
+    }
+}
+
+/// Keep full text only when it adds to the feed's summary: clearly longer,
+/// not the same teaser again.
+fn better_than_summary(text: &str, words: usize, summary: Option<&str>) -> bool {
+    let Some(summary) = summary.filter(|s| !s.trim().is_empty()) else {
+        return true;
+    };
+    let summary_words = crate::extract::word_count(summary);
+    words as f64 > summary_words as f64 * 1.3 && text.len() > summary.len()
+}
+
+/// The identity the fetched page reveals: its canonical URL, else where the
+/// redirects ended. Pointers at a site's front page are ignored (sites set
+/// them on removed or paywalled articles), as are ones on another site.
+fn identity_from(
+    requested: &Url,
+    final_url: &Url,
+    canonical: Option<&str>,
+) -> Option<(String, String)> {
+    let usable = |u: &Url| {
+        matches!(u.scheme(), "http" | "https")
+            && u.path().trim_matches('/').len() > 1
+            && host_key(u) == host_key(requested)
+    };
+    let candidate = canonical
+        .and_then(|c| Url::parse(c).ok())
+        .filter(usable)
+        .or_else(|| Some(final_url.clone()).filter(|f| f != requested && usable(f)))?;
+    Some((
+        CanonicalUrl::from_url(&candidate).to_string(),
+        strip_tracking(&candidate).to_string(),
+    ))
+}
+
+/// Budget for `poll --once`: full-text rounds until the queue is empty, no
+/// progress is made, or `budget` has passed.
+pub async fn drain(
+    worker: &FulltextWorker,
+    now: DateTime<Utc>,
+    budget: Duration,
+) -> anyhow::Result<FulltextReport> {
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut total = FulltextReport::default();
+    let batch = worker.settings.extract.max_concurrent * 4;
+    while tokio::time::Instant::now() < deadline {
+        let r = match tokio::time::timeout_at(deadline, worker.fulltext_once(now, batch)).await {
+            Ok(r) => r?,
+            Err(_) => break,
+        };
+        if r.taken == 0 {
+            break;
+        }
+        let progressed = r.stored > 0 || !r.without_text.is_empty();
+        total.taken += r.taken;
+        total.stored += r.stored;
+        total.deferred += r.deferred;
+        for (s, n) in r.without_text {
+            for _ in 0..n {
+                total.count(&s);
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_canonical_url_on_the_same_site_becomes_the_identity() {
+        let id = identity_from(
+            &u("https://m.paper.example/a/1?utm_source=x"),
+            &u("https://m.paper.example/a/1"),
+            Some("https://www.paper.example/news/a-1"),
+        );
+        assert_eq!(id.unwrap().0, "paper.example/news/a-1");
+    }
+
+    #[test]
+    fn front_page_and_foreign_canonicals_are_ignored() {
+        let req = u("https://paper.example/a/1");
+        assert_eq!(
+            identity_from(&req, &req, Some("https://paper.example/")),
+            None
+        );
+        assert_eq!(
+            identity_from(&req, &req, Some("https://other.example/a/1")),
+            None
+        );
+        let moved = identity_from(&req, &u("https://paper.example/2026/a-1"), None);
+        assert_eq!(moved.unwrap().0, "paper.example/2026/a-1");
+    }
+
+    #[test]
+    fn full_text_must_beat_the_feed_summary() {
+        let summary = "One two three four five six seven eight nine ten.";
+        assert!(!better_than_summary(summary, 10, Some(summary)));
+        let long = summary.repeat(5);
+        assert!(better_than_summary(&long, 50, Some(summary)));
+        assert!(better_than_summary("anything", 5, None));
+    }
+}

@@ -1,0 +1,379 @@
+//! Full text end to end: a local publisher serving articles in several
+//! charsets, redirects, a gzip bomb, a slow drip, a PDF, a consent wall and a
+//! robots.txt, measured for politeness by the server itself.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+
+use crate::helpers::{rss, spawn_app_env, stdout, Item, TestApp};
+
+fn paragraphs(topic: &str) -> String {
+    (1..=6)
+        .map(|i| {
+            format!(
+                "<p>Paragraph {i} about {topic}: the council met on Tuesday and debated the plan at length, \
+                 hearing from residents, engineers and the mayor before a vote that surprised many observers.</p>"
+            )
+        })
+        .collect()
+}
+
+fn article_page(title: &str, body: &str, head_extra: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{head_extra}<title>{title}</title></head>\
+         <body><nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav>\
+         <article><h1>{title}</h1>{body}</article>\
+         <footer>Copyright Example Publisher. Subscribe to our newsletter.</footer></body></html>"
+    )
+}
+
+fn encoded(text: &str, enc: &'static encoding_rs::Encoding) -> Vec<u8> {
+    enc.encode(text).0.into_owned()
+}
+
+#[derive(Clone, Default)]
+struct Counters {
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+    starts: Arc<Mutex<Vec<Instant>>>,
+}
+
+struct Publisher {
+    base: String,
+    counters: Counters,
+}
+
+fn html_response(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn start_publisher() -> Publisher {
+    let counters = Counters::default();
+    let c = counters.clone();
+    let track = move |path: String| {
+        let c = c.clone();
+        async move {
+            if path != "/robots.txt" {
+                c.starts.lock().unwrap().push(Instant::now());
+            }
+            let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            c.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            c.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
+    let jsonld = r#"<script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle",
+        "headline":"Council approves the river plan","author":{"@type":"Person","name":"Ada Reporter"},
+        "datePublished":"2026-11-27T08:30:00Z","dateModified":"2026-11-27T10:00:00Z"}</script>
+        <link rel="canonical" href="/news/river-plan">"#;
+    let t = track.clone();
+    let router = axum::Router::new()
+        .route(
+            "/robots.txt",
+            get(move || {
+                let t = t.clone();
+                async move {
+                    t("/robots.txt".into()).await;
+                    "User-agent: *\nDisallow: /private/\n"
+                }
+            }),
+        )
+        .route(
+            "/news/{slug}",
+            get({
+                let track = track.clone();
+                move |axum::extract::Path(slug): axum::extract::Path<String>| {
+                    let track = track.clone();
+                    async move {
+                        track(format!("/news/{slug}")).await;
+                        news(&slug, jsonld).await
+                    }
+                }
+            }),
+        )
+        .route(
+            "/private/{slug}",
+            get(|| async { article_page("Secret", &paragraphs("secrets"), "") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Publisher {
+        base: format!("http://{addr}"),
+        counters,
+    }
+}
+
+/// 20 MiB of spaces, gzipped once (about 20 KiB on the wire).
+fn gzip_bomb() -> &'static [u8] {
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let spaces = vec![b' '; 1 << 20];
+        for _ in 0..20 {
+            gz.write_all(&spaces).unwrap();
+        }
+        gz.finish().unwrap()
+    })
+}
+
+async fn news(slug: &str, jsonld: &str) -> Response {
+    match slug {
+        "river" => html_response(
+            "text/html; charset=utf-8",
+            article_page("Council approves the river plan", &(paragraphs("the river") + "<p>The word zanzibarite appears only in the body.</p>"), jsonld).into_bytes(),
+        ),
+        "river-plan" => html_response(
+            "text/html; charset=utf-8",
+            article_page("Council approves the river plan", &paragraphs("the river"), "").into_bytes(),
+        ),
+        "sjis" => html_response(
+            "text/html; charset=Shift_JIS",
+            encoded(&article_page("東京の記事", &paragraphs("東京都の新しい条例と市民の反応"), ""), encoding_rs::SHIFT_JIS),
+        ),
+        "gbk" => html_response(
+            "text/html",
+            encoded(
+                &article_page("北京新闻", &paragraphs("北京市政府发布的新政策"), "").replace("utf-8", "gbk"),
+                encoding_rs::GBK,
+            ),
+        ),
+        "cp1251" => html_response(
+            "text/html",
+            encoded(
+                &article_page("Новости Москвы", &paragraphs("городской совет Москвы"), "")
+                    .replace("<meta charset=\"utf-8\">", "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">"),
+                encoding_rs::WINDOWS_1251,
+            ),
+        ),
+        "latin1" => html_response(
+            "text/html; charset=ISO-8859-1",
+            encoded(&article_page("Café crème", &paragraphs("le café à Zürich où l'été est très chaud"), ""), encoding_rs::WINDOWS_1252),
+        ),
+        "hop1" => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/news/hop2")]).into_response(),
+        "hop2" => (StatusCode::FOUND, [(header::LOCATION, "/news/hopped")]).into_response(),
+        "hopped" => html_response(
+            "text/html",
+            article_page("Arrived after two hops", &paragraphs("redirects"), "").into_bytes(),
+        ),
+        "bomb" => {
+            let body = gzip_bomb().to_vec();
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, "text/html".parse().unwrap());
+            h.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+            (h, body).into_response()
+        }
+        "drip" => {
+            let stream = futures::stream::unfold(0, |i| async move {
+                if i >= 100 {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Some((Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"<p>x</p>")), i + 1))
+            });
+            ([(header::CONTENT_TYPE, "text/html")], Body::from_stream(stream)).into_response()
+        }
+        "report.pdf" => html_response("application/pdf", b"%PDF-1.7 binary".to_vec()),
+        "consent" => html_response(
+            "text/html",
+            b"<html><head><title>Before you continue</title></head><body><h1>Before you continue</h1>\
+              <p>We use cookies and data to deliver our services.</p>\
+              <form action=\"https://consent.example.com/save\" method=\"post\"><button>Accept all</button><button>Reject all</button></form></body></html>"
+                .to_vec(),
+        ),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+const SLUGS: [&str; 10] = [
+    "river",
+    "sjis",
+    "gbk",
+    "cp1251",
+    "latin1",
+    "hop1",
+    "bomb",
+    "drip",
+    "report.pdf",
+    "consent",
+];
+
+async fn setup(extra_env: &[(&str, &str)]) -> (Publisher, wiremock::MockServer, TestApp) {
+    let publisher = start_publisher().await;
+    let feed_server = wiremock::MockServer::start().await;
+    let mut links: Vec<String> = SLUGS
+        .iter()
+        .map(|s| format!("{}/news/{s}", publisher.base))
+        .collect();
+    links.push(format!("{}/private/secret", publisher.base));
+    let items: Vec<Item> = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Item {
+            guid: Box::leak(format!("g{i}").into_boxed_str()),
+            title: Box::leak(format!("Story {i}").into_boxed_str()),
+            link: l,
+        })
+        .collect();
+    wiremock::Mock::given(wiremock::matchers::path("/feed"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(rss(&items)))
+        .mount(&feed_server)
+        .await;
+    let mut env = vec![
+        ("NEWSD__HTTP__TIMEOUT", "2s"),
+        ("NEWSD__HTTP__MAX_BODY_BYTES", "2MiB"),
+    ];
+    env.extend_from_slice(extra_env);
+    let t = spawn_app_env(&[format!("{}/feed", feed_server.uri())], "", &env).await;
+    (publisher, feed_server, t)
+}
+
+async fn status_of(t: &TestApp, slug: &str) -> (String, Option<String>) {
+    sqlx::query_as(
+        "SELECT j.status, a.text FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id WHERE a.url LIKE '%/' || ?",
+    )
+    .bind(slug)
+    .fetch_one(t.app.store().pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn articles_get_clean_text_and_named_statuses_for_everything_else() {
+    let (_p, _f, t) = setup(&[]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let r = t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+    assert_eq!(r.taken, 11, "{r:?}");
+
+    let (s, text) = status_of(&t, "river-plan").await;
+    assert_eq!(s, "done", "the canonical URL became the identity");
+    let text = text.unwrap();
+    assert!(text.contains("Paragraph 6 about the river"));
+    assert!(
+        !text.contains("Subscribe to our newsletter"),
+        "boilerplate stays out"
+    );
+    let (authors, published, modified, canonical): (String, String, Option<String>, String) = sqlx::query_as(
+        "SELECT authors, published_at, modified_at, canonical_url FROM articles WHERE url LIKE '%/river-plan'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .unwrap();
+    assert!(authors.contains("Ada Reporter"), "{authors}");
+    assert_eq!(published, "2026-11-28T01:00:00Z", "the feed's date is kept");
+    assert_eq!(modified.as_deref(), Some("2026-11-27T10:00:00Z"));
+    assert!(canonical.ends_with("/news/river-plan"));
+
+    for (slug, needle) in [
+        ("sjis", "東京都の新しい条例"),
+        ("gbk", "北京市政府发布的新政策"),
+        ("cp1251", "городской совет Москвы"),
+        ("latin1", "le café à Zürich où l'été"),
+        ("hopped", "Paragraph 3 about redirects"),
+    ] {
+        let (s, text) = status_of(&t, slug).await;
+        assert_eq!(s, "done", "{slug}");
+        assert!(text.unwrap().contains(needle), "{slug} decodes correctly");
+    }
+    for (slug, expected) in [
+        ("bomb", "too_large"),
+        ("report.pdf", "not_html"),
+        ("consent", "pending"),
+        ("secret", "disallowed"),
+        ("drip", "pending"),
+    ] {
+        let (s, text) = status_of(&t, slug).await;
+        assert_eq!(s, expected, "{slug}");
+        assert_eq!(text, None, "{slug} keeps no text");
+    }
+    let (err,): (String,) = sqlx::query_as(
+        "SELECT last_error FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id WHERE a.url LIKE '%/consent'",
+    )
+    .fetch_one(t.app.store().pool())
+    .await
+    .unwrap();
+    assert!(err.contains("consent_wall"), "{err}");
+    let summary: Option<String> =
+        sqlx::query_scalar("SELECT summary FROM articles WHERE url LIKE '%/report.pdf'")
+            .fetch_one(t.app.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        summary.as_deref(),
+        Some("About Story 8"),
+        "the feed summary is kept"
+    );
+
+    let out = t.cli(&["search", "zanzibarite"]);
+    assert!(
+        stdout(&out).contains("zanzibarite"),
+        "body text is searchable: {}",
+        stdout(&out)
+    );
+}
+
+#[tokio::test]
+async fn one_host_never_sees_two_requests_at_once_and_the_delay_is_kept() {
+    let (p, _f, t) = setup(&[("NEWSD__HTTP__PER_HOST_DELAY", "300ms")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+    assert_eq!(p.counters.max_in_flight.load(Ordering::SeqCst), 1);
+    let starts = p.counters.starts.lock().unwrap().clone();
+    assert!(starts.len() >= 5);
+    for w in starts.windows(2) {
+        let gap = w[1].duration_since(w[0]);
+        // Measured at the server, so arrival jitter is allowed for.
+        assert!(gap >= Duration::from_millis(250), "gap {gap:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_restart_mid_queue_loses_no_work() {
+    let (_p, _f, t) = setup(&[]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let now = Utc::now();
+    // A worker takes two jobs and dies holding them.
+    let taken = t
+        .app
+        .store()
+        .lease_fulltext_jobs(now, now + chrono::Duration::minutes(5), 2)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    let restarted = t.restart().await;
+    let r = restarted.fulltext().fulltext_once(now, 100).await.unwrap();
+    assert_eq!(r.taken, 9, "leased work waits for its lease");
+    let r = restarted
+        .fulltext()
+        .fulltext_once(now + chrono::Duration::minutes(6), 100)
+        .await
+        .unwrap();
+    assert!(r.taken >= 2, "expired leases are taken up again: {r:?}");
+    let leased_ids: Vec<i64> = taken.iter().map(|j| j.article_id).collect();
+    for id in leased_ids {
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM fulltext_jobs WHERE article_id = ?")
+                .bind(id)
+                .fetch_one(restarted.store().pool())
+                .await
+                .unwrap();
+        assert_ne!(status, "pending_lost");
+        let lease: Option<String> =
+            sqlx::query_scalar("SELECT lease_until FROM fulltext_jobs WHERE article_id = ?")
+                .bind(id)
+                .fetch_one(restarted.store().pool())
+                .await
+                .unwrap();
+        assert_eq!(lease, None, "finished or rescheduled, not stuck");
+    }
+}
