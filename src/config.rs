@@ -528,6 +528,26 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_without_warnings() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/newsd.toml");
+        let loaded = Settings::load_with_env(Some(&path), Vec::new()).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(loaded.settings.feeds.len() >= 4);
+        let urls: Vec<String> = loaded
+            .settings
+            .feeds
+            .iter()
+            .map(|f| loaded.settings.feed_url(f).unwrap().to_string())
+            .collect();
+        assert!(urls
+            .iter()
+            .any(|u| u == "https://news.google.com/rss?hl=en-US&gl=US&ceid=US:en"));
+        assert!(urls
+            .iter()
+            .any(|u| u.starts_with("https://news.google.com/rss/search?q=TSMC")));
+    }
+
+    #[test]
     fn env_overrides_file_which_overrides_defaults() {
         let loaded = load(
             "[http]\ntimeout = \"45s\"\nper_host_delay = \"2s\"\n",

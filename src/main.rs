@@ -6,7 +6,10 @@ use newsd::telemetry;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, "info,sqlx=warn,hyper=warn,reqwest=warn,html5ever=error,selectors=error");
+    telemetry::init(
+        cli.log_format,
+        "info,sqlx=warn,hyper=warn,reqwest=warn,html5ever=error,selectors=error",
+    );
     let loaded = match Settings::load(cli.config.as_deref()) {
         Ok(l) => l,
         Err(e) => {
