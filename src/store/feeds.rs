@@ -213,7 +213,7 @@ impl Store {
         .bind(origin)
         .bind(feed.interval_secs)
         .bind(&now_s)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected()
             == 1;
@@ -255,7 +255,7 @@ impl Store {
         }
         sqlx::query("DELETE FROM feeds WHERE id = ?")
             .bind(feed.id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(RemoveOutcome::Removed {
             id: feed.id,
@@ -286,7 +286,7 @@ impl Store {
         .bind(feed.id)
         .bind(enabled)
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.feed_by_id(feed.id)
             .await?

@@ -116,7 +116,7 @@ impl Store {
         .bind(http_status.map(i64::from))
         .bind(next)
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -130,7 +130,7 @@ impl Store {
         )
         .bind(article_id)
         .bind(ts(until))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -239,7 +239,7 @@ impl Store {
         .bind(host)
         .bind(body)
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

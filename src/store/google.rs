@@ -235,7 +235,7 @@ impl Store {
         .bind(google_id)
         .bind(signature)
         .bind(timestamp)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -276,7 +276,7 @@ impl Store {
         .bind(ts(next))
         .bind(status)
         .bind(drop_signature)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -371,7 +371,7 @@ impl Store {
         )
         .bind(ts(until))
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -382,7 +382,7 @@ impl Store {
         } else {
             "UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1 AND ? IS NOT NULL"
         };
-        sqlx::query(sql).bind(ts(now)).execute(&self.pool).await?;
+        sqlx::query(sql).bind(ts(now)).execute(&self.writer).await?;
         Ok(())
     }
 

@@ -69,7 +69,11 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Readers: several connections, never blocked by the writer (WAL).
     pool: SqlitePool,
+    /// The one writing connection: writers queue for it here instead of
+    /// spinning on SQLite's busy handler against each other.
+    writer: SqlitePool,
     path: PathBuf,
 }
 
@@ -116,12 +120,16 @@ impl Store {
             .create_if_missing(true)
             // Only takes effect when the file is created, which is when we want it.
             .auto_vacuum(SqliteAutoVacuum::Incremental);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, path })
+        Ok(Store { pool, writer, path })
     }
 
     /// Opens an existing database without migrating or writing: for readers.
@@ -136,7 +144,11 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let store = Store { pool, path };
+        let store = Store {
+            writer: pool.clone(),
+            pool,
+            path,
+        };
         store.check_schema_version().await?;
         Ok(store)
     }
@@ -184,12 +196,13 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// `BEGIN IMMEDIATE`: takes the write lock up front, so a transaction never
     /// fails halfway when another connection wrote since it started reading.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub async fn integrity_check(&self) -> Result<String> {
@@ -202,11 +215,11 @@ impl Store {
     /// WAL, let SQLite refresh its statistics, hand free pages back to the OS.
     pub async fn maintenance(&self) -> Result<()> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
-        sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        sqlx::query("PRAGMA optimize").execute(&self.writer).await?;
         sqlx::query("PRAGMA incremental_vacuum(1000)")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -215,7 +228,7 @@ impl Store {
     pub async fn backup(&self, dest: &Path) -> Result<()> {
         sqlx::query("VACUUM INTO ?")
             .bind(dest.to_string_lossy().into_owned())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
