@@ -157,10 +157,18 @@ async fn set_feed(server: &MockServer, body: String) {
 }
 
 async fn seeded(items: &[(String, String, String)]) -> (TestApp, MockServer) {
+    seeded_at(items, Utc::now()).await
+}
+
+/// A config feed serving `items`, polled once at `now`.
+async fn seeded_at(
+    items: &[(String, String, String)],
+    now: DateTime<Utc>,
+) -> (TestApp, MockServer) {
     let server = MockServer::start().await;
     set_feed(&server, rss_of(items)).await;
     let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
-    t.app.poll_all_once(Utc::now()).await.expect("poll");
+    t.app.poll_all_once(now).await.expect("poll");
     (t, server)
 }
 
@@ -180,12 +188,12 @@ fn minutes_after(t: DateTime<Utc>, m: i64) -> DateTime<Utc> {
 #[tokio::test]
 async fn pagination_never_skips_or_repeats_while_new_articles_arrive_between_pages() {
     let first = numbered("old", 0..10);
-    let (t, server) = seeded(&first).await;
+    let start = Utc::now();
+    let (t, server) = seeded_at(&first, start).await;
     let api = Api::read_write(&t).await;
     let before: Vec<i64> = ids(&api.get_ok("/api/v1/articles?limit=100").await, "articles");
     assert_eq!(before.len(), 10);
 
-    let start = Utc::now();
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut round = 0;
@@ -196,8 +204,8 @@ async fn pagination_never_skips_or_repeats_while_new_articles_arrive_between_pag
         };
         let page = api.get_ok(&path).await;
         seen.extend(ids(&page, "articles"));
-        // New articles arrive between pages: one round at the same second as
-        // the listing so far (ties on first_seen_at), then later ones.
+        // New articles arrive between pages: first in the very second the
+        // listed ones were first seen (ties on first_seen_at), then later.
         round += 1;
         let mut items = first.clone();
         items.extend(numbered(&format!("new{round}"), 0..4));
@@ -355,6 +363,11 @@ async fn a_bad_parameter_is_a_400_that_names_it() {
     let r = api.get("/api/v1/nothing-here").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.error_code(), "not_found");
+    let r = api
+        .send(api.client.put(format!("{}/api/v1/feeds", api.base)))
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.error_code(), "method_not_allowed");
 }
 
 #[tokio::test]
@@ -675,15 +688,17 @@ async fn newsd_serve_refuses_a_public_address_without_a_token() {
     assert!(!db.exists(), "nothing was created");
 }
 
-#[tokio::test]
-async fn newsd_serve_answers_reads_refuses_writes_and_stops_on_sigterm() {
-    let (t, _server) = seeded(&numbered("s", 0..2)).await;
+/// Starts the real binary with `args`, JSON logs on stderr; returns it and
+/// the base URL its API reported listening on.
+fn spawn_daemon(t: &TestApp, args: &[&str]) -> (std::process::Child, String) {
+    let mut full = vec!["--log-format", "json"];
+    full.extend_from_slice(args);
     let mut child = t
-        .cli_command(&["--log-format", "json", "serve"])
+        .cli_command(&full)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn newsd serve");
+        .expect("spawn newsd");
     let stderr_pipe = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -696,35 +711,17 @@ async fn newsd_serve_answers_reads_refuses_writes_and_stops_on_sigterm() {
             }
         }
     });
-    let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(a) => a,
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(addr) => (child, format!("http://{addr}")),
         Err(_) => {
             let _ = child.kill();
-            panic!("newsd serve did not report its address");
+            panic!("newsd {args:?} did not report its API address");
         }
-    };
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    let list: Value = serde_json::from_str(
-        &client
-            .get(format!("{base}/api/v1/articles"))
-            .send()
-            .await
-            .expect("GET")
-            .text()
-            .await
-            .expect("body"),
-    )
-    .expect("JSON");
-    assert_eq!(ids(&list, "articles").len(), 2);
-    let post = client
-        .post(format!("{base}/api/v1/feeds"))
-        .body(r#"{"url":"https://blog.example/rss"}"#)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(post.status().as_u16(), 405);
+    }
+}
 
+/// SIGTERM, then waits up to 10 s for a clean exit.
+async fn terminate(mut child: std::process::Child) {
     let sent = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -737,9 +734,68 @@ async fn newsd_serve_answers_reads_refuses_writes_and_stops_on_sigterm() {
         }
         if start.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
-            panic!("newsd serve did not stop within 10 s of SIGTERM");
+            panic!("newsd did not stop within 10 s of SIGTERM");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let text = client
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[tokio::test]
+async fn newsd_serve_answers_reads_refuses_writes_and_stops_on_sigterm() {
+    let (t, _server) = seeded(&numbered("s", 0..2)).await;
+    let (child, base) = spawn_daemon(&t, &["serve"]);
+    let client = reqwest::Client::new();
+    let list = get_json(&client, &format!("{base}/api/v1/articles")).await;
+    assert_eq!(ids(&list, "articles").len(), 2);
+    let post = client
+        .post(format!("{base}/api/v1/feeds"))
+        .body(r#"{"url":"https://blog.example/rss"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(post.status().as_u16(), 405);
+    terminate(child).await;
+}
+
+#[tokio::test]
+async fn newsd_run_serves_the_api_beside_the_scheduler_and_stops_it_on_sigterm() {
+    let server = MockServer::start().await;
+    set_feed(&server, rss_of(&numbered("run", 0..3))).await;
+    let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
+    let (child, base) = spawn_daemon(&t, &["run"]);
+    let client = reqwest::Client::new();
+    let start = std::time::Instant::now();
+    loop {
+        let list = get_json(&client, &format!("{base}/api/v1/articles")).await;
+        if ids(&list, "articles").len() == 3 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "never polled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let post = client
+        .post(format!("{base}/api/v1/feeds"))
+        .body(r#"{"url":"https://blog.example/rss"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(post.status().as_u16(), 201);
+    terminate(child).await;
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "the API stopped with the daemon"
+    );
 }
