@@ -325,26 +325,23 @@ impl Store {
                 (Some("articles_trigram"), expr, likes)
             }
         };
-        // Every hit is ranked once (materialized). A later page starts after
-        // the previous page's last article at that article's rank *now*, so a
-        // shift of bm25 weights as the archive grows (which moves all ranks
-        // alike) carries no result across a page boundary.
-        let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (SELECT ");
-        qb.push(ITEM_COLUMNS);
+        // Every hit is ranked once (materialized, ids and ranks only); the
+        // page's columns and snippets are read for the page alone. A later
+        // page starts after the previous page's last article at that
+        // article's rank *now*, so a shift of bm25 weights as the archive
+        // grows (which moves all ranks alike) carries no result across a
+        // page boundary.
+        let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (SELECT a.id AS id, ");
         match table {
             Some(t) => {
                 qb.push(format!(
-                    ", snippet({t}, -1, '[', ']', '…', 12) AS snippet, \
-                     bm25({t}, 10.0, 3.0, 1.0) AS rank \
+                    "bm25({t}, 10.0, 3.0, 1.0) AS rank \
                      FROM {t} JOIN articles a ON a.id = {t}.rowid WHERE {t} MATCH "
                 ));
-                qb.push_bind(expr);
+                qb.push_bind(expr.clone());
             }
             None => {
-                qb.push(
-                    ", substr(COALESCE(a.title, a.summary, ''), 1, 80) AS snippet, 0.0 AS rank \
-                     FROM articles a WHERE 1 = 1",
-                );
+                qb.push("0.0 AS rank FROM articles a WHERE 1 = 1");
             }
         }
         push_filters(&mut qb, filter, lang);
@@ -357,44 +354,76 @@ impl Store {
                 .push_bind(l)
                 .push(" ESCAPE '\\')");
         }
+        if search.order == SearchOrder::Rank {
+            qb.push(" AND a.id <= ")
+                .push_bind(after.map_or(max_id, |k| k.max_id));
+        }
+        let snippet = match table {
+            Some(_) => "NULL",
+            None => "substr(COALESCE(a.title, a.summary, ''), 1, 80)",
+        };
+        qb.push(format!(
+            ") SELECT {ITEM_COLUMNS}, {snippet} AS snippet, hits.rank AS rank \
+             FROM hits JOIN articles a ON a.id = hits.id"
+        ));
         match search.order {
             SearchOrder::Rank => {
-                let snapshot = after.map_or(max_id, |k| k.max_id);
-                qb.push(" AND a.id <= ")
-                    .push_bind(snapshot)
-                    .push(") SELECT hits.* FROM hits");
                 if let Some(k) = after {
                     // The last article's current rank; the cursor's copy if it
                     // no longer matches (merged away).
-                    qb.push(", (SELECT COALESCE((SELECT rank FROM hits WHERE id = ")
+                    qb.push(" WHERE (hits.rank, -hits.id) > (COALESCE((SELECT rank FROM hits WHERE id = ")
                         .push_bind(k.id)
                         .push("), ")
                         .push_bind(k.rank)
-                        .push(") AS at) AS pos WHERE (hits.rank > pos.at OR (hits.rank = pos.at AND hits.id < ")
+                        .push("), -")
                         .push_bind(k.id)
-                        .push("))");
+                        .push(")");
                 }
                 qb.push(" ORDER BY hits.rank, hits.id DESC LIMIT ")
                     .push_bind(limit);
             }
             SearchOrder::Newest => {
-                qb.push(") SELECT * FROM hits ORDER BY first_seen_at DESC, id DESC LIMIT ")
+                qb.push(" ORDER BY a.first_seen_at DESC, a.id DESC LIMIT ")
                     .push_bind(limit);
             }
         }
-        let rows: Vec<ArticleItemRow> =
-            qb.build_query_as()
+        let query_error = |e: sqlx::Error| match e {
+            sqlx::Error::Database(db) if search.fts_syntax => StoreError::Query(format!(
+                "{} (in FTS5 query {:?})",
+                db.message(),
+                search.text
+            )),
+            other => other.into(),
+        };
+        let rows: Vec<ArticleItemRow> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error)?;
+        let mut items: Vec<ArticleItem> = rows.into_iter().map(Into::into).collect();
+        if let (Some(t), false) = (table, items.is_empty()) {
+            let mut sq = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT rowid, snippet({t}, -1, '[', ']', '…', 12) FROM {t} WHERE {t} MATCH "
+            ));
+            sq.push_bind(expr).push(" AND rowid IN (");
+            let mut ids = sq.separated(", ");
+            for item in &items {
+                ids.push_bind(item.id);
+            }
+            sq.push(")");
+            let snippets: Vec<(i64, Option<String>)> = sq
+                .build_query_as()
                 .fetch_all(&self.pool)
                 .await
-                .map_err(|e| match e {
-                    sqlx::Error::Database(db) if search.fts_syntax => StoreError::Query(format!(
-                        "{} (in FTS5 query {:?})",
-                        db.message(),
-                        search.text
-                    )),
-                    other => other.into(),
-                })?;
-        Ok(rows.into_iter().map(Into::into).collect())
+                .map_err(query_error)?;
+            for item in &mut items {
+                item.snippet = snippets
+                    .iter()
+                    .find(|(id, _)| *id == item.id)
+                    .and_then(|(_, s)| s.clone());
+            }
+        }
+        Ok(items)
     }
 
     /// One article with its feed items, Google links and story hints.
