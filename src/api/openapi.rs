@@ -219,20 +219,21 @@ pub fn openapi() -> Value {
             "/feeds/{feed_id}.atom": { "get": {
                 "summary": "A feed's newest articles as Atom, for feed readers: link = publisher URL, content = full text or summary.",
                 "parameters": [feed_id_path.clone(), limit(50)],
-                "responses": { "200": { "description": "Atom 1.0.", "content": atom.clone() }, "400": bad, "401": unauthorized, "404": not_found }
+                "responses": { "200": { "description": "Atom 1.0, with an ETag.", "content": atom.clone() }, "304": { "description": "Not modified (If-None-Match)." }, "400": bad, "401": unauthorized, "404": not_found }
             }},
             "/feeds/{feed_id}.json": { "get": {
                 "summary": "A feed's newest articles as JSON Feed 1.1.",
                 "parameters": [feed_id_path, limit(50)],
                 "responses": {
-                    "200": { "description": "JSON Feed 1.1.", "content": { "application/feed+json": { "schema": { "type": "object" } } } },
+                    "200": { "description": "JSON Feed 1.1, with an ETag.", "content": { "application/feed+json": { "schema": { "type": "object" } } } },
+                    "304": { "description": "Not modified (If-None-Match)." },
                     "400": bad, "401": unauthorized, "404": not_found,
                 }
             }},
             "/search.atom": { "get": {
                 "summary": "The newest articles matching `q`, as Atom.",
                 "parameters": search_params,
-                "responses": { "200": { "description": "Atom 1.0.", "content": atom }, "400": bad, "401": unauthorized }
+                "responses": { "200": { "description": "Atom 1.0, with an ETag.", "content": atom }, "304": { "description": "Not modified (If-None-Match)." }, "400": bad, "401": unauthorized }
             }},
         },
         "components": {

@@ -8,9 +8,10 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::articles::filter_from;
 use super::params::Params;
@@ -27,6 +28,7 @@ pub async fn feed(
     State(state): State<ApiState>,
     Path(file): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (id, format) = match file.rsplit_once('.') {
         Some((id, "atom")) => (id, Format::Atom),
@@ -55,21 +57,44 @@ pub async fn feed(
     let articles = store.list_articles(&filter, None, limit).await?;
     let meta = FeedMeta::of_feed(&feed);
     Ok(match format {
-        Format::Atom => {
-            ([(header::CONTENT_TYPE, ATOM_TYPE)], atom(&meta, &articles)).into_response()
-        }
-        Format::JsonFeed => (
-            [(header::CONTENT_TYPE, JSON_FEED_TYPE)],
+        Format::Atom => conditional(&headers, ATOM_TYPE, atom(&meta, &articles)),
+        Format::JsonFeed => conditional(
+            &headers,
+            JSON_FEED_TYPE,
             json_feed(&meta, &articles).to_string(),
-        )
-            .into_response(),
+        ),
     })
+}
+
+/// The document with an ETag; `304 Not Modified` when the reader already
+/// has it (feed readers poll often).
+fn conditional(headers: &HeaderMap, content_type: &'static str, body: String) -> Response {
+    let digest = Sha256::digest(body.as_bytes());
+    let tag: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let etag = format!("\"{tag}\"");
+    let fresh = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*");
+    let mut resp = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
 }
 
 /// `GET /search.atom?q=...`: the newest matching articles.
 pub async fn search_atom(
     State(state): State<ApiState>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(raw.as_deref(), &[])?;
     let q = p
@@ -91,7 +116,7 @@ pub async fn search_atom(
         title: format!("newsd search: {q}"),
         home: None,
     };
-    Ok(([(header::CONTENT_TYPE, ATOM_TYPE)], atom(&meta, &articles)).into_response())
+    Ok(conditional(&headers, ATOM_TYPE, atom(&meta, &articles)))
 }
 
 enum Format {

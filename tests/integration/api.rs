@@ -461,6 +461,16 @@ async fn atom_and_json_feed_outputs_parse_with_feed_rs() {
         "summary without text"
     );
 
+    let etag = r.headers.get("etag").cloned().expect("an ETag");
+    let again = api
+        .send(
+            api.client
+                .get(format!("{}/feeds/{feed_id}.atom", api.base))
+                .header("if-none-match", etag),
+        )
+        .await;
+    assert_eq!(again.status, 304, "a reader that has the feed gets 304");
+
     let r = api.get(&format!("/feeds/{feed_id}.json")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.content_type.starts_with("application/feed+json"));
