@@ -59,7 +59,7 @@ struct StateInner {
 
 impl ApiState {
     pub fn new(store: Store, settings: Settings, access: Access) -> Self {
-        let token_digest = settings.api.token.as_deref().map(digest);
+        let token_digest = settings.api.token.as_deref().map(|t| digest(t.trim()));
         ApiState {
             inner: Arc::new(StateInner {
                 store,
