@@ -178,6 +178,10 @@ fn authors_of(a: &ArticleItem) -> Vec<&str> {
     }
 }
 
+fn entry_title(a: &ArticleItem) -> &str {
+    a.title.as_deref().unwrap_or("(untitled)")
+}
+
 fn body_of(a: &ArticleItem) -> Option<&str> {
     a.text.as_deref().or(a.summary.as_deref())
 }
@@ -208,7 +212,7 @@ fn atom(meta: &FeedMeta, articles: &[ArticleItem]) -> String {
         let _ = writeln!(
             x,
             "    <title type=\"text\">{}</title>",
-            xml(a.title.as_deref().unwrap_or("(untitled)"))
+            xml(entry_title(a))
         );
         if let Some(url) = &a.url {
             let _ = writeln!(x, "    <link rel=\"alternate\" href=\"{}\"/>", xml(url));
@@ -231,7 +235,9 @@ fn atom(meta: &FeedMeta, articles: &[ArticleItem]) -> String {
         if let Some(s) = &a.summary {
             let _ = writeln!(x, "    <summary type=\"text\">{}</summary>", xml(s));
         }
-        if let Some(body) = body_of(a) {
+        // An entry needs content or an alternate link (RFC 4287 4.1.2).
+        let body = body_of(a).or_else(|| a.url.is_none().then(|| entry_title(a)));
+        if let Some(body) = body {
             let _ = writeln!(x, "    <content type=\"text\">{}</content>", xml(body));
         }
         x.push_str("  </entry>\n");
@@ -246,7 +252,7 @@ fn json_feed(meta: &FeedMeta, articles: &[ArticleItem]) -> Value {
         .map(|a| {
             let mut item = json!({
                 "id": format!("urn:newsd:article:{}", a.id),
-                "title": a.title.as_deref().unwrap_or("(untitled)"),
+                "title": entry_title(a),
                 "content_text": body_of(a).unwrap_or_default(),
                 "date_published": a.published_at.as_deref().unwrap_or(&a.first_seen_at),
                 "date_modified": a.updated_at,
