@@ -272,6 +272,7 @@ pub fn openapi() -> Value {
                 },
                 "ArticleDetail": {
                     "type": "object",
+                    "description": "Every column of the article's row (newer schemas add more, e.g. lang), then its feed entries, links, Google links and story hints.",
                     "properties": {
                         "id": { "type": "integer" },
                         "url": { "type": ["string", "null"] },

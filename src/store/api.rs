@@ -3,7 +3,8 @@
 //! about it, and the numbers `/metrics` reports.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column, QueryBuilder, Row, Sqlite, TypeInfo, ValueRef};
 
 use super::search::{is_unspaced_script, like_pattern, quote};
 use super::{ts, Result, Store, StoreError};
@@ -130,24 +131,13 @@ impl From<ArticleItemRow> for ArticleItem {
     }
 }
 
-/// One article with everything stored about it.
+/// One article with everything stored about it: every column of its
+/// `articles` row (whatever the schema version adds), then what hangs off it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ArticleDetail {
-    pub id: i64,
-    pub url: Option<String>,
-    pub url_key: String,
-    pub title: Option<String>,
-    pub summary: Option<String>,
-    pub text: Option<String>,
-    pub publisher: Option<String>,
-    pub publisher_url: Option<String>,
-    pub authors: Vec<String>,
-    pub published_at: Option<String>,
-    pub first_seen_at: String,
-    pub updated_at: String,
-    /// Google link resolution: `unresolved`, `resolved` or null.
-    pub resolution: Option<String>,
-    pub provisional_key: Option<String>,
+    /// Column name to value; `authors` as a JSON array.
+    #[serde(flatten)]
+    pub columns: serde_json::Map<String, serde_json::Value>,
     /// Every feed entry that pointed at this article.
     pub feeds: Vec<ArticleFeedItem>,
     /// The distinct links the feeds gave, as they gave them.
@@ -155,24 +145,6 @@ pub struct ArticleDetail {
     pub google_links: Vec<ArticleGoogleLink>,
     /// Other outlets' coverage of the same story (Google's cluster).
     pub story_hints: Vec<StoryHint>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ArticleDetailRow {
-    id: i64,
-    url: Option<String>,
-    url_key: String,
-    title: Option<String>,
-    summary: Option<String>,
-    text: Option<String>,
-    publisher: Option<String>,
-    publisher_url: Option<String>,
-    authors: String,
-    published_at: Option<String>,
-    first_seen_at: String,
-    updated_at: String,
-    resolution: Option<String>,
-    provisional_key: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -428,15 +400,19 @@ impl Store {
 
     /// One article with its feed items, Google links and story hints.
     pub async fn article_detail(&self, id: i64) -> Result<Option<ArticleDetail>> {
-        let row: Option<ArticleDetailRow> = sqlx::query_as(
-            "SELECT id, url, url_key, title, summary, text, publisher, publisher_url, authors, \
-             published_at, first_seen_at, updated_at, resolution, provisional_key \
-             FROM articles WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
+        let row = sqlx::query("SELECT * FROM articles WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut columns = serde_json::Map::new();
+        for (i, col) in row.columns().iter().enumerate() {
+            columns.insert(col.name().to_owned(), column_json(&row, i)?);
+        }
+        if let Some(serde_json::Value::String(authors)) = columns.get("authors") {
+            let parsed: Vec<String> = serde_json::from_str(authors).unwrap_or_default();
+            columns.insert("authors".into(), parsed.into());
+        }
         let feeds: Vec<ArticleFeedItem> = sqlx::query_as(
             "SELECT fi.feed_id, f.url AS feed_url, f.name AS feed_name, f.title AS feed_title, \
              fi.entry_key, fi.guid, fi.link, fi.google_id, fi.first_seen_at, fi.last_seen_at \
@@ -463,20 +439,7 @@ impl Store {
         links.sort();
         links.dedup();
         Ok(Some(ArticleDetail {
-            id: r.id,
-            url: r.url,
-            url_key: r.url_key,
-            title: r.title,
-            summary: r.summary,
-            text: r.text,
-            publisher: r.publisher,
-            publisher_url: r.publisher_url,
-            authors: serde_json::from_str(&r.authors).unwrap_or_default(),
-            published_at: r.published_at,
-            first_seen_at: r.first_seen_at,
-            updated_at: r.updated_at,
-            resolution: r.resolution,
-            provisional_key: r.provisional_key,
+            columns,
             feeds,
             links,
             google_links,
@@ -534,6 +497,24 @@ impl Store {
             _ => Ok(None),
         }
     }
+}
+
+/// One column of a row as JSON, by its stored type (SQLite is dynamically
+/// typed); blobs as base64.
+fn column_json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
+    use base64::Engine;
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(serde_json::Value::Null);
+    }
+    Ok(match raw.type_info().name() {
+        "INTEGER" => row.try_get::<i64, _>(i)?.into(),
+        "REAL" => row.try_get::<f64, _>(i)?.into(),
+        "BLOB" => base64::engine::general_purpose::STANDARD
+            .encode(row.try_get::<Vec<u8>, _>(i)?)
+            .into(),
+        _ => row.try_get::<String, _>(i)?.into(),
+    })
 }
 
 fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, f: &ArticleFilter, lang: Option<&str>) {

@@ -321,6 +321,8 @@ async fn filters_narrow_the_listing_and_one_article_shows_everything_stored() {
     let a = &one["article"];
     assert_eq!(a["id"], id);
     assert_eq!(a["text"], "The full text.");
+    assert!(a["url_key"].is_string(), "every stored column: {a}");
+    assert!(a["authors"].is_array());
     assert_eq!(a["feeds"][0]["feed_id"], feed_id);
     assert!(a["links"][0]
         .as_str()
