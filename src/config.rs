@@ -115,8 +115,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub scheduler: SchedulerSettings,
     pub http: HttpSettings,
-    pub google_news: GoogleNewsSettings,
     pub api: ApiSettings,
+    pub google_news: GoogleNewsSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
 }
@@ -337,6 +337,26 @@ impl Settings {
                 "must be a sqlite: URL such as \"sqlite://data/newsd.db\"",
             ));
         }
+        let a = &self.api;
+        let addr = a.listen_addr()?;
+        match a.token.as_deref() {
+            Some(t) if t.trim().is_empty() => {
+                return Err(invalid(
+                    "api.token",
+                    "(empty)".into(),
+                    "must not be empty; omit it to serve without a token (loopback only)",
+                ))
+            }
+            Some(_) => {}
+            None if !addr.ip().is_loopback() => {
+                return Err(invalid(
+                    "api.listen",
+                    format!("{:?}", a.listen),
+                    "listening on a non-loopback address needs `api.token` (set it, e.g. with NEWSD__API__TOKEN, or listen on 127.0.0.1)",
+                ))
+            }
+            None => {}
+        }
         let s = &self.scheduler;
         for (key, d) in [
             ("scheduler.default_interval", s.default_interval),
@@ -461,26 +481,6 @@ impl Settings {
                 g.max_attempts.to_string(),
                 "must be at least 1",
             ));
-        }
-        let a = &self.api;
-        let addr = a.listen_addr()?;
-        match a.token.as_deref() {
-            Some(t) if t.trim().is_empty() => {
-                return Err(invalid(
-                    "api.token",
-                    "(empty)".into(),
-                    "must not be empty; omit it to serve without a token (loopback only)",
-                ))
-            }
-            Some(_) => {}
-            None if !addr.ip().is_loopback() => {
-                return Err(invalid(
-                    "api.listen",
-                    format!("{:?}", a.listen),
-                    "listening on a non-loopback address needs `api.token` (set it, e.g. with NEWSD__API__TOKEN, or listen on 127.0.0.1)",
-                ))
-            }
-            None => {}
         }
         for (i, feed) in self.feeds.iter().enumerate() {
             self.feed_url(feed).map_err(|(key, value, reason)| {

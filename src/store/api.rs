@@ -658,7 +658,6 @@ mod tests {
         let f = ArticleFilter {
             feed_id: Some(feed),
             publisher: Some("example news".into()),
-            lang: Some("en".into()),
             has_text: Some(false),
             ..Default::default()
         };
@@ -674,5 +673,41 @@ mod tests {
         let d = store.article_detail(1).await.unwrap().unwrap();
         assert_eq!(d.feeds.len(), 1);
         assert!(store.article_detail(99).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_lang_filter_is_ignored_without_a_lang_column_and_matches_prefixes_with_one() {
+        let (store, _d) = temp_store().await;
+        seed(&store, 3, Utc::now()).await;
+        let by_lang = |l: &str| ArticleFilter {
+            lang: Some(l.into()),
+            ..Default::default()
+        };
+        if !store.has_lang_column().await.unwrap() {
+            let all = store.list_articles(&by_lang("en"), None, 10).await.unwrap();
+            assert_eq!(
+                all.len(),
+                3,
+                "ignored while the archive records no language"
+            );
+            sqlx::query("ALTER TABLE articles ADD COLUMN lang TEXT")
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        for (id, lang) in [(1, "en-US"), (2, "de")] {
+            sqlx::query("UPDATE articles SET lang = ? WHERE id = ?")
+                .bind(lang)
+                .bind(id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        let ids = |v: Vec<ArticleItem>| v.iter().map(|a| a.id).collect::<Vec<_>>();
+        let list = |l: &'static str| store.list_articles(&by_lang(l), None, 10);
+        assert_eq!(ids(list("en").await.unwrap()), vec![1]);
+        assert_eq!(ids(list("EN-us").await.unwrap()), vec![1]);
+        assert_eq!(ids(list("de").await.unwrap()), vec![2]);
+        assert!(list("fr").await.unwrap().is_empty());
     }
 }
