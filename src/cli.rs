@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::api::{self, Access, ApiState};
 use crate::app::{App, PollStatus};
 use crate::config::{HumanDuration, Settings};
 use crate::domain::FeedUrl;
@@ -36,8 +37,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: poll feeds on their schedules until SIGINT/SIGTERM.
+    /// Run the service: poll feeds on their schedules until SIGINT/SIGTERM
+    /// (and serve the HTTP API unless `api.enabled = false`).
     Run,
+    /// Serve the HTTP API read-only over an existing archive: no polling,
+    /// no config sync, no writes.
+    Serve,
     /// Poll every feed now, print a line per feed, exit.
     Poll {
         /// Required: poll once and exit (the service is `newsd run`).
@@ -142,6 +147,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
     let busy = settings.database.busy_timeout.0;
     match command {
         Command::Run => run(settings).await,
+        Command::Serve => serve(settings).await,
         Command::Poll { once } => {
             if !once {
                 bail!("`newsd poll` needs --once (the long-running service is `newsd run`)");
@@ -308,6 +314,12 @@ async fn open_writer(settings: Settings) -> anyhow::Result<(App, WriterLock)> {
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let (app, _lock) = open_writer(settings).await?;
     let shutdown = CancellationToken::new();
+    let api = if app.settings().api.enabled {
+        let s = app.settings().clone();
+        Some(start_api(app.store().clone(), s, Access::ReadWrite, shutdown.clone()).await?)
+    } else {
+        None
+    };
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -315,9 +327,61 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         trigger.cancel();
     });
     app.run_until_stopped(shutdown).await?;
+    if let Some(api) = api {
+        stop_api(api, app.settings().scheduler.shutdown_grace.0).await;
+    }
     app.store().close().await;
     info!("stopped");
     Ok(())
+}
+
+/// `newsd serve`: the API over a read-only store until SIGINT/SIGTERM.
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = Store::open_read_only(&settings.database.url, settings.database.busy_timeout.0)
+        .await
+        .with_context(|| format!("opening database {} read-only", settings.database.url))?;
+    let grace = settings.scheduler.shutdown_grace.0;
+    let shutdown = CancellationToken::new();
+    let mut api = start_api(store.clone(), settings, Access::ReadOnly, shutdown.clone()).await?;
+    tokio::select! {
+        r = &mut api => {
+            store.close().await;
+            return match r {
+                Ok(r) => r.context("HTTP API stopped"),
+                Err(e) => Err(e).context("HTTP API task"),
+            };
+        }
+        _ = wait_for_signal() => info!("shutdown signal received"),
+    }
+    shutdown.cancel();
+    stop_api(api, grace).await;
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Binds `api.listen` (failing now, with the address named) and serves the
+/// API until `shutdown` fires.
+async fn start_api(
+    store: Store,
+    settings: Settings,
+    access: Access,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let addr = settings.api.listen_addr()?;
+    let listener = api::bind(addr).await?;
+    let state = ApiState::new(store, settings, access);
+    Ok(tokio::spawn(api::serve(listener, state, shutdown)))
+}
+
+/// Waits (up to `grace`) for requests in flight once shutdown has fired.
+async fn stop_api(api: tokio::task::JoinHandle<std::io::Result<()>>, grace: std::time::Duration) {
+    match tokio::time::timeout(grace, api).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => warn!(error = %e, "HTTP API failed"),
+        Ok(Err(e)) => warn!(error = %e, "HTTP API task failed"),
+        Err(_) => warn!("HTTP API requests did not finish within the shutdown grace period"),
+    }
 }
 
 async fn wait_for_signal() {

@@ -115,10 +115,68 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub scheduler: SchedulerSettings,
     pub http: HttpSettings,
+    pub api: ApiSettings,
     pub google_news: GoogleNewsSettings,
     pub extract: ExtractSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+}
+
+/// The HTTP API (`newsd run` and `newsd serve`).
+#[derive(Clone, Deserialize)]
+pub struct ApiSettings {
+    /// `IP:port` to listen on.
+    pub listen: String,
+    /// Bearer token required on every route but `/healthz` and `/readyz`.
+    #[serde(default, deserialize_with = "lenient_secret")]
+    pub token: Option<String>,
+    /// Whether `newsd run` serves the API beside the scheduler.
+    pub enabled: bool,
+}
+
+/// A secret from TOML or the environment: the environment layer turns an
+/// all-digit value into a number, which is still meant as text.
+fn lenient_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Str(String),
+        Int(i64),
+        UInt(u64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(Option::<Raw>::deserialize(d)?.map(|r| match r {
+        Raw::Str(s) => s,
+        Raw::Int(n) => n.to_string(),
+        Raw::UInt(n) => n.to_string(),
+        Raw::Float(n) => n.to_string(),
+        Raw::Bool(b) => b.to_string(),
+    }))
+}
+
+impl ApiSettings {
+    /// The validated listen address.
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, ConfigError> {
+        self.listen
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                key: "api.listen".to_owned(),
+                value: format!("{:?}", self.listen),
+                reason: "must be an IP address and port such as \"127.0.0.1:8080\"".to_owned(),
+            })
+    }
+}
+
+impl fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiSettings")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -293,6 +351,26 @@ impl Settings {
                 format!("{:?}", self.database.url),
                 "must be a sqlite: URL such as \"sqlite://data/newsd.db\"",
             ));
+        }
+        let a = &self.api;
+        let addr = a.listen_addr()?;
+        match a.token.as_deref() {
+            Some(t) if t.trim().is_empty() => {
+                return Err(invalid(
+                    "api.token",
+                    "(empty)".into(),
+                    "must not be empty; omit it to serve without a token (loopback only)",
+                ))
+            }
+            Some(_) => {}
+            None if !addr.ip().is_loopback() => {
+                return Err(invalid(
+                    "api.listen",
+                    format!("{:?}", a.listen),
+                    "listening on a non-loopback address needs `api.token` (set it, e.g. with NEWSD__API__TOKEN, or listen on 127.0.0.1)",
+                ))
+            }
+            None => {}
         }
         let s = &self.scheduler;
         for (key, d) in [
@@ -657,6 +735,32 @@ mod tests {
             err.to_string().contains("WORLD"),
             "lists valid topics: {err}"
         );
+    }
+
+    #[test]
+    fn the_api_listens_on_loopback_by_default_and_never_shows_its_token() {
+        let loaded = load("[api]\ntoken = \"s3cret-token\"\n", &[]).unwrap();
+        let api = &loaded.settings.api;
+        assert_eq!(api.listen, "127.0.0.1:8080");
+        assert!(api.enabled);
+        let shown = format!("{:?}", loaded.settings);
+        assert!(!shown.contains("s3cret-token"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+
+    #[test]
+    fn a_public_listen_address_without_a_token_is_refused_naming_api_listen() {
+        let err = load("[api]\nlisten = \"0.0.0.0:8080\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("api.listen"), "{err}");
+        assert!(err.to_string().contains("api.token"), "{err}");
+        let ok = load(
+            "[api]\nlisten = \"0.0.0.0:8080\"\n",
+            &[("NEWSD__API__TOKEN", "123456")],
+        )
+        .unwrap();
+        assert_eq!(ok.settings.api.token.as_deref(), Some("123456"));
+        let err = load("[api]\nlisten = \"localhost\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("api.listen"), "{err}");
     }
 
     #[test]

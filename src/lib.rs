@@ -19,9 +19,12 @@
 //!   dedupe merge used whenever an article's identity becomes known.
 //! - [`app`]: wires the stages together and runs the background loops
 //!   (`*_once(now)` functions inside thin loops, stopped by a token).
+//! - [`api`]: the HTTP API over the store (JSON, Atom/JSON Feed out, probes,
+//!   metrics), served by `newsd run` and read-only by `newsd serve`.
 //! - [`cli`]: the commands behind `newsd`.
 //! - [`config`], [`telemetry`], [`lock`]: settings, logging, the single-writer lock.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;

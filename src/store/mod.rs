@@ -1,6 +1,7 @@
 //! All SQL lives here. SQLite in WAL mode through sqlx; migrations embedded
 //! and applied at start by writers; readers never migrate.
 
+mod api;
 mod articles;
 mod feeds;
 mod fulltext;
@@ -17,6 +18,10 @@ use sqlx::sqlite::{
 };
 use sqlx::SqlitePool;
 
+pub use api::{
+    ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
+    ArticleSearch, RankKey, SearchOrder, SeenKey, StoryHint,
+};
 pub use articles::{ExportArticle, NewEntry, PollStored};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};

@@ -26,7 +26,7 @@ pub struct SearchHit {
 
 /// Scripts written without spaces between words: the word index cannot split
 /// them, so they go through the trigram index (or a scan when too short).
-fn is_unspaced_script(c: char) -> bool {
+pub(super) fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF      // Hiragana, Katakana
         | 0x3400..=0x4DBF    // CJK extension A
@@ -38,11 +38,11 @@ fn is_unspaced_script(c: char) -> bool {
 }
 
 /// A plain word as an FTS5 string literal: stray quotes and operators are inert.
-fn quote(token: &str) -> String {
+pub(super) fn quote(token: &str) -> String {
     format!("\"{}\"", token.replace('"', "\"\""))
 }
 
-fn like_pattern(token: &str) -> String {
+pub(super) fn like_pattern(token: &str) -> String {
     let escaped = token
         .replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -29,6 +29,8 @@ timeout = "5s"
 connect_timeout = "2s"
 [scheduler]
 shutdown_grace = "3s"
+[api]
+listen = "127.0.0.1:0"
 "#;
 
 pub fn write_config(dir: &TempDir, feeds: &[String], extra: &str) -> PathBuf {

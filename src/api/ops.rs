@@ -1,0 +1,241 @@
+//! Probes and Prometheus metrics.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::{ApiError, ApiState};
+use crate::store::ApiMetrics;
+
+/// Liveness: the process answers.
+pub async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+/// Readiness: the database answers and has the schema this newsd expects.
+pub async fn readyz(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let store = state.store();
+    store
+        .check_schema_version()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let version: i64 = store
+        .schema_version()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({ "status": "ready", "schema_version": version })).into_response())
+}
+
+/// Prometheus text format, computed from the database at scrape time.
+pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let m = state.store().api_metrics().await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render(&m),
+    )
+        .into_response())
+}
+
+/// Feed statuses always reported, so dashboards see zeros rather than gaps.
+const FEED_STATUSES: &[&str] = &[
+    "new",
+    "ok",
+    "not_modified",
+    "error",
+    "gone",
+    "blocked",
+    "deferred",
+    "disabled",
+];
+const LINK_STATUSES: &[&str] = &["pending", "resolved", "decoded", "joined", "failed"];
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn by_status(out: &mut String, name: &str, known: &[&str], counts: &[(String, i64)]) {
+    let mut all: Vec<(String, i64)> = known
+        .iter()
+        .map(|s| {
+            let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+            ((*s).to_owned(), n)
+        })
+        .collect();
+    all.extend(
+        counts
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .cloned(),
+    );
+    for (status, n) in all {
+        sample(
+            out,
+            name,
+            &format!("status=\"{}\"", escape_label(&status)),
+            n,
+        );
+    }
+}
+
+pub fn render(m: &ApiMetrics) -> String {
+    let mut out = String::new();
+    let o = &mut out;
+    family(o, "newsd_articles", "gauge", "Articles in the archive.");
+    sample(o, "newsd_articles", "", m.articles);
+    family(
+        o,
+        "newsd_articles_with_text",
+        "gauge",
+        "Articles whose full text is stored.",
+    );
+    sample(o, "newsd_articles_with_text", "", m.articles_with_text);
+    family(
+        o,
+        "newsd_feed_items",
+        "gauge",
+        "Feed entries stored (one article can be an entry of several feeds).",
+    );
+    sample(o, "newsd_feed_items", "", m.feed_items);
+    family(
+        o,
+        "newsd_feeds",
+        "gauge",
+        "Feeds by last poll status (disabled feeds as status=\"disabled\", unpolled as \"new\").",
+    );
+    by_status(o, "newsd_feeds", FEED_STATUSES, &m.feeds_by_status);
+    family(
+        o,
+        "newsd_feeds_failing",
+        "gauge",
+        "Enabled feeds whose last poll failed.",
+    );
+    sample(o, "newsd_feeds_failing", "", m.feeds_failing);
+    family(
+        o,
+        "newsd_feed_errors",
+        "gauge",
+        "Consecutive poll errors summed over enabled feeds (resets when a feed recovers).",
+    );
+    sample(o, "newsd_feed_errors", "", m.feed_consecutive_errors);
+    family(
+        o,
+        "newsd_google_links",
+        "gauge",
+        "Google News links by resolution status.",
+    );
+    by_status(
+        o,
+        "newsd_google_links",
+        LINK_STATUSES,
+        &m.google_links_by_status,
+    );
+    family(
+        o,
+        "newsd_google_requests_total",
+        "counter",
+        "Requests spent on Google link resolution.",
+    );
+    sample(
+        o,
+        "newsd_google_requests_total",
+        "kind=\"article_page\"",
+        m.google_gets_total,
+    );
+    sample(
+        o,
+        "newsd_google_requests_total",
+        "kind=\"batchexecute\"",
+        m.google_posts_total,
+    );
+    family(
+        o,
+        "newsd_google_breaker_trips_total",
+        "counter",
+        "Times Google answered 429 and lookups paused.",
+    );
+    sample(
+        o,
+        "newsd_google_breaker_trips_total",
+        "",
+        m.google_breaker_trips_total,
+    );
+    let open = m
+        .google_breaker_open_until
+        .as_deref()
+        .and_then(crate::store::parse_ts)
+        .is_some_and(|t| t > chrono::Utc::now());
+    family(
+        o,
+        "newsd_google_breaker_open",
+        "gauge",
+        "1 while Google lookups are paused after a 429.",
+    );
+    sample(o, "newsd_google_breaker_open", "", u8::from(open));
+    family(
+        o,
+        "newsd_database_size_bytes",
+        "gauge",
+        "Size of the SQLite database file and its WAL.",
+    );
+    sample(o, "newsd_database_size_bytes", "", m.database_bytes);
+    family(
+        o,
+        "newsd_schema_version",
+        "gauge",
+        "Database schema (migration) version.",
+    );
+    sample(o, "newsd_schema_version", "", m.schema_version);
+    family(o, "newsd_build_info", "gauge", "The running newsd version.");
+    sample(
+        o,
+        "newsd_build_info",
+        &format!("version=\"{}\"", env!("CARGO_PKG_VERSION")),
+        1,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_prefixed_typed_and_reports_zero_statuses() {
+        let m = ApiMetrics {
+            articles: 3,
+            feeds_by_status: vec![("ok".into(), 2), ("weird\"one".into(), 1)],
+            ..Default::default()
+        };
+        let text = render(&m);
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.starts_with("newsd_"), "{line}");
+        }
+        assert!(text.contains("newsd_articles 3\n"), "{text}");
+        assert!(text.contains("newsd_feeds{status=\"ok\"} 2\n"), "{text}");
+        assert!(text.contains("newsd_feeds{status=\"error\"} 0\n"), "{text}");
+        assert!(text.contains("status=\"weird\\\"one\""), "{text}");
+        assert!(text.contains("# TYPE newsd_google_requests_total counter"));
+    }
+}
