@@ -421,6 +421,21 @@ fn proc_mib(field: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// User + system CPU seconds of this process so far (`/proc/self/stat`,
+/// assuming the usual 100 clock ticks per second).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn write_config(
     path: &Path,
     db: &Path,
@@ -464,13 +479,16 @@ async fn bench(args: &Args) -> Result<()> {
 
     let rss_before = proc_mib("VmRSS");
     let mut poll_time = Duration::ZERO;
+    let mut poll_cpu = 0.0;
     let mut new_items = 0usize;
     let mut failures = 0usize;
     for round in 0..args.rounds {
         advance(&client, &base, round).await?;
         let t = Instant::now();
+        let cpu0 = cpu_secs();
         let reports = app.poll_all_once(Utc::now()).await?;
         let took = t.elapsed();
+        poll_cpu += cpu_secs() - cpu0;
         poll_time += took;
         let mut round_new = 0;
         for r in &reports {
@@ -504,7 +522,7 @@ async fn bench(args: &Args) -> Result<()> {
     let rate = new_items as f64 / poll_time.as_secs_f64();
     eprintln!(
         "newsd: feeds={} rounds={} concurrency={} doc={} B | new entries {} (articles {}, feed_items {}, expected {}) | \
-         poll time {:.2}s | {:.0} entries/s | RSS before first round {:.1} MiB, after {:.1} MiB, peak (VmHWM) {:.1} MiB | db {:.1} MiB",
+         poll time {:.2}s (CPU {:.2}s = {:.2} cores busy) | {:.0} entries/s | RSS before first round {:.1} MiB, after {:.1} MiB, peak (VmHWM) {:.1} MiB | db {:.1} MiB",
         args.feeds,
         args.rounds,
         args.concurrency,
@@ -514,6 +532,8 @@ async fn bench(args: &Args) -> Result<()> {
         stats.feed_items,
         expected,
         poll_time.as_secs_f64(),
+        poll_cpu,
+        poll_cpu / poll_time.as_secs_f64(),
         rate,
         rss_before,
         rss_after,
@@ -533,7 +553,9 @@ async fn bench(args: &Args) -> Result<()> {
                 "articles": stats.articles,
                 "expected": expected,
                 "correct": ok,
+                "failed_polls": failures,
                 "seconds": poll_time.as_secs_f64(),
+                "cpu_seconds": poll_cpu,
                 "entries_per_sec": rate,
                 "rss_before_mib": rss_before,
                 "peak_rss_mib": peak,
@@ -549,6 +571,14 @@ async fn bench(args: &Args) -> Result<()> {
             stats.articles, stats.feed_items);
     }
     Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreVariant {
+    AsShipped,
+    Unicode61Only,
+    NoFts,
+    DeferredIndex,
 }
 
 /// Times each stage alone on a fresh round: fetch (concurrent, as the app
@@ -588,18 +618,34 @@ async fn breakdown(
     let t = Instant::now();
     let mut feed_rs_only = Duration::ZERO;
     let mut parsed: Vec<Vec<NewEntry>> = Vec::with_capacity(k);
+    let google = &app.settings().google_news;
+    let (google_base, edition) = (google.base(), &google.edition);
     for (url, body) in &bodies {
         let t2 = Instant::now();
         let _ = feed_rs::parser::parse(&body[..])?;
         feed_rs_only += t2.elapsed();
         let feed = parse_feed(body, url, 1000)?;
-        parsed.push(feed.entries.iter().filter_map(to_new_entry).collect());
+        parsed.push(
+            feed.entries
+                .iter()
+                .filter_map(|e| to_new_entry(e, url, &google_base, edition))
+                .collect(),
+        );
     }
     let parse_s = t.elapsed().as_secs_f64() - feed_rs_only.as_secs_f64();
 
+    // Store variants, each on a fresh database. `Unicode61Only` recreates the
+    // insert trigger without the trigram table; `DeferredIndex` stores
+    // without triggers, then indexes everything in one transaction.
+    let variants = [
+        ("as shipped (2 FTS tables)", StoreVariant::AsShipped),
+        ("unicode61 FTS only", StoreVariant::Unicode61Only),
+        ("no FTS triggers", StoreVariant::NoFts),
+        ("no triggers + bulk FTS", StoreVariant::DeferredIndex),
+    ];
     let mut store_s = Vec::new();
-    for (label, fts) in [("with FTS triggers", true), ("FTS triggers dropped", false)] {
-        let url = format!("sqlite://{}", dir.join(format!("store-{fts}.db")).display());
+    for (n, (label, variant)) in variants.into_iter().enumerate() {
+        let url = format!("sqlite://{}", dir.join(format!("store-{n}.db")).display());
         let store = Store::open(&url, Duration::from_secs(5)).await?;
         let feeds: Vec<NewFeed> = (0..k)
             .map(|i| NewFeed {
@@ -609,12 +655,21 @@ async fn breakdown(
             })
             .collect();
         store.sync_config_feeds(&feeds, Utc::now()).await?;
-        if !fts {
+        if variant != StoreVariant::AsShipped {
             for t in ["articles_ai", "articles_ad", "articles_au"] {
                 sqlx::query(&format!("DROP TRIGGER {t}"))
                     .execute(store.pool())
                     .await?;
             }
+        }
+        if variant == StoreVariant::Unicode61Only {
+            sqlx::query(
+                "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN \
+                 INSERT INTO articles_fts (rowid, title, summary, text) \
+                 VALUES (new.id, new.title, new.summary, new.text); END",
+            )
+            .execute(store.pool())
+            .await?;
         }
         let rows = store.enabled_feeds().await?;
         let now = Utc::now();
@@ -632,7 +687,24 @@ async fn breakdown(
                 })
                 .await?;
         }
+        if variant == StoreVariant::DeferredIndex {
+            let mut tx = store.pool().begin().await?;
+            for table in ["articles_fts", "articles_trigram"] {
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (rowid, title, summary, text) \
+                     SELECT id, title, summary, text FROM articles"
+                ))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
         let s = t.elapsed().as_secs_f64();
+        let articles = store.stats().await?.articles as usize;
+        ensure!(
+            articles == k * ITEMS_PER_FEED,
+            "breakdown stored {articles}"
+        );
         store.close().await;
         store_s.push((label, s));
     }
@@ -657,7 +729,7 @@ async fn breakdown(
     );
     for (label, s) in &store_s {
         eprintln!(
-            "  record_poll, {label:<20} {:>7.2}s  {:>9.0} entries/s",
+            "  record_poll, {label:<27} {:>7.2}s  {:>9.0} entries/s",
             s,
             entries_n / s
         );
@@ -670,8 +742,10 @@ async fn breakdown(
                 "fetch_s": fetch_s,
                 "feed_rs_s": frs,
                 "parse_feed_s": parse_s,
-                "store_fts_s": store_s[0].1,
-                "store_nofts_s": store_s[1].1,
+                "store_s": store_s
+                    .iter()
+                    .map(|(l, s)| (l.to_string(), serde_json::json!(s)))
+                    .collect::<serde_json::Map<_, _>>(),
             })
         );
     }
