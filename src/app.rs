@@ -285,14 +285,23 @@ impl App {
         mode: PollMode,
     ) -> Vec<PollReport> {
         let cancel = CancellationToken::new();
-        futures::stream::iter(feeds)
+        let reports = futures::stream::iter(feeds)
             .map(|feed| {
                 let cancel = cancel.clone();
                 async move { self.poll_feed(&feed, now, mode, &cancel).await }
             })
             .buffer_unordered(self.inner.settings.scheduler.max_concurrent_fetches)
             .collect()
-            .await
+            .await;
+        self.index_new_articles().await;
+        reports
+    }
+
+    /// Brings the search indexes up to date with what was stored.
+    pub async fn index_new_articles(&self) {
+        if let Err(e) = self.inner.store.index_pending().await {
+            warn!(error = %e, "full-text indexing failed; retried on the next round");
+        }
     }
 
     /// One poll of one feed: fetch, parse, store, schedule. Never fails: a
@@ -643,6 +652,7 @@ impl App {
                     .in_current_span(),
                 );
             }
+            self.index_new_articles().await;
             if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
                 last_maintenance = tokio::time::Instant::now();
                 if let Err(e) = self.inner.store.maintenance().await {

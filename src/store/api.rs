@@ -593,6 +593,7 @@ mod tests {
             ..Default::default()
         };
         store.record_poll(f.id, &entries, at, |_| u).await.unwrap();
+        store.index_pending().await.unwrap();
         f.id
     }
 

@@ -2,7 +2,6 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::feeds::FeedUpdate;
-use super::fulltext::enqueue_in;
 use super::google::{merge_google_entry, note_decoded, GoogleEntry};
 use super::{ts, Result, Store};
 
@@ -92,16 +91,21 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut stored = PollStored::default();
         let now_s = ts(now);
+        // One statement marks every entry seen before; only the rest are stored.
+        let keys: Vec<&str> = entries.iter().map(|e| e.entry_key.as_str()).collect();
+        let seen: Vec<String> = sqlx::query_scalar(
+            "UPDATE feed_items SET last_seen_at = ?3 WHERE feed_id = ?1 \
+             AND entry_key IN (SELECT value FROM json_each(?2)) RETURNING entry_key",
+        )
+        .bind(feed_id)
+        .bind(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()))
+        .bind(&now_s)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
         for entry in entries {
-            let seen: Option<i64> = sqlx::query_scalar(
-                "UPDATE feed_items SET last_seen_at = ?3 WHERE feed_id = ?1 AND entry_key = ?2 RETURNING id",
-            )
-            .bind(feed_id)
-            .bind(&entry.entry_key)
-            .bind(&now_s)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if seen.is_some() {
+            // Also skips a key repeated within this poll.
+            if !seen.insert(entry.entry_key.clone()) {
                 continue;
             }
             let (article_id, created) = match &entry.google {
@@ -134,7 +138,6 @@ impl Store {
             stored.new_items += 1;
             if created {
                 stored.new_articles += 1;
-                enqueue_in(&mut tx, article_id, &now_s).await?;
             }
         }
         let update = make_update(&stored);
@@ -448,6 +451,59 @@ mod tests {
                 "https://redirector.example/x".to_owned()
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn deferred_indexing_keeps_the_search_indexes_consistent_through_updates_and_merges() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        store
+            .record_poll(f, &[entry("a", "https://n.example/indexed")], now, |_| {
+                update(now)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.index_pending().await.unwrap(), 1);
+        // A second article stays pending while it is updated and merged away.
+        store
+            .record_poll(f, &[entry("b", "https://n.example/pending")], now, |_| {
+                update(now)
+            })
+            .await
+            .unwrap();
+        let page = store.export_page(None, 0, 10).await.unwrap();
+        let (indexed, pending) = (page[0].id, page[1].id);
+        sqlx::query("UPDATE articles SET text = 'body words quokka' WHERE id IN (?, ?)")
+            .bind(indexed)
+            .bind(pending)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let key = CanonicalUrl::parse("https://n.example/indexed").unwrap();
+        store
+            .assign_identity(pending, key.as_str(), "https://n.example/indexed")
+            .await
+            .unwrap();
+        store.index_pending().await.unwrap();
+        for table in ["articles_fts", "articles_trigram"] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
+            ))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let hits = store
+            .search(&crate::store::SearchQuery {
+                text: "quokka".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].id, indexed);
     }
 
     #[tokio::test]

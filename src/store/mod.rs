@@ -210,6 +210,40 @@ impl Store {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Adds articles stored since the last call to the full-text indexes, in
+    /// batches; returns how many. Search sees an article once this ran.
+    pub async fn index_pending(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.begin_write().await?;
+            let upto: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(article_id) FROM (SELECT article_id FROM fts_pending ORDER BY article_id LIMIT 2000)",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let Some(upto) = upto else {
+                return Ok(total);
+            };
+            for table in ["articles_fts", "articles_trigram"] {
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (rowid, title, summary, text) \
+                     SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
+                     JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?"
+                ))
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let n = sqlx::query("DELETE FROM fts_pending WHERE article_id <= ?")
+                .bind(upto)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            total += n as usize;
+        }
+    }
+
     pub async fn integrity_check(&self) -> Result<String> {
         Ok(sqlx::query_scalar("PRAGMA integrity_check")
             .fetch_one(&self.pool)

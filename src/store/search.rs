@@ -206,6 +206,7 @@ mod tests {
             ..Default::default()
         };
         store.record_poll(f.id, &entries, now, |_| u).await.unwrap();
+        store.index_pending().await.unwrap();
         f.id
     }
 
