@@ -195,7 +195,9 @@ async fn insert_link(
 
 impl Store {
     /// Links due for a lookup, oldest first. `signed` selects those whose
-    /// article-page signature is already held (ready to POST) or not.
+    /// article-page signature is already held (ready to POST) or not. A link
+    /// whose provisional sibling already holds a signature comes last: once
+    /// the sibling resolves, it joins the story without a GET.
     pub async fn pending_google_links(
         &self,
         now: DateTime<Utc>,
@@ -203,9 +205,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<PendingLink>> {
         Ok(sqlx::query_as(
-            "SELECT google_id, article_id, hl, gl, ceid, signature, sig_timestamp, attempts FROM google_links \
-             WHERE status = 'pending' AND next_try_at <= ?1 AND (signature IS NOT NULL) = ?2 \
-             ORDER BY first_seen_at, google_id LIMIT ?3",
+            "SELECT g.google_id, g.article_id, g.hl, g.gl, g.ceid, g.signature, g.sig_timestamp, g.attempts \
+             FROM google_links g \
+             WHERE g.status = 'pending' AND g.next_try_at <= ?1 AND (g.signature IS NOT NULL) = ?2 \
+             ORDER BY EXISTS (SELECT 1 FROM google_links s WHERE s.article_id = g.article_id \
+                 AND s.google_id != g.google_id AND s.signature IS NOT NULL AND s.status = 'pending'), \
+               g.first_seen_at, g.google_id LIMIT ?3",
         )
         .bind(ts(now))
         .bind(signed)
@@ -330,6 +335,17 @@ impl Store {
                 .bind(survivor)
                 .execute(&mut *tx)
                 .await?;
+            // Provisional siblings that have not spent a GET yet now join a
+            // resolved story, as later items of it do: no lookup of their own.
+            // Siblings already holding a signature are still resolved (and
+            // split off if they turn out to be another article).
+            sqlx::query(
+                "UPDATE google_links SET status = 'joined', last_error = NULL \
+                 WHERE article_id = ? AND status = 'pending' AND signature IS NULL",
+            )
+            .bind(survivor)
+            .execute(&mut *tx)
+            .await?;
             survivor
         } else if current_key == key.as_str() {
             article_id

@@ -184,6 +184,7 @@ async fn news(slug: &str, jsonld: &str) -> Response {
             ([(header::CONTENT_TYPE, "text/html")], Body::from_stream(stream)).into_response()
         }
         "report.pdf" => html_response("application/pdf", b"%PDF-1.7 binary".to_vec()),
+        "limited" => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "3600")]).into_response(),
         "consent" => html_response(
             "text/html",
             b"<html><head><title>Before you continue</title></head><body><h1>Before you continue</h1>\
@@ -376,4 +377,68 @@ async fn a_restart_mid_queue_loses_no_work() {
                 .unwrap();
         assert_eq!(lease, None, "finished or rescheduled, not stuck");
     }
+}
+
+#[tokio::test]
+async fn kept_raw_pages_can_be_re_extracted() {
+    let (_p, _f, t) = setup(&[("NEWSD__EXTRACT__KEEP_RAW_HTML", "true")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+    sqlx::query("UPDATE articles SET text = NULL WHERE url LIKE '%/river-plan'")
+        .execute(t.app.store().pool())
+        .await
+        .unwrap();
+    let out = t.cli(&["reextract"]);
+    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+    assert!(stdout(&out).contains("re-extracted"), "{}", stdout(&out));
+    let (_, text) = status_of(&t, "river-plan").await;
+    assert!(text.unwrap().contains("Paragraph 6 about the river"));
+}
+
+#[tokio::test]
+async fn a_host_that_asked_us_to_wait_is_not_fetched_again_even_after_a_restart() {
+    let publisher = start_publisher().await;
+    let feed_server = wiremock::MockServer::start().await;
+    let links = [
+        format!("{}/news/limited", publisher.base),
+        format!("{}/news/river", publisher.base),
+    ];
+    let items = [
+        Item {
+            guid: "l",
+            title: "Limited",
+            link: &links[0],
+        },
+        Item {
+            guid: "r",
+            title: "River",
+            link: &links[1],
+        },
+    ];
+    wiremock::Mock::given(wiremock::matchers::path("/feed"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(rss(&items)))
+        .mount(&feed_server)
+        .await;
+    let t = spawn_app_env(
+        &[format!("{}/feed", feed_server.uri())],
+        "",
+        &[("NEWSD__EXTRACT__MAX_CONCURRENT", "1")],
+    )
+    .await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let now = Utc::now();
+    t.app.fulltext().fulltext_once(now, 1).await.unwrap();
+    let hits_before = publisher.counters.starts.lock().unwrap().len();
+    assert_eq!(hits_before, 1, "only the limited page was asked for");
+    let backoffs = t.app.store().host_backoffs(now).await.unwrap();
+    assert_eq!(backoffs.len(), 1, "the host's wish is stored");
+
+    let restarted = t.restart().await;
+    let r = restarted.fulltext().fulltext_once(now, 10).await.unwrap();
+    assert_eq!(r.stored, 0);
+    assert_eq!(
+        publisher.counters.starts.lock().unwrap().len(),
+        hits_before,
+        "no request to a host in backoff"
+    );
 }

@@ -577,3 +577,34 @@ async fn google_news_feeds_are_configured_by_intent_and_unsupported_feeds_are_co
     );
     assert_eq!(feeds[1].last_status.as_deref(), Some("ok"));
 }
+
+#[tokio::test]
+async fn a_provisional_sibling_that_has_not_spent_a_get_joins_when_its_story_resolves() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let title = "Harbour bridge reopens after two years of repairs";
+    let (id1, id2) = (token_id("first"), token_id("second"));
+    g.answer(&id1, "https://city.example/bridge-reopens");
+    g.answer(&id2, "https://city.example/bridge-reopens");
+    let item = |id: &str| GItem {
+        id: id.to_owned(),
+        title,
+        source: "City Paper",
+        source_url: "https://city.example",
+    };
+    g.serve_feed("/rss/one", &[item(&id1)]).await;
+    g.serve_feed("/rss/two", &[item(&id2)]).await;
+    let t = app(&g, &[g.feed_url("/rss/one"), g.feed_url("/rss/two")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let now = Utc::now();
+    let r = t.app.resolver().resolve_once(now, 1, true).await.unwrap();
+    assert_eq!((r.gets, r.posts, r.resolved), (1, 1, 1));
+    let r = t.app.resolver().resolve_once(now, 10, true).await.unwrap();
+    assert_eq!(r.gets, 0, "the sibling joined the resolved story");
+    assert_eq!(g.article_page_gets().await, 1);
+    let q = t.app.store().google_queue_stats().await.unwrap();
+    assert_eq!((q.resolved, q.joined, q.pending), (1, 1, 0));
+    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].feeds.len(), 2);
+}
