@@ -5,3 +5,4 @@ mod fetch;
 mod google_news;
 mod helpers;
 mod polling;
+mod properties;
