@@ -1,8 +1,10 @@
 //! Integration tests: one binary, real sockets on 127.0.0.1, temp databases.
 
 mod cli;
+mod crash;
 mod fetch;
 mod google_news;
 mod helpers;
+mod migrations;
 mod polling;
 mod properties;
