@@ -82,6 +82,24 @@ pub struct Stats {
     pub database_bytes: u64,
 }
 
+/// Whether a connection going back to the pool is out of any transaction;
+/// one that is not gets closed instead of reused.
+///
+/// When a statement fails with SQLITE_FULL or an I/O error, SQLite may roll
+/// the whole transaction back by itself. sqlx 0.8 still counts it as open:
+/// the ROLLBACK it sends when the `Transaction` drops fails ("no transaction
+/// is active"), and from then on every `BEGIN` on that connection is refused
+/// ("attempted to call begin_with at non-zero transaction depth"), so one full
+/// disk used to leave the writer pool unable to write ever again.
+async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Connection as _;
+    if conn.is_in_transaction() {
+        // Let the rollback a dropped `Transaction` queued run first.
+        let _ = conn.ping().await;
+    }
+    !conn.is_in_transaction()
+}
+
 pub fn db_path(url: &str) -> Result<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
@@ -116,6 +134,7 @@ impl Store {
             .auto_vacuum(SqliteAutoVacuum::Incremental);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(|conn, _| Box::pin(async move { Ok(transaction_closed(conn).await) }))
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -267,6 +286,81 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::temp_store;
     use super::*;
+
+    /// `max_page_count` on every pooled connection (all held at once).
+    async fn limit_pages(store: &Store, extra: Option<i64>) {
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            conns.push(store.pool().acquire().await.unwrap());
+        }
+        for c in &mut conns {
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut **c)
+                .await
+                .unwrap();
+            let max = extra.map_or(1_073_741_823, |e| pages + e);
+            sqlx::query(&format!("PRAGMA max_page_count = {max}"))
+                .execute(&mut **c)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_hits_a_full_disk_leaves_no_connection_unable_to_write() {
+        // Depending on where SQLITE_FULL strikes, SQLite rolls the whole
+        // transaction back itself; sqlx then kept the connection "in a
+        // transaction" and refused every later BEGIN on it.
+        for extra in 0..8 {
+            let (store, _dir) = temp_store().await;
+            limit_pages(&store, Some(extra)).await;
+            let mut tx = store.begin_write().await.unwrap();
+            let mut failed = false;
+            for i in 0..400 {
+                let r = sqlx::query(
+                    "INSERT INTO articles (url_key, title, summary, first_seen_at, updated_at) \
+                     VALUES (?1, ?2, ?2, 'x', 'x')",
+                )
+                .bind(format!("k{i}"))
+                .bind(format!("word{i} ").repeat(200))
+                .execute(&mut *tx)
+                .await;
+                if r.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            assert!(failed, "the limit was never reached");
+            drop(tx);
+            limit_pages(&store, None).await;
+            let mut txs = Vec::new();
+            for _ in 0..4 {
+                let mut conn = store.pool().acquire().await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+                txs.push(conn);
+            }
+            drop(txs);
+            for _ in 0..4 {
+                let tx = store.begin_write().await;
+                assert!(tx.is_ok(), "extra {extra}: {:?}", tx.err());
+                tx.unwrap().commit().await.unwrap();
+            }
+            assert_eq!(
+                store.integrity_check().await.unwrap(),
+                "ok",
+                "extra {extra}"
+            );
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "extra {extra}: nothing of the failed transaction");
+        }
+    }
 
     #[tokio::test]
     async fn a_new_database_is_wal_with_incremental_auto_vacuum_and_foreign_keys() {
