@@ -8,6 +8,8 @@ mod search;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -69,6 +71,8 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// Test hook, see [`Store::set_page_limit`]; 0 when never used.
+    page_limit: Arc<AtomicI64>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -98,6 +102,22 @@ async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
         let _ = conn.ping().await;
     }
     !conn.is_in_transaction()
+}
+
+/// SQLite's largest `max_page_count`.
+const MAX_PAGE_COUNT: i64 = 4_294_967_294;
+
+async fn apply_page_limit(
+    conn: &mut sqlx::SqliteConnection,
+    limit: &AtomicI64,
+) -> std::result::Result<(), sqlx::Error> {
+    let limit = limit.load(Ordering::SeqCst);
+    if limit > 0 {
+        sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub fn db_path(url: &str) -> Result<PathBuf> {
@@ -132,13 +152,27 @@ impl Store {
             .create_if_missing(true)
             // Only takes effect when the file is created, which is when we want it.
             .auto_vacuum(SqliteAutoVacuum::Incremental);
+        let page_limit = Arc::new(AtomicI64::new(0));
+        let (on_connect, on_acquire) = (page_limit.clone(), page_limit.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .after_release(|conn, _| Box::pin(async move { Ok(transaction_closed(conn).await) }))
+            .after_connect(move |conn, _| {
+                let limit = on_connect.clone();
+                Box::pin(async move { apply_page_limit(conn, &limit).await })
+            })
+            .before_acquire(move |conn, _| {
+                let limit = on_acquire.clone();
+                Box::pin(async move { apply_page_limit(conn, &limit).await.map(|()| true) })
+            })
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool, path })
+        Ok(Store {
+            pool,
+            path,
+            page_limit,
+        })
     }
 
     /// Opens an existing database without migrating or writing: for readers.
@@ -153,7 +187,11 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let store = Store { pool, path };
+        let store = Store {
+            pool,
+            path,
+            page_limit: Arc::default(),
+        };
         store.check_schema_version().await?;
         Ok(store)
     }
@@ -188,6 +226,26 @@ impl Store {
         if found != expected {
             return Err(StoreError::SchemaVersion { found, expected });
         }
+        Ok(())
+    }
+
+    /// Test hook: caps the database at its current size plus `extra_pages`
+    /// (`PRAGMA max_page_count` on every connection of the writer pool, also
+    /// those it opens later), or lifts the cap (`None`). Simulates a full
+    /// disk; the daemon never calls it. Takes effect as connections are
+    /// next acquired.
+    #[doc(hidden)]
+    pub async fn set_page_limit(&self, extra_pages: Option<i64>) -> Result<()> {
+        let limit = match extra_pages {
+            Some(extra) => {
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(&self.pool)
+                    .await?;
+                pages + extra.max(0)
+            }
+            None => MAX_PAGE_COUNT,
+        };
+        self.page_limit.store(limit, Ordering::SeqCst);
         Ok(())
     }
 
@@ -287,23 +345,8 @@ mod tests {
     use super::test_support::temp_store;
     use super::*;
 
-    /// `max_page_count` on every pooled connection (all held at once).
     async fn limit_pages(store: &Store, extra: Option<i64>) {
-        let mut conns = Vec::new();
-        for _ in 0..4 {
-            conns.push(store.pool().acquire().await.unwrap());
-        }
-        for c in &mut conns {
-            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-                .fetch_one(&mut **c)
-                .await
-                .unwrap();
-            let max = extra.map_or(1_073_741_823, |e| pages + e);
-            sqlx::query(&format!("PRAGMA max_page_count = {max}"))
-                .execute(&mut **c)
-                .await
-                .unwrap();
-        }
+        store.set_page_limit(extra).await.unwrap();
     }
 
     #[tokio::test]
