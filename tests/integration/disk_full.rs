@@ -172,8 +172,9 @@ async fn a_poll_that_fills_the_disk_stores_nothing_and_everything_arrives_once_s
 /// Open bug, found by this file: after polls that failed with SQLITE_FULL,
 /// the poll that stores everything once space returns sometimes leaves an
 /// FTS5 index malformed (`PRAGMA integrity_check`: "malformed inverted index
-/// for FTS5 table main.articles_trigram" or `articles_fts`), in about one
-/// round in six here. Rows and the other tables are intact; search may miss
+/// for FTS5 table main.articles_trigram" or `articles_fts`), intermittently
+/// (2 of 12 rounds in some runs, none in others). Rows and the other tables
+/// are intact; search may miss
 /// or mis-rank articles until `INSERT INTO articles_fts(articles_fts)
 /// VALUES('rebuild')` (same for `articles_trigram`). Not reproduced with the
 /// same SQL on one connection of SQLite 3.40.1; newsd bundles 3.46.0.
