@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod disk_full;
 mod fetch;
+mod fuzz_regressions;
 mod google_news;
 mod helpers;
 mod migrations;
