@@ -73,10 +73,13 @@ fn opml(data: &[u8]) {
     let _ = newsd::opml::parse(&String::from_utf8_lossy(data));
 }
 
+/// A fuzz target's checks over one input.
+type Check = fn(&[u8]);
+
 #[test]
 fn every_saved_fuzz_input_passes_its_target_checks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-regressions");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [(&str, Check); 4] = [
         ("feed_parse", feed_parse),
         ("google_decode", google_decode),
         ("url_normalize", url_normalize),
