@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     if matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()) {
         assert_eq!(CanonicalUrl::from_url(&stripped), key);
         if let Ok(again) = url::Url::parse(&format!("{}://{}", url.scheme(), key.as_str())) {
-            assert_eq!(CanonicalUrl::from_url(&again), key, "{url} -> {key} -> {again}");
+            assert_eq!(
+                CanonicalUrl::from_url(&again),
+                key,
+                "{url} -> {key} -> {again}"
+            );
         }
     }
 });
