@@ -306,7 +306,6 @@ impl App {
 
     /// One poll of one feed: fetch, parse, store, schedule. Never fails: a
     /// broken feed is recorded on its row and reported.
-    #[instrument(skip_all, fields(feed_id = feed.id, url = %feed.fetch_url))]
     pub async fn poll_feed(
         &self,
         feed: &FeedRow,
@@ -314,6 +313,20 @@ impl App {
         mode: PollMode,
         cancel: &CancellationToken,
     ) -> PollReport {
+        self.poll_feed_recorded(feed, now, mode, cancel).await.0
+    }
+
+    /// [`Self::poll_feed`], also telling whether the outcome reached the
+    /// database. When it did not (disk full, I/O error), the feed's row still
+    /// says it is due: the caller must hold off before polling it again.
+    #[instrument(skip_all, fields(feed_id = feed.id, url = %feed.fetch_url))]
+    async fn poll_feed_recorded(
+        &self,
+        feed: &FeedRow,
+        now: DateTime<Utc>,
+        mode: PollMode,
+        cancel: &CancellationToken,
+    ) -> (PollReport, bool) {
         let report = |status| PollReport {
             feed_id: feed.id,
             url: feed.url.clone(),
@@ -321,32 +334,58 @@ impl App {
         };
         if mode == PollMode::Now {
             if let Some(until) = feed.retry_after().filter(|u| *u > now) {
-                return report(PollStatus::Deferred {
+                let status = PollStatus::Deferred {
                     until: crate::store::ts(until),
-                });
+                };
+                return (report(status), true);
             }
         }
         let fetched = tokio::select! {
             r = self.fetch_feed(feed) => r,
-            _ = cancel.cancelled() => return report(PollStatus::Cancelled),
+            _ = cancel.cancelled() => return (report(PollStatus::Cancelled), true),
         };
         // From here on the work is local and short: it completes (or its
         // transaction rolls back) even during shutdown.
-        let (status, result) = match self.store_poll(feed, fetched, now).await {
-            Ok(status) => (status, Ok(())),
-            Err(e) => (
-                PollStatus::Failed {
-                    error: format!("{e:#}"),
-                },
-                Err(e),
-            ),
+        let (status, recorded) = match self.store_poll(feed, fetched, now).await {
+            Ok(status) => {
+                match &status {
+                    PollStatus::Failed { error } => warn!(%error, "feed poll failed"),
+                    s => info!(status = ?s, "feed polled"),
+                }
+                (status, true)
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                warn!(%error, "storing poll failed");
+                // The poll's transaction rolled back and the row still says
+                // "due now": record the failure with the usual error backoff,
+                // or the feed is fetched again at once, over and over.
+                let mut update = self.unchanged_update(feed, now);
+                self.fail(feed, &mut update, "error", error.clone(), None, now);
+                let recorded = match self.inner.store.record_poll_outcome(feed.id, &update).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        warn!(error = %e, "recording the failed poll failed too");
+                        false
+                    }
+                };
+                (PollStatus::Failed { error }, recorded)
+            }
         };
-        match (&status, result) {
-            (_, Err(e)) => warn!(error = %format!("{e:#}"), "storing poll failed"),
-            (PollStatus::Failed { error }, _) => warn!(%error, "feed poll failed"),
-            (s, _) => info!(status = ?s, "feed polled"),
+        (report(status), recorded)
+    }
+
+    /// The row update of a poll that changes nothing but its outcome.
+    fn unchanged_update(&self, feed: &FeedRow, now: DateTime<Utc>) -> FeedUpdate {
+        FeedUpdate {
+            etag: feed.etag.clone(),
+            last_modified: feed.last_modified.clone(),
+            polled_at: now,
+            fetch_url: feed.fetch_url.clone(),
+            redirect_target: feed.redirect_target.clone(),
+            redirect_streak: feed.redirect_streak,
+            ..Default::default()
         }
-        report(status)
     }
 
     async fn fetch_feed(&self, feed: &FeedRow) -> Result<FetchResponse, FetchError> {
@@ -371,15 +410,7 @@ impl App {
         now: DateTime<Utc>,
     ) -> anyhow::Result<PollStatus> {
         let store = &self.inner.store;
-        let mut update = FeedUpdate {
-            etag: feed.etag.clone(),
-            last_modified: feed.last_modified.clone(),
-            polled_at: now,
-            fetch_url: feed.fetch_url.clone(),
-            redirect_target: feed.redirect_target.clone(),
-            redirect_streak: feed.redirect_streak,
-            ..Default::default()
-        };
+        let mut update = self.unchanged_update(feed, now);
         let resp = match fetched {
             Ok(r) => r,
             Err(e) => {
@@ -643,10 +674,20 @@ impl App {
                 let finished = finished.clone();
                 tracker.spawn(
                     async move {
-                        app.poll_feed(&feed, Utc::now(), PollMode::Scheduled, &cancel)
+                        let (_, recorded) = app
+                            .poll_feed_recorded(&feed, Utc::now(), PollMode::Scheduled, &cancel)
                             .await;
-                        lock(&in_flight).remove(&feed.id);
                         drop(permit);
+                        if !recorded {
+                            // Not even the failure could be written (disk full):
+                            // the row still says "due", so keep the feed marked in
+                            // flight for a while instead of re-fetching it at once.
+                            tokio::select! {
+                                _ = tokio::time::sleep(app.inner.policy.min_interval) => {}
+                                _ = cancel.cancelled() => {}
+                            }
+                        }
+                        lock(&in_flight).remove(&feed.id);
                         finished.notify_one();
                     }
                     .in_current_span(),
@@ -680,12 +721,14 @@ impl App {
 
     async fn time_until_next_due(&self, in_flight: &Mutex<HashSet<i64>>) -> Duration {
         let skip = lock(in_flight).len() as u32;
-        let next = self
-            .inner
-            .store
-            .earliest_due(skip + 1)
-            .await
-            .unwrap_or_default()
+        let due = match self.inner.store.earliest_due(skip + 1).await {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "cannot read the schedule; looking again shortly");
+                return Duration::from_secs(1);
+            }
+        };
+        let next = due
             .into_iter()
             .find(|(id, _)| !lock(in_flight).contains(id))
             .map(|(_, at)| at);

@@ -117,8 +117,12 @@ impl CanonicalUrl {
     /// parameters, remaining query pairs sorted, `http` and `https` folded
     /// together, a trailing slash on a non-root path dropped.
     pub fn from_url(url: &Url) -> Self {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+        let mut host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        // Every leading `www.` goes (not just one), so that a key normalizes
+        // to itself; a host made only of `www.` labels keeps its last one.
+        while let Some(rest) = host.strip_prefix("www.").filter(|r| !r.is_empty()) {
+            host = rest.to_owned();
+        }
         let mut s = String::with_capacity(url.as_str().len());
         s.push_str(&host);
         if let Some(port) = url.port() {
@@ -217,6 +221,17 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, c);
         assert_eq!(a, "example.com/story?id=7");
+    }
+
+    #[test]
+    fn a_key_normalizes_to_itself_even_with_repeated_www_labels() {
+        // Found by the property tests: `www.www.0.aa` gave `www.0.aa`, whose
+        // own key is `0.aa`, so one article could get two identities.
+        assert_eq!(key("http://www.www.0.aa/"), "0.aa");
+        assert_eq!(key("http://0.aa/"), "0.aa");
+        assert_eq!(key("https://www.www./x"), "www./x");
+        let k = key("https://WWW.www.Example.com:8080/a/?b=1#f");
+        assert_eq!(key(&format!("https://{k}")), k);
     }
 
     #[test]

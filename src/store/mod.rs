@@ -10,6 +10,8 @@ mod search;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -80,6 +82,8 @@ pub struct Store {
     /// spinning on SQLite's busy handler against each other.
     writer: SqlitePool,
     path: PathBuf,
+    /// Test hook, see [`Store::set_page_limit`]; 0 when never used.
+    page_limit: Arc<AtomicI64>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -91,6 +95,40 @@ pub struct Stats {
     pub articles_with_text: i64,
     pub feed_items: i64,
     pub database_bytes: u64,
+}
+
+/// Whether a connection going back to the pool is out of any transaction;
+/// one that is not gets closed instead of reused.
+///
+/// When a statement fails with SQLITE_FULL or an I/O error, SQLite may roll
+/// the whole transaction back by itself. sqlx 0.8 still counts it as open:
+/// the ROLLBACK it sends when the `Transaction` drops fails ("no transaction
+/// is active"), and from then on every `BEGIN` on that connection is refused
+/// ("attempted to call begin_with at non-zero transaction depth"), so one full
+/// disk used to leave the writer pool unable to write ever again.
+async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Connection as _;
+    if conn.is_in_transaction() {
+        // Let the rollback a dropped `Transaction` queued run first.
+        let _ = conn.ping().await;
+    }
+    !conn.is_in_transaction()
+}
+
+/// SQLite's largest `max_page_count`.
+const MAX_PAGE_COUNT: i64 = 4_294_967_294;
+
+async fn apply_page_limit(
+    conn: &mut sqlx::SqliteConnection,
+    limit: &AtomicI64,
+) -> std::result::Result<(), sqlx::Error> {
+    let limit = limit.load(Ordering::SeqCst);
+    if limit > 0 {
+        sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub fn db_path(url: &str) -> Result<PathBuf> {
@@ -125,16 +163,38 @@ impl Store {
             .create_if_missing(true)
             // Only takes effect when the file is created, which is when we want it.
             .auto_vacuum(SqliteAutoVacuum::Incremental);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+        let page_limit = Arc::new(AtomicI64::new(0));
+        let writer = Self::pool_options(&page_limit, 1)
             .connect_with(opts.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        let pool = Self::pool_options(&page_limit, 4)
             .connect_with(opts)
             .await?;
-        Ok(Store { pool, writer, path })
+        Ok(Store {
+            pool,
+            writer,
+            path,
+            page_limit,
+        })
+    }
+
+    /// Pool options shared by the reader and writer pools: a connection that
+    /// comes back still inside a transaction (SQLite rolled it back on its own,
+    /// e.g. after SQLITE_FULL) is closed, and the test-only page limit applies.
+    fn pool_options(page_limit: &Arc<AtomicI64>, max: u32) -> SqlitePoolOptions {
+        let (on_connect, on_acquire) = (page_limit.clone(), page_limit.clone());
+        SqlitePoolOptions::new()
+            .max_connections(max)
+            .after_release(|conn, _| Box::pin(async move { Ok(transaction_closed(conn).await) }))
+            .after_connect(move |conn, _| {
+                let limit = on_connect.clone();
+                Box::pin(async move { apply_page_limit(conn, &limit).await })
+            })
+            .before_acquire(move |conn, _| {
+                let limit = on_acquire.clone();
+                Box::pin(async move { apply_page_limit(conn, &limit).await.map(|()| true) })
+            })
     }
 
     /// Opens an existing database without migrating or writing: for readers.
@@ -153,6 +213,7 @@ impl Store {
             writer: pool.clone(),
             pool,
             path,
+            page_limit: Arc::default(),
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -188,6 +249,26 @@ impl Store {
         if found != expected {
             return Err(StoreError::SchemaVersion { found, expected });
         }
+        Ok(())
+    }
+
+    /// Test hook: caps the database at its current size plus `extra_pages`
+    /// (`PRAGMA max_page_count` on every connection of the writer pool, also
+    /// those it opens later), or lifts the cap (`None`). Simulates a full
+    /// disk; the daemon never calls it. Takes effect as connections are
+    /// next acquired.
+    #[doc(hidden)]
+    pub async fn set_page_limit(&self, extra_pages: Option<i64>) -> Result<()> {
+        let limit = match extra_pages {
+            Some(extra) => {
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(&self.pool)
+                    .await?;
+                pages + extra.max(0)
+            }
+            None => MAX_PAGE_COUNT,
+        };
+        self.page_limit.store(limit, Ordering::SeqCst);
         Ok(())
     }
 
@@ -321,6 +402,66 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::temp_store;
     use super::*;
+
+    async fn limit_pages(store: &Store, extra: Option<i64>) {
+        store.set_page_limit(extra).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_hits_a_full_disk_leaves_no_connection_unable_to_write() {
+        // Depending on where SQLITE_FULL strikes, SQLite rolls the whole
+        // transaction back itself; sqlx then kept the connection "in a
+        // transaction" and refused every later BEGIN on it.
+        for extra in 0..8 {
+            let (store, _dir) = temp_store().await;
+            limit_pages(&store, Some(extra)).await;
+            let mut tx = store.begin_write().await.unwrap();
+            let mut failed = false;
+            for i in 0..400 {
+                let r = sqlx::query(
+                    "INSERT INTO articles (url_key, title, summary, first_seen_at, updated_at) \
+                     VALUES (?1, ?2, ?2, 'x', 'x')",
+                )
+                .bind(format!("k{i}"))
+                .bind(format!("word{i} ").repeat(200))
+                .execute(&mut *tx)
+                .await;
+                if r.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            assert!(failed, "the limit was never reached");
+            drop(tx);
+            limit_pages(&store, None).await;
+            let mut txs = Vec::new();
+            for _ in 0..4 {
+                let mut conn = store.pool().acquire().await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+                txs.push(conn);
+            }
+            drop(txs);
+            for _ in 0..4 {
+                let tx = store.begin_write().await;
+                assert!(tx.is_ok(), "extra {extra}: {:?}", tx.err());
+                tx.unwrap().commit().await.unwrap();
+            }
+            assert_eq!(
+                store.integrity_check().await.unwrap(),
+                "ok",
+                "extra {extra}"
+            );
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "extra {extra}: nothing of the failed transaction");
+        }
+    }
 
     #[tokio::test]
     async fn a_new_database_is_wal_with_incremental_auto_vacuum_and_foreign_keys() {

@@ -2,8 +2,13 @@
 
 mod api;
 mod cli;
+mod crash;
+mod disk_full;
 mod fetch;
 mod fulltext;
+mod fuzz_regressions;
 mod google_news;
 mod helpers;
+mod migrations;
 mod polling;
+mod properties;

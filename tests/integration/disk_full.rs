@@ -1,0 +1,212 @@
+//! A full disk, simulated with `PRAGMA max_page_count` on every connection of
+//! the daemon's pool (`Store::set_page_limit`): a poll that hits SQLITE_FULL writes nothing at all, the
+//! daemon keeps running without hammering the feed, and it stores everything
+//! once space returns.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use newsd::app::PollStatus;
+use sqlx::SqlitePool;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{rss, spawn_app_env, spawn_app_with, Item};
+
+/// A feed server whose body the test swaps, counting requests.
+struct Server {
+    url: String,
+    body: Arc<Mutex<String>>,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn server(body: String) -> Server {
+    use axum::routing::get;
+    let body = Arc::new(Mutex::new(body));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (b, h) = (body.clone(), hits.clone());
+    let router = axum::Router::new().route(
+        "/feed",
+        get(move || {
+            let (b, h) = (b.clone(), h.clone());
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                b.lock().map(|s| s.clone()).unwrap_or_default()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Server {
+        url: format!("http://{addr}/feed"),
+        body,
+        hits,
+    }
+}
+
+/// `n` entries with summaries big enough to need many new pages.
+fn big_feed(n: usize) -> String {
+    let guids: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
+    let titles: Vec<String> = (0..n)
+        .map(|i| format!("Story {i} {}", "padding words ".repeat(60)))
+        .collect();
+    let links: Vec<String> = (0..n)
+        .map(|i| format!("https://n.example/story/{i}"))
+        .collect();
+    let items: Vec<Item<'_>> = (0..n)
+        .map(|i| Item {
+            guid: &guids[i],
+            title: &titles[i],
+            link: &links[i],
+        })
+        .collect();
+    rss(&items)
+}
+
+async fn counts(pool: &SqlitePool) -> (i64, i64) {
+    let articles = sqlx::query_scalar("SELECT COUNT(*) FROM articles")
+        .fetch_one(pool)
+        .await
+        .expect("articles");
+    let items = sqlx::query_scalar("SELECT COUNT(*) FROM feed_items")
+        .fetch_one(pool)
+        .await
+        .expect("feed_items");
+    (articles, items)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_fills_the_disk_stores_nothing_and_everything_arrives_once_space_returns() {
+    let srv = server(big_feed(2)).await;
+    let t = spawn_app_env(
+        std::slice::from_ref(&srv.url),
+        "",
+        &[
+            ("NEWSD__SCHEDULER__DEFAULT_INTERVAL", "1s"),
+            ("NEWSD__SCHEDULER__MIN_INTERVAL", "1s"),
+            ("NEWSD__SCHEDULER__JITTER", "0.0"),
+        ],
+    )
+    .await;
+    let pool = t.app.store().pool().clone();
+    let r = t.app.poll_all_once(Utc::now()).await.expect("poll");
+    assert!(
+        matches!(r[0].status, PollStatus::Ok { new_items: 2, .. }),
+        "{:?}",
+        r[0]
+    );
+    let before = counts(&pool).await;
+    assert_eq!(before, (2, 2));
+
+    // The disk fills up; the feed grows by 200 big entries.
+    // The one test hook: `Store::set_page_limit` sets `PRAGMA max_page_count`
+    // on every connection of the daemon's pool, present and future (the
+    // pragma is per connection, and the pool replaces connections).
+    t.app.store().set_page_limit(Some(2)).await.expect("limit");
+    *srv.body.lock().expect("body") = big_feed(202);
+    let r = t.app.poll_all_once(Utc::now()).await.expect("poll");
+    match &r[0].status {
+        PollStatus::Failed { error } => {
+            assert!(error.contains("full"), "{error}")
+        }
+        other => panic!("expected a storage failure, got {other:?}"),
+    }
+    assert_eq!(counts(&pool).await, before, "no partial rows");
+    let fts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'padding'")
+            .fetch_one(&pool)
+            .await
+            .expect("fts");
+    assert_eq!(fts, 2, "nor partial index entries");
+
+    // The failure is on the feed's row, with the error backoff.
+    let (status, error): (String, String) =
+        sqlx::query_as("SELECT last_status, last_error FROM feeds")
+            .fetch_one(&pool)
+            .await
+            .expect("feed row");
+    assert_eq!(status, "error");
+    assert!(error.contains("full"), "{error}");
+
+    // The daemon runs on the full disk: it keeps going, retrying at its pace
+    // (it used to re-fetch such a feed back to back, its row still "due").
+    let stop = CancellationToken::new();
+    let app = t.app.clone();
+    let stopper = stop.clone();
+    let run = tokio::spawn(async move { app.run_until_stopped(stopper).await });
+    let hits_before = srv.hits.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let hits_while_full = srv.hits.load(Ordering::SeqCst) - hits_before;
+    assert!(!run.is_finished(), "the daemon stopped on a full disk");
+    assert_eq!(counts(&pool).await, before, "still no partial rows");
+    assert!(
+        hits_while_full <= 4,
+        "a feed whose poll cannot be stored is re-fetched {hits_while_full} times in 3 s"
+    );
+
+    // Space returns: the next poll stores the whole feed.
+    t.app.store().set_page_limit(None).await.expect("lift");
+    let start = Instant::now();
+    while counts(&pool).await != (202, 202) && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        counts(&pool).await,
+        (202, 202),
+        "resumed once space returned"
+    );
+    stop.cancel();
+    run.await.expect("join").expect("run");
+    // The tables are intact. The FTS5 indexes are checked by the ignored
+    // test below (open bug).
+    for table in ["feeds", "articles", "feed_items"] {
+        let check: String = sqlx::query_scalar(&format!("PRAGMA integrity_check({table})"))
+            .fetch_one(&pool)
+            .await
+            .expect("integrity_check");
+        assert_eq!(check, "ok", "{table}");
+    }
+}
+
+/// Open bug, found by this file: after polls that failed with SQLITE_FULL,
+/// the poll that stores everything once space returns sometimes leaves an
+/// FTS5 index malformed (`PRAGMA integrity_check`: "malformed inverted index
+/// for FTS5 table main.articles_trigram" or `articles_fts`), intermittently
+/// (2 of 12 rounds in some runs, none in others). Rows and the other tables
+/// are intact; search may miss
+/// or mis-rank articles until `INSERT INTO articles_fts(articles_fts)
+/// VALUES('rebuild')` (same for `articles_trigram`). Not reproduced with the
+/// same SQL on one connection of SQLite 3.40.1; newsd bundles 3.46.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open bug: FTS5 index sometimes malformed after SQLITE_FULL"]
+async fn the_full_text_indexes_survive_failed_polls_on_a_full_disk() {
+    for round in 0..12 {
+        let srv = server(big_feed(2)).await;
+        let t = spawn_app_with(std::slice::from_ref(&srv.url), "").await;
+        t.app.poll_all_once(Utc::now()).await.expect("poll");
+        t.app
+            .store()
+            .set_page_limit(Some(round % 6))
+            .await
+            .expect("limit");
+        *srv.body.lock().expect("body") = big_feed(202);
+        for _ in 0..3 {
+            let r = t.app.poll_all_once(Utc::now()).await.expect("poll");
+            assert!(
+                matches!(r[0].status, PollStatus::Failed { .. }),
+                "{:?}",
+                r[0]
+            );
+        }
+        t.app.store().set_page_limit(None).await.expect("lift");
+        t.app.poll_all_once(Utc::now()).await.expect("poll");
+        let check = t.app.store().integrity_check().await.expect("check");
+        assert_eq!(check, "ok", "round {round}");
+    }
+}

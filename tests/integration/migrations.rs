@@ -1,0 +1,200 @@
+//! Schema migrations: from an empty database, and from the schema after each
+//! earlier migration holding data, the remaining migrations apply at start
+//! (`Store::open`) and the data survives, searchable.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use newsd::store::{Store, MIGRATOR};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::SqlitePool;
+
+/// A migrator holding only the first `n` migrations. sqlx has no "migrate to
+/// version N", and `Migrator`'s fields are public (though semver-exempt):
+/// this is the one place that builds one by hand.
+fn first_migrations(n: usize) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(MIGRATOR.iter().take(n).cloned().collect()),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+async fn pool(path: &std::path::Path) -> SqlitePool {
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .expect("open scratch database")
+}
+
+/// Rows a database at `version` may hold: core rows from 0001 on, Google
+/// rows from 0002 on. Versions added later get their own arm.
+async fn seed(pool: &SqlitePool, version: i64) {
+    if version >= 1 {
+        for sql in [
+            "INSERT INTO feeds (id, url, fetch_url, name, origin, next_poll_at, created_at, updated_at, etag) \
+             VALUES (7, 'https://old.example/rss', 'https://old.example/rss', 'Old feed', 'cli', \
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '\"v1\"')",
+            "INSERT INTO articles (id, url, url_key, title, summary, publisher, authors, published_at, first_seen_at, updated_at) \
+             VALUES (11, 'https://old.example/a/1', 'old.example/a/1', 'Migrated headline 移行', 'Summary kept', \
+                     'Old Publisher', '[\"Ann\"]', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at) \
+             VALUES (7, 'id:g1', 11, 'g1', 'https://old.example/a/1?utm_source=rss', \
+                     '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        ] {
+            sqlx::query(sql).execute(pool).await.expect("seed 0001 rows");
+        }
+    }
+    if version >= 2 {
+        for sql in [
+            "INSERT INTO articles (id, url, url_key, title, first_seen_at, updated_at, resolution, provisional_key) \
+             VALUES (12, NULL, 'google:CBMiX', 'Pending Google story', '2026-01-02T00:00:00Z', \
+                     '2026-01-02T00:00:00Z', 'unresolved', 'pending google story|pub.example')",
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
+             VALUES (7, 'id:CBMiX', 12, 'CBMiX', 'https://news.google.com/rss/articles/CBMiX', \
+                     '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'CBMiX')",
+            "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, next_try_at, first_seen_at) \
+             VALUES ('CBMiX', 12, 'en-US', 'US', 'US:en', 'pending', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z')",
+            "INSERT INTO story_hints (article_id, url, title, source) \
+             VALUES (12, 'https://news.google.com/rss/articles/CBMiY', 'Related', 'Other')",
+        ] {
+            sqlx::query(sql).execute(pool).await.expect("seed 0002 rows");
+        }
+    }
+}
+
+/// The seeded rows of `version` are all there and the article is searchable.
+async fn check_survived(store: &Store, seeded_version: i64) {
+    // Rows written since 0004 reach the search indexes in batches, as the
+    // daemon does after each round.
+    store.index_pending().await.expect("index");
+    let p = store.pool();
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(p)
+            .await
+            .expect("count query")
+    };
+    if seeded_version >= 1 {
+        let (name, etag): (String, String) =
+            sqlx::query_as("SELECT name, etag FROM feeds WHERE id = 7")
+                .fetch_one(p)
+                .await
+                .expect("feed survived");
+        assert_eq!((name.as_str(), etag.as_str()), ("Old feed", "\"v1\""));
+        let (title, authors): (String, String) =
+            sqlx::query_as("SELECT title, authors FROM articles WHERE url_key = 'old.example/a/1'")
+                .fetch_one(p)
+                .await
+                .expect("article survived");
+        assert_eq!(title, "Migrated headline 移行");
+        assert_eq!(authors, "[\"Ann\"]");
+        assert_eq!(
+            count("SELECT COUNT(*) FROM feed_items WHERE feed_id = 7 AND entry_key = 'id:g1' AND article_id = 11").await,
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'migrated'").await,
+            1,
+            "the word index still finds the old article"
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM articles_trigram WHERE articles_trigram MATCH 'headline'")
+                .await,
+            1
+        );
+    }
+    if seeded_version >= 2 {
+        assert_eq!(
+            count("SELECT COUNT(*) FROM google_links WHERE google_id = 'CBMiX' AND status = 'pending' AND article_id = 12").await,
+            1
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM story_hints").await, 1);
+        assert_eq!(count("SELECT COUNT(*) FROM google_budget").await, 1);
+    }
+    assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
+    let fk: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(p)
+        .await
+        .expect("foreign key check");
+    assert!(fk.is_empty(), "foreign key violations: {fk:?}");
+}
+
+#[tokio::test]
+async fn every_earlier_schema_with_data_migrates_to_the_latest_and_keeps_its_data() {
+    let total = MIGRATOR.iter().count();
+    assert!(total >= 2);
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
+    for applied in 0..=total {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        let version = MIGRATOR
+            .iter()
+            .take(applied)
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        {
+            let old = pool(&path).await;
+            // One migration at a time, as successive releases applied them.
+            for n in 1..=applied {
+                first_migrations(n)
+                    .run(&old)
+                    .await
+                    .unwrap_or_else(|e| panic!("migration {n} on its own: {e}"));
+            }
+            seed(&old, version).await;
+            old.close().await;
+        }
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::open(&url, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|e| panic!("migrating from version {version}: {e}"));
+        store
+            .check_schema_version()
+            .await
+            .unwrap_or_else(|e| panic!("from version {version}: {e}"));
+        let versions: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("applied versions");
+        assert_eq!(versions.last().copied(), Some(latest));
+        assert_eq!(versions.len(), total);
+        check_survived(&store, version).await;
+        // New data goes in through the migrated schema too.
+        seed_latest_write(&store).await;
+        store.close().await;
+        // And opening again is a no-op.
+        let again = Store::open(&url, Duration::from_secs(5))
+            .await
+            .expect("reopen");
+        check_survived(&again, version).await;
+        again.close().await;
+    }
+}
+
+async fn seed_latest_write(store: &Store) {
+    sqlx::query(
+        "INSERT INTO articles (url, url_key, title, first_seen_at, updated_at) \
+         VALUES ('https://new.example/1', 'new.example/1', 'Fresh after migration', '2026-02-01T00:00:00Z', '2026-02-01T00:00:00Z')",
+    )
+    .execute(store.pool())
+    .await
+    .expect("write to the migrated schema");
+    store.index_pending().await.expect("index");
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'fresh'")
+            .fetch_one(store.pool())
+            .await
+            .expect("search");
+    assert_eq!(n, 1);
+}
