@@ -184,53 +184,8 @@ impl<'a> Iterator for Tokenizer<'a> {
     }
 }
 
-/// Decodes the HTML character references that occur in feeds and Google pages:
-/// `&amp; &lt; &gt; &quot; &apos; &nbsp;` and numeric `&#NN;` / `&#xHH;`.
-/// Anything unrecognised is kept literally.
-pub(crate) fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let tail = &rest[amp..];
-        let semi = tail.bytes().take(12).position(|c| c == b';');
-        let decoded = semi.and_then(|semi| {
-            let name = &tail[1..semi];
-            let ch = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                _ => {
-                    let num = name.strip_prefix('#')?;
-                    let code = match num.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => num.parse::<u32>().ok()?,
-                    };
-                    char::from_u32(code)
-                }
-            }?;
-            Some((ch, semi + 1))
-        });
-        match decoded {
-            Some((ch, used)) => {
-                out.push(ch);
-                rest = &tail[used..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+/// One entity decoder for the crate: the feed module's.
+pub(crate) use crate::feed::decode_entities;
 
 #[cfg(test)]
 mod tests {
