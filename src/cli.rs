@@ -221,8 +221,9 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             let store = Store::open_read_only(&settings.database.url, busy).await?;
             let s = store.stats().await?;
             let g = store.google_queue_stats().await?;
+            let f = store.fulltext_stats().await?;
             if json {
-                let v = serde_json::json!({ "archive": s, "google_links": g });
+                let v = serde_json::json!({ "archive": s, "google_links": g, "full_text": f });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
@@ -240,17 +241,46 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     "google links: {} pending ({} with signature), {} resolved, {} decoded offline, {} joined, {} failed",
                     g.pending, g.pending_signed, g.resolved, g.decoded, g.joined, g.failed
                 );
+                let others: Vec<String> =
+                    f.other.iter().map(|(st, n)| format!("{n} {st}")).collect();
                 println!(
-                    "google budget: breaker {}, {} trips, {} GETs and {} POSTs so far, last GET {}",
-                    match &g.breaker_open_until {
-                        Some(u) if crate::store::parse_ts(u).is_some_and(|t| t > Utc::now()) =>
-                            format!("open until {u}"),
-                        _ => "closed".to_owned(),
+                    "full text: {} stored, {} queued{}{}",
+                    f.done,
+                    f.pending,
+                    if others.is_empty() { "" } else { ", " },
+                    others.join(", ")
+                );
+                let open_until = g
+                    .breaker_open_until
+                    .as_deref()
+                    .and_then(crate::store::parse_ts)
+                    .filter(|t| *t > Utc::now());
+                let paced = g
+                    .last_get_at
+                    .as_deref()
+                    .and_then(crate::store::parse_ts)
+                    .and_then(|t| {
+                        chrono::Duration::from_std(settings.google_news.get_interval.0)
+                            .ok()
+                            .map(|d| t + d)
+                    });
+                let next_get = match (open_until, paced) {
+                    (Some(b), Some(p)) => Some(b.max(p)),
+                    (b, p) => b.or(p),
+                }
+                .filter(|t| *t > Utc::now())
+                .map_or_else(|| "now".to_owned(), crate::store::ts);
+                println!(
+                    "google budget: breaker {}, {} trips, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
+                    match open_until {
+                        Some(u) => format!("open until {}", crate::store::ts(u)),
+                        None => "closed".to_owned(),
                     },
                     g.breaker_trips,
                     g.gets_total,
                     g.posts_total,
-                    g.last_get_at.as_deref().unwrap_or("never")
+                    g.last_get_at.as_deref().unwrap_or("never"),
+                    next_get
                 );
             }
             Ok(())

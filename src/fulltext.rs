@@ -257,6 +257,7 @@ impl FulltextWorker {
             ));
         }
         let identity = identity_from(&url, &final_url, extracted.canonical_url.as_deref());
+        let lang = extracted.language.or_else(|| detect_language(&text));
         let content = ArticleContent {
             text,
             html: extracted.html,
@@ -264,7 +265,7 @@ impl FulltextWorker {
             authors: extracted.authors,
             published_at: extracted.published_at,
             modified_at: extracted.modified_at,
-            lang: extracted.language,
+            lang,
             lead_image: extracted.lead_image,
             canonical_url: extracted.canonical_url,
             site_name: extracted.site_name,
@@ -332,6 +333,57 @@ impl FulltextWorker {
             }
         }
     }
+}
+
+/// The language of a page that declares none, as an ISO 639-1 code where
+/// one exists (else ISO 639-3); `None` unless the detector is confident.
+fn detect_language(text: &str) -> Option<String> {
+    let info = whatlang::detect(text).filter(|i| i.is_reliable())?;
+    let code = info.lang().code();
+    let two = match code {
+        "eng" => "en",
+        "fra" => "fr",
+        "deu" => "de",
+        "spa" => "es",
+        "ita" => "it",
+        "por" => "pt",
+        "nld" => "nl",
+        "rus" => "ru",
+        "ukr" => "uk",
+        "pol" => "pl",
+        "ces" => "cs",
+        "slk" => "sk",
+        "swe" => "sv",
+        "dan" => "da",
+        "nob" => "nb",
+        "fin" => "fi",
+        "hun" => "hu",
+        "ron" => "ro",
+        "bul" => "bg",
+        "ell" => "el",
+        "tur" => "tr",
+        "ara" => "ar",
+        "heb" => "he",
+        "pes" => "fa",
+        "hin" => "hi",
+        "ben" => "bn",
+        "urd" => "ur",
+        "jpn" => "ja",
+        "cmn" => "zh",
+        "kor" => "ko",
+        "vie" => "vi",
+        "tha" => "th",
+        "ind" => "id",
+        "hrv" => "hr",
+        "srp" => "sr",
+        "slv" => "sl",
+        "lit" => "lt",
+        "lav" => "lv",
+        "est" => "et",
+        "cat" => "ca",
+        other => other,
+    };
+    Some(two.to_owned())
 }
 
 /// Keep full text only when it adds to the feed's summary: clearly longer,
@@ -432,6 +484,16 @@ mod tests {
         );
         let moved = identity_from(&req, &u("https://paper.example/2026/a-1"), None);
         assert_eq!(moved.unwrap().0, "paper.example/2026/a-1");
+    }
+
+    #[test]
+    fn an_undeclared_language_is_detected_when_the_text_is_clear() {
+        let fr = "Le conseil municipal a voté mardi soir le nouveau plan de circulation \
+                  après un long débat avec les habitants du quartier et les commerçants.";
+        assert_eq!(detect_language(fr).as_deref(), Some("fr"));
+        let ja = "東京都は新しい条例を発表し、市民の間で大きな反響を呼んでいます。今後の対応が注目されます。";
+        assert_eq!(detect_language(ja).as_deref(), Some("ja"));
+        assert_eq!(detect_language("ok"), None);
     }
 
     #[test]
