@@ -26,14 +26,14 @@ pub enum FetchError {
     #[error("request to {url} timed out after {after:?}")]
     Timeout { url: Url, after: Duration },
 
-    #[error("cannot connect to {url}: {source}")]
+    #[error("cannot connect to {url}: {}", cause(source))]
     Connect {
         url: Url,
         #[source]
         source: reqwest::Error,
     },
 
-    #[error("HTTP error for {url}: {source}")]
+    #[error("HTTP error for {url}: {}", cause(source))]
     Http {
         url: Url,
         #[source]
@@ -45,4 +45,15 @@ pub enum FetchError {
 
     #[error("cannot build HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+}
+
+/// reqwest's own message ("error sending request for url …") says little;
+/// the innermost cause (DNS failure, refused connection, TLS error) is what a
+/// user can act on.
+fn cause(e: &reqwest::Error) -> String {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
 }
