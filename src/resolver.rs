@@ -17,7 +17,8 @@ use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::google_news::{
     accept_publisher_url, article_page_url, batchexecute_body, batchexecute_url, decode_article_id,
     is_consent_redirect, parse_article_page_for, parse_batchexecute, rss_article_page_url,
-    unwrap_consent_redirect, DecodedId, Edition, PageError, Signature, BATCHEXECUTE_CONTENT_TYPE,
+    unwrap_consent_redirect, BatchAnswer, DecodedId, Edition, PageError, Signature,
+    BATCHEXECUTE_CONTENT_TYPE,
 };
 use crate::store::{PendingLink, Store};
 
@@ -282,6 +283,40 @@ impl Resolver {
         Err(ResolveError::Consent)
     }
 
+    /// One tagged batchexecute POST: counted in the budget, a 429 trips the
+    /// breaker, the answer frames are parsed.
+    async fn send_batch(
+        &self,
+        reqs: &[(&str, &str, &Signature)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BatchAnswer>, ResolveError> {
+        let req = FetchRequest::post(
+            batchexecute_url(&self.base),
+            BATCHEXECUTE_CONTENT_TYPE,
+            batchexecute_body(reqs).into_bytes(),
+        );
+        let resp = self.fetcher.fetch(req).await;
+        self.store.count_google_request(false, now).await?;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(FetchError::HostBackoff { until, .. }) => {
+                return Err(self.trip(Some(until), now).await)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if resp.status == 429 {
+            return Err(self.trip(resp.retry_after, now).await);
+        }
+        if !(200..300).contains(&resp.status) {
+            return Err(ResolveError::Status {
+                status: resp.status,
+                url: resp.url.to_string(),
+            });
+        }
+        let text = String::from_utf8_lossy(&resp.body);
+        parse_batchexecute(&text, &self.base).map_err(|e| ResolveError::Answer(e.to_string()))
+    }
+
     async fn post_batch(
         &self,
         links: &[PendingLink],
@@ -303,34 +338,8 @@ impl Resolver {
             .zip(&sigs)
             .map(|((l, t), s)| (t.as_str(), l.google_id.as_str(), s))
             .collect();
-        let body = batchexecute_body(&reqs);
-        let req = FetchRequest::post(
-            batchexecute_url(&self.base),
-            BATCHEXECUTE_CONTENT_TYPE,
-            body.into_bytes(),
-        );
-        let resp = self.fetcher.fetch(req).await;
-        self.store.count_google_request(false, now).await?;
         report.posts += 1;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(FetchError::HostBackoff { until, .. }) => {
-                return Err(self.trip(Some(until), now).await)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if resp.status == 429 {
-            return Err(self.trip(resp.retry_after, now).await);
-        }
-        if !(200..300).contains(&resp.status) {
-            return Err(ResolveError::Status {
-                status: resp.status,
-                url: resp.url.to_string(),
-            });
-        }
-        let text = String::from_utf8_lossy(&resp.body);
-        let answers = parse_batchexecute(&text, &self.base)
-            .map_err(|e| ResolveError::Answer(e.to_string()))?;
+        let answers = self.send_batch(&reqs, now).await?;
         for (link, tag) in links.iter().zip(&tags) {
             // Answers are matched by tag, never by position; a batch of one may
             // come back untagged.
@@ -401,21 +410,7 @@ impl Resolver {
             attempts: 0,
         };
         let sig = self.fetch_signature(&link, now).await?;
-        let body = batchexecute_body(&[("1", id.as_str(), &sig)]);
-        let resp = self
-            .fetcher
-            .fetch(FetchRequest::post(
-                batchexecute_url(&self.base),
-                BATCHEXECUTE_CONTENT_TYPE,
-                body.into_bytes(),
-            ))
-            .await?;
-        self.store.count_google_request(false, now).await?;
-        if resp.status == 429 {
-            return Err(self.trip(resp.retry_after, now).await.into());
-        }
-        let text = String::from_utf8_lossy(&resp.body);
-        let answers = parse_batchexecute(&text, &self.base)?;
+        let answers = self.send_batch(&[("1", id.as_str(), &sig)], now).await?;
         let url = answers
             .into_iter()
             .next()
