@@ -608,3 +608,34 @@ async fn a_provisional_sibling_that_has_not_spent_a_get_joins_when_its_story_res
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].feeds.len(), 2);
 }
+
+#[tokio::test]
+async fn newsd_resolve_prints_the_publisher_url_and_how_it_was_found() {
+    let g = FakeGoogle::start().await;
+    g.serve_article_pages().await;
+    let id = token_id("cli");
+    g.answer(&id, "https://paper.example/cli-story");
+    let t = app(&g, &[]).await;
+    let link = format!("{}/rss/articles/{id}?oc=5", g.uri());
+    let out = t.cli(&["resolve", &link]);
+    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+    let text = crate::helpers::stdout(&out);
+    assert!(
+        text.starts_with("https://paper.example/cli-story\n"),
+        "{text}"
+    );
+    assert!(text.contains("resolved online"), "{text}");
+
+    let old = encode_old_format_id("https://paper.example/old-story");
+    let out = t.cli(&["resolve", &old]);
+    let text = crate::helpers::stdout(&out);
+    assert!(
+        text.starts_with("https://paper.example/old-story\n"),
+        "{text}"
+    );
+    assert!(text.contains("decoded offline"), "{text}");
+
+    let out = t.cli(&["resolve", "https://elsewhere.example/rss/articles/x"]);
+    assert!(!out.status.success());
+    assert!(crate::helpers::stderr(&out).contains("not a Google News article link"));
+}
