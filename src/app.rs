@@ -297,10 +297,15 @@ impl App {
         reports
     }
 
-    /// Brings the search indexes up to date with what was stored.
+    /// Brings the search indexes and story clusters up to date with what was
+    /// stored.
     pub async fn index_new_articles(&self) {
         if let Err(e) = self.inner.store.index_pending().await {
             warn!(error = %e, "full-text indexing failed; retried on the next round");
+        }
+        // Every round, so full text stored since the last one is compared too.
+        if let Err(e) = self.inner.store.cluster_pending(Utc::now()).await {
+            warn!(error = %e, "story clustering failed; retried on the next round");
         }
     }
 
