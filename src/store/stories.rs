@@ -311,3 +311,193 @@ async fn refresh_story(conn: &mut SqliteConnection, story: i64, now: DateTime<Ut
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::temp_store;
+    use crate::store::NewFeed;
+
+    async fn feed(store: &Store) -> i64 {
+        store
+            .add_feed(
+                &NewFeed {
+                    url: "https://news.example/rss".into(),
+                    name: None,
+                    interval_secs: None,
+                },
+                "cli",
+                Utc::now(),
+            )
+            .await
+            .unwrap()
+            .0
+            .id
+    }
+
+    /// An article as a feed entry whose `<link>` is `link`.
+    async fn article(
+        store: &Store,
+        feed: i64,
+        key: &str,
+        title: &str,
+        link: &str,
+        at: DateTime<Utc>,
+    ) -> i64 {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO articles (url_key, title, first_seen_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING id",
+        )
+        .bind(key)
+        .bind(title)
+        .bind(ts(at))
+        .fetch_one(&store.writer)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, link, first_seen_at, last_seen_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        )
+        .bind(feed)
+        .bind(key)
+        .bind(id)
+        .bind(link)
+        .bind(ts(at))
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        id
+    }
+
+    async fn story_of(store: &Store, id: i64) -> i64 {
+        sqlx::query_scalar("SELECT story_id FROM articles WHERE id = ?")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn google_related_coverage_joins_articles_with_unlike_titles_in_both_directions() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store).await;
+        let now = Utc::now();
+        let a = article(
+            &store,
+            f,
+            "a",
+            "Rates held steady as inflation cools",
+            "https://news.google.com/rss/articles/A",
+            now,
+        )
+        .await;
+        let b = article(
+            &store,
+            f,
+            "b",
+            "Central bank pauses again, citing softer prices",
+            "https://news.google.com/rss/articles/B",
+            now,
+        )
+        .await;
+        let c = article(
+            &store,
+            f,
+            "c",
+            "Why the pause matters for your mortgage payments",
+            "https://news.google.com/rss/articles/C",
+            now,
+        )
+        .await;
+        let other = article(
+            &store,
+            f,
+            "d",
+            "Storm closes schools across the northern coast",
+            "https://news.google.com/rss/articles/D",
+            now,
+        )
+        .await;
+        // a lists b; c is listed by b (the hint points backwards).
+        for (holder, url) in [
+            (a, "https://news.google.com/rss/articles/B"),
+            (b, "https://news.google.com/rss/articles/C"),
+        ] {
+            sqlx::query("INSERT INTO story_hints (article_id, url) VALUES (?, ?)")
+                .bind(holder)
+                .bind(url)
+                .execute(&store.writer)
+                .await
+                .unwrap();
+        }
+        let report = store.cluster_pending(now).await.unwrap();
+        assert_eq!(report.examined, 4);
+        let s = story_of(&store, a).await;
+        assert_eq!(story_of(&store, b).await, s);
+        assert_eq!(story_of(&store, c).await, s);
+        assert_ne!(story_of(&store, other).await, s);
+        let story = store.story(s).await.unwrap().unwrap();
+        assert_eq!(story.size, 3);
+        assert_eq!(
+            story.title.as_deref(),
+            Some("Rates held steady as inflation cools")
+        );
+        let listed = store.list_stories(None, 10).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        // Nothing is left to do on the next round.
+        assert_eq!(store.cluster_pending(now).await.unwrap().examined, 0);
+    }
+
+    #[tokio::test]
+    async fn the_same_headline_outside_the_window_starts_a_new_story() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store).await;
+        let now = Utc::now();
+        let title = "Council approves new transport budget for next year";
+        let a = article(
+            &store,
+            f,
+            "a",
+            title,
+            "https://x.example/a",
+            now - Duration::days(10),
+        )
+        .await;
+        let b = article(&store, f, "b", title, "https://y.example/b", now).await;
+        let c = article(
+            &store,
+            f,
+            "c",
+            &format!("{title} - Metro News"),
+            "https://z.example/c",
+            now,
+        )
+        .await;
+        store.cluster_pending(now).await.unwrap();
+        assert_ne!(story_of(&store, a).await, story_of(&store, b).await);
+        assert_eq!(story_of(&store, b).await, story_of(&store, c).await);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_article_leaves_its_story_and_an_empty_story_is_not_listed() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store).await;
+        let a = article(
+            &store,
+            f,
+            "a",
+            "Lonely headline with enough words",
+            "https://x.example/a",
+            Utc::now(),
+        )
+        .await;
+        store.cluster_pending(Utc::now()).await.unwrap();
+        let s = story_of(&store, a).await;
+        sqlx::query("DELETE FROM articles WHERE id = ?")
+            .bind(a)
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        assert!(store.story(s).await.unwrap().is_none());
+        assert!(store.list_stories(None, 10).await.unwrap().is_empty());
+    }
+}
