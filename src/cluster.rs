@@ -110,7 +110,7 @@ fn simhash<'a>(features: impl Iterator<Item = &'a [String]>) -> u64 {
     for f in features {
         let h = feature_hash(f);
         for (bit, v) in votes.iter_mut().enumerate() {
-            if h >> bit & 1 == 1 {
+            if (h >> bit) & 1 == 1 {
                 *v += 1;
             } else {
                 *v -= 1;
@@ -121,7 +121,7 @@ fn simhash<'a>(features: impl Iterator<Item = &'a [String]>) -> u64 {
         .iter()
         .enumerate()
         .filter(|(_, v)| **v > 0)
-        .fold(0u64, |acc, (bit, _)| acc | 1 << bit)
+        .fold(0u64, |acc, (bit, _)| acc | (1 << bit))
 }
 
 /// SimHash of a text over token 3-shingles (word 3-grams; character 3-grams
