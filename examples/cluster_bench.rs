@@ -45,7 +45,8 @@ fn clusters(xml: &str) -> Vec<Vec<String>> {
         .map(|c| {
             a.captures_iter(&c[1])
                 .map(|t| t[1].trim().to_owned())
-                .filter(|t| !t.is_empty())
+                // Google's own link to the full coverage page is no headline.
+                .filter(|t| !t.is_empty() && !t.starts_with("View full coverage"))
                 .collect::<Vec<_>>()
         })
         .filter(|c| c.len() >= 2)
