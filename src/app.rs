@@ -30,6 +30,8 @@ use crate::store::{FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, Store};
 const RESCAN_EVERY: Duration = Duration::from_secs(60);
 /// How long the full-text worker sleeps when its queue is empty.
 const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
+/// How often the running daemon assigns new articles to stories.
+const CLUSTER_EVERY: Duration = Duration::from_secs(30);
 /// How often the database gets its upkeep (checkpoint, optimize, vacuum).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -297,10 +299,23 @@ impl App {
         reports
     }
 
-    /// Brings the search indexes up to date with what was stored.
+    /// Brings the search indexes and story clusters up to date with what was
+    /// stored.
     pub async fn index_new_articles(&self) {
+        self.index_search().await;
+        self.cluster_stories().await;
+    }
+
+    async fn index_search(&self) {
         if let Err(e) = self.inner.store.index_pending().await {
             warn!(error = %e, "full-text indexing failed; retried on the next round");
+        }
+    }
+
+    /// Also compares full text stored since the last call.
+    async fn cluster_stories(&self) {
+        if let Err(e) = self.inner.store.cluster_pending(Utc::now()).await {
+            warn!(error = %e, "story clustering failed; retried on the next round");
         }
     }
 
@@ -605,6 +620,7 @@ impl App {
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
         let finished = Arc::new(Notify::new());
         let mut last_maintenance = tokio::time::Instant::now();
+        let mut last_clustering = tokio::time::Instant::now();
         info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
@@ -693,7 +709,13 @@ impl App {
                     .in_current_span(),
                 );
             }
-            self.index_new_articles().await;
+            self.index_search().await;
+            // Clustering reads the whole recent window, so it runs on a timer
+            // rather than after every finished poll.
+            if last_clustering.elapsed() >= CLUSTER_EVERY {
+                last_clustering = tokio::time::Instant::now();
+                self.cluster_stories().await;
+            }
             if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
                 last_maintenance = tokio::time::Instant::now();
                 if let Err(e) = self.inner.store.maintenance().await {

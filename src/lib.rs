@@ -16,7 +16,8 @@
 //! - [`feed`]: feed bytes to plain entries (pure).
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
 //! - [`store`]: the SQLite archive; every query lives there, including the one
-//!   dedupe merge used whenever an article's identity becomes known.
+//!   dedupe merge used whenever an article's identity becomes known, and the
+//!   story clustering step (rules in [`cluster`], pure) run after each round.
 //! - [`app`]: wires the stages together and runs the background loops
 //!   (`*_once(now)` functions inside thin loops, stopped by a token).
 //! - [`api`]: the HTTP API over the store (JSON, Atom/JSON Feed out, probes,
@@ -27,6 +28,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod extract;

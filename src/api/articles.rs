@@ -21,6 +21,7 @@ const LIST_PARAMS: &[&str] = &[
     "since",
     "until",
     "has_text",
+    "story",
     "limit",
     "cursor",
 ];
@@ -35,6 +36,7 @@ pub(crate) fn filter_from(p: &Params) -> Result<ArticleFilter, ApiError> {
         since: p.time("since", now)?,
         until: p.time("until", now)?,
         has_text: p.bool("has_text")?,
+        story_id: p.i64("story")?,
     })
 }
 

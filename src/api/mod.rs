@@ -12,6 +12,7 @@ mod feeds;
 mod openapi;
 mod ops;
 mod params;
+mod stories;
 mod syndication;
 
 use std::net::SocketAddr;
@@ -144,6 +145,18 @@ pub fn routes() -> Vec<Route> {
             &[Method::GET],
             &["/api/v1/articles/{id}"],
             get(articles::one),
+        ),
+        route(
+            "/api/v1/stories",
+            &[Method::GET],
+            &["/api/v1/stories"],
+            get(stories::list),
+        ),
+        route(
+            "/api/v1/stories/{id}",
+            &[Method::GET],
+            &["/api/v1/stories/{id}"],
+            get(stories::one),
         ),
         route(
             "/api/v1/feeds",

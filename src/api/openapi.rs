@@ -107,6 +107,12 @@ pub fn openapi() -> Value {
     );
     let mut list_params = vec![q.clone(), fts.clone()];
     list_params.extend(filters());
+    list_params.push(param(
+        "story",
+        "query",
+        json!({ "type": "integer", "minimum": 1 }),
+        "Only the articles of this story (see /api/v1/stories).",
+    ));
     list_params.push(limit(20));
     list_params.push(param(
         "cursor",
@@ -172,9 +178,34 @@ pub fn openapi() -> Value {
             }},
             "/api/v1/articles/{id}": { "get": {
                 "summary": "Everything stored about one article: text, feed entries, links, Google links, story hints.",
-                "parameters": [id_path],
+                "parameters": [id_path.clone()],
                 "responses": {
                     "200": json_response("The article.", json!({ "type": "object", "properties": { "article": { "$ref": "#/components/schemas/ArticleDetail" } } })),
+                    "400": bad, "401": unauthorized, "404": not_found,
+                }
+            }},
+            "/api/v1/stories": { "get": {
+                "summary": "Stories (articles about one event: syndicated copies, Google's related coverage, near-identical headlines), newest first by first_seen_at, keyset-paginated.",
+                "parameters": [limit(20), param("cursor", "query", json!({ "type": "string" }), "Opaque cursor from `next_cursor` of the previous page.")],
+                "responses": {
+                    "200": json_response("A page.", json!({
+                        "type": "object",
+                        "properties": {
+                            "stories": { "type": "array", "items": { "$ref": "#/components/schemas/Story" } },
+                            "next_cursor": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page." }
+                        }
+                    })),
+                    "400": bad, "401": unauthorized,
+                }
+            }},
+            "/api/v1/stories/{id}": { "get": {
+                "summary": "One story with its articles (newest first, up to 100; page through the rest with /api/v1/articles?story={id}).",
+                "parameters": [id_path.clone()],
+                "responses": {
+                    "200": json_response("The story.", json!({ "type": "object", "properties": {
+                        "story": { "$ref": "#/components/schemas/Story" },
+                        "articles": { "type": "array", "items": { "$ref": "#/components/schemas/ArticleItem" } }
+                    } })),
                     "400": bad, "401": unauthorized, "404": not_found,
                 }
             }},
@@ -250,6 +281,16 @@ pub fn openapi() -> Value {
                             "message": { "type": "string" }
                         }
                     }}
+                },
+                "Story": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "title": { "type": ["string", "null"], "description": "The title of its earliest titled article." },
+                        "size": { "type": "integer", "description": "Number of articles." },
+                        "first_seen_at": { "type": "string", "format": "date-time" },
+                        "updated_at": { "type": "string", "format": "date-time" }
+                    }
                 },
                 "ArticleItem": {
                     "type": "object",

@@ -22,6 +22,8 @@ pub struct ArticleFilter {
     /// First seen before.
     pub until: Option<DateTime<Utc>>,
     pub has_text: Option<bool>,
+    /// Members of one story (see [`Store::cluster_pending`]).
+    pub story_id: Option<i64>,
 }
 
 /// Where a newest-first page ends: the last row's `(first_seen_at, id)`.
@@ -518,6 +520,9 @@ fn column_json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
 }
 
 fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, f: &ArticleFilter, lang: Option<&str>) {
+    if let Some(story) = f.story_id {
+        qb.push(" AND a.story_id = ").push_bind(story);
+    }
     if let Some(feed) = f.feed_id {
         qb.push(
             " AND EXISTS (SELECT 1 FROM feed_items fi WHERE fi.article_id = a.id AND fi.feed_id = ",

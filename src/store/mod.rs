@@ -7,6 +7,7 @@ mod feeds;
 mod fulltext;
 mod google;
 mod search;
+mod stories;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -29,6 +30,7 @@ pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
 pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
 pub use search::{SearchHit, SearchQuery};
+pub use stories::{ClusterReport, StoryItem};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -811,3 +811,136 @@ async fn newsd_run_serves_the_api_beside_the_scheduler_and_stops_it_on_sigterm()
         "the API stopped with the daemon"
     );
 }
+
+const BUDGET: &str = "The city council voted on Tuesday to approve a new budget that increases \
+    spending on public transport by twelve percent, the mayor said in a statement. The plan \
+    includes three new bus lines, longer opening hours for the metro and a pilot program for \
+    free fares for students. Opposition members criticised the cost and said the money would \
+    be better spent on road repairs before the winter. The budget takes effect in January, \
+    and the first new bus line is expected to open in the spring.";
+
+const ROADS: &str = "Opposition members of the city council said on Tuesday that the new \
+    transport budget ignores the state of the roads, which they described as the worst in a \
+    decade. They want the council to spend the money on filling potholes and repairing bridges \
+    before the winter, and warned that buses are of little use on broken streets. The mayor \
+    replied that both can be done, and that road repairs have their own budget line next year.";
+
+const FROGS: &str = "Scientists announced on Monday that a new species of frog had been found \
+    in the rainforest, after a survey that lasted more than three years and covered dozens of \
+    remote valleys. The frog is smaller than a fingernail and lives in leaf litter, where its \
+    call can be mistaken for an insect. The team hopes the discovery will help protect the area \
+    from logging, which has cleared large parts of the surrounding hills in recent years.";
+
+#[tokio::test]
+async fn syndicated_copies_become_one_story_and_other_articles_on_the_topic_stay_apart() {
+    let server = MockServer::start().await;
+    let items = [
+        (
+            "a",
+            "City approves bigger transit budget",
+            "https://one.example/budget",
+        ),
+        (
+            "a1",
+            "Transit spending rises twelve percent under new plan",
+            "https://two.example/news/1234",
+        ),
+        (
+            "a2",
+            "Mayor's budget boosts buses, metro hours and student fares",
+            "https://three.example/local/transit",
+        ),
+        (
+            "b",
+            "Opposition says roads should come before buses",
+            "https://one.example/roads",
+        ),
+        (
+            "c",
+            "Tiny new frog species found in the rainforest",
+            "https://four.example/frog",
+        ),
+    ];
+    let feed: Vec<Item<'_>> = items
+        .iter()
+        .map(|(guid, title, link)| Item { guid, title, link })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(rss(&feed)))
+        .mount(&server)
+        .await;
+    let t = spawn_app(&[format!("{}/rss", server.uri())]).await;
+    t.app.poll_all_once(Utc::now()).await.expect("poll");
+    // Headlines alone join nothing here: each article starts a story.
+    let api = Api::read_write(&t).await;
+    let first = api.get_ok("/api/v1/stories").await;
+    assert_eq!(
+        first["stories"].as_array().map(Vec::len),
+        Some(5),
+        "{first}"
+    );
+
+    // Full text arrives (what the full-text worker stores): two lightly
+    // edited copies of the budget story under other outlets' URLs.
+    let copy1 = format!(
+        "By Staff Reporter. {} Copyright 2026 Two News.",
+        BUDGET.replace("on Tuesday", "on Tuesday evening")
+    );
+    let copy2 = BUDGET.replace("the mayor said in a statement", "Mayor Jane Doe said");
+    for (url, text) in [
+        ("https://one.example/budget", BUDGET.to_owned()),
+        ("https://two.example/news/1234", copy1),
+        ("https://three.example/local/transit", copy2),
+        ("https://one.example/roads", ROADS.to_owned()),
+        ("https://four.example/frog", FROGS.to_owned()),
+    ] {
+        let done = sqlx::query("UPDATE articles SET text = ? WHERE url = ?")
+            .bind(text)
+            .bind(url)
+            .execute(t.app.store().pool())
+            .await
+            .expect("store text");
+        assert_eq!(done.rows_affected(), 1, "{url}");
+    }
+    t.app.index_new_articles().await;
+
+    let listed = api.get_ok("/api/v1/stories").await;
+    let stories = listed["stories"].as_array().cloned().unwrap_or_default();
+    assert_eq!(stories.len(), 3, "{listed}");
+    let big = stories
+        .iter()
+        .find(|s| s["size"] == 3)
+        .unwrap_or_else(|| panic!("a story of three: {listed}"));
+    assert_eq!(big["title"], "City approves bigger transit budget");
+    let id = big["id"].as_i64().expect("id");
+    let one = api.get_ok(&format!("/api/v1/stories/{id}")).await;
+    let mut urls: Vec<String> = one["articles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a["url"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    urls.sort();
+    assert_eq!(
+        urls,
+        vec![
+            "https://one.example/budget",
+            "https://three.example/local/transit",
+            "https://two.example/news/1234"
+        ]
+    );
+    let filtered = api.get_ok(&format!("/api/v1/articles?story={id}")).await;
+    assert_eq!(filtered["articles"].as_array().map(Vec::len), Some(3));
+    assert_eq!(api.get("/api/v1/stories/999999").await.status, 404);
+    let paged = api.get_ok("/api/v1/stories?limit=2").await;
+    let cursor = paged["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let rest = api
+        .get_ok(&format!("/api/v1/stories?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(rest["stories"].as_array().map(Vec::len), Some(1));
+}

@@ -639,3 +639,67 @@ async fn newsd_resolve_prints_the_publisher_url_and_how_it_was_found() {
     assert!(!out.status.success());
     assert!(crate::helpers::stderr(&out).contains("not a Google News article link"));
 }
+
+#[tokio::test]
+async fn items_google_lists_as_related_coverage_share_a_story_whatever_their_titles() {
+    let g = FakeGoogle::start().await;
+    let ids: Vec<String> = (0..4).map(|i| token_id(&format!("story{i}"))).collect();
+    let link = |i: usize| format!("{}/rss/articles/{}?oc=5", g.uri(), ids[i]);
+    let titles = [
+        "Rates held steady as inflation cools",
+        "Central bank pauses again, citing softer prices",
+        "Why the pause matters for your mortgage payments",
+        "Storm closes schools across the northern coast",
+    ];
+    // Item 0 carries Google's related-coverage list naming items 1 and 2.
+    let cluster = format!(
+        "<ol><li><a href=\"{}\">{}</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">Paper One</font></li>\
+         <li><a href=\"{}\">{}</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">Paper Two</font></li></ol>",
+        link(1),
+        titles[1],
+        link(2),
+        titles[2]
+    );
+    let mut xml = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>"rates" - Google News</title><link>https://news.google.com/</link>"#,
+    );
+    for (i, title) in titles.iter().enumerate() {
+        let description = if i == 0 {
+            cluster
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        } else {
+            String::new()
+        };
+        xml.push_str(&format!(
+            "<item><title>{title} - Paper {i}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
+             <pubDate>Sat, 28 Nov 2026 01:00:00 GMT</pubDate><description>{description}</description>\
+             <source url=\"https://p{i}.example\">Paper {i}</source></item>",
+            link(i),
+            ids[i]
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    Mock::given(method("GET"))
+        .and(path("/rss/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(xml))
+        .mount(&g.server)
+        .await;
+    let t = app(&g, &[g.feed_url("/rss/search")]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+
+    let stories: Vec<(String, i64)> =
+        sqlx::query_as("SELECT a.title, a.story_id FROM articles a ORDER BY a.id")
+            .fetch_all(t.app.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(stories.len(), 4, "{stories:?}");
+    assert_eq!(stories[0].1, stories[1].1, "{stories:?}");
+    assert_eq!(stories[0].1, stories[2].1, "{stories:?}");
+    assert_ne!(stories[0].1, stories[3].1, "{stories:?}");
+    let listed = t.app.store().list_stories(None, 10).await.unwrap();
+    let sizes: Vec<i64> = listed.iter().map(|s| s.size).collect();
+    assert_eq!(sizes.iter().sum::<i64>(), 4);
+    assert!(sizes.contains(&3), "{listed:?}");
+}
