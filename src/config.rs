@@ -118,8 +118,32 @@ pub struct Settings {
     pub api: ApiSettings,
     pub google_news: GoogleNewsSettings,
     pub extract: ExtractSettings,
+    pub retention: RetentionSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+}
+
+/// How long the archive keeps articles (`newsd prune`, and the daemon every
+/// `prune_interval`). Nothing is pruned unless a limit is set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Articles first seen longer ago go; unset keeps them forever.
+    pub max_age: Option<HumanDuration>,
+    /// The oldest articles go while the database is larger; unset: no limit.
+    pub max_db_bytes: Option<ByteSize>,
+    pub prune_interval: HumanDuration,
+    /// Articles deleted per transaction.
+    pub batch: usize,
+}
+
+impl RetentionSettings {
+    pub fn policy(&self) -> crate::store::RetentionPolicy {
+        crate::store::RetentionPolicy {
+            max_age: self.max_age.map(|d| d.0),
+            max_db_bytes: self.max_db_bytes.map(|b| b.0),
+            batch: self.batch,
+        }
+    }
 }
 
 /// The HTTP API (`newsd run` and `newsd serve`).
@@ -416,6 +440,31 @@ impl Settings {
                 "scheduler.batch_size",
                 "0".into(),
                 "must be at least 1",
+            ));
+        }
+        let r = &self.retention;
+        if r.batch == 0 {
+            return Err(invalid("retention.batch", "0".into(), "must be at least 1"));
+        }
+        if r.prune_interval.0.is_zero() {
+            return Err(invalid(
+                "retention.prune_interval",
+                format!("{:?}", r.prune_interval),
+                "must be greater than zero",
+            ));
+        }
+        if let Some(d) = r.max_age.filter(|d| d.0.is_zero()) {
+            return Err(invalid(
+                "retention.max_age",
+                format!("{d:?}"),
+                "must be greater than zero; omit it to keep articles forever",
+            ));
+        }
+        if let Some(b) = r.max_db_bytes.filter(|b| b.0 == 0) {
+            return Err(invalid(
+                "retention.max_db_bytes",
+                b.0.to_string(),
+                "must be greater than zero; omit it for no size limit",
             ));
         }
         if s.max_entries_per_poll == 0 {

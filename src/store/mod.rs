@@ -6,6 +6,7 @@ mod articles;
 mod feeds;
 mod fulltext;
 mod google;
+mod retention;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use articles::{ExportArticle, NewEntry, PollStored};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
 pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
+pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
