@@ -343,7 +343,9 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
 async fn prune(settings: Settings, dry_run: bool) -> anyhow::Result<()> {
     let policy = settings.retention.policy();
     if !policy.is_active() {
-        println!("no retention limit set (retention.max_age, retention.max_db_bytes): nothing to prune");
+        println!(
+            "no retention limit set (retention.max_age, retention.max_db_bytes): nothing to prune"
+        );
         return Ok(());
     }
     let now = Utc::now();

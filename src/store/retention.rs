@@ -105,16 +105,15 @@ impl Store {
         if let Some(max_age) = policy.max_age {
             let cutoff = ts(now - chrono::Duration::from_std(max_age).unwrap_or_default());
             if dry_run {
-                let (n, first, last): (i64, Option<String>, Option<String>) = sqlx::query_as(
-                    &format!(
+                let (n, first, last): (i64, Option<String>, Option<String>) =
+                    sqlx::query_as(&format!(
                         "SELECT COUNT(*), MIN(first_seen_at), MAX(first_seen_at) {ELIGIBLE} \
                          AND a.first_seen_at < ?2"
-                    ),
-                )
-                .bind(&protect_since)
-                .bind(&cutoff)
-                .fetch_one(&self.pool)
-                .await?;
+                    ))
+                    .bind(&protect_since)
+                    .bind(&cutoff)
+                    .fetch_one(&self.pool)
+                    .await?;
                 report.by_age = n as u64;
                 report.note(first, last);
             } else {
