@@ -396,3 +396,35 @@ async fn readers_never_see_database_is_locked_while_pruning_and_polling() {
     writes.await.unwrap();
     assert!(reads > 0);
 }
+
+#[tokio::test]
+async fn the_prune_command_reports_on_a_dry_run_and_then_prunes() {
+    let t = crate::helpers::spawn_app_with(&[], "[retention]\nmax_age = \"30d\"\n").await;
+    let store = t.app.store();
+    let now = Utc::now();
+    let a = feed(store, "https://feeds.example/a").await;
+    poll(
+        store,
+        a,
+        &[entry("1", "first"), entry("2", "second")],
+        ago(now, 40 * DAY),
+    )
+    .await;
+    poll(store, a, &[entry("3", "third")], now).await;
+
+    let out = t.cli(&["prune", "--dry-run"]);
+    let text = crate::helpers::stdout(&out);
+    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+    assert!(text.contains("would prune 2 articles"), "{text}");
+    assert_eq!(t.article_count().await, 3);
+
+    let out = t.cli(&["prune"]);
+    let text = crate::helpers::stdout(&out);
+    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+    assert!(
+        text.contains("pruned 2 articles (2 by age, 0 by size)"),
+        "{text}"
+    );
+    assert!(text.contains("reclaimed"), "{text}");
+    assert_eq!(t.article_count().await, 1);
+}
