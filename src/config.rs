@@ -701,6 +701,31 @@ mod tests {
     }
 
     #[test]
+    fn retention_keeps_everything_by_default_and_reads_its_limits() {
+        let d = Settings::load_with_env(None, Vec::new()).unwrap().settings;
+        assert!(!d.retention.policy().is_active());
+        assert_eq!(d.retention.prune_interval.0, Duration::from_secs(3600));
+        assert_eq!(d.retention.batch, 1000);
+        let loaded = load(
+            "[retention]\nmax_age = \"90d\"\nmax_db_bytes = \"2GiB\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let p = loaded.settings.retention.policy();
+        assert_eq!(p.max_age, Some(Duration::from_secs(90 * 86400)));
+        assert_eq!(p.max_db_bytes, Some(2 << 30));
+    }
+
+    #[test]
+    fn a_zero_retention_batch_or_age_is_rejected() {
+        let err = load("[retention]\nbatch = 0\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("retention.batch"), "{err}");
+        let err = load("[retention]\nmax_age = \"0s\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("retention.max_age"), "{err}");
+    }
+
+    #[test]
     fn min_interval_above_max_interval_is_rejected() {
         let err = load("[scheduler]\nmin_interval = \"2d\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("scheduler.min_interval"), "{err}");
