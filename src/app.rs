@@ -23,7 +23,9 @@ use crate::fulltext::{FulltextReport, FulltextWorker};
 use crate::google_news::{self, Edition};
 use crate::resolver::{ResolveReport, Resolver};
 use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
-use crate::store::{FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, Store};
+use crate::store::{
+    FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, PruneReport, Store, StoreError,
+};
 
 /// How often the scheduler looks at the database even when nothing is due,
 /// so feeds added by `newsd feeds add` are picked up within a minute.
@@ -610,6 +612,13 @@ impl App {
         update.ttl_secs = feed.ttl_secs;
     }
 
+    /// One retention pass with the configured policy (the daemon's periodic
+    /// prune; `newsd prune` calls the store directly for its dry run).
+    pub async fn prune_once(&self, now: DateTime<Utc>) -> Result<PruneReport, StoreError> {
+        let policy = self.inner.settings.retention.policy();
+        self.inner.store.prune(now, &policy, false).await
+    }
+
     /// The service: polls feeds as they fall due until `shutdown` fires,
     /// then drains in-flight work within `scheduler.shutdown_grace`.
     pub async fn run_until_stopped(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -621,6 +630,9 @@ impl App {
         let finished = Arc::new(Notify::new());
         let mut last_maintenance = tokio::time::Instant::now();
         let mut last_clustering = tokio::time::Instant::now();
+        // None: prune on the first round, so a daemon restarted more often
+        // than `prune_interval` still prunes.
+        let mut last_prune: Option<tokio::time::Instant> = None;
         info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
@@ -720,6 +732,17 @@ impl App {
                 last_maintenance = tokio::time::Instant::now();
                 if let Err(e) = self.inner.store.maintenance().await {
                     warn!(error = %e, "database maintenance failed");
+                }
+            }
+            let prune_every = self.inner.settings.retention.prune_interval.0;
+            if self.inner.settings.retention.policy().is_active()
+                && last_prune.is_none_or(|t| t.elapsed() >= prune_every)
+            {
+                last_prune = Some(tokio::time::Instant::now());
+                match self.prune_once(Utc::now()).await {
+                    Ok(r) if r.articles > 0 => info!(?r, "pruned old articles"),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "pruning failed"),
                 }
             }
             let wait = self.time_until_next_due(&in_flight).await;

@@ -86,6 +86,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove articles beyond the `[retention]` limits now and print what went.
+    Prune {
+        /// Only print what would go; changes nothing (no writer lock needed).
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// A consistent copy of the database, safe while the daemon runs.
     Backup { file: PathBuf },
     /// Print the publisher URL behind a Google News link or article id, and how it was found.
@@ -318,6 +324,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             println!("re-extracted {n} articles");
             Ok(())
         }
+        Command::Prune { dry_run } => prune(settings, dry_run).await,
         Command::Backup { file } => {
             if file.exists() {
                 bail!("{} already exists; choose a new file", file.display());
@@ -331,6 +338,49 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             Ok(())
         }
     }
+}
+
+async fn prune(settings: Settings, dry_run: bool) -> anyhow::Result<()> {
+    let policy = settings.retention.policy();
+    if !policy.is_active() {
+        println!(
+            "no retention limit set (retention.max_age, retention.max_db_bytes): nothing to prune"
+        );
+        return Ok(());
+    }
+    let now = Utc::now();
+    let report = if dry_run {
+        let busy = settings.database.busy_timeout.0;
+        let store = Store::open_read_only(&settings.database.url, busy).await?;
+        store.prune(now, &policy, true).await?
+    } else {
+        let (app, _lock) = open_writer(settings).await?;
+        app.prune_once(now).await?
+    };
+    let verb = if dry_run { "would prune" } else { "pruned" };
+    println!(
+        "{verb} {} articles ({} by age, {} by size)",
+        report.articles, report.by_age, report.by_size
+    );
+    if let (Some(oldest), Some(newest)) = (&report.oldest_first_seen, &report.newest_first_seen) {
+        println!("first seen from {oldest} to {newest}");
+    }
+    if dry_run {
+        println!(
+            "database: {} bytes on disk, {} in use, about {} in use after pruning",
+            report.bytes_before, report.used_bytes_before, report.used_bytes_after
+        );
+    } else {
+        println!(
+            "database: {} -> {} bytes on disk ({} reclaimed), {} -> {} in use",
+            report.bytes_before,
+            report.bytes_after,
+            report.bytes_reclaimed(),
+            report.used_bytes_before,
+            report.used_bytes_after
+        );
+    }
+    Ok(())
 }
 
 async fn open_writer(settings: Settings) -> anyhow::Result<(App, WriterLock)> {

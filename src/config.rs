@@ -118,8 +118,32 @@ pub struct Settings {
     pub api: ApiSettings,
     pub google_news: GoogleNewsSettings,
     pub extract: ExtractSettings,
+    pub retention: RetentionSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+}
+
+/// How long the archive keeps articles (`newsd prune`, and the daemon every
+/// `prune_interval`). Nothing is pruned unless a limit is set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Articles first seen longer ago go; unset keeps them forever.
+    pub max_age: Option<HumanDuration>,
+    /// The oldest articles go while the database is larger; unset: no limit.
+    pub max_db_bytes: Option<ByteSize>,
+    pub prune_interval: HumanDuration,
+    /// Articles deleted per transaction.
+    pub batch: usize,
+}
+
+impl RetentionSettings {
+    pub fn policy(&self) -> crate::store::RetentionPolicy {
+        crate::store::RetentionPolicy {
+            max_age: self.max_age.map(|d| d.0),
+            max_db_bytes: self.max_db_bytes.map(|b| b.0),
+            batch: self.batch,
+        }
+    }
 }
 
 /// The HTTP API (`newsd run` and `newsd serve`).
@@ -418,6 +442,31 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let r = &self.retention;
+        if r.batch == 0 {
+            return Err(invalid("retention.batch", "0".into(), "must be at least 1"));
+        }
+        if r.prune_interval.0.is_zero() {
+            return Err(invalid(
+                "retention.prune_interval",
+                format!("{:?}", r.prune_interval),
+                "must be greater than zero",
+            ));
+        }
+        if let Some(d) = r.max_age.filter(|d| d.0.is_zero()) {
+            return Err(invalid(
+                "retention.max_age",
+                format!("{d:?}"),
+                "must be greater than zero; omit it to keep articles forever",
+            ));
+        }
+        if let Some(b) = r.max_db_bytes.filter(|b| b.0 == 0) {
+            return Err(invalid(
+                "retention.max_db_bytes",
+                b.0.to_string(),
+                "must be greater than zero; omit it for no size limit",
+            ));
+        }
         if s.max_entries_per_poll == 0 {
             return Err(invalid(
                 "scheduler.max_entries_per_poll",
@@ -649,6 +698,31 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("scheduler.min_interval"), "{msg}");
         assert!(msg.contains("5 fortnights"), "{msg}");
+    }
+
+    #[test]
+    fn retention_keeps_everything_by_default_and_reads_its_limits() {
+        let d = Settings::load_with_env(None, Vec::new()).unwrap().settings;
+        assert!(!d.retention.policy().is_active());
+        assert_eq!(d.retention.prune_interval.0, Duration::from_secs(3600));
+        assert_eq!(d.retention.batch, 1000);
+        let loaded = load(
+            "[retention]\nmax_age = \"90d\"\nmax_db_bytes = \"2GiB\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let p = loaded.settings.retention.policy();
+        assert_eq!(p.max_age, Some(Duration::from_secs(90 * 86400)));
+        assert_eq!(p.max_db_bytes, Some(2 << 30));
+    }
+
+    #[test]
+    fn a_zero_retention_batch_or_age_is_rejected() {
+        let err = load("[retention]\nbatch = 0\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("retention.batch"), "{err}");
+        let err = load("[retention]\nmax_age = \"0s\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("retention.max_age"), "{err}");
     }
 
     #[test]

@@ -103,7 +103,37 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
-        for entry in entries {
+        // Entries retention pruned stay gone: one statement finds the entries
+        // whose feed entry, URL or Google id carries a tombstone.
+        let identities: Vec<(&str, Option<&str>, Option<&str>)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.entry_key.as_str(),
+                    e.url_key.as_deref(),
+                    e.google.as_ref().map(|g| g.google_id.as_str()),
+                )
+            })
+            .collect();
+        let pruned: Vec<i64> = sqlx::query_scalar(
+            "SELECT j.key FROM json_each(?2) j WHERE \
+             EXISTS (SELECT 1 FROM tombstones WHERE kind = 'entry' AND feed_id = ?1 \
+               AND key = json_extract(j.value, '$[0]')) \
+             OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'url' AND feed_id = 0 \
+               AND key = json_extract(j.value, '$[1]')) \
+             OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'google' AND feed_id = 0 \
+               AND key = json_extract(j.value, '$[2]'))",
+        )
+        .bind(feed_id)
+        .bind(serde_json::to_string(&identities).unwrap_or_else(|_| "[]".into()))
+        .fetch_all(&mut *tx)
+        .await?;
+        let pruned: std::collections::HashSet<usize> =
+            pruned.into_iter().map(|i| i as usize).collect();
+        for (i, entry) in entries.iter().enumerate() {
+            if pruned.contains(&i) {
+                continue;
+            }
             // Also skips a key repeated within this poll.
             if !seen.insert(entry.entry_key.clone()) {
                 continue;

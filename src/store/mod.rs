@@ -6,6 +6,7 @@ mod articles;
 mod feeds;
 mod fulltext;
 mod google;
+mod retention;
 mod search;
 mod stories;
 
@@ -29,6 +30,7 @@ pub use articles::{ExportArticle, NewEntry, PollStored};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
 pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
+pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
 pub use stories::{ClusterReport, StoryItem};
 

@@ -12,3 +12,4 @@ mod helpers;
 mod migrations;
 mod polling;
 mod properties;
+mod retention;

@@ -1,0 +1,430 @@
+//! Retention: `Store::prune` by age and by size, tombstones, `newsd prune`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use newsd::store::{
+    FeedUpdate, GoogleEntry, NewEntry, NewFeed, RetentionPolicy, SearchQuery, Store,
+};
+use tempfile::TempDir;
+
+const DAY: i64 = 24 * 3600;
+
+async fn temp_store() -> (Store, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let store = Store::open(&url, Duration::from_secs(5)).await.unwrap();
+    (store, dir)
+}
+
+async fn feed(store: &Store, url: &str) -> i64 {
+    let f = NewFeed {
+        url: url.into(),
+        name: None,
+        interval_secs: None,
+    };
+    store.add_feed(&f, "cli", Utc::now()).await.unwrap().0.id
+}
+
+fn entry(key: &str, title: &str) -> NewEntry {
+    let url = format!("https://news.example/{key}");
+    NewEntry {
+        entry_key: format!("id:{key}"),
+        guid: Some(key.into()),
+        link: Some(url.clone()),
+        url: Some(url.clone()),
+        url_key: Some(url),
+        title: Some(title.into()),
+        summary: Some(format!("{title} summary")),
+        ..NewEntry::default()
+    }
+}
+
+fn google_entry(id: &str, title: &str) -> NewEntry {
+    NewEntry {
+        entry_key: format!("id:{id}"),
+        guid: Some(id.into()),
+        link: Some(format!("https://news.google.com/rss/articles/{id}")),
+        title: Some(title.into()),
+        google: Some(GoogleEntry {
+            google_id: id.into(),
+            hl: "en-US".into(),
+            gl: "US".into(),
+            ceid: "US:en".into(),
+            ..GoogleEntry::default()
+        }),
+        ..NewEntry::default()
+    }
+}
+
+fn ago(now: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    now - chrono::Duration::seconds(secs)
+}
+
+/// Records one poll of `feed_id` at `at` showing `entries`; returns new items.
+async fn poll(store: &Store, feed_id: i64, entries: &[NewEntry], at: DateTime<Utc>) -> usize {
+    store
+        .record_poll(feed_id, entries, at, |_| FeedUpdate {
+            last_status: "ok".into(),
+            next_poll_at: at,
+            next_poll_reason: "test".into(),
+            polled_at: at,
+            success: true,
+            fetch_url: "https://feeds.example/x".into(),
+            ..FeedUpdate::default()
+        })
+        .await
+        .unwrap()
+        .new_items
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn titles_found(store: &Store, word: &str) -> Vec<String> {
+    let q = SearchQuery {
+        text: word.into(),
+        fts_syntax: false,
+        since: None,
+        feed_id: None,
+        limit: 100,
+    };
+    let mut t: Vec<String> = store
+        .search(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|h| h.title)
+        .collect();
+    t.sort();
+    t
+}
+
+async fn indexes_are_intact(store: &Store) {
+    for table in ["articles_fts", "articles_trigram"] {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
+        ))
+        .execute(store.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{table} integrity-check: {e}"));
+    }
+    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+}
+
+fn by_age(days: i64) -> RetentionPolicy {
+    RetentionPolicy {
+        max_age: Some(Duration::from_secs((days * DAY) as u64)),
+        max_db_bytes: None,
+        batch: 2,
+    }
+}
+
+#[tokio::test]
+async fn old_articles_are_pruned_with_their_index_rows_and_everything_hanging_off_them() {
+    let (store, _dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    let b = feed(&store, "https://feeds.example/b").await;
+    poll(
+        &store,
+        a,
+        &[entry("o1", "zebra old one"), entry("o2", "zebra old two")],
+        ago(now, 40 * DAY),
+    )
+    .await;
+    poll(&store, b, &[entry("n1", "zebra new")], ago(now, 3600)).await;
+    store.index_pending().await.unwrap();
+    // Half-indexed: an article still waiting for the index is pruned too.
+    poll(
+        &store,
+        b,
+        &[entry("o3", "zebra pending")],
+        ago(now, 35 * DAY),
+    )
+    .await;
+    poll(&store, b, &[entry("n1", "zebra new")], ago(now, 60)).await;
+    assert_eq!(titles_found(&store, "zebra").await.len(), 3);
+
+    let r = store.prune(now, &by_age(30), false).await.unwrap();
+    assert_eq!(r.articles, 3);
+    assert_eq!(r.by_age, 3);
+    assert!(r.oldest_first_seen <= r.newest_first_seen);
+    store.index_pending().await.unwrap();
+    assert_eq!(titles_found(&store, "zebra").await, vec!["zebra new"]);
+    indexes_are_intact(&store).await;
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM feed_items").await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM fulltext_jobs").await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM fts_pending").await, 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM tombstones WHERE kind = 'entry'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM tombstones WHERE kind = 'url'").await,
+        3
+    );
+    // A second pass finds nothing more.
+    assert_eq!(
+        store.prune(now, &by_age(30), false).await.unwrap().articles,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_article_its_feed_still_shows_is_kept_however_old() {
+    let (store, _dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    let evergreen = [entry("e", "evergreen")];
+    poll(&store, a, &evergreen, ago(now, 100 * DAY)).await;
+    poll(&store, a, &evergreen, ago(now, 600)).await;
+    let r = store.prune(now, &by_age(30), false).await.unwrap();
+    assert_eq!(r.articles, 0);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 1);
+}
+
+#[tokio::test]
+async fn a_pruned_entry_reemitted_by_a_feed_does_not_come_back() {
+    let (store, _dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    let b = feed(&store, "https://feeds.example/b").await;
+    let old = [
+        entry("x", "old story"),
+        google_entry("CBMiold", "old google"),
+    ];
+    poll(&store, a, &old, ago(now, 40 * DAY)).await;
+    let r = store.prune(now, &by_age(30), false).await.unwrap();
+    assert_eq!(r.articles, 2);
+
+    // The same feed shows the same entries again.
+    assert_eq!(poll(&store, a, &old, now).await, 0);
+    // Another feed carries the same URL, or the same Google article.
+    let mut same_url = entry("x", "old story elsewhere");
+    same_url.entry_key = "id:other-guid".into();
+    let mut same_google = google_entry("CBMiold", "old google elsewhere");
+    same_google.entry_key = "id:other-google".into();
+    assert_eq!(poll(&store, b, &[same_url, same_google], now).await, 0);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 0);
+
+    // Something genuinely new in the same poll is still stored.
+    let fresh = [entry("x", "old story"), entry("y", "fresh story")];
+    assert_eq!(poll(&store, a, &fresh, now).await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 1);
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_would_go_and_changes_nothing() {
+    let (store, dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    poll(
+        &store,
+        a,
+        &[entry("1", "first"), entry("2", "second")],
+        ago(now, 40 * DAY),
+    )
+    .await;
+    poll(&store, a, &[entry("3", "third")], ago(now, DAY)).await;
+    store.index_pending().await.unwrap();
+    store.close().await;
+
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let reader = Store::open_read_only(&url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let r = reader.prune(now, &by_age(30), true).await.unwrap();
+    assert!(r.dry_run);
+    assert_eq!(r.articles, 2);
+    assert_eq!(r.bytes_after, r.bytes_before);
+    assert_eq!(count(&reader, "SELECT COUNT(*) FROM articles").await, 3);
+    assert_eq!(count(&reader, "SELECT COUNT(*) FROM tombstones").await, 0);
+}
+
+#[tokio::test]
+async fn max_db_bytes_prunes_the_oldest_until_under_the_limit() {
+    let (store, _dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    let filler = "lorem ipsum dolor sit amet ".repeat(80);
+    for batch in 0..10 {
+        let entries: Vec<NewEntry> = (0..30)
+            .map(|i| {
+                let mut e = entry(&format!("b{batch}-{i}"), &format!("story {batch} {i}"));
+                e.summary = Some(format!("{filler} {batch} {i}"));
+                e
+            })
+            .collect();
+        poll(&store, a, &entries, ago(now, (20 - batch) * DAY)).await;
+    }
+    // A protected article: the feed showed it an hour ago.
+    let mut kept = entry("kept", "still in the feed");
+    kept.summary = Some(filler.clone());
+    poll(&store, a, &[kept], ago(now, 3600)).await;
+    store.index_pending().await.unwrap();
+
+    let policy = |limit| RetentionPolicy {
+        max_age: None,
+        max_db_bytes: Some(limit),
+        batch: 50,
+    };
+    let before = store.prune(now, &policy(u64::MAX), true).await.unwrap();
+    let limit = before.used_bytes_before / 2;
+    let dry = store.prune(now, &policy(limit), true).await.unwrap();
+    assert!(dry.articles > 0 && dry.articles < 301, "{dry:?}");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 301);
+
+    let r = store.prune(now, &policy(limit), false).await.unwrap();
+    assert!(r.by_size > 0, "{r:?}");
+    assert!(r.used_bytes_after <= limit, "{r:?} limit {limit}");
+    // The oldest went first (ties within a second go by id).
+    let oldest_left: String = sqlx::query_scalar("SELECT MIN(first_seen_at) FROM articles")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(Some(oldest_left) >= r.newest_first_seen);
+    indexes_are_intact(&store).await;
+
+    // An impossible limit stops at the protected article.
+    let r = store.prune(now, &policy(1), false).await.unwrap();
+    assert!(r.used_bytes_after > 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT title FROM articles")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["still in the feed"]);
+    indexes_are_intact(&store).await;
+}
+
+#[tokio::test]
+async fn feed_and_google_resolution_state_survive_pruning() {
+    let (store, _dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    poll(
+        &store,
+        a,
+        &[google_entry("CBMiold", "old google")],
+        ago(now, 40 * DAY),
+    )
+    .await;
+    poll(&store, a, &[google_entry("CBMinew", "new google")], now).await;
+    sqlx::query("UPDATE google_budget SET trips = 3, gets_total = 7")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let feed_before = store.feed_by_id(a).await.unwrap().unwrap();
+
+    let r = store.prune(now, &by_age(30), false).await.unwrap();
+    assert_eq!(r.articles, 1);
+    let feed_after = store.feed_by_id(a).await.unwrap().unwrap();
+    assert_eq!(
+        format!("{feed_before:?}"),
+        format!("{feed_after:?}"),
+        "feed row untouched"
+    );
+    let links: Vec<String> = sqlx::query_scalar("SELECT google_id FROM google_links")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(links, vec!["CBMinew"]);
+    assert_eq!(
+        count(&store, "SELECT trips * 100 + gets_total FROM google_budget").await,
+        307
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM tombstones WHERE kind = 'google'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn readers_never_see_database_is_locked_while_pruning_and_polling() {
+    let (store, dir) = temp_store().await;
+    let now = Utc::now();
+    let a = feed(&store, "https://feeds.example/a").await;
+    for round in 0..20 {
+        let entries: Vec<NewEntry> = (0..50)
+            .map(|i| entry(&format!("r{round}-{i}"), &format!("quokka {round} {i}")))
+            .collect();
+        poll(&store, a, &entries, ago(now, (60 - round) * DAY)).await;
+    }
+    store.index_pending().await.unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let reader = Store::open_read_only(&url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let writer = store.clone();
+    let writes = tokio::spawn(async move {
+        for round in 0..20 {
+            let entries: Vec<NewEntry> = (0..50)
+                .map(|i| entry(&format!("w{round}-{i}"), &format!("quokka w {round} {i}")))
+                .collect();
+            poll(&writer, a, &entries, now).await;
+            writer.index_pending().await.unwrap();
+            writer.prune(now, &by_age(50 - round), false).await.unwrap();
+        }
+    });
+    let mut reads = 0;
+    while !writes.is_finished() {
+        let q = SearchQuery {
+            text: "quokka".into(),
+            fts_syntax: false,
+            since: None,
+            feed_id: None,
+            limit: 10,
+        };
+        if let Err(e) = reader.search(&q).await {
+            panic!("reader failed during writes: {e}");
+        }
+        reads += 1;
+    }
+    writes.await.unwrap();
+    assert!(reads > 0);
+}
+
+#[tokio::test]
+async fn the_prune_command_reports_on_a_dry_run_and_then_prunes() {
+    let t = crate::helpers::spawn_app_with(&[], "[retention]\nmax_age = \"30d\"\n").await;
+    let store = t.app.store();
+    let now = Utc::now();
+    let a = feed(store, "https://feeds.example/a").await;
+    poll(
+        store,
+        a,
+        &[entry("1", "first"), entry("2", "second")],
+        ago(now, 40 * DAY),
+    )
+    .await;
+    poll(store, a, &[entry("3", "third")], now).await;
+
+    let out = t.cli(&["prune", "--dry-run"]);
+    let text = crate::helpers::stdout(&out);
+    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+    assert!(text.contains("would prune 2 articles"), "{text}");
+    assert_eq!(t.article_count().await, 3);
+
+    let out = t.cli(&["prune"]);
+    let text = crate::helpers::stdout(&out);
+    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+    assert!(
+        text.contains("pruned 2 articles (2 by age, 0 by size)"),
+        "{text}"
+    );
+    assert!(text.contains("reclaimed"), "{text}");
+    assert_eq!(t.article_count().await, 1);
+}
