@@ -201,19 +201,7 @@ impl Resolver {
             req.headers
                 .push(("Cookie".to_owned(), CONSENT_COOKIES.to_owned()));
         }
-        let resp = self.fetcher.fetch(req).await;
-        self.store.count_google_request(true, now).await?;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(FetchError::HostBackoff { until, .. }) => {
-                return Err(self.trip(Some(until), now).await)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if resp.status == 429 {
-            return Err(self.trip(resp.retry_after, now).await);
-        }
-        Ok(resp)
+        self.send(req, true, now).await
     }
 
     /// GETs the article page (the RSS form first, the web form as fallback)
@@ -283,6 +271,29 @@ impl Resolver {
         Err(ResolveError::Consent)
     }
 
+    /// Every request to Google goes through here: counted in the budget, and
+    /// a 429 (or a host backoff the HTTP layer holds) trips the breaker.
+    async fn send(
+        &self,
+        req: FetchRequest,
+        is_get: bool,
+        now: DateTime<Utc>,
+    ) -> Result<FetchResponse, ResolveError> {
+        let resp = self.fetcher.fetch(req).await;
+        self.store.count_google_request(is_get, now).await?;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(FetchError::HostBackoff { until, .. }) => {
+                return Err(self.trip(Some(until), now).await)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if resp.status == 429 {
+            return Err(self.trip(resp.retry_after, now).await);
+        }
+        Ok(resp)
+    }
+
     /// One tagged batchexecute POST: counted in the budget, a 429 trips the
     /// breaker, the answer frames are parsed.
     async fn send_batch(
@@ -295,18 +306,7 @@ impl Resolver {
             BATCHEXECUTE_CONTENT_TYPE,
             batchexecute_body(reqs).into_bytes(),
         );
-        let resp = self.fetcher.fetch(req).await;
-        self.store.count_google_request(false, now).await?;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(FetchError::HostBackoff { until, .. }) => {
-                return Err(self.trip(Some(until), now).await)
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if resp.status == 429 {
-            return Err(self.trip(resp.retry_after, now).await);
-        }
+        let resp = self.send(req, false, now).await?;
         if !(200..300).contains(&resp.status) {
             return Err(ResolveError::Status {
                 status: resp.status,
