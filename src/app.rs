@@ -297,7 +297,7 @@ impl App {
             .buffer_unordered(self.inner.settings.scheduler.max_concurrent_fetches)
             .collect()
             .await;
-        self.index_new_articles().await;
+        self.index_search().await;
         reports
     }
 
@@ -306,6 +306,13 @@ impl App {
     pub async fn index_new_articles(&self) {
         self.index_search().await;
         self.cluster_stories().await;
+    }
+
+    /// Story clustering is a downstream stage, like full text (whose text it
+    /// compares): `poll --once` runs it after draining, the daemon on a timer.
+    pub async fn cluster_once(&self) -> anyhow::Result<()> {
+        self.inner.store.cluster_pending(Utc::now()).await?;
+        Ok(())
     }
 
     async fn index_search(&self) {

@@ -508,6 +508,7 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
     )?;
     let r = app.drain_resolution_once(Utc::now()).await?;
     let full = app.drain_fulltext_once(Utc::now()).await?;
+    app.cluster_once().await?;
     let queued = app.store().fulltext_stats().await?;
     let q = app.store().google_queue_stats().await?;
     if r != Default::default() || q.pending > 0 {

@@ -872,6 +872,7 @@ async fn syndicated_copies_become_one_story_and_other_articles_on_the_topic_stay
         .await;
     let t = spawn_app(&[format!("{}/rss", server.uri())]).await;
     t.app.poll_all_once(Utc::now()).await.expect("poll");
+    t.app.cluster_once().await.expect("cluster");
     // Headlines alone join nothing here: each article starts a story.
     let api = Api::read_write(&t).await;
     let first = api.get_ok("/api/v1/stories").await;

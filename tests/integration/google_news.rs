@@ -688,6 +688,7 @@ async fn items_google_lists_as_related_coverage_share_a_story_whatever_their_tit
         .await;
     let t = app(&g, &[g.feed_url("/rss/search")]).await;
     t.app.poll_all_once(Utc::now()).await.unwrap();
+    t.app.cluster_once().await.unwrap();
 
     let stories: Vec<(String, i64)> =
         sqlx::query_as("SELECT a.title, a.story_id FROM articles a ORDER BY a.id")
