@@ -69,6 +69,12 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
     }
 }
 
+/// A gauge family with its one unlabelled sample.
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, "gauge", help);
+    sample(out, name, "", value);
+}
+
 fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -102,22 +108,19 @@ fn by_status(out: &mut String, name: &str, known: &[&str], counts: &[(String, i6
 pub fn render(m: &ApiMetrics) -> String {
     let mut out = String::new();
     let o = &mut out;
-    family(o, "newsd_articles", "gauge", "Articles in the archive.");
-    sample(o, "newsd_articles", "", m.articles);
-    family(
+    gauge(o, "newsd_articles", "Articles in the archive.", m.articles);
+    gauge(
         o,
         "newsd_articles_with_text",
-        "gauge",
         "Articles whose full text is stored.",
+        m.articles_with_text,
     );
-    sample(o, "newsd_articles_with_text", "", m.articles_with_text);
-    family(
+    gauge(
         o,
         "newsd_feed_items",
-        "gauge",
         "Feed entries stored (one article can be an entry of several feeds).",
+        m.feed_items,
     );
-    sample(o, "newsd_feed_items", "", m.feed_items);
     family(
         o,
         "newsd_feeds",
@@ -125,20 +128,18 @@ pub fn render(m: &ApiMetrics) -> String {
         "Feeds by last poll status (disabled feeds as status=\"disabled\", unpolled as \"new\").",
     );
     by_status(o, "newsd_feeds", FEED_STATUSES, &m.feeds_by_status);
-    family(
+    gauge(
         o,
         "newsd_feeds_failing",
-        "gauge",
         "Enabled feeds whose last poll failed.",
+        m.feeds_failing,
     );
-    sample(o, "newsd_feeds_failing", "", m.feeds_failing);
-    family(
+    gauge(
         o,
         "newsd_feed_errors",
-        "gauge",
         "Consecutive poll errors summed over enabled feeds (resets when a feed recovers).",
+        m.feed_consecutive_errors,
     );
-    sample(o, "newsd_feed_errors", "", m.feed_consecutive_errors);
     family(
         o,
         "newsd_google_links",
@@ -186,27 +187,24 @@ pub fn render(m: &ApiMetrics) -> String {
         .as_deref()
         .and_then(crate::store::parse_ts)
         .is_some_and(|t| t > chrono::Utc::now());
-    family(
+    gauge(
         o,
         "newsd_google_breaker_open",
-        "gauge",
         "1 while Google lookups are paused after a 429.",
+        u8::from(open),
     );
-    sample(o, "newsd_google_breaker_open", "", u8::from(open));
-    family(
+    gauge(
         o,
         "newsd_database_size_bytes",
-        "gauge",
         "Size of the SQLite database file and its WAL.",
+        m.database_bytes,
     );
-    sample(o, "newsd_database_size_bytes", "", m.database_bytes);
-    family(
+    gauge(
         o,
         "newsd_schema_version",
-        "gauge",
         "Database schema (migration) version.",
+        m.schema_version,
     );
-    sample(o, "newsd_schema_version", "", m.schema_version);
     family(o, "newsd_build_info", "gauge", "The running newsd version.");
     sample(
         o,
