@@ -178,10 +178,16 @@ impl App {
         if !x.enabled {
             return Ok(FulltextReport::default());
         }
-        self.inner
+        let report = self
+            .inner
             .fulltext
             .fulltext_once(now, x.max_concurrent * 2)
-            .await
+            .await?;
+        // Stored text waits in the search-index queue like a new article.
+        if report.taken > 0 {
+            self.index_search().await;
+        }
+        Ok(report)
     }
 
     /// What `poll --once` fetches of full text: until the queue is empty or
@@ -191,7 +197,11 @@ impl App {
         if !x.enabled {
             return Ok(FulltextReport::default());
         }
-        crate::fulltext::drain(&self.inner.fulltext, now, x.once_budget.0).await
+        let report = crate::fulltext::drain(&self.inner.fulltext, now, x.once_budget.0).await?;
+        if report.taken > 0 {
+            self.index_search().await;
+        }
+        Ok(report)
     }
 
     /// One round of Google link resolution as the daemon runs it: one paced

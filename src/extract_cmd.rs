@@ -148,5 +148,6 @@ pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::R
             done += 1;
         }
     }
+    store.index_pending().await?;
     Ok(done)
 }

@@ -3,7 +3,7 @@ use sqlx::SqliteConnection;
 
 use super::feeds::FeedUpdate;
 use super::google::{merge_google_entry, note_decoded, GoogleEntry};
-use super::{ts, Result, Store};
+use super::{ts, Result, Store, StoreError};
 
 /// One feed entry, ready to store.
 #[derive(Debug, Clone, Default)]
@@ -130,6 +130,7 @@ impl Store {
         .await?;
         let pruned: std::collections::HashSet<usize> =
             pruned.into_iter().map(|i| i as usize).collect();
+        let mut plain = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             if pruned.contains(&i) {
                 continue;
@@ -138,19 +139,22 @@ impl Store {
             if !seen.insert(entry.entry_key.clone()) {
                 continue;
             }
-            let (article_id, created) = match &entry.google {
-                Some(g) if !g.decoded => merge_google_entry(&mut tx, entry, g, now).await?,
-                google => {
-                    let url_key = entry
-                        .url_key
-                        .clone()
-                        .unwrap_or_else(|| format!("feed:{feed_id}/{}", entry.entry_key));
-                    let merged = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
-                    if let Some(g) = google {
-                        note_decoded(&mut tx, merged.0, entry, g, now).await?;
-                    }
-                    merged
-                }
+            let Some(google) = &entry.google else {
+                plain.push(PlainRow::new(feed_id, entry));
+                continue;
+            };
+            // Google items need their own bookkeeping (links to resolve,
+            // provisional identities): one at a time.
+            let (article_id, created) = if google.decoded {
+                let url_key = entry
+                    .url_key
+                    .clone()
+                    .unwrap_or_else(|| format!("feed:{feed_id}/{}", entry.entry_key));
+                let merged = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
+                note_decoded(&mut tx, merged.0, entry, google, now).await?;
+                merged
+            } else {
+                merge_google_entry(&mut tx, entry, google, now).await?
             };
             sqlx::query(
                 "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
@@ -162,13 +166,18 @@ impl Store {
             .bind(&entry.guid)
             .bind(&entry.link)
             .bind(&now_s)
-            .bind(entry.google.as_ref().map(|g| &g.google_id))
+            .bind(&google.google_id)
             .execute(&mut *tx)
             .await?;
             stored.new_items += 1;
             if created {
                 stored.new_articles += 1;
             }
+        }
+        if !plain.is_empty() {
+            let (items, articles) = store_plain(&mut tx, feed_id, &plain, &now_s).await?;
+            stored.new_items += items;
+            stored.new_articles += articles;
         }
         let update = make_update(&stored);
         Self::apply_feed_update(&mut tx, feed_id, &update).await?;
@@ -234,6 +243,160 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// A new entry without Google bookkeeping, as `store_plain` binds it.
+struct PlainRow<'a> {
+    entry_key: &'a str,
+    guid: Option<&'a str>,
+    link: Option<&'a str>,
+    url: Option<&'a str>,
+    url_key: String,
+    title: Option<&'a str>,
+    summary: Option<&'a str>,
+    publisher: Option<&'a str>,
+    publisher_url: Option<&'a str>,
+    authors: String,
+    published_at: Option<String>,
+}
+
+impl<'a> PlainRow<'a> {
+    fn new(feed_id: i64, e: &'a NewEntry) -> Self {
+        PlainRow {
+            entry_key: &e.entry_key,
+            guid: e.guid.as_deref(),
+            link: e.link.as_deref(),
+            url: e.url.as_deref(),
+            url_key: e
+                .url_key
+                .clone()
+                .unwrap_or_else(|| format!("feed:{feed_id}/{}", e.entry_key)),
+            title: e.title.as_deref(),
+            summary: e.summary.as_deref(),
+            publisher: e.publisher.as_deref(),
+            publisher_url: e.publisher_url.as_deref(),
+            authors: serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into()),
+            published_at: e.published_at.map(ts),
+        }
+    }
+}
+
+/// Entries per statement in `store_plain`: 200 rows of 10 parameters stay
+/// far below SQLite's limit on parameters.
+const PLAIN_CHUNK: usize = 200;
+
+/// `(?f, ?f+1, …), (…)`: `rows` groups of `per_row` numbered parameters,
+/// the first one being `?first`.
+fn placeholders(rows: usize, per_row: usize, first: usize) -> String {
+    let mut s = String::with_capacity(rows * per_row * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..per_row {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('?');
+            s.push_str(&(first + r * per_row + c).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// The dedupe for a poll's new entries, set-based: three statements per up
+/// to `PLAIN_CHUNK` entries instead of two or three per entry (each statement
+/// is a round trip to sqlx's SQLite thread). Same rule as `merge_entry`: an
+/// article already holding the entry's `url_key` keeps what it has and gets
+/// what it lacks; otherwise a new article. Returns (feed items, new articles).
+async fn store_plain(
+    conn: &mut SqliteConnection,
+    feed_id: i64,
+    rows: &[PlainRow<'_>],
+    now: &str,
+) -> Result<(usize, usize)> {
+    let (mut items, mut articles) = (0, 0);
+    for chunk in rows.chunks(PLAIN_CHUNK) {
+        // Before the insert, so that only articles seen before are touched,
+        // and only those missing something: an update re-queues the article
+        // for the search index.
+        let sql = format!(
+            "UPDATE articles SET title = COALESCE(articles.title, v.column2), \
+               summary = COALESCE(articles.summary, v.column3), \
+               publisher = COALESCE(articles.publisher, v.column4), \
+               publisher_url = COALESCE(articles.publisher_url, v.column5), \
+               published_at = COALESCE(articles.published_at, v.column6), \
+               authors = CASE WHEN articles.authors = '[]' THEN v.column7 ELSE articles.authors END \
+             FROM (VALUES {}) AS v \
+             WHERE articles.url_key = v.column1 AND ( \
+               (articles.title IS NULL AND v.column2 IS NOT NULL) \
+               OR (articles.summary IS NULL AND v.column3 IS NOT NULL) \
+               OR (articles.publisher IS NULL AND v.column4 IS NOT NULL) \
+               OR (articles.publisher_url IS NULL AND v.column5 IS NOT NULL) \
+               OR (articles.published_at IS NULL AND v.column6 IS NOT NULL) \
+               OR (articles.authors = '[]' AND v.column7 != '[]'))",
+            placeholders(chunk.len(), 7, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(&r.url_key)
+                .bind(r.title)
+                .bind(r.summary)
+                .bind(r.publisher)
+                .bind(r.publisher_url)
+                .bind(&r.published_at)
+                .bind(&r.authors);
+        }
+        q.execute(&mut *conn).await?;
+
+        let sql = format!(
+            "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
+               publisher, publisher_url, authors, published_at) \
+             SELECT ?1, ?1, v.* FROM (VALUES {}) AS v WHERE true \
+             ON CONFLICT (url_key) DO NOTHING",
+            placeholders(chunk.len(), 8, 2)
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            q = q
+                .bind(r.url)
+                .bind(&r.url_key)
+                .bind(r.title)
+                .bind(r.summary)
+                .bind(r.publisher)
+                .bind(r.publisher_url)
+                .bind(&r.authors)
+                .bind(&r.published_at);
+        }
+        articles += q.execute(&mut *conn).await?.rows_affected();
+
+        // CROSS JOIN keeps the entries outermost: one url_key index lookup each.
+        let sql = format!(
+            "INSERT INTO feed_items (feed_id, first_seen_at, last_seen_at, entry_key, guid, link, article_id) \
+             SELECT ?1, ?2, ?2, v.column1, v.column2, v.column3, a.id \
+             FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column4",
+            placeholders(chunk.len(), 4, 3)
+        );
+        let mut q = sqlx::query(&sql).bind(feed_id).bind(now);
+        for r in chunk {
+            q = q
+                .bind(r.entry_key)
+                .bind(r.guid)
+                .bind(r.link)
+                .bind(&r.url_key);
+        }
+        items += q.execute(&mut *conn).await?.rows_affected();
+    }
+    if items != rows.len() as u64 {
+        return Err(StoreError::Inconsistent(format!(
+            "stored {items} of {} feed items for feed {feed_id}",
+            rows.len()
+        )));
+    }
+    Ok((items as usize, articles as usize))
 }
 
 /// The dedupe for a new entry: the article holding `url_key`, or a new one.
@@ -556,5 +719,160 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.new_articles, 0);
+    }
+
+    async fn count(store: &Store, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn fts_integrity_check(store: &Store) {
+        for table in ["articles_fts", "articles_trigram"] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
+            ))
+            .execute(store.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn only_articles_with_unspaced_scripts_enter_the_trigram_index_and_leave_it_when_edited()
+    {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        let mut cjk = entry("c", "https://n.example/cjk");
+        cjk.title = Some("清华大学 announces a new campus".into());
+        let mut thai = entry("t", "https://n.example/thai");
+        thai.summary = Some("ข่าวภาษาไทย".into());
+        let latin = entry("l", "https://n.example/latin");
+        store
+            .record_poll(f, &[cjk, thai, latin], now, |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(store.index_pending().await.unwrap(), 3);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM articles_fts").await, 3);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM trigram_rows").await, 2);
+        let find = |text: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .search(&crate::store::SearchQuery {
+                        text: text.into(),
+                        limit: 10,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(find("清华大学").await, 1);
+        assert_eq!(find("ภาษาไทย").await, 1);
+        // The Chinese title is replaced by a Latin one: the article leaves the
+        // trigram index, stays findable by words, and both indexes stay exact.
+        sqlx::query("UPDATE articles SET title = 'Plain campus news' WHERE url_key LIKE '%cjk'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM fts_pending").await, 1);
+        store.index_pending().await.unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM trigram_rows").await, 1);
+        assert_eq!(find("清华大学").await, 0);
+        assert_eq!(find("campus").await, 1);
+        fts_integrity_check(&store).await;
+        sqlx::query("DELETE FROM articles")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM trigram_rows").await, 0);
+        fts_integrity_check(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_article_seen_again_gets_only_what_it_lacked_and_is_not_reindexed_otherwise() {
+        let (store, _d) = temp_store().await;
+        let f1 = feed(&store, "https://f1.example/rss").await;
+        let f2 = feed(&store, "https://f2.example/rss").await;
+        let f3 = feed(&store, "https://f3.example/rss").await;
+        let now = Utc::now();
+        let mut bare = entry("a", "https://n.example/story");
+        bare.title = None;
+        store
+            .record_poll(f1, &[bare], now, |_| update(now))
+            .await
+            .unwrap();
+        store.index_pending().await.unwrap();
+        let mut full = entry("b", "https://n.example/story");
+        full.title = Some("The headline".into());
+        full.publisher = Some("N".into());
+        full.authors = vec!["Ann".into()];
+        let r = store
+            .record_poll(f2, &[full.clone()], now, |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!((r.new_items, r.new_articles), (1, 0));
+        let (title, publisher, authors): (String, String, String) =
+            sqlx::query_as("SELECT title, publisher, authors FROM articles")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            (title.as_str(), publisher.as_str(), authors.as_str()),
+            ("The headline", "N", "[\"Ann\"]")
+        );
+        store.index_pending().await.unwrap();
+        // A third feed brings nothing new: no update, nothing to re-index.
+        full.entry_key = "c".into();
+        full.title = Some("Another headline".into());
+        store
+            .record_poll(f3, &[full], now, |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM fts_pending").await, 0);
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM articles WHERE title = 'The headline'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM feed_items").await, 3);
+    }
+
+    #[tokio::test]
+    async fn a_poll_larger_than_one_statement_chunk_stores_every_entry_once() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        let n = PLAIN_CHUNK * 2 + 17;
+        let mut es: Vec<NewEntry> = (0..n)
+            .map(|i| entry(&format!("k{i}"), &format!("https://n.example/{i}")))
+            .collect();
+        // The same URL under two entry keys, across a chunk boundary.
+        es.push(entry("dup", "https://n.example/3"));
+        let r = store
+            .record_poll(f, &es, now, |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!((r.new_items, r.new_articles), (n + 1, n));
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM articles").await,
+            n as i64
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM feed_items").await,
+            n as i64 + 1
+        );
+        let r = store
+            .record_poll(f, &es, now, |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(r, PollStored::default());
     }
 }

@@ -63,6 +63,10 @@ pub enum StoreError {
     ConfigManaged(String),
     #[error("bad search query: {0}")]
     Query(String),
+    /// A statement affected other rows than the ones it must have: the
+    /// transaction is rolled back rather than committed half right.
+    #[error("unexpected database state: {0}")]
+    Inconsistent(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -121,6 +125,10 @@ async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
 
 /// SQLite's largest `max_page_count`.
 const MAX_PAGE_COUNT: i64 = 4_294_967_294;
+
+/// Articles indexed per transaction: large enough that FTS5 writes few
+/// segments, small enough that their text held in memory stays a few MiB.
+const INDEX_BATCH: i64 = 2000;
 
 async fn apply_page_limit(
     conn: &mut sqlx::SqliteConnection,
@@ -239,7 +247,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             // Keeps the WAL file from growing without bound between checkpoints.
-            .pragma("journal_size_limit", "67108864"))
+            .pragma("journal_size_limit", "67108864")
+            // Statement journals (every multi-row insert needs one) in memory
+            // instead of a temporary file.
+            .pragma("temp_store", "memory"))
     }
 
     pub async fn check_schema_version(&self) -> Result<()> {
@@ -295,27 +306,59 @@ impl Store {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Adds articles stored since the last call to the full-text indexes, in
-    /// batches; returns how many. Search sees an article once this ran.
+    /// Adds articles stored or changed since the last call to the full-text
+    /// indexes, in batches; returns how many. Search sees an article once
+    /// this ran. Only articles with text in a script written without spaces
+    /// go into the trigram index (migration 0007).
     pub async fn index_pending(&self) -> Result<usize> {
         let mut total = 0;
         loop {
             let mut tx = self.begin_write().await?;
-            let upto: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(article_id) FROM (SELECT article_id FROM fts_pending ORDER BY article_id LIMIT 2000)",
+            let batch: Vec<(i64, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
+                     LEFT JOIN articles a ON a.id = p.article_id \
+                     ORDER BY p.article_id LIMIT ?",
             )
-            .fetch_one(&mut *tx)
+            .bind(INDEX_BATCH)
+            .fetch_all(&mut *tx)
             .await?;
-            let Some(upto) = upto else {
+            let Some(upto) = batch.last().map(|row| row.0) else {
                 return Ok(total);
             };
-            for table in ["articles_fts", "articles_trigram"] {
-                sqlx::query(&format!(
-                    "INSERT INTO {table} (rowid, title, summary, text) \
-                     SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
-                     JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?"
-                ))
-                .bind(upto)
+            let unspaced: Vec<i64> = batch
+                .iter()
+                .filter(|(_, title, summary, text)| {
+                    [title, summary, text]
+                        .into_iter()
+                        .flatten()
+                        .any(|s| s.chars().any(search::is_unspaced_script))
+                })
+                .map(|row| row.0)
+                .collect();
+            drop(batch);
+            sqlx::query(
+                "INSERT INTO articles_fts (rowid, title, summary, text) \
+                 SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
+                 JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?",
+            )
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+            if !unspaced.is_empty() {
+                let ids = serde_json::to_string(&unspaced).unwrap_or_else(|_| "[]".into());
+                sqlx::query(
+                    "INSERT OR IGNORE INTO trigram_rows (article_id) \
+                     SELECT value FROM json_each(?)",
+                )
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO articles_trigram (rowid, title, summary, text) \
+                     SELECT a.id, a.title, a.summary, a.text FROM json_each(?) j \
+                     JOIN articles a ON a.id = j.value",
+                )
+                .bind(&ids)
                 .execute(&mut *tx)
                 .await?;
             }

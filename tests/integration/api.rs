@@ -424,6 +424,8 @@ async fn atom_and_json_feed_outputs_parse_with_feed_rs() {
         .execute(t.app.store().pool())
         .await
         .expect("set text");
+    // An edited article is searchable again after the next indexing round.
+    t.app.store().index_pending().await.expect("index");
     let api = Api::read_write(&t).await;
     let feed_id = api.get_ok("/api/v1/feeds").await["feeds"][0]["id"]
         .as_i64()

@@ -48,6 +48,9 @@ async fn seed(pool: &SqlitePool, version: i64) {
             "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at) \
              VALUES (7, 'id:g1', 11, 'g1', 'https://old.example/a/1?utm_source=rss', \
                      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            "INSERT INTO articles (id, url, url_key, title, summary, authors, first_seen_at, updated_at) \
+             VALUES (13, 'https://old.example/a/2', 'old.example/a/2', 'Latin only headline', 'Nothing else', \
+                     '[]', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
         ] {
             sqlx::query(sql).execute(pool).await.expect("seed 0001 rows");
         }
@@ -106,10 +109,23 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             "the word index still finds the old article"
         );
         assert_eq!(
+            count("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'headline'").await,
+            2
+        );
+        assert_eq!(
             count("SELECT COUNT(*) FROM articles_trigram WHERE articles_trigram MATCH 'headline'")
                 .await,
-            1
+            1,
+            "the trigram index keeps only the article with Japanese in it (migration 0007)"
         );
+    }
+    for table in ["articles_fts", "articles_trigram"] {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
+        ))
+        .execute(p)
+        .await
+        .unwrap_or_else(|e| panic!("{table} does not match its content: {e}"));
     }
     if seeded_version >= 2 {
         assert_eq!(
