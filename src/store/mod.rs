@@ -126,6 +126,9 @@ async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
 /// SQLite's largest `max_page_count`.
 const MAX_PAGE_COUNT: i64 = 4_294_967_294;
 
+/// An article waiting for the search indexes: id, title, summary, text.
+type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
+
 /// Articles indexed per transaction: large enough that FTS5 writes few
 /// segments, small enough that their text held in memory stays a few MiB.
 const INDEX_BATCH: i64 = 2000;
@@ -314,7 +317,7 @@ impl Store {
         let mut total = 0;
         loop {
             let mut tx = self.begin_write().await?;
-            let batch: Vec<(i64, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            let batch: Vec<PendingRow> = sqlx::query_as(
                 "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
                      LEFT JOIN articles a ON a.id = p.article_id \
                      ORDER BY p.article_id LIMIT ?",
