@@ -24,6 +24,7 @@ fn config(allow: &[&str]) -> FetchConfig {
         per_host_concurrency: 4,
         per_host_delay: Duration::ZERO,
         allow_networks: allow.iter().map(|s| s.parse::<IpNet>().unwrap()).collect(),
+        ..FetchConfig::default()
     }
 }
 
