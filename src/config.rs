@@ -965,7 +965,10 @@ mod tests {
 
     #[test]
     fn no_proxy_and_a_one_kib_per_second_floor_over_ten_seconds_by_default() {
-        let h = Settings::load_with_env(None, Vec::new()).unwrap().settings.http;
+        let h = Settings::load_with_env(None, Vec::new())
+            .unwrap()
+            .settings
+            .http;
         assert!(h.proxy().is_none());
         assert_eq!(h.min_transfer_rate.0, 1024);
         assert_eq!(h.min_transfer_window.0, Duration::from_secs(10));
@@ -975,7 +978,10 @@ mod tests {
     #[test]
     fn transfer_rate_and_header_cap_are_validated() {
         let err = load("[http]\nmin_transfer_window = \"100ms\"\n", &[]).unwrap_err();
-        assert!(err.to_string().contains("http.min_transfer_window"), "{err}");
+        assert!(
+            err.to_string().contains("http.min_transfer_window"),
+            "{err}"
+        );
         // Off: the window is not judged.
         assert!(load(
             "[http]\nmin_transfer_rate = 0\nmin_transfer_window = \"0s\"\n",
@@ -984,7 +990,10 @@ mod tests {
         .is_ok());
         let warned = load("[http]\nmin_transfer_window = \"60s\"\n", &[]).unwrap();
         assert!(
-            warned.warnings.iter().any(|w| w.contains("min_transfer_window")),
+            warned
+                .warnings
+                .iter()
+                .any(|w| w.contains("min_transfer_window")),
             "{:?}",
             warned.warnings
         );

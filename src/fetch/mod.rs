@@ -347,10 +347,7 @@ impl Fetcher {
 
         let h = resp.headers();
         // Counted as on the wire: "name: value\r\n".
-        let header_bytes: usize = h
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 4)
-            .sum();
+        let header_bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
         if header_bytes > cfg.max_header_bytes {
             return Err(FetchError::HeadersTooLarge {
                 url: url.clone(),

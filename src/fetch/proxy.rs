@@ -20,8 +20,9 @@ pub struct ProxyUrlError(&'static str);
 
 impl ProxyUrl {
     pub fn parse(s: &str) -> Result<Self, ProxyUrlError> {
-        let url = Url::parse(s.trim())
-            .map_err(|_| ProxyUrlError("not a URL (expected e.g. \"http://proxy.example:3128\")"))?;
+        let url = Url::parse(s.trim()).map_err(|_| {
+            ProxyUrlError("not a URL (expected e.g. \"http://proxy.example:3128\")")
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ProxyUrlError(
                 "only http:// and https:// proxies are supported",
@@ -119,7 +120,9 @@ mod tests {
     #[test]
     fn the_host_is_what_the_client_resolves() {
         assert_eq!(
-            ProxyUrl::parse("http://U:P@Proxy.Example:8080").unwrap().host(),
+            ProxyUrl::parse("http://U:P@Proxy.Example:8080")
+                .unwrap()
+                .host(),
             "proxy.example"
         );
         assert_eq!(ProxyUrl::parse("http://[::1]:8080").unwrap().host(), "::1");
