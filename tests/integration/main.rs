@@ -12,4 +12,5 @@ mod helpers;
 mod migrations;
 mod polling;
 mod properties;
+mod readers;
 mod retention;
