@@ -76,7 +76,7 @@ pub enum Method {
     Post,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FetchRequest {
     pub url: Url,
     pub method: Method,
@@ -92,6 +92,31 @@ pub struct FetchRequest {
     /// Feeds must keep polling a host that rate-limits article fetches; everything else honours
     /// the host's backoff.
     pub ignore_host_backoff: bool,
+}
+
+/// Written by hand so that a `?req` in a log line shows which headers were sent but not the
+/// values of credential ones (the consent cookies, any Authorization).
+impl std::fmt::Debug for FetchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = CROSS_HOST_STRIPPED.contains(&k.to_ascii_lowercase().as_str());
+                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("FetchRequest")
+            .field("url", &self.url.as_str())
+            .field("method", &self.method)
+            .field("body", &self.body.as_ref().map(|(ct, b)| (ct, b.len())))
+            .field("etag", &self.etag)
+            .field("last_modified", &self.last_modified)
+            .field("headers", &headers)
+            .field("accept", &self.accept)
+            .field("ignore_host_backoff", &self.ignore_host_backoff)
+            .finish()
+    }
 }
 
 impl FetchRequest {
@@ -602,5 +627,27 @@ fn map_reqwest(url: &Url, e: reqwest::Error, cfg: &FetchConfig) -> FetchError {
             url: url.clone(),
             source: e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_request_shows_its_headers_but_not_credential_values() {
+        let mut req = FetchRequest::get(Url::parse("https://news.example/a").unwrap());
+        req.headers
+            .push(("Cookie".into(), "SOCS=CAI; CONSENT=YES+".into()));
+        req.headers
+            .push(("authorization".into(), "Bearer tok-s3cret".into()));
+        req.headers.push(("User-Agent".into(), "newsd-test".into()));
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("SOCS=CAI"), "{shown}");
+        assert!(!shown.contains("tok-s3cret"), "{shown}");
+        assert!(
+            shown.contains("Cookie") && shown.contains("newsd-test"),
+            "{shown}"
+        );
     }
 }

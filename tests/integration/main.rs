@@ -14,3 +14,4 @@ mod polling;
 mod properties;
 mod readers;
 mod retention;
+mod secrets;
