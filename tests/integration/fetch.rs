@@ -612,9 +612,12 @@ async fn a_head_beyond_what_the_http_library_buffers_fails_as_headers_too_large(
 /// `Proxy-Authorization`, and answers itself: `200 proxied` for every target
 /// except paths under `/to/`, which answer `302` to the rest of the path
 /// (`/to/http://169.254.169.254/` redirects to the metadata address).
+/// A request line and the `Proxy-Authorization` that came with it.
+type Seen = (String, Option<String>);
+
 struct ForwardProxy {
     port: u16,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl ForwardProxy {
@@ -663,7 +666,7 @@ impl ForwardProxy {
         Self { port, seen }
     }
 
-    fn seen(&self) -> Vec<(String, Option<String>)> {
+    fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
