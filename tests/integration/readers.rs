@@ -1,9 +1,10 @@
 //! Readers beside the writer, through the real binaries: while `newsd poll
-//! --once` ingests many feeds, the `sqlite3` CLI and `newsd search` query the
-//! same file over and over. WAL mode promises that neither side waits for the
+//! --once` ingests many feeds, the `sqlite3` CLI, `newsd search` and the API
+//! of `newsd serve` query the same file over and over. WAL mode promises that neither side waits for the
 //! other; this holds newsd to it, with the `sqlite3` CLI at its default busy
 //! timeout of zero, so a single lock conflict would show as an error.
 
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,6 +50,16 @@ async fn feed_server() -> String {
     format!("http://{addr}")
 }
 
+/// A bare HTTP/1.0 GET (the reader thread is not async): the status line and the body.
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(sock, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut resp = String::new();
+    sock.read_to_string(&mut resp)?;
+    Ok(resp)
+}
+
 /// What one reader run showed, if it was not a clean success.
 fn failure(what: &str, out: &std::process::Output) -> Option<String> {
     let err = stderr(out);
@@ -61,7 +72,7 @@ fn failure(what: &str, out: &std::process::Output) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite3_and_newsd_search_never_see_a_locked_database_while_poll_ingests() {
+async fn sqlite3_newsd_search_and_the_api_never_see_a_locked_database_while_poll_ingests() {
     let base = feed_server().await;
     let feeds: Vec<String> = (0..FEEDS).map(|n| format!("{base}/feed/{n}")).collect();
     // The schema exists before the readers start (a `sqlite3` on a missing
@@ -73,6 +84,26 @@ async fn sqlite3_and_newsd_search_never_see_a_locked_database_while_poll_ingests
     .await;
     t.app.store().close().await;
     let db = t.dir.path().join("newsd.db");
+
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut serve = t
+        .cli_command(&["serve"])
+        .env("NEWSD__API__LISTEN", format!("127.0.0.1:{api_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn newsd serve");
+    let up = Instant::now();
+    while http_get(api_port, "/readyz").is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(20),
+            "newsd serve never came up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let poll = t
         .cli_command(&["poll", "--once"])
@@ -132,6 +163,17 @@ async fn sqlite3_and_newsd_search_never_see_a_locked_database_while_poll_ingests
                 }
                 let out = search.output().expect("run newsd search");
                 failures.extend(failure("newsd search", &out));
+                for path in ["/api/v1/articles?q=harbour&limit=5", "/metrics", "/readyz"] {
+                    match http_get(api_port, path) {
+                        Ok(resp)
+                            if resp.starts_with("HTTP/1.0 200")
+                                || resp.starts_with("HTTP/1.1 200") => {}
+                        Ok(resp) => {
+                            failures.push(format!("API {path}: {}", &resp[..resp.len().min(500)]))
+                        }
+                        Err(e) => failures.push(format!("API {path}: {e}")),
+                    }
+                }
                 runs += 1;
             }
             (failures, counts, runs)
@@ -145,6 +187,15 @@ async fn sqlite3_and_newsd_search_never_see_a_locked_database_while_poll_ingests
     let ingest_took = started.elapsed();
     done.store(true, Ordering::SeqCst);
     let (failures, counts, runs) = readers.join().expect("reader thread");
+    let _ = serve.kill();
+    let serve_log = serve
+        .wait_with_output()
+        .map(|o| stderr(&o))
+        .unwrap_or_default();
+    assert!(
+        !serve_log.to_lowercase().contains("locked"),
+        "newsd serve logged: {serve_log}"
+    );
 
     let text = stdout(&out);
     assert!(
