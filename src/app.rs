@@ -126,6 +126,10 @@ pub fn fetch_config(settings: &Settings) -> FetchConfig {
         per_host_concurrency: h.per_host_concurrency,
         per_host_delay: h.per_host_delay.0,
         allow_networks: settings.allow_networks(),
+        proxy: h.proxy(),
+        min_transfer_rate: h.min_transfer_rate.0,
+        min_transfer_window: h.min_transfer_window.0,
+        max_header_bytes: usize::try_from(h.max_header_bytes.0).unwrap_or(usize::MAX),
     }
 }
 

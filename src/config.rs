@@ -14,6 +14,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::domain::FeedUrl;
+use crate::fetch::ProxyUrl;
 use crate::google_news::{feed_url, Edition, GoogleNewsFeed};
 use ipnet::IpNet;
 
@@ -63,6 +64,46 @@ impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A setting that must never be shown: its `Debug` prints `<redacted>` and it has no
+/// `Display`, so a derived `Debug`, a log field or a `format!` cannot leak it by accident.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that uses it (comparing, connecting).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret(lenient_secret(d)?.unwrap_or_default()))
     }
 }
 
@@ -147,19 +188,20 @@ impl RetentionSettings {
 }
 
 /// The HTTP API (`newsd run` and `newsd serve`).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct ApiSettings {
     /// `IP:port` to listen on.
     pub listen: String,
     /// Bearer token required on every route but `/healthz` and `/readyz`.
-    #[serde(default, deserialize_with = "lenient_secret")]
-    pub token: Option<String>,
+    #[serde(default)]
+    pub token: Option<Secret>,
     /// Whether `newsd run` serves the API beside the scheduler.
     pub enabled: bool,
 }
 
 /// A secret from TOML or the environment: the environment layer turns an
-/// all-digit value into a number, which is still meant as text.
+/// all-digit value into a number, which is still meant as text. Serde's own
+/// "invalid type" errors would quote the value, so none can arise here.
 fn lenient_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -190,16 +232,6 @@ impl ApiSettings {
                 value: format!("{:?}", self.listen),
                 reason: "must be an IP address and port such as \"127.0.0.1:8080\"".to_owned(),
             })
-    }
-}
-
-impl fmt::Debug for ApiSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiSettings")
-            .field("listen", &self.listen)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("enabled", &self.enabled)
-            .finish()
     }
 }
 
@@ -266,10 +298,34 @@ pub struct HttpSettings {
     pub respect_robots_txt: bool,
     #[serde(default)]
     pub allow_networks: Vec<String>,
+    /// Forward proxy URL, possibly with credentials; empty: none.
+    #[serde(default)]
+    pub proxy: Secret,
+    /// Bytes per second a response body must average over each `min_transfer_window`; 0: off.
+    pub min_transfer_rate: ByteSize,
+    pub min_transfer_window: HumanDuration,
+    /// Cap on a response's header block.
+    pub max_header_bytes: ByteSize,
+}
+
+impl HttpSettings {
+    /// The validated proxy, if one is set.
+    pub fn proxy(&self) -> Option<ProxyUrl> {
+        if self.proxy.is_empty() {
+            return None;
+        }
+        ProxyUrl::parse(self.proxy.expose()).ok()
+    }
 }
 
 impl fmt::Debug for HttpSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The proxy as host and port only; an unparsable one not at all.
+        let proxy = match self.proxy() {
+            Some(p) => p.to_string(),
+            None if self.proxy.is_empty() => String::new(),
+            None => "<redacted>".to_owned(),
+        };
         f.debug_struct("HttpSettings")
             .field("user_agent", &self.user_agent)
             .field("connect_timeout", &self.connect_timeout)
@@ -280,6 +336,10 @@ impl fmt::Debug for HttpSettings {
             .field("per_host_delay", &self.per_host_delay)
             .field("respect_robots_txt", &self.respect_robots_txt)
             .field("allow_networks", &self.allow_networks)
+            .field("proxy", &proxy)
+            .field("min_transfer_rate", &self.min_transfer_rate)
+            .field("min_transfer_window", &self.min_transfer_window)
+            .field("max_header_bytes", &self.max_header_bytes)
             .finish()
     }
 }
@@ -378,8 +438,8 @@ impl Settings {
         }
         let a = &self.api;
         let addr = a.listen_addr()?;
-        match a.token.as_deref() {
-            Some(t) if t.trim().is_empty() => {
+        match &a.token {
+            Some(t) if t.is_empty() => {
                 return Err(invalid(
                     "api.token",
                     "(empty)".into(),
@@ -513,6 +573,46 @@ impl Settings {
         for net in &h.allow_networks {
             IpNet::from_str(net)
                 .map_err(|e| invalid("http.allow_networks", format!("{net:?}"), &e.to_string()))?;
+        }
+        if !h.proxy.is_empty() {
+            // The value is never echoed: it may hold a password.
+            ProxyUrl::parse(h.proxy.expose()).map_err(|e| {
+                invalid(
+                    "http.proxy",
+                    "(not shown, may contain credentials)".into(),
+                    &e.to_string(),
+                )
+            })?;
+        }
+        if h.min_transfer_rate.0 > 0 {
+            if h.min_transfer_window.0 < Duration::from_secs(1) {
+                return Err(invalid(
+                    "http.min_transfer_window",
+                    format!("{:?}", h.min_transfer_window),
+                    "must be at least 1s (a shorter window mistakes ordinary jitter for a stall)",
+                ));
+            }
+            if h.min_transfer_window.0 >= h.timeout.0 {
+                warnings.push(format!(
+                    "`http.min_transfer_window` = {:?} is not shorter than `http.timeout` = {:?}, \
+                     so the minimum transfer rate never applies before the timeout",
+                    h.min_transfer_window, h.timeout
+                ));
+            }
+        }
+        if h.max_header_bytes.0 < 1024 {
+            return Err(invalid(
+                "http.max_header_bytes",
+                h.max_header_bytes.0.to_string(),
+                "must be at least 1KiB (ordinary responses carry a few hundred bytes to a few KiB of headers)",
+            ));
+        }
+        if h.max_header_bytes.0 > 256 * 1024 {
+            return Err(invalid(
+                "http.max_header_bytes",
+                h.max_header_bytes.0.to_string(),
+                "must be at most 256KiB (HTTP/1.1 heads over about 400KiB are refused by the HTTP library anyway)",
+            ));
         }
         let g = &self.google_news;
         match Url::parse(&g.base_url) {
@@ -832,9 +932,73 @@ mod tests {
             &[("NEWSD__API__TOKEN", "123456")],
         )
         .unwrap();
-        assert_eq!(ok.settings.api.token.as_deref(), Some("123456"));
+        assert_eq!(
+            ok.settings.api.token.as_ref().map(Secret::expose),
+            Some("123456")
+        );
         let err = load("[api]\nlisten = \"localhost\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("api.listen"), "{err}");
+    }
+
+    #[test]
+    fn proxy_credentials_never_show_in_a_settings_dump_or_an_error() {
+        let loaded = load(
+            "[http]\nproxy = \"http://proxyuser:pr0xy-pw@proxy.example:3128\"\n",
+            &[],
+        )
+        .unwrap();
+        let shown = format!("{:?}", loaded.settings);
+        assert!(!shown.contains("pr0xy-pw"), "{shown}");
+        assert!(!shown.contains("proxyuser"), "{shown}");
+        assert!(shown.contains("proxy.example:3128"), "{shown}");
+        assert!(loaded.settings.http.proxy().is_some());
+
+        let err = load(
+            "[http]\nproxy = \"socks5://proxyuser:pr0xy-pw@proxy.example:1080\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("http.proxy"), "{err}");
+        assert!(!err.contains("pr0xy-pw"), "{err}");
+    }
+
+    #[test]
+    fn no_proxy_and_a_one_kib_per_second_floor_over_ten_seconds_by_default() {
+        let h = Settings::load_with_env(None, Vec::new())
+            .unwrap()
+            .settings
+            .http;
+        assert!(h.proxy().is_none());
+        assert_eq!(h.min_transfer_rate.0, 1024);
+        assert_eq!(h.min_transfer_window.0, Duration::from_secs(10));
+        assert_eq!(h.max_header_bytes.0, 64 * 1024);
+    }
+
+    #[test]
+    fn transfer_rate_and_header_cap_are_validated() {
+        let err = load("[http]\nmin_transfer_window = \"100ms\"\n", &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("http.min_transfer_window"),
+            "{err}"
+        );
+        // Off: the window is not judged.
+        assert!(load(
+            "[http]\nmin_transfer_rate = 0\nmin_transfer_window = \"0s\"\n",
+            &[]
+        )
+        .is_ok());
+        let warned = load("[http]\nmin_transfer_window = \"60s\"\n", &[]).unwrap();
+        assert!(
+            warned
+                .warnings
+                .iter()
+                .any(|w| w.contains("min_transfer_window")),
+            "{:?}",
+            warned.warnings
+        );
+        let err = load("[http]\nmax_header_bytes = 100\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("http.max_header_bytes"), "{err}");
     }
 
     #[test]

@@ -60,7 +60,11 @@ struct StateInner {
 
 impl ApiState {
     pub fn new(store: Store, settings: Settings, access: Access) -> Self {
-        let token_digest = settings.api.token.as_deref().map(|t| digest(t.trim()));
+        let token_digest = settings
+            .api
+            .token
+            .as_ref()
+            .map(|t| digest(t.expose().trim()));
         ApiState {
             inner: Arc::new(StateInner {
                 store,

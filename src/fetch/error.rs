@@ -23,6 +23,31 @@ pub enum FetchError {
     #[error("response body of {url} exceeds {limit} bytes")]
     BodyTooLarge { url: Url, limit: u64 },
 
+    #[error(
+        "response body of {url} arrived too slowly: {got} bytes in {window:?}, \
+         below the minimum of {min_rate} bytes/s (http.min_transfer_rate)"
+    )]
+    TooSlow {
+        url: Url,
+        got: u64,
+        window: Duration,
+        min_rate: u64,
+    },
+
+    #[error(
+        "response headers of {url} are too large (limit {limit} bytes in all, \
+         and at most 100 header fields; http.max_header_bytes)"
+    )]
+    HeadersTooLarge { url: Url, limit: usize },
+
+    #[error(
+        "cannot resolve {url} to check its address before sending it through the proxy: {reason}"
+    )]
+    Unresolved { url: Url, reason: String },
+
+    #[error("invalid http.proxy: {0}")]
+    InvalidProxy(String),
+
     #[error("request to {url} timed out after {after:?}")]
     Timeout { url: Url, after: Duration },
 

@@ -3,10 +3,13 @@
 
 mod error;
 mod politeness;
+mod proxy;
 mod ssrf;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
@@ -18,10 +21,11 @@ use url::{Host, Url};
 pub use error::FetchError;
 pub use ipnet::IpNet;
 pub use politeness::{host_key, parse_retry_after};
+pub use proxy::{ProxyUrl, ProxyUrlError};
 pub use ssrf::is_blocked_ip;
 
 use politeness::Politeness;
-use ssrf::{blocked_in_chain, GuardedResolver};
+use ssrf::{blocked_in_chain, check_name_before_proxy, GuardedResolver, PreCheck};
 
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
@@ -37,6 +41,14 @@ pub struct FetchConfig {
     pub per_host_delay: Duration,
     /// Non-public networks that may nevertheless be fetched (tests, intranet feeds).
     pub allow_networks: Vec<IpNet>,
+    /// Forward proxy for every request; targets are still checked against the SSRF guard here.
+    pub proxy: Option<ProxyUrl>,
+    /// A body arriving slower than this (bytes/s, averaged over `min_transfer_window`) is
+    /// abandoned before the total timeout; 0 turns the check off.
+    pub min_transfer_rate: u64,
+    pub min_transfer_window: Duration,
+    /// Cap on a response's header block (names, values and line overhead summed).
+    pub max_header_bytes: usize,
 }
 
 impl Default for FetchConfig {
@@ -50,6 +62,10 @@ impl Default for FetchConfig {
             per_host_concurrency: 2,
             per_host_delay: Duration::from_secs(1),
             allow_networks: Vec::new(),
+            proxy: None,
+            min_transfer_rate: 1024,
+            min_transfer_window: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
         }
     }
 }
@@ -60,7 +76,7 @@ pub enum Method {
     Post,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FetchRequest {
     pub url: Url,
     pub method: Method,
@@ -76,6 +92,31 @@ pub struct FetchRequest {
     /// Feeds must keep polling a host that rate-limits article fetches; everything else honours
     /// the host's backoff.
     pub ignore_host_backoff: bool,
+}
+
+/// Written by hand so that a `?req` in a log line shows which headers were sent but not the
+/// values of credential ones (the consent cookies, any Authorization).
+impl std::fmt::Debug for FetchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = CROSS_HOST_STRIPPED.contains(&k.to_ascii_lowercase().as_str());
+                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("FetchRequest")
+            .field("url", &self.url.as_str())
+            .field("method", &self.method)
+            .field("body", &self.body.as_ref().map(|(ct, b)| (ct, b.len())))
+            .field("etag", &self.etag)
+            .field("last_modified", &self.last_modified)
+            .field("headers", &headers)
+            .field("accept", &self.accept)
+            .field("ignore_host_backoff", &self.ignore_host_backoff)
+            .finish()
+    }
 }
 
 impl FetchRequest {
@@ -148,17 +189,29 @@ const CROSS_HOST_STRIPPED: [&str; 3] = ["authorization", "cookie", "proxy-author
 
 impl Fetcher {
     pub fn new(cfg: FetchConfig) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve names itself, out of the guard's reach.
-            .no_proxy()
+            // hyper's HTTP/1 limits (about 400 KiB of head, 100 fields) are fixed; for HTTP/2 the
+            // header list limit is settable, so it is the same cap `send_hop` enforces.
+            .http2_max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX))
             .dns_resolver(Arc::new(GuardedResolver {
                 allow: Arc::new(cfg.allow_networks.clone()),
-            }))
-            .build()
-            .map_err(FetchError::Client)?;
+                proxy_host: cfg.proxy.as_ref().map(ProxyUrl::host),
+            }));
+        builder = match &cfg.proxy {
+            // Only the configured proxy: proxies from the environment (HTTP_PROXY, ...) would
+            // bypass the checks made for `http.proxy`.
+            Some(p) => builder.proxy(
+                reqwest::Proxy::all(p.expose().as_str())
+                    // reqwest's message could quote the URL, credentials and all.
+                    .map_err(|_| FetchError::InvalidProxy(format!("cannot use proxy {p}")))?,
+            ),
+            // A proxy from the environment would resolve names itself, out of the guard's reach.
+            None => builder.no_proxy(),
+        };
+        let client = builder.build().map_err(FetchError::Client)?;
         let politeness = Politeness::new(cfg.per_host_concurrency, cfg.per_host_delay);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -191,6 +244,9 @@ impl Fetcher {
 
         loop {
             check_url(&url, &cfg.allow_networks)?;
+            if cfg.proxy.is_some() {
+                check_before_proxy(&url, cfg).await?;
+            }
             let key = host_key(&url);
             if !req.ignore_host_backoff {
                 self.fail_if_backed_off(&key)?;
@@ -315,6 +371,14 @@ impl Fetcher {
         let resp = rb.send().await.map_err(|e| map_reqwest(url, e, cfg))?;
 
         let h = resp.headers();
+        // Counted as on the wire: "name: value\r\n".
+        let header_bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+        if header_bytes > cfg.max_header_bytes {
+            return Err(FetchError::HeadersTooLarge {
+                url: url.clone(),
+                limit: cfg.max_header_bytes,
+            });
+        }
         let get = |name: HeaderName| {
             h.get(name)
                 .and_then(|v| v.to_str().ok())
@@ -351,7 +415,21 @@ impl Fetcher {
             .unwrap_or(0);
         let mut buf = BytesMut::with_capacity(hint.min(cap));
         let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
+        let mut rate = RateFloor::new(cfg.min_transfer_rate, cfg.min_transfer_window);
+        loop {
+            // A server that sends nothing at all must be caught too, so the wait for the next
+            // chunk ends with the current window.
+            let next = match rate.window_end() {
+                Some(end) => match tokio::time::timeout_at(end, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        rate.check(url)?;
+                        continue;
+                    }
+                },
+                None => stream.next().await,
+            };
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| map_reqwest(url, e, cfg))?;
             if buf.len().saturating_add(chunk.len()) > cap {
                 return Err(FetchError::BodyTooLarge {
@@ -360,9 +438,63 @@ impl Fetcher {
                 });
             }
             buf.extend_from_slice(&chunk);
+            rate.add(chunk.len());
+            rate.check(url)?;
         }
         raw.body = buf.freeze();
         Ok(raw)
+    }
+}
+
+/// The minimum transfer rate, judged over consecutive windows of the body download: a window
+/// that ends with fewer than `rate × window` bytes aborts it. Tumbling windows rather than one
+/// average since the start, so a fast start cannot pay for a stall later.
+struct RateFloor {
+    min_rate: u64,
+    window: Duration,
+    start: Instant,
+    bytes: u64,
+}
+
+impl RateFloor {
+    fn new(min_rate: u64, window: Duration) -> Self {
+        Self {
+            min_rate,
+            window,
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// When the current window closes; `None` when the check is off.
+    fn window_end(&self) -> Option<Instant> {
+        (self.min_rate > 0 && !self.window.is_zero()).then(|| self.start + self.window)
+    }
+
+    fn add(&mut self, n: usize) {
+        self.bytes = self.bytes.saturating_add(n as u64);
+    }
+
+    /// At the end of a window: fail if it fell short, else start the next one.
+    fn check(&mut self, url: &Url) -> Result<(), FetchError> {
+        let Some(end) = self.window_end() else {
+            return Ok(());
+        };
+        if Instant::now() < end {
+            return Ok(());
+        }
+        let needed = (self.min_rate as f64 * self.window.as_secs_f64()) as u64;
+        if self.bytes < needed {
+            return Err(FetchError::TooSlow {
+                url: url.clone(),
+                got: self.bytes,
+                window: self.window,
+                min_rate: self.min_rate,
+            });
+        }
+        self.start = Instant::now();
+        self.bytes = 0;
+        Ok(())
     }
 }
 
@@ -427,11 +559,57 @@ fn check_url(url: &Url, allow: &[IpNet]) -> Result<(), FetchError> {
     Ok(())
 }
 
+/// Proxy mode: the proxy resolves and dials the target, so its name is resolved and checked
+/// here first (IP literals were checked by `check_url`).
+async fn check_before_proxy(url: &Url, cfg: &FetchConfig) -> Result<(), FetchError> {
+    let Some(Host::Domain(host)) = url.host() else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let check = tokio::time::timeout(
+        cfg.connect_timeout,
+        check_name_before_proxy(host, port, &cfg.allow_networks),
+    )
+    .await
+    .unwrap_or_else(|_| Err(PreCheck::Unresolved("lookup timed out".to_owned())));
+    match check {
+        Ok(()) => Ok(()),
+        Err(PreCheck::Blocked(addr)) => Err(FetchError::Blocked {
+            url: url.clone(),
+            addr,
+        }),
+        Err(PreCheck::Unresolved(reason)) => Err(FetchError::Unresolved {
+            url: url.clone(),
+            reason,
+        }),
+    }
+}
+
+/// hyper refuses a response head over its fixed HTTP/1 limits before `send_hop` sees it.
+fn head_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse_too_large)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 fn map_reqwest(url: &Url, e: reqwest::Error, cfg: &FetchConfig) -> FetchError {
     if let Some(addr) = blocked_in_chain(&e) {
         return FetchError::Blocked {
             url: url.clone(),
             addr,
+        };
+    }
+    if head_too_large(&e) {
+        return FetchError::HeadersTooLarge {
+            url: url.clone(),
+            limit: cfg.max_header_bytes,
         };
     }
     if e.is_timeout() {
@@ -449,5 +627,27 @@ fn map_reqwest(url: &Url, e: reqwest::Error, cfg: &FetchConfig) -> FetchError {
             url: url.clone(),
             source: e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_request_shows_its_headers_but_not_credential_values() {
+        let mut req = FetchRequest::get(Url::parse("https://news.example/a").unwrap());
+        req.headers
+            .push(("Cookie".into(), "SOCS=CAI; CONSENT=YES+".into()));
+        req.headers
+            .push(("authorization".into(), "Bearer tok-s3cret".into()));
+        req.headers.push(("User-Agent".into(), "newsd-test".into()));
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("SOCS=CAI"), "{shown}");
+        assert!(!shown.contains("tok-s3cret"), "{shown}");
+        assert!(
+            shown.contains("Cookie") && shown.contains("newsd-test"),
+            "{shown}"
+        );
     }
 }

@@ -3,6 +3,12 @@
 //! IP-literal URLs are checked before connecting; hostnames are checked inside the DNS resolver
 //! the HTTP client connects with, so the address that is checked is the address that is dialled
 //! (a second, independent lookup could be answered differently — DNS rebinding).
+//!
+//! With a forward proxy (`http.proxy`) the client dials only the proxy and the proxy resolves the
+//! target, so the resolver hook never sees the target's name. The fetcher then resolves the target
+//! itself before each hop and refuses it if any of its addresses is blocked
+//! ([`check_name_before_proxy`]). That check cannot pin the address the proxy will use: a proxy
+//! with its own egress rules closes the remaining rebinding window.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -111,15 +117,26 @@ pub(super) fn blocked_in_chain(err: &(dyn std::error::Error + 'static)) -> Optio
 /// System resolver that drops non-public addresses; if nothing public remains the connect fails.
 pub(super) struct GuardedResolver {
     pub(super) allow: Arc<Vec<IpNet>>,
+    /// The configured proxy's host name, resolved without the check: the operator chose it, and
+    /// proxies usually live on a private network. With a proxy it is the only name the client
+    /// ever resolves (targets are resolved by the proxy, and checked by the fetcher first).
+    pub(super) proxy_host: Option<String>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow = Arc::clone(&self.allow);
         let host = name.as_str().to_owned();
+        let trusted = self
+            .proxy_host
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&host));
         Box::pin(async move {
             let resolved: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if trusted {
+                return Ok(Box::new(resolved.into_iter()) as Addrs);
+            }
             let mut first_blocked = None;
             let mut usable = Vec::with_capacity(resolved.len());
             for addr in resolved {
@@ -137,6 +154,38 @@ impl Resolve for GuardedResolver {
             }
             Ok(Box::new(usable.into_iter()) as Addrs)
         })
+    }
+}
+
+/// Why a target could not be cleared for sending through the proxy.
+#[derive(Debug)]
+pub(super) enum PreCheck {
+    Blocked(IpAddr),
+    /// The name did not resolve here; sending it on would let the proxy decide unchecked.
+    Unresolved(String),
+}
+
+/// The proxy-mode check of a target host name: every address it resolves to must be allowed.
+/// Stricter than the resolver hook (which dials the public addresses of a mixed answer) because
+/// the proxy, not newsd, picks which address to connect to.
+pub(super) async fn check_name_before_proxy(
+    host: &str,
+    port: u16,
+    allow: &[IpNet],
+) -> Result<(), PreCheck> {
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| PreCheck::Unresolved(e.to_string()))?
+        .collect();
+    if resolved.is_empty() {
+        return Err(PreCheck::Unresolved("no addresses".to_owned()));
+    }
+    match resolved.iter().find(|a| is_blocked_ip(a.ip(), allow)) {
+        Some(a) => {
+            tracing::warn!(%host, addr = %a.ip(), "target resolves to a blocked address; not sent to the proxy");
+            Err(PreCheck::Blocked(a.ip()))
+        }
+        None => Ok(()),
     }
 }
 

@@ -58,7 +58,7 @@ impl Api {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let token = settings.api.token.clone();
+        let token = settings.api.token.as_ref().map(|t| t.expose().to_owned());
         let stop = CancellationToken::new();
         tokio::spawn(api::serve(
             listener,

@@ -12,15 +12,15 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use crate::helpers::{spawn_app_with, TestApp};
 
 /// A new-format article id: the payload is an opaque token only Google can map.
-fn token_id(n: &str) -> String {
+pub(crate) fn token_id(n: &str) -> String {
     encode_old_format_id(&format!("AU_yqL{n}_token_payload_0123456789"))
 }
 
-struct GItem<'a> {
-    id: String,
-    title: &'a str,
-    source: &'a str,
-    source_url: &'a str,
+pub(crate) struct GItem<'a> {
+    pub(crate) id: String,
+    pub(crate) title: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) source_url: &'a str,
 }
 
 fn google_feed(items: &[GItem<'_>], base: &str) -> String {
@@ -104,13 +104,13 @@ impl Respond for ArticlePage {
     }
 }
 
-struct FakeGoogle {
+pub(crate) struct FakeGoogle {
     server: MockServer,
     batch: Batch,
 }
 
 impl FakeGoogle {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let server = MockServer::start().await;
         let batch = Batch::default();
         Mock::given(method("POST"))
@@ -133,7 +133,7 @@ impl FakeGoogle {
             .await;
     }
 
-    async fn serve_feed(&self, feed_path: &str, items: &[GItem<'_>]) {
+    pub(crate) async fn serve_feed(&self, feed_path: &str, items: &[GItem<'_>]) {
         Mock::given(method("GET"))
             .and(path(feed_path))
             .respond_with(
@@ -143,7 +143,7 @@ impl FakeGoogle {
             .await;
     }
 
-    fn answer(&self, id: &str, url: &str) {
+    pub(crate) fn answer(&self, id: &str, url: &str) {
         self.batch
             .answers
             .lock()
@@ -165,11 +165,11 @@ impl FakeGoogle {
         self.batch.posted_ids.lock().unwrap().clone()
     }
 
-    fn feed_url(&self, p: &str) -> String {
+    pub(crate) fn feed_url(&self, p: &str) -> String {
         format!("{}{p}?hl=en-US&gl=US&ceid=US:en", self.uri())
     }
 
-    fn config(&self) -> String {
+    pub(crate) fn config(&self) -> String {
         format!("\n[google_news]\nbase_url = \"{}\"\n", self.uri())
     }
 }
@@ -426,40 +426,48 @@ async fn signatures_held_across_a_restart_are_posted_without_new_gets() {
     assert_eq!(g.posts()[0].len(), 2);
 }
 
+impl FakeGoogle {
+    /// Article pages answer only requests carrying a cookie; others are
+    /// redirected to a consent page that wants to continue to them.
+    pub(crate) async fn serve_consent_wall(&self) {
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .and(header_exists("cookie"))
+            .respond_with(ArticlePage)
+            .mount(&self.server)
+            .await;
+        let base = self.uri();
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(move |req: &Request| {
+                let cont = format!(
+                    "{base}{}?{}",
+                    req.url.path(),
+                    req.url.query().unwrap_or_default()
+                );
+                let mut consent = url::Url::parse(&format!("{base}/consent/m")).unwrap();
+                consent
+                    .query_pairs_mut()
+                    .append_pair("continue", &cont)
+                    .append_pair("gl", "DE");
+                ResponseTemplate::new(302).insert_header("location", consent.as_str())
+            })
+            .mount(&self.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/consent/m"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(
+                "<html><body><h1>Before you continue to Google</h1><form action=\"https://consent.google.com/save\" method=\"POST\"></form></body></html>",
+            ))
+            .mount(&self.server)
+            .await;
+    }
+}
+
 #[tokio::test]
 async fn a_consent_redirect_is_passed_with_cookies_and_never_stored() {
     let g = FakeGoogle::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/rss/articles/"))
-        .and(header_exists("cookie"))
-        .respond_with(ArticlePage)
-        .mount(&g.server)
-        .await;
-    let base = g.uri();
-    Mock::given(method("GET"))
-        .and(path_regex("^/rss/articles/"))
-        .respond_with(move |req: &Request| {
-            let cont = format!(
-                "{base}{}?{}",
-                req.url.path(),
-                req.url.query().unwrap_or_default()
-            );
-            let mut consent = url::Url::parse(&format!("{base}/consent/m")).unwrap();
-            consent
-                .query_pairs_mut()
-                .append_pair("continue", &cont)
-                .append_pair("gl", "DE");
-            ResponseTemplate::new(302).insert_header("location", consent.as_str())
-        })
-        .mount(&g.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/consent/m"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(
-            "<html><body><h1>Before you continue to Google</h1><form action=\"https://consent.google.com/save\" method=\"POST\"></form></body></html>",
-        ))
-        .mount(&g.server)
-        .await;
+    g.serve_consent_wall().await;
     let id = token_id("consent");
     g.answer(&id, "https://paper.example/after-consent");
     g.serve_feed(

@@ -196,3 +196,87 @@ pub async fn counting_server(delay: Duration) -> CountingServer {
         hits,
     }
 }
+
+/// A forward proxy on 127.0.0.1 that relays each request to its target (by
+/// the absolute URI in the request line) and keeps the head it received,
+/// `Proxy-Authorization` and all, for the test to inspect.
+pub struct RelayProxy {
+    pub port: u16,
+    pub heads: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub async fn relay_proxy() -> RelayProxy {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heads.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let end = loop {
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    match client.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                log.lock().expect("proxy log").push(head.clone());
+                let mut lines = head.split("\r\n");
+                let mut first = lines.next().unwrap_or("").split(' ');
+                let (Some(method), Some(target), Some(version)) =
+                    (first.next(), first.next(), first.next())
+                else {
+                    return;
+                };
+                let Ok(target) = url::Url::parse(target) else {
+                    return;
+                };
+                let host = target.host_str().unwrap_or("").to_owned();
+                let port = target.port_or_known_default().unwrap_or(80);
+                let Ok(mut upstream) = tokio::net::TcpStream::connect((host.as_str(), port)).await
+                else {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                };
+                let path = match target.query() {
+                    Some(q) => format!("{}?{q}", target.path()),
+                    None => target.path().to_owned(),
+                };
+                let mut out = format!("{method} {path} {version}\r\n");
+                for line in lines.filter(|l| !l.is_empty()) {
+                    let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+                    if !matches!(
+                        name.as_str(),
+                        "proxy-authorization" | "proxy-connection" | "connection"
+                    ) {
+                        out.push_str(line);
+                        out.push_str("\r\n");
+                    }
+                }
+                // One request per connection keeps the relay trivial.
+                out.push_str("Connection: close\r\n\r\n");
+                if upstream.write_all(out.as_bytes()).await.is_err()
+                    || upstream.write_all(&buf[end..]).await.is_err()
+                {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    RelayProxy { port, heads }
+}

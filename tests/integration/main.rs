@@ -12,4 +12,6 @@ mod helpers;
 mod migrations;
 mod polling;
 mod properties;
+mod readers;
 mod retention;
+mod secrets;
