@@ -285,25 +285,13 @@ impl<'a> PlainRow<'a> {
 /// far below SQLite's limit on parameters.
 const PLAIN_CHUNK: usize = 200;
 
-/// `(?f, ?f+1, …), (…)`: `rows` groups of `per_row` numbered parameters,
-/// the first one being `?first`.
-fn placeholders(rows: usize, per_row: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * per_row * 6);
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..per_row {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('?');
-            s.push_str(&(first + r * per_row + c).to_string());
-        }
-        s.push(')');
-    }
-    s
+/// `(?, ?, …), (…)`: `rows` groups of `per_row` parameters. Anonymous on
+/// purpose: sqlx looks up every parameter's name, which SQLite finds by a
+/// linear search among the named ones, so numbered parameters (`?NNN`) make
+/// binding quadratic in their number.
+fn placeholders(rows: usize, per_row: usize) -> String {
+    let group = format!("({})", vec!["?"; per_row].join(", "));
+    vec![group; rows].join(", ")
 }
 
 /// The dedupe for a poll's new entries, set-based: three statements per up
@@ -337,7 +325,7 @@ async fn store_plain(
                OR (articles.publisher_url IS NULL AND v.column5 IS NOT NULL) \
                OR (articles.published_at IS NULL AND v.column6 IS NOT NULL) \
                OR (articles.authors = '[]' AND v.column7 != '[]'))",
-            placeholders(chunk.len(), 7, 1)
+            placeholders(chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -355,11 +343,11 @@ async fn store_plain(
         let sql = format!(
             "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
                publisher, publisher_url, authors, published_at) \
-             SELECT ?1, ?1, v.* FROM (VALUES {}) AS v WHERE true \
+             SELECT ?, ?, v.* FROM (VALUES {}) AS v WHERE true \
              ON CONFLICT (url_key) DO NOTHING",
-            placeholders(chunk.len(), 8, 2)
+            placeholders(chunk.len(), 8)
         );
-        let mut q = sqlx::query(&sql).bind(now);
+        let mut q = sqlx::query(&sql).bind(now).bind(now);
         for r in chunk {
             q = q
                 .bind(r.url)
@@ -376,11 +364,11 @@ async fn store_plain(
         // CROSS JOIN keeps the entries outermost: one url_key index lookup each.
         let sql = format!(
             "INSERT INTO feed_items (feed_id, first_seen_at, last_seen_at, entry_key, guid, link, article_id) \
-             SELECT ?1, ?2, ?2, v.column1, v.column2, v.column3, a.id \
+             SELECT ?, ?, ?, v.column1, v.column2, v.column3, a.id \
              FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column4",
-            placeholders(chunk.len(), 4, 3)
+            placeholders(chunk.len(), 4)
         );
-        let mut q = sqlx::query(&sql).bind(feed_id).bind(now);
+        let mut q = sqlx::query(&sql).bind(feed_id).bind(now).bind(now);
         for r in chunk {
             q = q
                 .bind(r.entry_key)
