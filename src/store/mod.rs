@@ -342,10 +342,13 @@ impl Store {
                 .map(|row| row.0)
                 .collect();
             drop(batch);
+            // CROSS JOIN keeps the queue outermost: with a plain join SQLite
+            // may carry `<= upto` over to articles.id and walk the whole
+            // archive up to it, every batch.
             sqlx::query(
                 "INSERT INTO articles_fts (rowid, title, summary, text) \
                  SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
-                 JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?",
+                 CROSS JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?",
             )
             .bind(upto)
             .execute(&mut *tx)
@@ -362,7 +365,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO articles_trigram (rowid, title, summary, text) \
                      SELECT a.id, a.title, a.summary, a.text FROM json_each(?) j \
-                     JOIN articles a ON a.id = j.value",
+                     CROSS JOIN articles a ON a.id = j.value",
                 )
                 .bind(&ids)
                 .execute(&mut *tx)
