@@ -667,14 +667,7 @@ mod tests {
             .await
             .unwrap();
         store.index_pending().await.unwrap();
-        for table in ["articles_fts", "articles_trigram"] {
-            sqlx::query(&format!(
-                "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
-            ))
-            .execute(store.pool())
-            .await
-            .unwrap();
-        }
+        store.check_search_indexes().await.unwrap();
         let hits = store
             .search(&crate::store::SearchQuery {
                 text: "quokka".into(),
@@ -714,17 +707,6 @@ mod tests {
             .fetch_one(store.pool())
             .await
             .unwrap()
-    }
-
-    async fn fts_integrity_check(store: &Store) {
-        for table in ["articles_fts", "articles_trigram"] {
-            sqlx::query(&format!(
-                "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
-            ))
-            .execute(store.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{table}: {e}"));
-        }
     }
 
     #[tokio::test]
@@ -772,13 +754,13 @@ mod tests {
         assert_eq!(count(&store, "SELECT COUNT(*) FROM trigram_rows").await, 1);
         assert_eq!(find("清华大学").await, 0);
         assert_eq!(find("campus").await, 1);
-        fts_integrity_check(&store).await;
+        store.check_search_indexes().await.unwrap();
         sqlx::query("DELETE FROM articles")
             .execute(store.pool())
             .await
             .unwrap();
         assert_eq!(count(&store, "SELECT COUNT(*) FROM trigram_rows").await, 0);
-        fts_integrity_check(&store).await;
+        store.check_search_indexes().await.unwrap();
     }
 
     #[tokio::test]

@@ -387,6 +387,21 @@ impl Store {
             .await?)
     }
 
+    /// FTS5's own check of both search indexes against their content: an
+    /// error names the index that does not match. Needs a writer connection
+    /// (the check is an `INSERT` command), and reads the whole archive.
+    pub async fn check_search_indexes(&self) -> Result<()> {
+        for table in ["articles_fts", "articles_trigram"] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
+            ))
+            .execute(&self.writer)
+            .await
+            .map_err(|e| StoreError::Inconsistent(format!("{table}: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Periodic upkeep for a database that lives for months: checkpoint the
     /// WAL, let SQLite refresh its statistics, hand free pages back to the OS.
     pub async fn maintenance(&self) -> Result<()> {
