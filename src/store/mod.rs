@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::TryStreamExt;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -130,7 +131,7 @@ const MAX_PAGE_COUNT: i64 = 4_294_967_294;
 type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
 
 /// Articles indexed per transaction: large enough that FTS5 writes few
-/// segments, small enough that their text held in memory stays a few MiB.
+/// segments per round.
 const INDEX_BATCH: i64 = 2000;
 
 async fn apply_page_limit(
@@ -320,28 +321,31 @@ impl Store {
         let mut total = 0;
         loop {
             let mut tx = self.begin_write().await?;
-            let batch: Vec<PendingRow> = sqlx::query_as(
-                "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
+            // Streamed, not collected: a batch of long texts (hostile pages
+            // are capped only by the body size) never sits in memory at once.
+            let (mut upto, mut unspaced) = (None, Vec::new());
+            {
+                let mut rows = sqlx::query_as::<_, PendingRow>(
+                    "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
                      LEFT JOIN articles a ON a.id = p.article_id \
                      ORDER BY p.article_id LIMIT ?",
-            )
-            .bind(INDEX_BATCH)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some(upto) = batch.last().map(|row| row.0) else {
-                return Ok(total);
-            };
-            let unspaced: Vec<i64> = batch
-                .iter()
-                .filter(|(_, title, summary, text)| {
-                    [title, summary, text]
-                        .into_iter()
+                )
+                .bind(INDEX_BATCH)
+                .fetch(&mut *tx);
+                while let Some((id, title, summary, text)) = rows.try_next().await? {
+                    upto = Some(id);
+                    if [title, summary, text]
+                        .iter()
                         .flatten()
                         .any(|s| s.chars().any(search::is_unspaced_script))
-                })
-                .map(|row| row.0)
-                .collect();
-            drop(batch);
+                    {
+                        unspaced.push(id);
+                    }
+                }
+            }
+            let Some(upto) = upto else {
+                return Ok(total);
+            };
             // CROSS JOIN keeps the queue outermost: with a plain join SQLite
             // may carry `<= upto` over to articles.id and walk the whole
             // archive up to it, every batch.
