@@ -21,6 +21,7 @@ use crate::feed::{parse_feed, ParsedEntry};
 use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
 use crate::google_news::{self, Edition};
+use crate::metrics::PollMetrics;
 use crate::resolver::{ResolveReport, Resolver};
 use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
 use crate::store::{
@@ -113,6 +114,7 @@ struct Inner {
     policy: Policy,
     resolver: Resolver,
     fulltext: FulltextWorker,
+    polls: Arc<PollMetrics>,
 }
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
@@ -156,6 +158,7 @@ impl App {
                 policy,
                 resolver,
                 fulltext,
+                polls: Arc::default(),
             }),
         })
     }
@@ -174,6 +177,11 @@ impl App {
 
     pub fn fulltext(&self) -> &FulltextWorker {
         &self.inner.fulltext
+    }
+
+    /// Poll counters and scheduling lateness, for `/metrics`.
+    pub fn poll_metrics(&self) -> Arc<PollMetrics> {
+        self.inner.polls.clone()
     }
 
     /// One round of full-text work as the daemon runs it.
@@ -375,12 +383,16 @@ impl App {
                 let status = PollStatus::Deferred {
                     until: crate::store::ts(until),
                 };
+                self.inner.polls.record_poll(&status);
                 return (report(status), true);
             }
         }
         let fetched = tokio::select! {
             r = self.fetch_feed(feed) => r,
-            _ = cancel.cancelled() => return (report(PollStatus::Cancelled), true),
+            _ = cancel.cancelled() => {
+                self.inner.polls.record_poll(&PollStatus::Cancelled);
+                return (report(PollStatus::Cancelled), true);
+            }
         };
         // From here on the work is local and short: it completes (or its
         // transaction rolls back) even during shutdown.
@@ -410,6 +422,7 @@ impl App {
                 (PollStatus::Failed { error }, recorded)
             }
         };
+        self.inner.polls.record_poll(&status);
         (report(status), recorded)
     }
 
@@ -723,8 +736,15 @@ impl App {
                 let finished = finished.clone();
                 tracker.spawn(
                     async move {
+                        let started = Utc::now();
+                        // Measured here, after the wait for a fetch permit: how
+                        // far behind its schedule the daemon is running.
+                        if let Some(due) = feed.next_poll() {
+                            let late = (started - due).to_std().unwrap_or(Duration::ZERO);
+                            app.inner.polls.observe_lateness(late);
+                        }
                         let (_, recorded) = app
-                            .poll_feed_recorded(&feed, Utc::now(), PollMode::Scheduled, &cancel)
+                            .poll_feed_recorded(&feed, started, PollMode::Scheduled, &cancel)
                             .await;
                         drop(permit);
                         if !recorded {

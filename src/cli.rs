@@ -396,7 +396,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let api = if app.settings().api.enabled {
         let s = app.settings().clone();
-        Some(start_api(app.store().clone(), s, Access::ReadWrite, shutdown.clone()).await?)
+        let polls = Some(app.poll_metrics());
+        Some(start_api(app.store().clone(), s, Access::ReadWrite, polls, shutdown.clone()).await?)
     } else {
         None
     };
@@ -422,7 +423,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("opening database {} read-only", settings.database.url))?;
     let grace = settings.scheduler.shutdown_grace.0;
     let shutdown = CancellationToken::new();
-    let mut api = start_api(store.clone(), settings, Access::ReadOnly, shutdown.clone()).await?;
+    let mut api = start_api(
+        store.clone(),
+        settings,
+        Access::ReadOnly,
+        None,
+        shutdown.clone(),
+    )
+    .await?;
     tokio::select! {
         r = &mut api => {
             store.close().await;
@@ -446,11 +454,12 @@ async fn start_api(
     store: Store,
     settings: Settings,
     access: Access,
+    polls: Option<std::sync::Arc<crate::metrics::PollMetrics>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let addr = settings.api.listen_addr()?;
     let listener = api::bind(addr).await?;
-    let state = ApiState::new(store, settings, access);
+    let state = ApiState::with_poll_metrics(store, settings, access, polls);
     Ok(tokio::spawn(api::serve(listener, state, shutdown)))
 }
 

@@ -24,6 +24,7 @@
 //!   metrics), served by `newsd run` and read-only by `newsd serve`.
 //! - [`cli`]: the commands behind `newsd`.
 //! - [`config`], [`telemetry`], [`lock`]: settings, logging, the single-writer lock.
+//! - [`metrics`]: in-memory poll counters and scheduling lateness for `/metrics`.
 
 pub mod api;
 pub mod app;
@@ -38,6 +39,7 @@ pub mod fetch;
 pub mod fulltext;
 pub mod google_news;
 pub mod lock;
+pub mod metrics;
 pub mod opml;
 pub mod resolver;
 pub mod scheduler;

@@ -33,6 +33,7 @@ pub use error::ApiError;
 pub use openapi::openapi;
 
 use crate::config::Settings;
+use crate::metrics::PollMetrics;
 use crate::store::Store;
 
 /// Whether the API may change the archive.
@@ -56,10 +57,22 @@ struct StateInner {
     access: Access,
     /// SHA-256 of the bearer token, compared in constant time.
     token_digest: Option<[u8; 32]>,
+    /// The scheduler's counters when the API runs inside `newsd run`.
+    polls: Option<Arc<PollMetrics>>,
 }
 
 impl ApiState {
     pub fn new(store: Store, settings: Settings, access: Access) -> Self {
+        Self::with_poll_metrics(store, settings, access, None)
+    }
+
+    /// Also serves the running scheduler's poll counters on `/metrics`.
+    pub fn with_poll_metrics(
+        store: Store,
+        settings: Settings,
+        access: Access,
+        polls: Option<Arc<PollMetrics>>,
+    ) -> Self {
         let token_digest = settings
             .api
             .token
@@ -71,8 +84,13 @@ impl ApiState {
                 settings,
                 access,
                 token_digest,
+                polls,
             }),
         }
+    }
+
+    pub(crate) fn poll_metrics(&self) -> Option<&PollMetrics> {
+        self.inner.polls.as_deref()
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::{ApiError, ApiState};
+use crate::metrics::{PollMetricsSnapshot, LATENESS_BUCKETS};
 use crate::store::ApiMetrics;
 
 /// Liveness: the process answers.
@@ -33,12 +34,16 @@ pub async fn readyz(State(state): State<ApiState>) -> Result<Response, ApiError>
 /// Prometheus text format, computed from the database at scrape time.
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let m = state.store().api_metrics().await?;
+    let mut body = render(&m);
+    if let Some(polls) = state.poll_metrics() {
+        render_polls(&mut body, &polls.snapshot());
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&m),
+        body,
     )
         .into_response())
 }
@@ -215,9 +220,55 @@ pub fn render(m: &ApiMetrics) -> String {
     out
 }
 
+/// The scheduler's in-memory counters (only `newsd run` has them).
+pub fn render_polls(out: &mut String, p: &PollMetricsSnapshot) {
+    family(
+        out,
+        "newsd_polls_total",
+        "counter",
+        "Feed polls finished since this process started, by outcome.",
+    );
+    for (outcome, n) in &p.polls {
+        sample(out, "newsd_polls_total", &format!("outcome=\"{outcome}\""), n);
+    }
+    let name = "newsd_poll_lateness_seconds";
+    family(
+        out,
+        name,
+        "histogram",
+        "How long after its scheduled time each scheduled poll started.",
+    );
+    for (bound, n) in LATENESS_BUCKETS.iter().zip(&p.lateness_cumulative) {
+        sample(out, &format!("{name}_bucket"), &format!("le=\"{bound}\""), n);
+    }
+    let total = p.lateness_cumulative.last().copied().unwrap_or(0);
+    sample(out, &format!("{name}_bucket"), "le=\"+Inf\"", total);
+    sample(out, &format!("{name}_sum"), "", p.lateness_sum_secs);
+    sample(out, &format!("{name}_count"), "", p.lateness_count);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poll_counters_render_as_a_counter_and_a_cumulative_histogram() {
+        let m = crate::metrics::PollMetrics::default();
+        m.record_poll(&crate::app::PollStatus::NotModified);
+        m.observe_lateness(std::time::Duration::from_millis(70));
+        m.observe_lateness(std::time::Duration::from_secs(2000));
+        let mut text = String::new();
+        render_polls(&mut text, &m.snapshot());
+        assert!(text.contains("# TYPE newsd_polls_total counter"), "{text}");
+        assert!(text.contains("newsd_polls_total{outcome=\"not_modified\"} 1\n"), "{text}");
+        assert!(text.contains("newsd_polls_total{outcome=\"ok\"} 0\n"), "{text}");
+        assert!(text.contains("# TYPE newsd_poll_lateness_seconds histogram"), "{text}");
+        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"0.05\"} 0\n"), "{text}");
+        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"0.1\"} 1\n"), "{text}");
+        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"900\"} 1\n"), "{text}");
+        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
+        assert!(text.contains("newsd_poll_lateness_seconds_count 2\n"), "{text}");
+    }
 
     #[test]
     fn every_metric_is_prefixed_typed_and_reports_zero_statuses() {

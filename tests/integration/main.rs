@@ -15,3 +15,4 @@ mod properties;
 mod readers;
 mod retention;
 mod secrets;
+mod soak;
