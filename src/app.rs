@@ -1,7 +1,7 @@
 //! Wiring: settings, store and HTTP client, the poll of one feed, and the
 //! background loop. Each loop is a thin shell around a `*_once(now)` function.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -661,6 +661,9 @@ impl App {
         let settings = &self.inner.settings.scheduler;
         let permits = Arc::new(Semaphore::new(settings.max_concurrent_fetches));
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        // Scheduled polls in flight per politeness key (registrable domain).
+        let busy_hosts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let per_host = self.inner.settings.http.per_host_concurrency.max(1);
         let finished = Arc::new(Notify::new());
         let mut last_maintenance = tokio::time::Instant::now();
         let mut last_clustering = tokio::time::Instant::now();
@@ -711,56 +714,101 @@ impl App {
         });
         'outer: while !shutdown.is_cancelled() {
             let now = Utc::now();
-            let due = match self.inner.store.due_feeds(now, settings.batch_size).await {
-                Ok(d) => d,
-                Err(e) => {
-                    warn!(error = %e, "cannot read due feeds; retrying");
-                    Vec::new()
-                }
-            };
-            for feed in due {
-                if lock(&in_flight).contains(&feed.id) {
-                    continue;
-                }
-                let permit = tokio::select! {
-                    p = permits.clone().acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break 'outer,
-                    },
-                    _ = shutdown.cancelled() => break 'outer,
-                };
-                lock(&in_flight).insert(feed.id);
-                let app = self.clone();
-                let cancel = polls_cancel.clone();
-                let in_flight = in_flight.clone();
-                let finished = finished.clone();
-                tracker.spawn(
-                    async move {
-                        let started = Utc::now();
-                        // Measured here, after the wait for a fetch permit: how
-                        // far behind its schedule the daemon is running.
-                        if let Some(due) = feed.next_poll() {
-                            let late = (started - due).to_std().unwrap_or(Duration::ZERO);
-                            app.inner.polls.observe_lateness(late);
-                        }
-                        let (_, recorded) = app
-                            .poll_feed_recorded(&feed, started, PollMode::Scheduled, &cancel)
-                            .await;
-                        drop(permit);
-                        if !recorded {
-                            // Not even the failure could be written (disk full):
-                            // the row still says "due", so keep the feed marked in
-                            // flight for a while instead of re-fetching it at once.
-                            tokio::select! {
-                                _ = tokio::time::sleep(app.inner.policy.min_interval) => {}
-                                _ = cancel.cancelled() => {}
-                            }
-                        }
-                        lock(&in_flight).remove(&feed.id);
-                        finished.notify_one();
+            let mut read_failed = false;
+            let mut after: Option<FeedRow> = None;
+            // Every due feed is looked at, page by page: the ones skipped
+            // because their host is busy must not hide the ones behind them.
+            loop {
+                let page = match self
+                    .inner
+                    .store
+                    .due_feeds_page(now, after.as_ref(), settings.batch_size)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(error = %e, "cannot read due feeds; retrying");
+                        read_failed = true;
+                        break;
                     }
-                    .in_current_span(),
-                );
+                };
+                let last_page = page.len() < settings.batch_size as usize;
+                after = page.last().cloned();
+                for feed in page {
+                    if lock(&in_flight).contains(&feed.id) {
+                        continue;
+                    }
+                    // A poll would only queue behind its host's politeness
+                    // slots while holding one of the few global permits: many
+                    // feeds of one site, due together, would starve every
+                    // other feed. It waits in the database instead, and is
+                    // taken when a poll on its host finishes.
+                    let host = Url::parse(&feed.fetch_url)
+                        .ok()
+                        .map(|u| crate::fetch::host_key(&u));
+                    if let Some(h) = &host {
+                        if lock(&busy_hosts).get(h).is_some_and(|n| *n >= per_host) {
+                            continue;
+                        }
+                    }
+                    let permit = tokio::select! {
+                        p = permits.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => break 'outer,
+                        },
+                        _ = shutdown.cancelled() => break 'outer,
+                    };
+                    lock(&in_flight).insert(feed.id);
+                    if let Some(h) = &host {
+                        *lock(&busy_hosts).entry(h.clone()).or_default() += 1;
+                    }
+                    let app = self.clone();
+                    let cancel = polls_cancel.clone();
+                    let in_flight = in_flight.clone();
+                    let busy_hosts = busy_hosts.clone();
+                    let finished = finished.clone();
+                    tracker.spawn(
+                        async move {
+                            let started = Utc::now();
+                            // Measured here, after the wait for a fetch permit:
+                            // how far behind its schedule the daemon is running.
+                            if let Some(due) = feed.next_poll() {
+                                let late = (started - due).to_std().unwrap_or(Duration::ZERO);
+                                app.inner.polls.observe_lateness(late);
+                            }
+                            let (_, recorded) = app
+                                .poll_feed_recorded(&feed, started, PollMode::Scheduled, &cancel)
+                                .await;
+                            drop(permit);
+                            if let Some(h) = &host {
+                                let mut busy = lock(&busy_hosts);
+                                if let Some(n) = busy.get_mut(h) {
+                                    *n = n.saturating_sub(1);
+                                    if *n == 0 {
+                                        busy.remove(h);
+                                    }
+                                }
+                            }
+                            if !recorded {
+                                // Not even the failure could be written (disk full):
+                                // the row still says "due", so keep the feed marked in
+                                // flight for a while instead of re-fetching it at once.
+                                // Its host is free meanwhile.
+                                finished.notify_one();
+                                tokio::select! {
+                                    _ = tokio::time::sleep(app.inner.policy.min_interval) => {}
+                                    _ = cancel.cancelled() => {}
+                                }
+                            }
+                            lock(&in_flight).remove(&feed.id);
+                            finished.notify_one();
+                        }
+                        .in_current_span(),
+                    );
+                }
+                if last_page {
+                    break;
+                }
             }
             self.index_search().await;
             // Clustering reads the whole recent window, so it runs on a timer
@@ -786,7 +834,14 @@ impl App {
                     Err(e) => warn!(error = %e, "pruning failed"),
                 }
             }
-            let wait = self.time_until_next_due(&in_flight).await;
+            // Every feed due at `now` is in flight or waits for its host, and
+            // a finishing poll wakes this loop: only feeds falling due later
+            // need a timer.
+            let wait = if read_failed {
+                Duration::from_secs(1)
+            } else {
+                self.time_until_next_due(now).await
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = finished.notified() => {}
@@ -805,25 +860,17 @@ impl App {
         Ok(())
     }
 
-    async fn time_until_next_due(&self, in_flight: &Mutex<HashSet<i64>>) -> Duration {
-        let skip = lock(in_flight).len() as u32;
-        let due = match self.inner.store.earliest_due(skip + 1).await {
-            Ok(d) => d,
-            Err(e) => {
-                warn!(error = %e, "cannot read the schedule; looking again shortly");
-                return Duration::from_secs(1);
-            }
-        };
-        let next = due
-            .into_iter()
-            .find(|(id, _)| !lock(in_flight).contains(id))
-            .map(|(_, at)| at);
-        match next {
-            Some(at) => (at - Utc::now())
+    async fn time_until_next_due(&self, after: DateTime<Utc>) -> Duration {
+        match self.inner.store.next_due_after(after).await {
+            Ok(Some(at)) => (at - Utc::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(RESCAN_EVERY),
-            None => RESCAN_EVERY,
+            Ok(None) => RESCAN_EVERY,
+            Err(e) => {
+                warn!(error = %e, "cannot read the schedule; looking again shortly");
+                Duration::from_secs(1)
+            }
         }
     }
 }

@@ -397,7 +397,16 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let api = if app.settings().api.enabled {
         let s = app.settings().clone();
         let polls = Some(app.poll_metrics());
-        Some(start_api(app.store().clone(), s, Access::ReadWrite, polls, shutdown.clone()).await?)
+        Some(
+            start_api(
+                app.store().clone(),
+                s,
+                Access::ReadWrite,
+                polls,
+                shutdown.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -229,7 +229,12 @@ pub fn render_polls(out: &mut String, p: &PollMetricsSnapshot) {
         "Feed polls finished since this process started, by outcome.",
     );
     for (outcome, n) in &p.polls {
-        sample(out, "newsd_polls_total", &format!("outcome=\"{outcome}\""), n);
+        sample(
+            out,
+            "newsd_polls_total",
+            &format!("outcome=\"{outcome}\""),
+            n,
+        );
     }
     let name = "newsd_poll_lateness_seconds";
     family(
@@ -239,7 +244,12 @@ pub fn render_polls(out: &mut String, p: &PollMetricsSnapshot) {
         "How long after its scheduled time each scheduled poll started.",
     );
     for (bound, n) in LATENESS_BUCKETS.iter().zip(&p.lateness_cumulative) {
-        sample(out, &format!("{name}_bucket"), &format!("le=\"{bound}\""), n);
+        sample(
+            out,
+            &format!("{name}_bucket"),
+            &format!("le=\"{bound}\""),
+            n,
+        );
     }
     let total = p.lateness_cumulative.last().copied().unwrap_or(0);
     sample(out, &format!("{name}_bucket"), "le=\"+Inf\"", total);
@@ -260,14 +270,38 @@ mod tests {
         let mut text = String::new();
         render_polls(&mut text, &m.snapshot());
         assert!(text.contains("# TYPE newsd_polls_total counter"), "{text}");
-        assert!(text.contains("newsd_polls_total{outcome=\"not_modified\"} 1\n"), "{text}");
-        assert!(text.contains("newsd_polls_total{outcome=\"ok\"} 0\n"), "{text}");
-        assert!(text.contains("# TYPE newsd_poll_lateness_seconds histogram"), "{text}");
-        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"0.05\"} 0\n"), "{text}");
-        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"0.1\"} 1\n"), "{text}");
-        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"900\"} 1\n"), "{text}");
-        assert!(text.contains("newsd_poll_lateness_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
-        assert!(text.contains("newsd_poll_lateness_seconds_count 2\n"), "{text}");
+        assert!(
+            text.contains("newsd_polls_total{outcome=\"not_modified\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_polls_total{outcome=\"ok\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE newsd_poll_lateness_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_poll_lateness_seconds_bucket{le=\"0.05\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_poll_lateness_seconds_bucket{le=\"0.1\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_poll_lateness_seconds_bucket{le=\"900\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_poll_lateness_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_poll_lateness_seconds_count 2\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -325,18 +325,39 @@ impl Store {
         Ok(next.as_deref().and_then(parse_ts))
     }
 
-    /// The earliest `limit` enabled feeds by next poll time.
-    pub async fn earliest_due(&self, limit: u32) -> Result<Vec<(i64, DateTime<Utc>)>> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, next_poll_at FROM feeds WHERE enabled = 1 ORDER BY next_poll_at LIMIT ?",
+    /// One page of the feeds due at `now`, in `(next_poll_at, id)` order,
+    /// starting after `after` (the last row of the previous page). The daemon
+    /// reads every page: due feeds it must skip for now (their host is busy)
+    /// must not hide the ones behind them.
+    pub async fn due_feeds_page(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<&FeedRow>,
+        limit: u32,
+    ) -> Result<Vec<FeedRow>> {
+        let sql = format!(
+            "SELECT {FEED_COLUMNS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ?1 \
+             AND (?2 IS NULL OR (next_poll_at, id) > (?2, ?3)) \
+             ORDER BY next_poll_at, id LIMIT ?4"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(ts(now))
+            .bind(after.map(|f| f.next_poll_at.as_str()))
+            .bind(after.map(|f| f.id))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// When the first enabled feed falls due after `now`.
+    pub async fn next_due_after(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(next_poll_at) FROM feeds WHERE enabled = 1 AND next_poll_at > ?",
         )
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, at)| parse_ts(&at).map(|t| (id, t)))
-            .collect())
+        Ok(next.as_deref().and_then(parse_ts))
     }
 
     pub(super) async fn apply_feed_update(
@@ -499,11 +520,51 @@ mod tests {
             0
         );
         assert_eq!(store.next_due_at().await.unwrap().map(ts), Some(ts(now)));
+        let before = now - chrono::Duration::seconds(5);
+        assert_eq!(
+            store.next_due_after(before).await.unwrap().map(ts),
+            Some(ts(now))
+        );
+        assert_eq!(store.next_due_after(now).await.unwrap(), None);
         store
             .set_feed_enabled("https://c.example/rss", false, now)
             .await
             .unwrap();
         assert_eq!(store.next_due_at().await.unwrap(), None);
         assert!(store.enabled_feeds().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn due_feeds_come_page_by_page_in_due_order_without_gaps_or_repeats() {
+        let (store, _d) = temp_store().await;
+        let now = Utc::now();
+        // Two feeds share a due time, so the id breaks the tie between pages.
+        for (i, secs) in [(0, 30), (1, 10), (2, 20), (3, 20), (4, 5)] {
+            store
+                .add_feed(&nf(&format!("https://p{i}.example/rss")), "cli", now)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE feeds SET next_poll_at = ? WHERE url = ?")
+                .bind(ts(now - chrono::Duration::seconds(secs)))
+                .bind(format!("https://p{i}.example/rss"))
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after: Option<FeedRow> = None;
+        loop {
+            let page = store.due_feeds_page(now, after.as_ref(), 2).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            seen.extend(page.iter().map(|f| f.url.clone()));
+            after = page.last().cloned();
+        }
+        let expected: Vec<String> = [0, 2, 3, 1, 4]
+            .iter()
+            .map(|i| format!("https://p{i}.example/rss"))
+            .collect();
+        assert_eq!(seen, expected);
     }
 }

@@ -408,3 +408,76 @@ async fn a_permanent_redirect_seen_three_polls_in_a_row_moves_the_fetch_url() {
         assert_eq!(f.fetch_url.ends_with("/new"), expected_moved);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_due_feeds_of_one_host_do_not_hold_up_a_feed_on_another_host() {
+    use std::sync::{Arc, Mutex};
+    use tokio_util::sync::CancellationToken;
+
+    // Twelve feeds on one host, which politeness serves one per second, and
+    // one feed elsewhere, listed last (so due last). With 4 fetch permits the
+    // daemon used to hand all of them to the crowded host's queue: the lone
+    // feed waited about ten seconds for its first poll.
+    let crowded = counting_server(Duration::ZERO).await;
+    let first_hit: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let seen = first_hit.clone();
+    let router = axum::Router::new().route(
+        "/lone",
+        axum::routing::get(move || {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .expect("lock")
+                    .get_or_insert_with(std::time::Instant::now);
+                rss(&[item("lone-1", "Lone", "https://lone.example/1")])
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+        .await
+        .expect("bind 127.0.0.2");
+    let lone = format!("http://{}/lone", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let mut feeds: Vec<String> = (0..12)
+        .map(|i| format!("{}/feed/{i}", crowded.base))
+        .collect();
+    feeds.push(lone);
+    let t = crate::helpers::spawn_app_env(
+        &feeds,
+        "",
+        &[
+            ("NEWSD__HTTP__ALLOW_NETWORKS", "127.0.0.1/32,127.0.0.2/32"),
+            ("NEWSD__HTTP__PER_HOST_DELAY", "1s"),
+            ("NEWSD__SCHEDULER__MAX_CONCURRENT_FETCHES", "4"),
+        ],
+    )
+    .await;
+
+    let stop = CancellationToken::new();
+    let (app, stopper) = (t.app.clone(), stop.clone());
+    let start = std::time::Instant::now();
+    let run = tokio::spawn(async move { app.run_until_stopped(stopper).await });
+    while first_hit.lock().expect("lock").is_none() && start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let waited = first_hit
+        .lock()
+        .expect("lock")
+        .map(|at| at - start)
+        .expect("the lone feed was never polled");
+    let crowded_polls = crowded.hits.load(Ordering::SeqCst);
+    stop.cancel();
+    run.await.expect("join").expect("run");
+    assert!(
+        waited < Duration::from_secs(3),
+        "the lone feed waited {waited:?} behind the crowded host"
+    );
+    assert_eq!(
+        crowded.max_in_flight.load(Ordering::SeqCst),
+        1,
+        "politeness still holds on the crowded host"
+    );
+    assert!(crowded_polls >= 1 && crowded_polls <= 5, "{crowded_polls}");
+}
