@@ -715,6 +715,8 @@ impl App {
         'outer: while !shutdown.is_cancelled() {
             let now = Utc::now();
             let mut read_failed = false;
+            // The soonest a host skipped for its spacing may be asked again.
+            let mut host_ready: Option<tokio::time::Instant> = None;
             let mut after: Option<FeedRow> = None;
             // Every due feed is looked at, page by page: the ones skipped
             // because their host is busy must not hide the ones behind them.
@@ -743,11 +745,18 @@ impl App {
                     // feeds of one site, due together, would starve every
                     // other feed. It waits in the database instead, and is
                     // taken when a poll on its host finishes.
-                    let host = Url::parse(&feed.fetch_url)
-                        .ok()
-                        .map(|u| crate::fetch::host_key(&u));
-                    if let Some(h) = &host {
+                    // The same holds for the spacing between two requests to
+                    // one host (`per_host_delay`): the feed is taken once it
+                    // has passed.
+                    let url = Url::parse(&feed.fetch_url).ok();
+                    let host = url.as_ref().map(crate::fetch::host_key);
+                    if let (Some(h), Some(u)) = (&host, &url) {
                         if lock(&busy_hosts).get(h).is_some_and(|n| *n >= per_host) {
+                            continue;
+                        }
+                        if let Some(at) = self.inner.fetcher.host_ready_at(u) {
+                            host_ready =
+                                Some(host_ready.map_or(at, |r: tokio::time::Instant| r.min(at)));
                             continue;
                         }
                     }
@@ -834,14 +843,17 @@ impl App {
                     Err(e) => warn!(error = %e, "pruning failed"),
                 }
             }
-            // Every feed due at `now` is in flight or waits for its host, and
-            // a finishing poll wakes this loop: only feeds falling due later
-            // need a timer.
-            let wait = if read_failed {
+            // Every feed due at `now` is in flight or waits for its host: a
+            // finishing poll wakes this loop, a host's spacing and feeds
+            // falling due later need a timer.
+            let mut wait = if read_failed {
                 Duration::from_secs(1)
             } else {
                 self.time_until_next_due(now).await
             };
+            if let Some(at) = host_ready {
+                wait = wait.min(at.saturating_duration_since(tokio::time::Instant::now()));
+            }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = finished.notified() => {}

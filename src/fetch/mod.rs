@@ -228,6 +228,12 @@ impl Fetcher {
     }
 
     /// Re-installs a persisted backoff; `host` is a `host_key`.
+    /// When a request to `url`'s host could start without waiting out the
+    /// per-host spacing; `None` when it could start now.
+    pub fn host_ready_at(&self, url: &Url) -> Option<tokio::time::Instant> {
+        self.inner.politeness.next_start(&host_key(url))
+    }
+
     pub fn restore_host_backoff(&self, host: &str, until: DateTime<Utc>) {
         self.inner.politeness.restore(host, until);
     }

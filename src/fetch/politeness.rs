@@ -123,6 +123,14 @@ impl Politeness {
         HostPermit { _permit: permit }
     }
 
+    /// When the next request to this host may start, if that is still ahead
+    /// (the spacing after requests already started or queued).
+    pub(super) fn next_start(&self, key: &str) -> Option<Instant> {
+        let slot = lock(&self.slots).get(key).cloned()?;
+        let next = *lock(&slot.next_start);
+        (next > Instant::now()).then_some(next)
+    }
+
     pub(super) fn backed_off_until(&self, key: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         lock(&self.backoffs)
             .get(key)

@@ -409,15 +409,14 @@ async fn a_permanent_redirect_seen_three_polls_in_a_row_moves_the_fetch_url() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_due_feeds_of_one_host_do_not_hold_up_a_feed_on_another_host() {
+/// Twelve feeds on one host, which politeness serves one per second, and one
+/// feed elsewhere, listed last (so due last), with 4 fetch permits. Returns
+/// how long the lone feed waited for its first poll, the crowded host's most
+/// requests at once and its polls meanwhile.
+async fn lone_feed_behind_a_crowded_host(per_host_concurrency: &str) -> (Duration, usize, usize) {
     use std::sync::{Arc, Mutex};
     use tokio_util::sync::CancellationToken;
 
-    // Twelve feeds on one host, which politeness serves one per second, and
-    // one feed elsewhere, listed last (so due last). With 4 fetch permits the
-    // daemon used to hand all of them to the crowded host's queue: the lone
-    // feed waited about ten seconds for its first poll.
     let crowded = counting_server(Duration::ZERO).await;
     let first_hit: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
     let seen = first_hit.clone();
@@ -450,6 +449,7 @@ async fn many_due_feeds_of_one_host_do_not_hold_up_a_feed_on_another_host() {
         &[
             ("NEWSD__HTTP__ALLOW_NETWORKS", "127.0.0.1/32,127.0.0.2/32"),
             ("NEWSD__HTTP__PER_HOST_DELAY", "1s"),
+            ("NEWSD__HTTP__PER_HOST_CONCURRENCY", per_host_concurrency),
             ("NEWSD__SCHEDULER__MAX_CONCURRENT_FETCHES", "4"),
         ],
     )
@@ -470,14 +470,38 @@ async fn many_due_feeds_of_one_host_do_not_hold_up_a_feed_on_another_host() {
     let crowded_polls = crowded.hits.load(Ordering::SeqCst);
     stop.cancel();
     run.await.expect("join").expect("run");
+    (
+        waited,
+        crowded.max_in_flight.load(Ordering::SeqCst),
+        crowded_polls,
+    )
+}
+
+// The daemon used to hand all 4 permits to the crowded host's queue, where
+// they waited for its slot or its spacing: the lone feed waited 8–10 s.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_due_feeds_of_one_host_do_not_hold_up_a_feed_on_another_host() {
+    let (waited, max_in_flight, crowded_polls) = lone_feed_behind_a_crowded_host("1").await;
     assert!(
         waited < Duration::from_secs(3),
         "the lone feed waited {waited:?} behind the crowded host"
     );
     assert_eq!(
-        crowded.max_in_flight.load(Ordering::SeqCst),
-        1,
+        max_in_flight, 1,
         "politeness still holds on the crowded host"
     );
-    assert!(crowded_polls >= 1 && crowded_polls <= 5, "{crowded_polls}");
+    assert!((1..=5).contains(&crowded_polls), "{crowded_polls}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_waiting_out_their_hosts_spacing_do_not_hold_fetch_permits() {
+    // Four requests at once are allowed, but one per second: the spacing
+    // alone used to fill every permit.
+    let (waited, _, crowded_polls) = lone_feed_behind_a_crowded_host("4").await;
+    assert!(
+        waited < Duration::from_secs(3),
+        "the lone feed waited {waited:?} behind the crowded host's spacing"
+    );
+    assert!((1..=5).contains(&crowded_polls), "{crowded_polls}");
 }
