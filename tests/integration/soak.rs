@@ -209,7 +209,7 @@ impl FeedServer {
             Class::Steady => steady(self, &mut st),
             Class::Conditional => {
                 let etag = format!("\"v{}\"", st.version);
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     st.version += 1;
                     let new = 1 + mix(feed as u64, n) % 3;
                     self.ok(feed, &mut st, new, true)
