@@ -26,6 +26,18 @@ pub struct ArticleFilter {
     pub story_id: Option<i64>,
 }
 
+/// How many matches a search ranks at most: the newest that pass the
+/// filters. Ranking costs a bm25 score per candidate, so this bounds a
+/// search for a common word; narrower searches (fewer matches, or `since`,
+/// `feed`, `publisher` filters) are ranked in full.
+pub const SEARCH_CANDIDATES: i64 = 5_000;
+
+/// Below this many items a feed's listing reads the feed's own articles and
+/// sorts them; above it, it walks the archive newest first (see
+/// [`Store::list_articles`]). Both cost about this many row visits at the
+/// crossover in `examples/api_bench.rs`.
+const SMALL_FEED: i64 = 3_000;
+
 /// Where a newest-first page ends: the last row's `(first_seen_at, id)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeenKey {
@@ -79,6 +91,8 @@ pub struct ArticleItem {
     pub first_seen_at: String,
     pub updated_at: String,
     pub feed_ids: Vec<i64>,
+    /// The story it belongs to (see [`Store::cluster_pending`]); null until clustered.
+    pub story_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +113,7 @@ struct ArticleItemRow {
     first_seen_at: String,
     updated_at: String,
     feed_ids: Option<String>,
+    story_id: Option<i64>,
     snippet: Option<String>,
     rank: Option<f64>,
 }
@@ -127,6 +142,7 @@ impl From<ArticleItemRow> for ArticleItem {
             first_seen_at: r.first_seen_at,
             updated_at: r.updated_at,
             feed_ids,
+            story_id: r.story_id,
             snippet: r.snippet,
             rank: r.rank,
         }
@@ -202,7 +218,7 @@ pub struct ApiMetrics {
 }
 
 const ITEM_COLUMNS: &str = "a.id, a.url, a.title, a.summary, a.text, a.publisher, a.publisher_url, \
-    a.authors, a.published_at, a.first_seen_at, a.updated_at, \
+    a.authors, a.published_at, a.first_seen_at, a.updated_at, a.story_id, \
     (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi WHERE fi.article_id = a.id) AS feed_ids";
 
 impl Store {
@@ -245,7 +261,21 @@ impl Store {
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {ITEM_COLUMNS}, NULL AS snippet, NULL AS rank FROM articles a WHERE 1 = 1"
         ));
-        push_filters(&mut qb, filter, lang);
+        // Two plans for a feed: walking all articles newest first and
+        // keeping the feed's costs a probe per article passed over, which
+        // for a small or long-quiet feed means most of the archive; reading
+        // the feed's own articles and sorting them costs one row each. A
+        // bounded count picks the cheaper one.
+        let feed = match filter.feed_id {
+            Some(f) if self.feed_is_small(f).await? => {
+                qb.push(" AND a.id IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = ")
+                    .push_bind(f)
+                    .push(")");
+                FeedPlan::Done
+            }
+            _ => FeedPlan::Exists,
+        };
+        push_filters(&mut qb, filter, lang, feed);
         if let Some(k) = after {
             qb.push(" AND (a.first_seen_at < ")
                 .push_bind(k.first_seen_at.clone())
@@ -273,6 +303,20 @@ impl Store {
         max_id: i64,
         limit: i64,
     ) -> Result<Vec<ArticleItem>> {
+        self.search_articles_within(search, filter, after, max_id, limit, SEARCH_CANDIDATES)
+            .await
+    }
+
+    /// [`Store::search_articles`] ranking at most `candidates` matches.
+    pub(crate) async fn search_articles_within(
+        &self,
+        search: &ArticleSearch,
+        filter: &ArticleFilter,
+        after: Option<&RankKey>,
+        max_id: i64,
+        limit: i64,
+        candidates: i64,
+    ) -> Result<Vec<ArticleItem>> {
         let tokens: Vec<&str> = search.text.split_whitespace().collect();
         if tokens.is_empty() {
             return Err(StoreError::Query("empty query".into()));
@@ -299,12 +343,17 @@ impl Store {
                 (Some("articles_trigram"), expr, likes)
             }
         };
-        // Every hit is ranked once (materialized, ids and ranks only); the
-        // page's columns and snippets are read for the page alone. A later
-        // page starts after the previous page's last article at that
-        // article's rank *now*, so a shift of bm25 weights as the archive
-        // grows (which moves all ranks alike) carries no result across a
-        // page boundary.
+        // Matches are taken newest first (highest id, which follows first
+        // sighting) and only the newest `candidates` of them that pass the
+        // filters are ranked (materialized, ids and ranks only): a word in
+        // every other article would otherwise cost a bm25 score per match
+        // (seconds at a million articles). Searches matching fewer articles
+        // are ranked in full. The page's columns and snippets are read for
+        // the page alone. A later page starts after the previous page's last
+        // article at that article's rank *now*, so a shift of bm25 weights as
+        // the archive grows (which moves all ranks alike) carries no result
+        // across a page boundary; the `max_id` snapshot keeps the candidate
+        // set the same from page to page.
         let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (SELECT a.id AS id, ");
         match table {
             Some(t) => {
@@ -318,7 +367,14 @@ impl Store {
                 qb.push("0.0 AS rank FROM articles a WHERE 1 = 1");
             }
         }
-        push_filters(&mut qb, filter, lang);
+        push_filters(&mut qb, filter, lang, FeedPlan::Exists);
+        if table.is_none() {
+            // Without an index the words are looked for in the newest
+            // `candidates` articles only (LIKE reads every text it tries).
+            qb.push(" AND a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ")
+                .push_bind(candidates)
+                .push(")");
+        }
         for l in likes {
             qb.push(" AND (a.title LIKE ")
                 .push_bind(l.clone())
@@ -328,10 +384,13 @@ impl Store {
                 .push_bind(l)
                 .push(" ESCAPE '\\')");
         }
-        if search.order == SearchOrder::Rank {
-            qb.push(" AND a.id <= ")
-                .push_bind(after.map_or(max_id, |k| k.max_id));
-        }
+        qb.push(" AND a.id <= ")
+            .push_bind(after.map_or(max_id, |k| k.max_id));
+        match table {
+            Some(t) => qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT ")),
+            None => qb.push(" ORDER BY a.id DESC LIMIT "),
+        };
+        qb.push_bind(candidates);
         let snippet = match table {
             Some(_) => "NULL",
             None => "substr(COALESCE(a.title, a.summary, ''), 1, 80)",
@@ -493,6 +552,19 @@ impl Store {
         })
     }
 
+    /// Whether a feed has fewer than [`SMALL_FEED`] items (counted up to
+    /// that many on `feed_items_feed_seen`, so the check stays cheap).
+    async fn feed_is_small(&self, feed_id: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM feed_items WHERE feed_id = ? LIMIT ?)",
+        )
+        .bind(feed_id)
+        .bind(SMALL_FEED)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n < SMALL_FEED)
+    }
+
     async fn lang_filter<'f>(&self, filter: &'f ArticleFilter) -> Result<Option<&'f str>> {
         match filter.lang.as_deref() {
             Some(l) if self.has_lang_column().await? => Ok(Some(l)),
@@ -519,11 +591,25 @@ fn column_json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
     })
 }
 
-fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, f: &ArticleFilter, lang: Option<&str>) {
+/// How [`push_filters`] applies the feed filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FeedPlan {
+    /// A probe of the article's feed items (`feed_items_article`).
+    Exists,
+    /// Already applied by the caller.
+    Done,
+}
+
+fn push_filters(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    f: &ArticleFilter,
+    lang: Option<&str>,
+    feed_plan: FeedPlan,
+) {
     if let Some(story) = f.story_id {
         qb.push(" AND a.story_id = ").push_bind(story);
     }
-    if let Some(feed) = f.feed_id {
+    if let (Some(feed), FeedPlan::Exists) = (f.feed_id, feed_plan) {
         qb.push(
             " AND EXISTS (SELECT 1 FROM feed_items fi WHERE fi.article_id = a.id AND fi.feed_id = ",
         )
