@@ -257,6 +257,18 @@ impl Store {
         after: Option<&SeenKey>,
         limit: i64,
     ) -> Result<Vec<ArticleItem>> {
+        self.list_articles_with(filter, after, limit, SMALL_FEED)
+            .await
+    }
+
+    /// [`Store::list_articles`] with the feed size where the plan changes.
+    pub(crate) async fn list_articles_with(
+        &self,
+        filter: &ArticleFilter,
+        after: Option<&SeenKey>,
+        limit: i64,
+        small_feed: i64,
+    ) -> Result<Vec<ArticleItem>> {
         let lang = self.lang_filter(filter).await?;
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {ITEM_COLUMNS}, NULL AS snippet, NULL AS rank FROM articles a WHERE 1 = 1"
@@ -267,7 +279,7 @@ impl Store {
         // the feed's own articles and sorting them costs one row each. A
         // bounded count picks the cheaper one.
         let feed = match filter.feed_id {
-            Some(f) if self.feed_is_small(f).await? => {
+            Some(f) if self.feed_is_small(f, small_feed).await? => {
                 qb.push(" AND a.id IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = ")
                     .push_bind(f)
                     .push(")");
@@ -552,17 +564,17 @@ impl Store {
         })
     }
 
-    /// Whether a feed has fewer than [`SMALL_FEED`] items (counted up to
-    /// that many on `feed_items_feed_seen`, so the check stays cheap).
-    async fn feed_is_small(&self, feed_id: i64) -> Result<bool> {
+    /// Whether a feed has fewer than `small` items (counted up to that many
+    /// on `feed_items_feed_seen`, so the check stays cheap).
+    async fn feed_is_small(&self, feed_id: i64, small: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM (SELECT 1 FROM feed_items WHERE feed_id = ? LIMIT ?)",
         )
         .bind(feed_id)
-        .bind(SMALL_FEED)
+        .bind(small)
         .fetch_one(&self.pool)
         .await?;
-        Ok(n < SMALL_FEED)
+        Ok(n < small)
     }
 
     async fn lang_filter<'f>(&self, filter: &'f ArticleFilter) -> Result<Option<&'f str>> {
@@ -805,5 +817,124 @@ mod tests {
             let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
             assert_eq!(ids, expected, "lang={lang}");
         }
+    }
+    #[tokio::test]
+    async fn a_common_word_is_ranked_among_its_newest_matches_and_pages_stay_within_them() {
+        let (store, _d) = temp_store().await;
+        seed(&store, 6, Utc::now()).await;
+        let search = ArticleSearch {
+            text: "chips".into(),
+            fts_syntax: false,
+            order: SearchOrder::Rank,
+        };
+        let filter = ArticleFilter::default();
+        let max_id = store.max_article_id().await.unwrap();
+        let all = store
+            .search_articles_within(&search, &filter, None, max_id, 100, 100)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 6, "under the cap every match is ranked");
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .search_articles_within(&search, &filter, after.as_ref(), max_id, 2, 3)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(RankKey {
+                rank: last.rank.unwrap(),
+                id: last.id,
+                max_id,
+            });
+            seen.extend(page.iter().map(|a| a.id));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, vec![4, 5, 6], "the three newest matches, once each");
+        let newest = ArticleSearch {
+            order: SearchOrder::Newest,
+            ..search
+        };
+        let ids: Vec<i64> = store
+            .search_articles_within(&newest, &filter, None, i64::MAX, 10, 3)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, vec![6, 5, 4]);
+    }
+
+    #[tokio::test]
+    async fn both_feed_plans_list_the_same_pages() {
+        let (store, _d) = temp_store().await;
+        let at = Utc::now();
+        let first = seed(&store, 5, at).await;
+        let (second, _) = store
+            .add_feed(
+                &NewFeed {
+                    url: "https://g.example/rss".into(),
+                    name: None,
+                    interval_secs: None,
+                },
+                "cli",
+                at,
+            )
+            .await
+            .unwrap();
+        // The second feed carries articles 2 and 4 of the first and two of its own.
+        let later = at + chrono::Duration::seconds(5);
+        let entries: Vec<NewEntry> = [format!("{at}-1"), format!("{at}-3"), "x".into(), "y".into()]
+            .iter()
+            .map(|k| NewEntry {
+                entry_key: format!("g-{k}"),
+                url: Some(format!("https://n.example/{k}")),
+                url_key: Some(format!("n.example/{k}").replace(&format!("{at}-"), &format!("{at}/"))),
+                title: Some(format!("Item {k}")),
+                ..Default::default()
+            })
+            .collect();
+        let u = FeedUpdate {
+            last_status: "ok".into(),
+            next_poll_at: later,
+            polled_at: later,
+            fetch_url: "https://g.example/rss".into(),
+            ..Default::default()
+        };
+        store.record_poll(second.id, &entries, later, |_| u).await.unwrap();
+        for feed in [first, second.id] {
+            let filter = ArticleFilter {
+                feed_id: Some(feed),
+                ..Default::default()
+            };
+            let mut pages = Vec::new();
+            for small_feed in [1, 1_000] {
+                let mut ids = Vec::new();
+                let mut after: Option<SeenKey> = None;
+                loop {
+                    let page = store
+                        .list_articles_with(&filter, after.as_ref(), 2, small_feed)
+                        .await
+                        .unwrap();
+                    let Some(last) = page.last() else { break };
+                    after = Some(SeenKey {
+                        first_seen_at: last.first_seen_at.clone(),
+                        id: last.id,
+                    });
+                    ids.extend(page.iter().map(|a| a.id));
+                }
+                pages.push(ids);
+            }
+            assert_eq!(pages[0], pages[1], "feed {feed}");
+        }
+        let second_ids = {
+            let f = ArticleFilter {
+                feed_id: Some(second.id),
+                ..Default::default()
+            };
+            store.list_articles(&f, None, 10).await.unwrap()
+        };
+        let ids: Vec<i64> = second_ids.iter().map(|a| a.id).collect();
+        assert_eq!(ids, vec![7, 6, 4, 2], "own items first (seen later), then the shared ones");
     }
 }
