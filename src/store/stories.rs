@@ -546,4 +546,47 @@ mod tests {
         assert!(store.story(s).await.unwrap().is_none());
         assert!(store.list_stories(None, 10).await.unwrap().is_empty());
     }
+    #[tokio::test]
+    async fn an_article_bridging_two_stories_joins_one_and_never_merges_them() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store).await;
+        let now = Utc::now();
+        let a = article(
+            &store,
+            f,
+            "a",
+            "Pneumonic plague cases confirmed at Inner Mongolia hospital",
+            "https://a.example/1",
+            now,
+        )
+        .await;
+        let b = article(
+            &store,
+            f,
+            "b",
+            "Coastal provinces report record turnout in regional elections",
+            "https://b.example/1",
+            now,
+        )
+        .await;
+        store.cluster_pending(now).await.unwrap();
+        let (sa, sb) = (story_of(&store, a).await, story_of(&store, b).await);
+        assert_ne!(sa, sb);
+        let c = article(
+            &store,
+            f,
+            "c",
+            "Inner Mongolia plague hospital; coastal provinces record turnout",
+            "https://c.example/1",
+            now,
+        )
+        .await;
+        store.cluster_pending(now).await.unwrap();
+        let sc = story_of(&store, c).await;
+        assert!(sc == sa || sc == sb, "joins one of them");
+        // Stories are never merged: a wrong bridge would fuse two whole
+        // stories and retire a story id clients may hold (see docs/schema.md).
+        assert_eq!(story_of(&store, a).await, sa);
+        assert_eq!(story_of(&store, b).await, sb);
+    }
 }
