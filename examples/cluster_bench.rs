@@ -279,7 +279,9 @@ async fn cost(n: i64) -> Result<()> {
     // 72-hour window is full whatever N is.
     let span_secs = 86_400 * n / 10_000;
     let t0 = Instant::now();
-    // Stories of two articles each; half the rows carry a text hash.
+    // Stories of two articles each; half the rows carry a text hash. Titles
+    // have six content words, most shared with many other rows, so the title
+    // rule weighs nearly every pair (its worst case).
     sqlx::query(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1 / 2) \
          INSERT INTO stories (id, first_seen_at, size, title, updated_at) \
@@ -293,7 +295,8 @@ async fn cost(n: i64) -> Result<()> {
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1) \
          INSERT INTO articles (url_key, title, first_seen_at, updated_at, story_id, title_simhash, \
                                text_simhash, cluster_due) \
-         SELECT 'gen/' || i, 'generated ' || i, \
+         SELECT 'gen/' || i, \
+                'Report ' || (i % 997) || ' on topic ' || (i % 101) || ' in region ' || (i % 53), \
                 strftime('%Y-%m-%dT%H:%M:%SZ', ?2, '-' || (i * ?3 / ?1) || ' seconds'), ?2, \
                 (i + 1) / 2, random(), CASE WHEN i % 2 = 0 THEN random() END, NULL FROM s",
     )

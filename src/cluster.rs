@@ -216,6 +216,11 @@ pub fn title_similarity(a: &[String], b: &[String], idf: &TitleIdf) -> Option<f6
     if a.len() < MIN_TITLE_TERMS || b.len() < MIN_TITLE_TERMS {
         return None;
     }
+    // Most pairs in a window share no word or one: counted first, without
+    // weighing anything (a new article meets ~30k headlines in a busy window).
+    if shared_count(a, b) < MIN_SHARED_TERMS {
+        return None;
+    }
     let (mut i, mut j) = (0, 0);
     let (mut shared, mut shared_weight, mut union_weight) = (0, 0.0, 0.0);
     while i < a.len() || j < b.len() {
@@ -248,6 +253,23 @@ pub fn title_similarity(a: &[String], b: &[String], idf: &TitleIdf) -> Option<f6
     }
     let sim = shared_weight / union_weight;
     (sim >= MIN_TITLE_SIMILARITY).then_some(sim)
+}
+
+/// How many words two sorted, distinct lists share.
+fn shared_count(a: &[String], b: &[String]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    n
 }
 
 /// Stable 64-bit hash of a feature (FNV-1a, then a SplitMix64 finalizer so
