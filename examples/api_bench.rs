@@ -433,6 +433,12 @@ async fn generate(path: &Path, n: usize) -> Result<Picked> {
     sqlx::query("UPDATE fulltext_jobs SET status = 'not_found', attempts = 1")
         .execute(&mut conn)
         .await?;
+    // The trigram index holds the articles in unspaced scripts only
+    // (migration 0007): the generated Japanese ones.
+    sqlx::query("INSERT INTO trigram_rows (article_id) SELECT id FROM articles WHERE lang = 'ja'")
+        .execute(&mut conn)
+        .await
+        .context("listing the trigram index's rows")?;
     let t = Instant::now();
     for table in ["articles_fts", "articles_trigram"] {
         sqlx::query(&format!("INSERT INTO {table} ({table}) VALUES ('rebuild')"))
