@@ -761,6 +761,13 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // Server-side errors (an answer 500) are logged; RUST_LOG=debug for more.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let args = args()?;
     let sidecar = PathBuf::from(format!("{}.terms.json", args.db.display()));
     let picked: Picked = if args.regenerate || !args.db.exists() || !sidecar.exists() {
