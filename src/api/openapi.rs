@@ -97,7 +97,7 @@ pub fn openapi() -> Value {
         "q",
         "query",
         json!({ "type": "string" }),
-        "Full-text search: plain words, all must match (Chinese and Japanese work too). Ranked by bm25 among the newest 5,000 matches that pass the other filters.",
+        "Full-text search: plain words, all must match (Chinese and Japanese work too). Ranked by bm25 among the newest 2,000 matches that pass the other filters.",
     );
     let fts = param(
         "fts",

@@ -30,13 +30,14 @@ pub struct ArticleFilter {
 /// filters. Ranking costs a bm25 score per candidate, so this bounds a
 /// search for a common word; narrower searches (fewer matches, or `since`,
 /// `feed`, `publisher` filters) are ranked in full.
-pub const SEARCH_CANDIDATES: i64 = 5_000;
+pub const SEARCH_CANDIDATES: i64 = 2_000;
 
 /// Below this many items a feed's listing reads the feed's own articles and
-/// sorts them; above it, it walks the archive newest first (see
-/// [`Store::list_articles`]). Both cost about this many row visits at the
-/// crossover in `examples/api_bench.rs`.
-const SMALL_FEED: i64 = 3_000;
+/// sorts them (~60 µs each: `first_seen_at` sits past the full text, in
+/// overflow pages); above it, it walks the archive newest first (~2 µs per
+/// article passed over, 20 × N / items of them). At 1M articles the two
+/// meet near 800 items (`examples/api_bench.rs`).
+const SMALL_FEED: i64 = 1_000;
 
 /// Where a newest-first page ends: the last row's `(first_seen_at, id)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,13 +290,16 @@ impl Store {
         };
         push_filters(&mut qb, filter, lang, feed);
         if let Some(k) = after {
-            qb.push(" AND (a.first_seen_at < ")
+            // The `<=` bound on its own lets SQLite start the index walk at
+            // the cursor; with only the OR it walked from the newest row
+            // (150-300 ms for a page months back at 1M articles).
+            qb.push(" AND a.first_seen_at <= ")
                 .push_bind(k.first_seen_at.clone())
-                .push(" OR (a.first_seen_at = ")
+                .push(" AND (a.first_seen_at < ")
                 .push_bind(k.first_seen_at.clone())
-                .push(" AND a.id < ")
+                .push(" OR a.id < ")
                 .push_bind(k.id)
-                .push("))");
+                .push(")");
         }
         qb.push(" ORDER BY a.first_seen_at DESC, a.id DESC LIMIT ")
             .push_bind(limit);
@@ -366,43 +370,66 @@ impl Store {
         // the archive grows (which moves all ranks alike) carries no result
         // across a page boundary; the `max_id` snapshot keeps the candidate
         // set the same from page to page.
-        let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (SELECT a.id AS id, ");
+        let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (");
+        // Without filters on article columns the index alone answers: no
+        // article row is read per candidate.
+        let bare = likes.is_empty()
+            && filter.feed_id.is_none()
+            && filter.publisher.is_none()
+            && lang.is_none()
+            && filter.since.is_none()
+            && filter.until.is_none()
+            && filter.has_text.is_none()
+            && filter.story_id.is_none();
         match table {
+            Some(t) if bare => {
+                qb.push(format!(
+                    "SELECT {t}.rowid AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank \
+                     FROM {t} WHERE {t} MATCH "
+                ));
+                qb.push_bind(expr.clone());
+                qb.push(format!(" AND {t}.rowid <= "))
+                    .push_bind(after.map_or(max_id, |k| k.max_id));
+                qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT "))
+                    .push_bind(candidates);
+            }
             Some(t) => {
                 qb.push(format!(
-                    "bm25({t}, 10.0, 3.0, 1.0) AS rank \
+                    "SELECT a.id AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank \
                      FROM {t} JOIN articles a ON a.id = {t}.rowid WHERE {t} MATCH "
                 ));
                 qb.push_bind(expr.clone());
             }
             None => {
-                qb.push("0.0 AS rank FROM articles a WHERE 1 = 1");
+                qb.push("SELECT a.id AS id, 0.0 AS rank FROM articles a WHERE 1 = 1");
             }
         }
-        push_filters(&mut qb, filter, lang, FeedPlan::Exists);
-        if table.is_none() {
-            // Without an index the words are looked for in the newest
-            // `candidates` articles only (LIKE reads every text it tries).
-            qb.push(" AND a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ")
-                .push_bind(candidates)
-                .push(")");
+        if !(bare && table.is_some()) {
+            push_filters(&mut qb, filter, lang, FeedPlan::Exists);
+            if table.is_none() {
+                // Without an index the words are looked for in the newest
+                // `candidates` articles only (LIKE reads every text it tries).
+                qb.push(" AND a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ")
+                    .push_bind(candidates)
+                    .push(")");
+            }
+            for l in likes {
+                qb.push(" AND (a.title LIKE ")
+                    .push_bind(l.clone())
+                    .push(" ESCAPE '\\' OR a.summary LIKE ")
+                    .push_bind(l.clone())
+                    .push(" ESCAPE '\\' OR a.text LIKE ")
+                    .push_bind(l)
+                    .push(" ESCAPE '\\')");
+            }
+            qb.push(" AND a.id <= ")
+                .push_bind(after.map_or(max_id, |k| k.max_id));
+            match table {
+                Some(t) => qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT ")),
+                None => qb.push(" ORDER BY a.id DESC LIMIT "),
+            };
+            qb.push_bind(candidates);
         }
-        for l in likes {
-            qb.push(" AND (a.title LIKE ")
-                .push_bind(l.clone())
-                .push(" ESCAPE '\\' OR a.summary LIKE ")
-                .push_bind(l.clone())
-                .push(" ESCAPE '\\' OR a.text LIKE ")
-                .push_bind(l)
-                .push(" ESCAPE '\\')");
-        }
-        qb.push(" AND a.id <= ")
-            .push_bind(after.map_or(max_id, |k| k.max_id));
-        match table {
-            Some(t) => qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT ")),
-            None => qb.push(" ORDER BY a.id DESC LIMIT "),
-        };
-        qb.push_bind(candidates);
         let snippet = match table {
             Some(_) => "NULL",
             None => "substr(COALESCE(a.title, a.summary, ''), 1, 80)",
