@@ -70,7 +70,9 @@ fn args() -> Result<Args> {
             "--articles" => a.articles = value()?.parse().context("--articles")?,
             "--db" => db = Some(PathBuf::from(value()?)),
             "--requests" => a.requests = value()?.parse().context("--requests")?,
-            "--ingest-per-sec" => a.ingest_per_sec = value()?.parse().context("--ingest-per-sec")?,
+            "--ingest-per-sec" => {
+                a.ingest_per_sec = value()?.parse().context("--ingest-per-sec")?
+            }
             "--regenerate" => a.regenerate = true,
             other => bail!("unknown flag {other}"),
         }
@@ -181,12 +183,20 @@ fn corpus() -> Result<(Vec<String>, Vec<String>)> {
     let mut ja = Vec::new();
     for e in std::fs::read_dir("tests/fixtures/google-news")? {
         let p = e?.path();
-        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ja_")) {
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("ja_"))
+        {
             let xml = std::fs::read_to_string(&p)?;
             ja.extend(
                 title_re
                     .captures_iter(&xml)
-                    .map(|c| c[1].trim().split(" - ").next().unwrap_or_default().to_owned())
+                    .map(|c| {
+                        c[1].trim()
+                            .split(" - ")
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
                     .filter(|t| t.chars().count() > 8),
             );
         }
@@ -210,9 +220,26 @@ fn publisher_name(i: usize) -> String {
         "Union", "Federal", "Pacific",
     ];
     const B: [&str; 20] = [
-        "Times", "Herald", "Post", "Tribune", "Journal", "Gazette", "Chronicle", "Observer",
-        "Courier", "Dispatch", "Ledger", "Monitor", "Register", "Sentinel", "Star", "Record",
-        "Review", "Standard", "Telegraph", "Wire",
+        "Times",
+        "Herald",
+        "Post",
+        "Tribune",
+        "Journal",
+        "Gazette",
+        "Chronicle",
+        "Observer",
+        "Courier",
+        "Dispatch",
+        "Ledger",
+        "Monitor",
+        "Register",
+        "Sentinel",
+        "Star",
+        "Record",
+        "Review",
+        "Standard",
+        "Telegraph",
+        "Wire",
     ];
     format!("The {} {} {}", A[i % 20], B[(i / 20) % 20], i / 400 + 1)
 }
@@ -353,10 +380,7 @@ async fn generate(path: &Path, n: usize) -> Result<Picked> {
         if i % DF_SAMPLE == 0 && !japanese {
             sampled += 1;
             let mut seen_terms = HashSet::new();
-            for s in [&title, &summary]
-                .into_iter()
-                .chain(text.as_ref())
-            {
+            for s in [&title, &summary].into_iter().chain(text.as_ref()) {
                 for t in terms(s) {
                     seen_terms.insert(t);
                 }
@@ -410,10 +434,16 @@ async fn generate(path: &Path, n: usize) -> Result<Picked> {
         items.push(serde_json::json!({"feed": feed, "article": i, "link": url, "seen": ts(seen)}));
         if rng.gen_bool(0.08) {
             let other = (feed % FEEDS as i64) + 1;
-            items.push(serde_json::json!({"feed": other, "article": i, "link": url, "seen": ts(seen)}));
+            items.push(
+                serde_json::json!({"feed": other, "article": i, "link": url, "seen": ts(seen)}),
+            );
         }
         if rows.len() == BATCH || i == n {
-            let closed = if i == n { stories.len() } else { stories.len() - 1 };
+            let closed = if i == n {
+                stories.len()
+            } else {
+                stories.len() - 1
+            };
             let done: Vec<serde_json::Value> = stories.drain(..closed).collect();
             load_batch(&mut conn, &rows, &items, &done)
                 .await
@@ -446,7 +476,9 @@ async fn generate(path: &Path, n: usize) -> Result<Picked> {
             .await?;
         println!("{table} rebuilt in {:.0} s", t.elapsed().as_secs_f64());
     }
-    sqlx::query("DELETE FROM fts_pending").execute(&mut conn).await?;
+    sqlx::query("DELETE FROM fts_pending")
+        .execute(&mut conn)
+        .await?;
     sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&mut conn)
         .await
@@ -564,7 +596,10 @@ async fn ingest(
     let (feed, _) = store
         .add_feed(
             &NewFeed {
-                url: format!("https://ingest.example/{}.xml", Utc::now().timestamp_millis()),
+                url: format!(
+                    "https://ingest.example/{}.xml",
+                    Utc::now().timestamp_millis()
+                ),
                 name: None,
                 interval_secs: None,
             },
@@ -638,16 +673,14 @@ fn enc(s: &str) -> String {
 fn deep_cursor(newest: DateTime<Utc>, days_back: f64) -> String {
     use base64::Engine;
     let at = newest - chrono::Duration::seconds((days_back * 86_400.0) as i64);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("s\n{}\n{}", ts(at), i64::MAX))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s\n{}\n{}", ts(at), i64::MAX))
 }
 
 fn classes(p: &Picked, requests: usize) -> Vec<Class> {
     let mut rng = StdRng::seed_from_u64(11);
     let newest = newsd::store::parse_ts(&p.newest).unwrap_or_else(Utc::now);
-    let cycle = |v: &[String]| -> Vec<String> {
-        (0..requests).map(|i| v[i % v.len()].clone()).collect()
-    };
+    let cycle =
+        |v: &[String]| -> Vec<String> { (0..requests).map(|i| v[i % v.len()].clone()).collect() };
     let repeat = |s: &str| vec![s.to_owned(); requests];
     let sel: Vec<String> = p.selective.iter().map(|(t, _)| t.clone()).collect();
     let broad: Vec<String> = p.broad.iter().map(|(t, _)| t.clone()).collect();
@@ -692,11 +725,17 @@ fn classes(p: &Picked, requests: usize) -> Vec<Class> {
         },
         Class {
             name: "list: publisher (common)".into(),
-            paths: repeat(&format!("{a}?limit=20&publisher={}", enc(&p.common_publisher))),
+            paths: repeat(&format!(
+                "{a}?limit=20&publisher={}",
+                enc(&p.common_publisher)
+            )),
         },
         Class {
             name: "list: publisher (rare)".into(),
-            paths: repeat(&format!("{a}?limit=20&publisher={}", enc(&p.rare_publisher))),
+            paths: repeat(&format!(
+                "{a}?limit=20&publisher={}",
+                enc(&p.rare_publisher)
+            )),
         },
         Class {
             name: "list: since=1 day".into(),
@@ -708,7 +747,10 @@ fn classes(p: &Picked, requests: usize) -> Vec<Class> {
         },
         Class {
             name: "search: selective term (<1%)".into(),
-            paths: cycle(&sel).iter().map(|t| format!("{a}?limit=20&q={}", enc(t))).collect(),
+            paths: cycle(&sel)
+                .iter()
+                .map(|t| format!("{a}?limit=20&q={}", enc(t)))
+                .collect(),
         },
         Class {
             name: "search: broad AND selective term".into(),
@@ -731,11 +773,17 @@ fn classes(p: &Picked, requests: usize) -> Vec<Class> {
         },
         Class {
             name: "search: Japanese (trigram)".into(),
-            paths: cycle(&p.ja).iter().map(|t| format!("{a}?limit=20&q={}", enc(t))).collect(),
+            paths: cycle(&p.ja)
+                .iter()
+                .map(|t| format!("{a}?limit=20&q={}", enc(t)))
+                .collect(),
         },
         Class {
             name: "search: broad term (>=20%)".into(),
-            paths: cycle(&broad).iter().map(|t| format!("{a}?limit=20&q={}", enc(t))).collect(),
+            paths: cycle(&broad)
+                .iter()
+                .map(|t| format!("{a}?limit=20&q={}", enc(t)))
+                .collect(),
         },
         Class {
             name: "search: broad term, feed=smallest".into(),
@@ -746,7 +794,10 @@ fn classes(p: &Picked, requests: usize) -> Vec<Class> {
         },
         Class {
             name: "search.atom: broad term, newest first".into(),
-            paths: cycle(&broad).iter().map(|t| format!("/search.atom?q={}", enc(t))).collect(),
+            paths: cycle(&broad)
+                .iter()
+                .map(|t| format!("/search.atom?q={}", enc(t)))
+                .collect(),
         },
     ]
 }
@@ -807,7 +858,12 @@ async fn main() -> Result<()> {
     for class in classes(&picked, args.requests) {
         // Two unmeasured requests warm the connection and the page cache path.
         for path in class.paths.iter().take(2) {
-            client.get(format!("{base}{path}")).send().await?.bytes().await?;
+            client
+                .get(format!("{base}{path}"))
+                .send()
+                .await?
+                .bytes()
+                .await?;
         }
         let mut lat = Vec::with_capacity(class.paths.len());
         let mut results = 0usize;
@@ -859,7 +915,10 @@ async fn main() -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("selective terms (share of articles, sampled): {}", terms(&picked.selective));
+    println!(
+        "selective terms (share of articles, sampled): {}",
+        terms(&picked.selective)
+    );
     println!("broad terms: {}", terms(&picked.broad));
     Ok(())
 }

@@ -119,12 +119,12 @@ fn is_hiragana(c: char) -> bool {
 /// Words that say nothing about which event a headline reports.
 const STOP_WORDS: &[&str] = &[
     "a", "about", "after", "also", "amid", "an", "and", "are", "as", "at", "be", "been", "before",
-    "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has",
-    "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "may",
-    "might", "more", "most", "new", "no", "not", "of", "on", "or", "our", "out", "over", "said",
-    "say", "says", "she", "so", "than", "that", "the", "their", "then", "these", "they", "this",
-    "those", "to", "under", "up", "via", "vs", "was", "we", "were", "what", "when", "where",
-    "which", "while", "who", "why", "will", "with", "would", "you", "your",
+    "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have",
+    "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "may", "might",
+    "more", "most", "new", "no", "not", "of", "on", "or", "our", "out", "over", "said", "say",
+    "says", "she", "so", "than", "that", "the", "their", "then", "these", "they", "this", "those",
+    "to", "under", "up", "via", "vs", "was", "we", "were", "what", "when", "where", "which",
+    "while", "who", "why", "will", "with", "would", "you", "your",
 ];
 
 /// A headline's content words, sorted and distinct: tokens without the
@@ -489,9 +489,15 @@ mod tests {
         let b = "Best Black Friday phone deals: iPhone 11 Pro and more";
         // A window where "black", "friday" and "deals" are everywhere.
         let mut titles = vec![a, b];
-        titles.extend(std::iter::repeat_n("Black Friday deals on TVs and laptops", 50));
+        titles.extend(std::iter::repeat_n(
+            "Black Friday deals on TVs and laptops",
+            50,
+        ));
         let idf = window(&titles);
-        assert_eq!(title_similarity(&title_terms(a), &title_terms(b), &idf), None);
+        assert_eq!(
+            title_similarity(&title_terms(a), &title_terms(b), &idf),
+            None
+        );
     }
 
     #[test]
@@ -502,7 +508,11 @@ mod tests {
         assert!(title_similarity(&title_terms(a), &title_terms(b), &idf).is_some());
         let short = window(&["Live updates", "Live updates"]);
         assert_eq!(
-            title_similarity(&title_terms("Live updates"), &title_terms("Live updates"), &short),
+            title_similarity(
+                &title_terms("Live updates"),
+                &title_terms("Live updates"),
+                &short
+            ),
             None
         );
     }

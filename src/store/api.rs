@@ -281,9 +281,11 @@ impl Store {
         // bounded count picks the cheaper one.
         let feed = match filter.feed_id {
             Some(f) if self.feed_is_small(f, small_feed).await? => {
-                qb.push(" AND a.id IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = ")
-                    .push_bind(f)
-                    .push(")");
+                qb.push(
+                    " AND a.id IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = ",
+                )
+                .push_bind(f)
+                .push(")");
                 FeedPlan::Done
             }
             _ => FeedPlan::Exists,
@@ -916,7 +918,9 @@ mod tests {
             .map(|k| NewEntry {
                 entry_key: format!("g-{k}"),
                 url: Some(format!("https://n.example/{k}")),
-                url_key: Some(format!("n.example/{k}").replace(&format!("{at}-"), &format!("{at}/"))),
+                url_key: Some(
+                    format!("n.example/{k}").replace(&format!("{at}-"), &format!("{at}/")),
+                ),
                 title: Some(format!("Item {k}")),
                 ..Default::default()
             })
@@ -928,7 +932,10 @@ mod tests {
             fetch_url: "https://g.example/rss".into(),
             ..Default::default()
         };
-        store.record_poll(second.id, &entries, later, |_| u).await.unwrap();
+        store
+            .record_poll(second.id, &entries, later, |_| u)
+            .await
+            .unwrap();
         for feed in [first, second.id] {
             let filter = ArticleFilter {
                 feed_id: Some(feed),
@@ -962,6 +969,10 @@ mod tests {
             store.list_articles(&f, None, 10).await.unwrap()
         };
         let ids: Vec<i64> = second_ids.iter().map(|a| a.id).collect();
-        assert_eq!(ids, vec![7, 6, 4, 2], "own items first (seen later), then the shared ones");
+        assert_eq!(
+            ids,
+            vec![7, 6, 4, 2],
+            "own items first (seen later), then the shared ones"
+        );
     }
 }
