@@ -118,10 +118,60 @@ fn titles() -> Result<()> {
         }
     }
     counts.report(&format!(
-        "titles (distance <= {})",
+        "titles, SimHash (distance <= {}, the rule before)",
         cluster::TITLE_MAX_DISTANCE
     ));
     print_hist(&hist);
+    title_terms()
+}
+
+/// The content-word rule the store applies: weights from the headlines of
+/// one feed file (standing in for the 72-hour window).
+fn title_terms() -> Result<()> {
+    let mut counts = Counts::default();
+    let mut sims = [[0usize; 11]; 2];
+    for entry in std::fs::read_dir("tests/fixtures/google-news")? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "xml") {
+            continue;
+        }
+        let cs = clusters(&std::fs::read_to_string(&path)?);
+        let terms: Vec<Vec<Vec<String>>> = cs
+            .iter()
+            .map(|c| c.iter().map(|t| cluster::title_terms(t)).collect())
+            .collect();
+        let mut idf = cluster::TitleIdf::default();
+        for t in terms.iter().flatten() {
+            idf.add(t);
+        }
+        for (i, ci) in terms.iter().enumerate() {
+            for (j, cj) in terms.iter().enumerate().skip(i) {
+                for (x, a) in ci.iter().enumerate() {
+                    for (y, b) in cj.iter().enumerate() {
+                        if i == j && y <= x {
+                            continue;
+                        }
+                        let judged = (a.len() >= cluster::MIN_TITLE_TERMS
+                            && b.len() >= cluster::MIN_TITLE_TERMS)
+                            .then(|| cluster::title_similarity(a, b, &idf));
+                        counts.add(i == j, judged.map(|s| s.is_some()));
+                        if let Some(Some(s)) = judged {
+                            sims[usize::from(i == j)][((s * 10.0) as usize).min(10)] += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    counts.report(&format!(
+        "titles, content words (>= {} shared, weight >= {}, weighted Jaccard >= {})",
+        cluster::MIN_SHARED_TERMS,
+        cluster::MIN_SHARED_WEIGHT,
+        cluster::MIN_TITLE_SIMILARITY
+    ));
+    for (label, h) in [("same", &sims[1]), ("different", &sims[0])] {
+        println!("  accepted pairs by similarity (tenths), {label}: {h:?}");
+    }
     Ok(())
 }
 
@@ -229,7 +279,9 @@ async fn cost(n: i64) -> Result<()> {
     // 72-hour window is full whatever N is.
     let span_secs = 86_400 * n / 10_000;
     let t0 = Instant::now();
-    // Stories of two articles each; half the rows carry a text hash.
+    // Stories of two articles each; half the rows carry a text hash. Titles
+    // have six content words, most shared with many other rows, so the title
+    // rule weighs nearly every pair (its worst case).
     sqlx::query(
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1 / 2) \
          INSERT INTO stories (id, first_seen_at, size, title, updated_at) \
@@ -243,7 +295,8 @@ async fn cost(n: i64) -> Result<()> {
         "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1) \
          INSERT INTO articles (url_key, title, first_seen_at, updated_at, story_id, title_simhash, \
                                text_simhash, cluster_due) \
-         SELECT 'gen/' || i, 'generated ' || i, \
+         SELECT 'gen/' || i, \
+                'Report ' || (i % 997) || ' on topic ' || (i % 101) || ' in region ' || (i % 53), \
                 strftime('%Y-%m-%dT%H:%M:%SZ', ?2, '-' || (i * ?3 / ?1) || ' seconds'), ?2, \
                 (i + 1) / 2, random(), CASE WHEN i % 2 = 0 THEN random() END, NULL FROM s",
     )
@@ -309,9 +362,13 @@ async fn cost(n: i64) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     titles()?;
+    if std::env::args().any(|a| a == "--titles") {
+        return Ok(());
+    }
     texts()?;
     let sizes: Vec<i64> = std::env::args()
         .skip(1)
+        .filter(|a| a != "--titles")
         .map(|a| a.parse().context("N must be an integer"))
         .collect::<Result<_>>()?;
     let sizes = if sizes.is_empty() {

@@ -3,8 +3,12 @@
 //!
 //! Two articles are one story when (checked by the store in this order)
 //! Google lists one in the other's related coverage, their texts are near
-//! duplicates, or their titles are near-identical. The thresholds below were
-//! chosen with `examples/cluster_bench.rs` (see BENCHMARKS.md).
+//! duplicates, or their headlines share enough rare content words (weighted
+//! by how rare each word is among the headlines of the comparison window).
+//! The thresholds below were chosen with `examples/cluster_bench.rs` (see
+//! BENCHMARKS.md).
+
+use std::collections::HashMap;
 
 /// Largest Hamming distance between two text SimHashes that still counts as
 /// the same text. On the benchmark's pairs, lightly edited copies (byline and
@@ -15,12 +19,33 @@
 pub const TEXT_MAX_DISTANCE: u32 = 12;
 
 /// Largest Hamming distance between two title SimHashes that still counts as
-/// the same headline. Titles have few features, so a changed word moves many
+/// the same headline. No longer what the store decides by (it never matched
+/// a pair of Google's differently worded headlines: see
+/// [`title_similarity`]); the hashes are still stored. Titles have few features, so a changed word moves many
 /// bits: this only catches headlines that are nearly word for word the same
 /// (one outlet's headline republished by another). Differently worded
 /// coverage of one event (16-40 bits apart, like unrelated headlines) is left
 /// to Google's related-coverage hints and to the text rule.
 pub const TITLE_MAX_DISTANCE: u32 = 6;
+
+/// Headlines with fewer content words than this are not compared by words.
+pub const MIN_TITLE_TERMS: usize = 3;
+
+/// Two headlines must share at least this many content words...
+pub const MIN_SHARED_TERMS: usize = 2;
+
+/// ...whose weights (see [`TitleIdf`]) add up to at least this many
+/// "words seen once in the window" (three rare names, or more common words):
+/// common words alone ("black friday deals", "week 11 nfl") never join two
+/// stories...
+pub const MIN_SHARED_WEIGHT: f64 = 3.0;
+
+/// ...and make up at least this share of the weight of the words of both
+/// headlines (weighted Jaccard). Chosen on Google's related-coverage lists
+/// (`examples/cluster_bench.rs`): precision 0.964, recall 0.127 there; 2.0
+/// and 0.25 gave 0.931 / 0.169, letting in same-topic headlines of different
+/// events (deal roundups, daily war updates), and precision comes first.
+pub const MIN_TITLE_SIMILARITY: f64 = 0.25;
 
 /// Fewer tokens than this and a title says too little ("Live updates",
 /// "Weather") to be matched on.
@@ -85,6 +110,166 @@ pub fn title_tokens(title: &str) -> Vec<String> {
         }
     }
     tokens(head)
+}
+
+fn is_hiragana(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x309F)
+}
+
+/// Words that say nothing about which event a headline reports.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "also", "amid", "an", "and", "are", "as", "at", "be", "been", "before",
+    "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have",
+    "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "may", "might",
+    "more", "most", "new", "no", "not", "of", "on", "or", "our", "out", "over", "said", "say",
+    "says", "she", "so", "than", "that", "the", "their", "then", "these", "they", "this", "those",
+    "to", "under", "up", "via", "vs", "was", "we", "were", "what", "when", "where", "which",
+    "while", "who", "why", "will", "with", "would", "you", "your",
+];
+
+/// A headline's content words, sorted and distinct: tokens without the
+/// outlet's name (also Japanese `｜outlet`, `：outlet`, `（outlet）`), stop
+/// words and one-letter words; runs of CJK characters as character pairs
+/// (pairs containing hiragana, mostly grammar, are dropped).
+pub fn title_terms(title: &str) -> Vec<String> {
+    let mut head = title.trim();
+    for sep in [" - ", " | ", " – ", " — ", "｜", "："] {
+        if let Some(i) = head.rfind(sep) {
+            let (rest, tail) = (&head[..i], &head[i + sep.len()..]);
+            // An outlet name is short and follows a longer headline.
+            if tail.chars().count() <= 40
+                && rest.chars().count() >= tail.chars().count()
+                && tokens(rest).len() >= MIN_TITLE_TERMS
+            {
+                head = rest.trim_end();
+            }
+        }
+    }
+    if head.ends_with('）') {
+        if let Some(i) = head.rfind('（') {
+            if head[i..].chars().count() <= 22 && i > 0 {
+                head = head[..i].trim_end();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut prev: Option<char> = None;
+    for t in tokens(head) {
+        let mut chars = t.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if is_cjk(c) => {
+                if let Some(p) = prev.filter(|p| !is_hiragana(*p) && !is_hiragana(c)) {
+                    out.push(format!("{p}{c}"));
+                }
+                prev = Some(c);
+            }
+            _ => {
+                prev = None;
+                if t.chars().count() >= 2 && !STOP_WORDS.contains(&t.as_str()) {
+                    out.push(t);
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// How rare each content word is among the headlines of a comparison
+/// window: a word in every other headline ("live", "2024") weighs little, a
+/// name seen once weighs most.
+const MIN_WINDOW: u32 = 1_000;
+
+#[derive(Debug, Default, Clone)]
+pub struct TitleIdf {
+    df: HashMap<String, u32>,
+    n: u32,
+}
+
+impl TitleIdf {
+    pub fn add(&mut self, terms: &[String]) {
+        self.n += 1;
+        for t in terms {
+            *self.df.entry(t.clone()).or_default() += 1;
+        }
+    }
+
+    /// `ln((n + 1) / (df + 0.5))` for `n` headlines of which `df` have the
+    /// word, in units of `ln(n + 1)` so thresholds
+    /// mean the same in a window of 300 headlines or 30,000: a word seen
+    /// once weighs a little under 1.
+    pub fn weight(&self, term: &str) -> f64 {
+        // A small archive counts as a window of MIN_WINDOW headlines (the
+        // rest without the word): otherwise two copies of one headline in a
+        // window of three make every word common and nothing matches.
+        let n = f64::from(self.n.max(MIN_WINDOW)) + 1.0;
+        let df = f64::from(self.df.get(term).copied().unwrap_or(0)) + 0.5;
+        ((n / df).ln() / n.ln().max(1.0)).max(0.0)
+    }
+}
+
+/// Weighted Jaccard similarity of two headlines' content words (sorted,
+/// distinct, from [`title_terms`]), or `None` when they do not share enough
+/// rare words to count as one event (see the thresholds above).
+pub fn title_similarity(a: &[String], b: &[String], idf: &TitleIdf) -> Option<f64> {
+    if a.len() < MIN_TITLE_TERMS || b.len() < MIN_TITLE_TERMS {
+        return None;
+    }
+    // Most pairs in a window share no word or one: counted first, without
+    // weighing anything (a new article meets ~30k headlines in a busy window).
+    if shared_count(a, b) < MIN_SHARED_TERMS {
+        return None;
+    }
+    let (mut i, mut j) = (0, 0);
+    let (mut shared, mut shared_weight, mut union_weight) = (0, 0.0, 0.0);
+    while i < a.len() || j < b.len() {
+        let ord = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match ord {
+            std::cmp::Ordering::Equal => {
+                let w = idf.weight(&a[i]);
+                shared += 1;
+                shared_weight += w;
+                union_weight += w;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => {
+                union_weight += idf.weight(&a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                union_weight += idf.weight(&b[j]);
+                j += 1;
+            }
+        }
+    }
+    if shared < MIN_SHARED_TERMS || shared_weight < MIN_SHARED_WEIGHT || union_weight <= 0.0 {
+        return None;
+    }
+    let sim = shared_weight / union_weight;
+    (sim >= MIN_TITLE_SIMILARITY).then_some(sim)
+}
+
+/// How many words two sorted, distinct lists share.
+fn shared_count(a: &[String], b: &[String]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    n
 }
 
 /// Stable 64-bit hash of a feature (FNV-1a, then a SplitMix64 finalizer so
@@ -267,6 +452,68 @@ mod tests {
         assert_eq!(
             feature_hash(&["newsd".to_owned()]),
             feature_hash(&["newsd".to_owned()])
+        );
+    }
+    fn window(titles: &[&str]) -> TitleIdf {
+        let mut idf = TitleIdf::default();
+        for t in titles {
+            idf.add(&title_terms(t));
+        }
+        idf
+    }
+
+    #[test]
+    fn title_terms_drop_outlets_stop_words_and_hiragana_pairs() {
+        assert_eq!(
+            title_terms("The plague: In China, 2 patients are diagnosed - CNN"),
+            vec!["china", "diagnosed", "patients", "plague"]
+        );
+        assert_eq!(
+            title_terms("雪の影響で中央線が運転見合わせ：朝日新聞デジタル"),
+            vec!["中央", "央線", "影響", "見合", "転見", "運転"]
+        );
+    }
+
+    #[test]
+    fn differently_worded_headlines_naming_the_same_rare_things_are_one_story() {
+        let a = "Two people diagnosed with pneumonic plague in China - BBC";
+        let b = "China confirms two cases of pneumonic plague in Inner Mongolia - Reuters";
+        let idf = window(&[a, b, "Stocks rally as China trade talks resume"]);
+        let sim = title_similarity(&title_terms(a), &title_terms(b), &idf);
+        assert!(sim.is_some(), "{:?} / {:?}", title_terms(a), title_terms(b));
+    }
+
+    #[test]
+    fn headlines_sharing_only_common_words_are_not_one_story() {
+        let a = "Walmart Black Friday deals are already here";
+        let b = "Best Black Friday phone deals: iPhone 11 Pro and more";
+        // A window where "black", "friday" and "deals" are everywhere.
+        let mut titles = vec![a, b];
+        titles.extend(std::iter::repeat_n(
+            "Black Friday deals on TVs and laptops",
+            50,
+        ));
+        let idf = window(&titles);
+        assert_eq!(
+            title_similarity(&title_terms(a), &title_terms(b), &idf),
+            None
+        );
+    }
+
+    #[test]
+    fn the_same_headline_matches_even_in_a_tiny_archive() {
+        let a = "Council approves new transport budget for next year - Daily Planet";
+        let b = "Council approves new transport budget for next year | Metro News";
+        let idf = window(&[a, b]);
+        assert!(title_similarity(&title_terms(a), &title_terms(b), &idf).is_some());
+        let short = window(&["Live updates", "Live updates"]);
+        assert_eq!(
+            title_similarity(
+                &title_terms("Live updates"),
+                &title_terms("Live updates"),
+                &short
+            ),
+            None
         );
     }
 }

@@ -97,7 +97,7 @@ pub fn openapi() -> Value {
         "q",
         "query",
         json!({ "type": "string" }),
-        "Full-text search: plain words, all must match (Chinese and Japanese work too).",
+        "Full-text search: plain words, all must match (Chinese and Japanese work too). Ranked by bm25 among the newest 2,000 matches that pass the other filters.",
     );
     let fts = param(
         "fts",
@@ -307,6 +307,7 @@ pub fn openapi() -> Value {
                         "first_seen_at": { "type": "string", "format": "date-time" },
                         "updated_at": { "type": "string", "format": "date-time" },
                         "feed_ids": { "type": "array", "items": { "type": "integer" } },
+                        "story_id": { "type": ["integer", "null"], "description": "The story (GET /api/v1/stories/{id}) it belongs to; null until clustered." },
                         "snippet": { "type": "string", "description": "With `q`: matched words in [brackets]." },
                         "rank": { "type": "number", "description": "With `q`: bm25 rank, lower is better." }
                     }
@@ -329,6 +330,7 @@ pub fn openapi() -> Value {
                         "updated_at": { "type": "string" },
                         "resolution": { "type": ["string", "null"] },
                         "provisional_key": { "type": ["string", "null"] },
+                        "story_id": { "type": ["integer", "null"], "description": "The story it belongs to; null until clustered." },
                         "feeds": { "type": "array", "items": { "type": "object" } },
                         "links": { "type": "array", "items": { "type": "string" } },
                         "google_links": { "type": "array", "items": { "type": "object" } },

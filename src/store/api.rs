@@ -26,6 +26,19 @@ pub struct ArticleFilter {
     pub story_id: Option<i64>,
 }
 
+/// How many matches a search ranks at most: the newest that pass the
+/// filters. Ranking costs a bm25 score per candidate, so this bounds a
+/// search for a common word; narrower searches (fewer matches, or `since`,
+/// `feed`, `publisher` filters) are ranked in full.
+pub const SEARCH_CANDIDATES: i64 = 2_000;
+
+/// Below this many items a feed's listing reads the feed's own articles and
+/// sorts them (~60 µs each: `first_seen_at` sits past the full text, in
+/// overflow pages); above it, it walks the archive newest first (~2 µs per
+/// article passed over, 20 × N / items of them). At 1M articles the two
+/// meet near 800 items (`examples/api_bench.rs`).
+const SMALL_FEED: i64 = 1_000;
+
 /// Where a newest-first page ends: the last row's `(first_seen_at, id)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeenKey {
@@ -79,6 +92,8 @@ pub struct ArticleItem {
     pub first_seen_at: String,
     pub updated_at: String,
     pub feed_ids: Vec<i64>,
+    /// The story it belongs to (see [`Store::cluster_pending`]); null until clustered.
+    pub story_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +114,7 @@ struct ArticleItemRow {
     first_seen_at: String,
     updated_at: String,
     feed_ids: Option<String>,
+    story_id: Option<i64>,
     snippet: Option<String>,
     rank: Option<f64>,
 }
@@ -127,6 +143,7 @@ impl From<ArticleItemRow> for ArticleItem {
             first_seen_at: r.first_seen_at,
             updated_at: r.updated_at,
             feed_ids,
+            story_id: r.story_id,
             snippet: r.snippet,
             rank: r.rank,
         }
@@ -202,7 +219,7 @@ pub struct ApiMetrics {
 }
 
 const ITEM_COLUMNS: &str = "a.id, a.url, a.title, a.summary, a.text, a.publisher, a.publisher_url, \
-    a.authors, a.published_at, a.first_seen_at, a.updated_at, \
+    a.authors, a.published_at, a.first_seen_at, a.updated_at, a.story_id, \
     (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi WHERE fi.article_id = a.id) AS feed_ids";
 
 impl Store {
@@ -241,19 +258,50 @@ impl Store {
         after: Option<&SeenKey>,
         limit: i64,
     ) -> Result<Vec<ArticleItem>> {
+        self.list_articles_with(filter, after, limit, SMALL_FEED)
+            .await
+    }
+
+    /// [`Store::list_articles`] with the feed size where the plan changes.
+    pub(crate) async fn list_articles_with(
+        &self,
+        filter: &ArticleFilter,
+        after: Option<&SeenKey>,
+        limit: i64,
+        small_feed: i64,
+    ) -> Result<Vec<ArticleItem>> {
         let lang = self.lang_filter(filter).await?;
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {ITEM_COLUMNS}, NULL AS snippet, NULL AS rank FROM articles a WHERE 1 = 1"
         ));
-        push_filters(&mut qb, filter, lang);
+        // Two plans for a feed: walking all articles newest first and
+        // keeping the feed's costs a probe per article passed over, which
+        // for a small or long-quiet feed means most of the archive; reading
+        // the feed's own articles and sorting them costs one row each. A
+        // bounded count picks the cheaper one.
+        let feed = match filter.feed_id {
+            Some(f) if self.feed_is_small(f, small_feed).await? => {
+                qb.push(
+                    " AND a.id IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = ",
+                )
+                .push_bind(f)
+                .push(")");
+                FeedPlan::Done
+            }
+            _ => FeedPlan::Exists,
+        };
+        push_filters(&mut qb, filter, lang, feed);
         if let Some(k) = after {
-            qb.push(" AND (a.first_seen_at < ")
+            // The `<=` bound on its own lets SQLite start the index walk at
+            // the cursor; with only the OR it walked from the newest row
+            // (150-300 ms for a page months back at 1M articles).
+            qb.push(" AND a.first_seen_at <= ")
                 .push_bind(k.first_seen_at.clone())
-                .push(" OR (a.first_seen_at = ")
+                .push(" AND (a.first_seen_at < ")
                 .push_bind(k.first_seen_at.clone())
-                .push(" AND a.id < ")
+                .push(" OR a.id < ")
                 .push_bind(k.id)
-                .push("))");
+                .push(")");
         }
         qb.push(" ORDER BY a.first_seen_at DESC, a.id DESC LIMIT ")
             .push_bind(limit);
@@ -272,6 +320,20 @@ impl Store {
         after: Option<&RankKey>,
         max_id: i64,
         limit: i64,
+    ) -> Result<Vec<ArticleItem>> {
+        self.search_articles_within(search, filter, after, max_id, limit, SEARCH_CANDIDATES)
+            .await
+    }
+
+    /// [`Store::search_articles`] ranking at most `candidates` matches.
+    pub(crate) async fn search_articles_within(
+        &self,
+        search: &ArticleSearch,
+        filter: &ArticleFilter,
+        after: Option<&RankKey>,
+        max_id: i64,
+        limit: i64,
+        candidates: i64,
     ) -> Result<Vec<ArticleItem>> {
         let tokens: Vec<&str> = search.text.split_whitespace().collect();
         if tokens.is_empty() {
@@ -299,38 +361,76 @@ impl Store {
                 (Some("articles_trigram"), expr, likes)
             }
         };
-        // Every hit is ranked once (materialized, ids and ranks only); the
-        // page's columns and snippets are read for the page alone. A later
-        // page starts after the previous page's last article at that
-        // article's rank *now*, so a shift of bm25 weights as the archive
-        // grows (which moves all ranks alike) carries no result across a
-        // page boundary.
-        let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (SELECT a.id AS id, ");
+        // Matches are taken newest first (highest id, which follows first
+        // sighting) and only the newest `candidates` of them that pass the
+        // filters are ranked (materialized, ids and ranks only): a word in
+        // every other article would otherwise cost a bm25 score per match
+        // (seconds at a million articles). Searches matching fewer articles
+        // are ranked in full. The page's columns and snippets are read for
+        // the page alone. A later page starts after the previous page's last
+        // article at that article's rank *now*, so a shift of bm25 weights as
+        // the archive grows (which moves all ranks alike) carries no result
+        // across a page boundary; the `max_id` snapshot keeps the candidate
+        // set the same from page to page.
+        let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (");
+        // Without filters on article columns the index alone answers: no
+        // article row is read per candidate.
+        let bare = likes.is_empty()
+            && filter.feed_id.is_none()
+            && filter.publisher.is_none()
+            && lang.is_none()
+            && filter.since.is_none()
+            && filter.until.is_none()
+            && filter.has_text.is_none()
+            && filter.story_id.is_none();
         match table {
+            Some(t) if bare => {
+                qb.push(format!(
+                    "SELECT {t}.rowid AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank \
+                     FROM {t} WHERE {t} MATCH "
+                ));
+                qb.push_bind(expr.clone());
+                qb.push(format!(" AND {t}.rowid <= "))
+                    .push_bind(after.map_or(max_id, |k| k.max_id));
+                qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT "))
+                    .push_bind(candidates);
+            }
             Some(t) => {
                 qb.push(format!(
-                    "bm25({t}, 10.0, 3.0, 1.0) AS rank \
+                    "SELECT a.id AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank \
                      FROM {t} JOIN articles a ON a.id = {t}.rowid WHERE {t} MATCH "
                 ));
                 qb.push_bind(expr.clone());
             }
             None => {
-                qb.push("0.0 AS rank FROM articles a WHERE 1 = 1");
+                qb.push("SELECT a.id AS id, 0.0 AS rank FROM articles a WHERE 1 = 1");
             }
         }
-        push_filters(&mut qb, filter, lang);
-        for l in likes {
-            qb.push(" AND (a.title LIKE ")
-                .push_bind(l.clone())
-                .push(" ESCAPE '\\' OR a.summary LIKE ")
-                .push_bind(l.clone())
-                .push(" ESCAPE '\\' OR a.text LIKE ")
-                .push_bind(l)
-                .push(" ESCAPE '\\')");
-        }
-        if search.order == SearchOrder::Rank {
+        if !(bare && table.is_some()) {
+            push_filters(&mut qb, filter, lang, FeedPlan::Exists);
+            if table.is_none() {
+                // Without an index the words are looked for in the newest
+                // `candidates` articles only (LIKE reads every text it tries).
+                qb.push(" AND a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ")
+                    .push_bind(candidates)
+                    .push(")");
+            }
+            for l in likes {
+                qb.push(" AND (a.title LIKE ")
+                    .push_bind(l.clone())
+                    .push(" ESCAPE '\\' OR a.summary LIKE ")
+                    .push_bind(l.clone())
+                    .push(" ESCAPE '\\' OR a.text LIKE ")
+                    .push_bind(l)
+                    .push(" ESCAPE '\\')");
+            }
             qb.push(" AND a.id <= ")
                 .push_bind(after.map_or(max_id, |k| k.max_id));
+            match table {
+                Some(t) => qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT ")),
+                None => qb.push(" ORDER BY a.id DESC LIMIT "),
+            };
+            qb.push_bind(candidates);
         }
         let snippet = match table {
             Some(_) => "NULL",
@@ -493,6 +593,19 @@ impl Store {
         })
     }
 
+    /// Whether a feed has fewer than `small` items (counted up to that many
+    /// on `feed_items_feed_seen`, so the check stays cheap).
+    async fn feed_is_small(&self, feed_id: i64, small: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM feed_items WHERE feed_id = ? LIMIT ?)",
+        )
+        .bind(feed_id)
+        .bind(small)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n < small)
+    }
+
     async fn lang_filter<'f>(&self, filter: &'f ArticleFilter) -> Result<Option<&'f str>> {
         match filter.lang.as_deref() {
             Some(l) if self.has_lang_column().await? => Ok(Some(l)),
@@ -519,11 +632,25 @@ fn column_json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
     })
 }
 
-fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, f: &ArticleFilter, lang: Option<&str>) {
+/// How [`push_filters`] applies the feed filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FeedPlan {
+    /// A probe of the article's feed items (`feed_items_article`).
+    Exists,
+    /// Already applied by the caller.
+    Done,
+}
+
+fn push_filters(
+    qb: &mut QueryBuilder<'_, Sqlite>,
+    f: &ArticleFilter,
+    lang: Option<&str>,
+    feed_plan: FeedPlan,
+) {
     if let Some(story) = f.story_id {
         qb.push(" AND a.story_id = ").push_bind(story);
     }
-    if let Some(feed) = f.feed_id {
+    if let (Some(feed), FeedPlan::Exists) = (f.feed_id, feed_plan) {
         qb.push(
             " AND EXISTS (SELECT 1 FROM feed_items fi WHERE fi.article_id = a.id AND fi.feed_id = ",
         )
@@ -719,5 +846,133 @@ mod tests {
             let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
             assert_eq!(ids, expected, "lang={lang}");
         }
+    }
+    #[tokio::test]
+    async fn a_common_word_is_ranked_among_its_newest_matches_and_pages_stay_within_them() {
+        let (store, _d) = temp_store().await;
+        seed(&store, 6, Utc::now()).await;
+        let search = ArticleSearch {
+            text: "chips".into(),
+            fts_syntax: false,
+            order: SearchOrder::Rank,
+        };
+        let filter = ArticleFilter::default();
+        let max_id = store.max_article_id().await.unwrap();
+        let all = store
+            .search_articles_within(&search, &filter, None, max_id, 100, 100)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 6, "under the cap every match is ranked");
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .search_articles_within(&search, &filter, after.as_ref(), max_id, 2, 3)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(RankKey {
+                rank: last.rank.unwrap(),
+                id: last.id,
+                max_id,
+            });
+            seen.extend(page.iter().map(|a| a.id));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, vec![4, 5, 6], "the three newest matches, once each");
+        let newest = ArticleSearch {
+            order: SearchOrder::Newest,
+            ..search
+        };
+        let ids: Vec<i64> = store
+            .search_articles_within(&newest, &filter, None, i64::MAX, 10, 3)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, vec![6, 5, 4]);
+    }
+
+    #[tokio::test]
+    async fn both_feed_plans_list_the_same_pages() {
+        let (store, _d) = temp_store().await;
+        let at = Utc::now();
+        let first = seed(&store, 5, at).await;
+        let (second, _) = store
+            .add_feed(
+                &NewFeed {
+                    url: "https://g.example/rss".into(),
+                    name: None,
+                    interval_secs: None,
+                },
+                "cli",
+                at,
+            )
+            .await
+            .unwrap();
+        // The second feed carries articles 2 and 4 of the first and two of its own.
+        let later = at + chrono::Duration::seconds(5);
+        let entries: Vec<NewEntry> = [format!("{at}-1"), format!("{at}-3"), "x".into(), "y".into()]
+            .iter()
+            .map(|k| NewEntry {
+                entry_key: format!("g-{k}"),
+                url: Some(format!("https://n.example/{k}")),
+                url_key: Some(
+                    format!("n.example/{k}").replace(&format!("{at}-"), &format!("{at}/")),
+                ),
+                title: Some(format!("Item {k}")),
+                ..Default::default()
+            })
+            .collect();
+        let u = FeedUpdate {
+            last_status: "ok".into(),
+            next_poll_at: later,
+            polled_at: later,
+            fetch_url: "https://g.example/rss".into(),
+            ..Default::default()
+        };
+        store
+            .record_poll(second.id, &entries, later, |_| u)
+            .await
+            .unwrap();
+        for feed in [first, second.id] {
+            let filter = ArticleFilter {
+                feed_id: Some(feed),
+                ..Default::default()
+            };
+            let mut pages = Vec::new();
+            for small_feed in [1, 1_000] {
+                let mut ids = Vec::new();
+                let mut after: Option<SeenKey> = None;
+                loop {
+                    let page = store
+                        .list_articles_with(&filter, after.as_ref(), 2, small_feed)
+                        .await
+                        .unwrap();
+                    let Some(last) = page.last() else { break };
+                    after = Some(SeenKey {
+                        first_seen_at: last.first_seen_at.clone(),
+                        id: last.id,
+                    });
+                    ids.extend(page.iter().map(|a| a.id));
+                }
+                pages.push(ids);
+            }
+            assert_eq!(pages[0], pages[1], "feed {feed}");
+        }
+        let second_ids = {
+            let f = ArticleFilter {
+                feed_id: Some(second.id),
+                ..Default::default()
+            };
+            store.list_articles(&f, None, 10).await.unwrap()
+        };
+        let ids: Vec<i64> = second_ids.iter().map(|a| a.id).collect();
+        assert_eq!(
+            ids,
+            vec![7, 6, 4, 2],
+            "own items first (seen later), then the shared ones"
+        );
     }
 }

@@ -184,8 +184,15 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
+        // Readers get no journal or auto_vacuum pragmas: `auto_vacuum` is
+        // written to the file header, so each new reader connection waited
+        // for the write lock and failed with "database is locked" while the
+        // writer held it past busy_timeout (seen in examples/api_bench.rs:
+        // API requests answering 500 during ingest). WAL mode is already
+        // set on the file by the writer.
+        let reader = Self::options(&path, busy_timeout, false)?;
         let pool = Self::pool_options(&page_limit, 4)
-            .connect_with(opts)
+            .connect_with(reader)
             .await?;
         Ok(Store {
             pool,

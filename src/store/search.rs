@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 
+use super::api::SEARCH_CANDIDATES;
 use super::{ts, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Default)]
@@ -98,27 +99,58 @@ impl Store {
         q: &SearchQuery,
         limit: i64,
     ) -> Result<Vec<SearchHit>> {
-        let like_sql = like_clauses(likes, 5);
+        // Only the newest SEARCH_CANDIDATES matches are ranked (see
+        // `Store::search_articles`): bm25 over every match of a common word
+        // costs seconds at a million articles. Snippets are made for the
+        // returned hits alone.
+        let like_sql = like_clauses(likes, 6);
         let sql = format!(
-            "SELECT {HIT_COLUMNS}, snippet({table}, -1, '[', ']', '…', 12) AS snippet, \
-             bm25({table}, 10.0, 3.0, 1.0) AS rank \
+            "WITH hits AS MATERIALIZED (SELECT a.id AS id, bm25({table}, 10.0, 3.0, 1.0) AS rank \
              FROM {table} JOIN articles a ON a.id = {table}.rowid \
-             WHERE {table} MATCH ?1 AND {FILTERS} {like_sql} ORDER BY rank LIMIT ?4"
+             WHERE {table} MATCH ?1 AND {FILTERS} {like_sql} \
+             ORDER BY {table}.rowid DESC LIMIT ?5) \
+             SELECT {HIT_COLUMNS}, NULL AS snippet, hits.rank AS rank \
+             FROM hits JOIN articles a ON a.id = hits.id ORDER BY hits.rank, hits.id DESC LIMIT ?4"
         );
         let mut query = sqlx::query_as::<_, SearchHit>(&sql)
             .bind(expr)
             .bind(q.since.map(ts))
             .bind(q.feed_id)
-            .bind(limit);
+            .bind(limit)
+            .bind(SEARCH_CANDIDATES);
         for l in likes {
             query = query.bind(l);
         }
-        query.fetch_all(&self.pool).await.map_err(|e| match e {
+        let query_error = |e: sqlx::Error| match e {
             sqlx::Error::Database(db) if q.fts_syntax => {
                 StoreError::Query(format!("{} (in FTS5 query {:?})", db.message(), q.text))
             }
             other => other.into(),
-        })
+        };
+        let mut hits = query.fetch_all(&self.pool).await.map_err(query_error)?;
+        if hits.is_empty() {
+            return Ok(hits);
+        }
+        let ids = hits
+            .iter()
+            .map(|h| h.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let snippets: Vec<(i64, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT rowid, snippet({table}, -1, '[', ']', '…', 12) FROM {table} \
+             WHERE {table} MATCH ?1 AND rowid IN ({ids})"
+        ))
+        .bind(expr)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error)?;
+        for h in &mut hits {
+            h.snippet = snippets
+                .iter()
+                .find(|(id, _)| *id == h.id)
+                .and_then(|(_, s)| s.clone());
+        }
+        Ok(hits)
     }
 
     async fn search_scan(
@@ -127,18 +159,22 @@ impl Store {
         q: &SearchQuery,
         limit: i64,
     ) -> Result<Vec<SearchHit>> {
-        // ?1 is unused here; it keeps the filter placeholders numbered as in search_index.
-        let like_sql = like_clauses(likes, 5);
+        // ?1 is unused here; it keeps the filter placeholders numbered as in
+        // search_index. LIKE reads every text it tries, so only the newest
+        // SEARCH_CANDIDATES articles are tried.
+        let like_sql = like_clauses(likes, 6);
         let sql = format!(
             "SELECT {HIT_COLUMNS}, substr(COALESCE(a.title, a.summary, ''), 1, 80) AS snippet, 0.0 AS rank \
              FROM articles a WHERE ?1 IS NULL AND {FILTERS} {like_sql} \
+             AND a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ?5) \
              ORDER BY a.first_seen_at DESC LIMIT ?4"
         );
         let mut query = sqlx::query_as::<_, SearchHit>(&sql)
             .bind(None::<String>)
             .bind(q.since.map(ts))
             .bind(q.feed_id)
-            .bind(limit);
+            .bind(limit)
+            .bind(SEARCH_CANDIDATES);
         for l in likes {
             query = query.bind(l);
         }

@@ -32,12 +32,13 @@ pub struct ClusterReport {
 }
 
 /// A clustered article within the comparison window, as the decision needs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Candidate {
     id: i64,
     story_id: i64,
     first_seen: DateTime<Utc>,
-    title: Option<u64>,
+    /// The headline's content words (`cluster::title_terms`).
+    terms: Vec<String>,
     text: Option<u64>,
 }
 
@@ -56,7 +57,7 @@ struct CandidateRow {
     id: i64,
     story_id: i64,
     first_seen_at: String,
-    title_simhash: Option<i64>,
+    title: Option<String>,
     text_simhash: Option<i64>,
 }
 
@@ -89,11 +90,35 @@ impl Store {
             let lo = seen.iter().min().copied().unwrap_or(now) - window;
             let hi = seen.iter().max().copied().unwrap_or(now) + window;
             let mut candidates = load_candidates(&mut tx, lo, hi).await?;
+            // Word weights from the window's headlines, the new ones included.
+            let mut idf = cluster::TitleIdf::default();
+            for c in &candidates {
+                idf.add(&c.terms);
+            }
+            let due_terms: Vec<Vec<String>> = due
+                .iter()
+                .map(|d| {
+                    d.title
+                        .as_deref()
+                        .map(cluster::title_terms)
+                        .unwrap_or_default()
+                })
+                .collect();
+            for (d, t) in due.iter().zip(&due_terms) {
+                // Already a candidate (full text arrived later): counted once.
+                if d.story_id.is_none() {
+                    idf.add(t);
+                }
+            }
             let mut touched = BTreeSet::new();
-            for (row, first_seen) in due.iter().zip(seen) {
+            for ((row, first_seen), terms) in due.iter().zip(seen).zip(due_terms) {
+                let me = Due {
+                    row,
+                    first_seen,
+                    terms,
+                };
                 let joined =
-                    cluster_one(&mut tx, row, first_seen, &mut candidates, &mut touched, now)
-                        .await?;
+                    cluster_one(&mut tx, &me, &idf, &mut candidates, &mut touched, now).await?;
                 report.examined += 1;
                 report.joined += usize::from(joined);
             }
@@ -143,7 +168,7 @@ async fn load_candidates(
     hi: DateTime<Utc>,
 ) -> Result<Vec<Candidate>> {
     let rows: Vec<CandidateRow> = sqlx::query_as(
-        "SELECT id, story_id, first_seen_at, title_simhash, text_simhash FROM articles \
+        "SELECT id, story_id, first_seen_at, title, text_simhash FROM articles \
          WHERE first_seen_at >= ? AND first_seen_at <= ? AND story_id IS NOT NULL \
          AND (title_simhash IS NOT NULL OR text_simhash IS NOT NULL)",
     )
@@ -158,7 +183,11 @@ async fn load_candidates(
                 id: r.id,
                 story_id: r.story_id,
                 first_seen: parse_ts(&r.first_seen_at)?,
-                title: r.title_simhash.map(cluster::from_db),
+                terms: r
+                    .title
+                    .as_deref()
+                    .map(cluster::title_terms)
+                    .unwrap_or_default(),
                 text: r.text_simhash.map(cluster::from_db),
             })
         })
@@ -183,48 +212,72 @@ async fn hinted_story(conn: &mut SqliteConnection, article_id: i64) -> Result<Op
     .await?)
 }
 
-/// The closest candidate within the window that `same` accepts.
-fn nearest(
+/// An article due for clustering, with its headline's content words.
+struct Due<'a> {
+    row: &'a DueRow,
+    first_seen: DateTime<Utc>,
+    terms: Vec<String>,
+}
+
+fn in_window(c: &Candidate, me: i64, first_seen: DateTime<Utc>) -> bool {
+    c.id != me && (c.first_seen - first_seen).abs() <= Duration::hours(cluster::WINDOW_HOURS)
+}
+
+/// The story of the nearest near-duplicate text within the window.
+fn nearest_text(
     candidates: &[Candidate],
     me: i64,
     first_seen: DateTime<Utc>,
     hash: Option<u64>,
-    pick: impl Fn(&Candidate) -> Option<u64>,
-    same: impl Fn(u64, u64) -> bool,
 ) -> Option<i64> {
     let h = hash?;
-    let window = Duration::hours(cluster::WINDOW_HOURS);
     candidates
         .iter()
-        .filter(|c| c.id != me && (c.first_seen - first_seen).abs() <= window)
+        .filter(|c| in_window(c, me, first_seen))
         .filter_map(|c| {
-            pick(c)
-                .filter(|o| same(h, *o))
+            c.text
+                .filter(|o| cluster::same_text(h, *o))
                 .map(|o| (cluster::distance(h, o), c))
         })
         .min_by_key(|(d, c)| (*d, c.id))
         .map(|(_, c)| c.story_id)
 }
 
+/// The story of the most similar headline within the window that shares
+/// enough rare words (`cluster::title_similarity`).
+fn nearest_title(
+    candidates: &[Candidate],
+    me: i64,
+    first_seen: DateTime<Utc>,
+    terms: &[String],
+    idf: &cluster::TitleIdf,
+) -> Option<i64> {
+    if terms.len() < cluster::MIN_TITLE_TERMS {
+        return None;
+    }
+    candidates
+        .iter()
+        .filter(|c| in_window(c, me, first_seen))
+        .filter_map(|c| cluster::title_similarity(terms, &c.terms, idf).map(|s| (s, c)))
+        // Most similar first; the older article on a tie.
+        .max_by(|(s1, c1), (s2, c2)| s1.total_cmp(s2).then(c2.id.cmp(&c1.id)))
+        .map(|(_, c)| c.story_id)
+}
+
 /// Clusters one article; true when it joined an existing story.
 async fn cluster_one(
     conn: &mut SqliteConnection,
-    row: &DueRow,
-    first_seen: DateTime<Utc>,
+    me: &Due<'_>,
+    idf: &cluster::TitleIdf,
     candidates: &mut Vec<Candidate>,
     touched: &mut BTreeSet<i64>,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    let (row, first_seen) = (me.row, me.first_seen);
+    // Still stored: an archive's hashes stay comparable if the rule changes back.
     let title = row.title.as_deref().and_then(cluster::title_simhash);
     let text = row.text.as_deref().and_then(cluster::text_simhash);
-    let by_text = nearest(
-        candidates,
-        row.id,
-        first_seen,
-        text,
-        |c| c.text,
-        cluster::same_text,
-    );
+    let by_text = nearest_text(candidates, row.id, first_seen, text);
     let target = match row.story_id {
         // Full text arrived after clustering: only a text match moves it, and
         // only out of a story of its own (a bigger story was joined on
@@ -242,16 +295,9 @@ async fn cluster_one(
         }
         _ => {
             let hinted = hinted_story(conn, row.id).await?;
-            hinted.or(by_text).or_else(|| {
-                nearest(
-                    candidates,
-                    row.id,
-                    first_seen,
-                    title,
-                    |c| c.title,
-                    cluster::same_title,
-                )
-            })
+            hinted
+                .or(by_text)
+                .or_else(|| nearest_title(candidates, row.id, first_seen, &me.terms, idf))
         }
     };
     let story = match (target, row.story_id) {
@@ -286,7 +332,7 @@ async fn cluster_one(
             id: row.id,
             story_id: story,
             first_seen,
-            title,
+            terms: me.terms.clone(),
             text,
         });
     }
@@ -499,5 +545,48 @@ mod tests {
             .unwrap();
         assert!(store.story(s).await.unwrap().is_none());
         assert!(store.list_stories(None, 10).await.unwrap().is_empty());
+    }
+    #[tokio::test]
+    async fn an_article_bridging_two_stories_joins_one_and_never_merges_them() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store).await;
+        let now = Utc::now();
+        let a = article(
+            &store,
+            f,
+            "a",
+            "Pneumonic plague cases confirmed at Inner Mongolia hospital",
+            "https://a.example/1",
+            now,
+        )
+        .await;
+        let b = article(
+            &store,
+            f,
+            "b",
+            "Coastal provinces report record turnout in regional elections",
+            "https://b.example/1",
+            now,
+        )
+        .await;
+        store.cluster_pending(now).await.unwrap();
+        let (sa, sb) = (story_of(&store, a).await, story_of(&store, b).await);
+        assert_ne!(sa, sb);
+        let c = article(
+            &store,
+            f,
+            "c",
+            "Inner Mongolia plague hospital; coastal provinces record turnout",
+            "https://c.example/1",
+            now,
+        )
+        .await;
+        store.cluster_pending(now).await.unwrap();
+        let sc = story_of(&store, c).await;
+        assert!(sc == sa || sc == sb, "joins one of them");
+        // Stories are never merged: a wrong bridge would fuse two whole
+        // stories and retire a story id clients may hold (see docs/schema.md).
+        assert_eq!(story_of(&store, a).await, sa);
+        assert_eq!(story_of(&store, b).await, sb);
     }
 }

@@ -935,7 +935,23 @@ async fn syndicated_copies_become_one_story_and_other_articles_on_the_topic_stay
         ]
     );
     let filtered = api.get_ok(&format!("/api/v1/articles?story={id}")).await;
-    assert_eq!(filtered["articles"].as_array().map(Vec::len), Some(3));
+    let members = filtered["articles"].as_array().cloned().unwrap_or_default();
+    assert_eq!(members.len(), 3);
+    // Listings and the detail route name each article's story.
+    assert!(members.iter().all(|a| a["story_id"] == id), "{filtered}");
+    let member = members[0]["id"].as_i64().expect("article id");
+    let detail = api.get_ok(&format!("/api/v1/articles/{member}")).await;
+    assert_eq!(detail["article"]["story_id"], id, "{detail}");
+    let all = api.get_ok("/api/v1/articles?limit=100").await;
+    let others: Vec<&serde_json::Value> = all["articles"]
+        .as_array()
+        .map(|v| v.iter().filter(|a| a["story_id"] != id).collect())
+        .unwrap_or_default();
+    assert_eq!(others.len(), 2, "{all}");
+    assert!(
+        others.iter().all(|a| a["story_id"].is_i64()),
+        "the roads and frog articles have stories of their own: {all}"
+    );
     assert_eq!(api.get("/api/v1/stories/999999").await.status, 404);
     let paged = api.get_ok("/api/v1/stories?limit=2").await;
     let cursor = paged["next_cursor"]
