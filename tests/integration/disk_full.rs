@@ -12,7 +12,7 @@ use newsd::app::PollStatus;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{rss, spawn_app_env, spawn_app_with, Item};
+use crate::helpers::{generated_rss, spawn_app_env, spawn_app_with};
 
 /// A feed server whose body the test swaps, counting requests.
 struct Server {
@@ -52,21 +52,13 @@ async fn server(body: String) -> Server {
 
 /// `n` entries with summaries big enough to need many new pages.
 fn big_feed(n: usize) -> String {
-    let guids: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
-    let titles: Vec<String> = (0..n)
-        .map(|i| format!("Story {i} {}", "padding words ".repeat(60)))
-        .collect();
-    let links: Vec<String> = (0..n)
-        .map(|i| format!("https://n.example/story/{i}"))
-        .collect();
-    let items: Vec<Item<'_>> = (0..n)
-        .map(|i| Item {
-            guid: &guids[i],
-            title: &titles[i],
-            link: &links[i],
-        })
-        .collect();
-    rss(&items)
+    generated_rss(n, |i| {
+        (
+            format!("g{i}"),
+            format!("Story {i} {}", "padding words ".repeat(60)),
+            format!("https://n.example/story/{i}"),
+        )
+    })
 }
 
 async fn counts(pool: &SqlitePool) -> (i64, i64) {

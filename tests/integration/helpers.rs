@@ -150,6 +150,16 @@ pub fn rss(items: &[Item<'_>]) -> String {
     s
 }
 
+/// A feed of `n` generated items, each `(guid, title, link)` made from its index.
+pub fn generated_rss(n: usize, item: impl Fn(usize) -> (String, String, String)) -> String {
+    let owned: Vec<(String, String, String)> = (0..n).map(item).collect();
+    let items: Vec<Item<'_>> = owned
+        .iter()
+        .map(|(guid, title, link)| Item { guid, title, link })
+        .collect();
+    rss(&items)
+}
+
 /// A feed server that counts requests in flight at once, for politeness tests.
 pub struct CountingServer {
     pub base: String,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{rss, spawn_app_with, stderr, stdout, Item};
+use crate::helpers::{generated_rss, spawn_app_with, stderr, stdout};
 
 const FEEDS: usize = 40;
 const ENTRIES: usize = 150;
@@ -23,21 +23,13 @@ async fn feed_server() -> String {
     let router = axum::Router::new().route(
         "/feed/{n}",
         get(move |Path(n): Path<usize>| async move {
-            let guids: Vec<String> = (0..ENTRIES).map(|i| format!("f{n}-{i}")).collect();
-            let titles: Vec<String> = (0..ENTRIES)
-                .map(|i| format!("Harbour story {i} of feed {n} {}", "words ".repeat(8)))
-                .collect();
-            let links: Vec<String> = (0..ENTRIES)
-                .map(|i| format!("https://news.example/{n}/{i}"))
-                .collect();
-            let items: Vec<Item<'_>> = (0..ENTRIES)
-                .map(|i| Item {
-                    guid: &guids[i],
-                    title: &titles[i],
-                    link: &links[i],
-                })
-                .collect();
-            rss(&items)
+            generated_rss(ENTRIES, |i| {
+                (
+                    format!("f{n}-{i}"),
+                    format!("Harbour story {i} of feed {n} {}", "words ".repeat(8)),
+                    format!("https://news.example/{n}/{i}"),
+                )
+            })
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
