@@ -819,29 +819,38 @@ impl App {
                     break;
                 }
             }
-            self.index_search().await;
-            // Clustering reads the whole recent window, so it runs on a timer
-            // rather than after every finished poll.
-            if last_clustering.elapsed() >= CLUSTER_EVERY {
-                last_clustering = tokio::time::Instant::now();
-                self.cluster_stories().await;
-            }
-            if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
-                last_maintenance = tokio::time::Instant::now();
-                if let Err(e) = self.inner.store.maintenance().await {
-                    warn!(error = %e, "database maintenance failed");
+            // Housekeeping on a large archive can take seconds (clustering
+            // reads the whole recent window): a shutdown drops it mid-way,
+            // which rolls its transaction back, instead of waiting for it.
+            let housekeeping = async {
+                self.index_search().await;
+                // Clustering reads the whole recent window, so it runs on a timer
+                // rather than after every finished poll.
+                if last_clustering.elapsed() >= CLUSTER_EVERY {
+                    last_clustering = tokio::time::Instant::now();
+                    self.cluster_stories().await;
                 }
-            }
-            let prune_every = self.inner.settings.retention.prune_interval.0;
-            if self.inner.settings.retention.policy().is_active()
-                && last_prune.is_none_or(|t| t.elapsed() >= prune_every)
-            {
-                last_prune = Some(tokio::time::Instant::now());
-                match self.prune_once(Utc::now()).await {
-                    Ok(r) if r.articles > 0 => info!(?r, "pruned old articles"),
-                    Ok(_) => {}
-                    Err(e) => warn!(error = %e, "pruning failed"),
+                if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
+                    last_maintenance = tokio::time::Instant::now();
+                    if let Err(e) = self.inner.store.maintenance().await {
+                        warn!(error = %e, "database maintenance failed");
+                    }
                 }
+                let prune_every = self.inner.settings.retention.prune_interval.0;
+                if self.inner.settings.retention.policy().is_active()
+                    && last_prune.is_none_or(|t| t.elapsed() >= prune_every)
+                {
+                    last_prune = Some(tokio::time::Instant::now());
+                    match self.prune_once(Utc::now()).await {
+                        Ok(r) if r.articles > 0 => info!(?r, "pruned old articles"),
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %e, "pruning failed"),
+                    }
+                }
+            };
+            tokio::select! {
+                () = housekeeping => {}
+                _ = shutdown.cancelled() => break,
             }
             // Every feed due at `now` is in flight or waits for its host: a
             // finishing poll wakes this loop, a host's spacing and feeds
