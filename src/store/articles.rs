@@ -146,10 +146,7 @@ impl Store {
             // Google items need their own bookkeeping (links to resolve,
             // provisional identities): one at a time.
             let (article_id, created) = if google.decoded {
-                let url_key = entry
-                    .url_key
-                    .clone()
-                    .unwrap_or_else(|| format!("feed:{feed_id}/{}", entry.entry_key));
+                let url_key = identity_key(feed_id, entry);
                 let merged = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
                 note_decoded(&mut tx, merged.0, entry, google, now).await?;
                 merged
@@ -245,6 +242,14 @@ impl Store {
     }
 }
 
+/// An entry's article identity: its normalized URL, or for an entry without
+/// a link one of its own within its feed.
+fn identity_key(feed_id: i64, e: &NewEntry) -> String {
+    e.url_key
+        .clone()
+        .unwrap_or_else(|| format!("feed:{feed_id}/{}", e.entry_key))
+}
+
 /// A new entry without Google bookkeeping, as `store_plain` binds it.
 struct PlainRow<'a> {
     entry_key: &'a str,
@@ -267,10 +272,7 @@ impl<'a> PlainRow<'a> {
             guid: e.guid.as_deref(),
             link: e.link.as_deref(),
             url: e.url.as_deref(),
-            url_key: e
-                .url_key
-                .clone()
-                .unwrap_or_else(|| format!("feed:{feed_id}/{}", e.entry_key)),
+            url_key: identity_key(feed_id, e),
             title: e.title.as_deref(),
             summary: e.summary.as_deref(),
             publisher: e.publisher.as_deref(),
