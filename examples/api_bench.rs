@@ -648,7 +648,9 @@ async fn ingest(
             fetch_url: feed.url.clone(),
             ..Default::default()
         };
-        let r = store.record_poll(feed.id, &entries, now, |_| u).await?;
+        let r = store
+            .record_poll(feed.id, &entries[..], now, move |_| u.clone())
+            .await?;
         store.index_pending().await?;
         if last_cluster.elapsed() >= Duration::from_secs(30) {
             store.cluster_pending(now).await?;

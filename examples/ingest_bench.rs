@@ -676,16 +676,17 @@ async fn breakdown(
         let now = Utc::now();
         let t = Instant::now();
         for (row, entries) in rows.iter().zip(&parsed) {
+            let update = FeedUpdate {
+                last_status: "ok".into(),
+                next_poll_at: now + chrono::Duration::minutes(15),
+                next_poll_reason: "bench".into(),
+                polled_at: now,
+                success: true,
+                fetch_url: row.fetch_url.clone(),
+                ..Default::default()
+            };
             store
-                .record_poll(row.id, entries, now, |_| FeedUpdate {
-                    last_status: "ok".into(),
-                    next_poll_at: now + chrono::Duration::minutes(15),
-                    next_poll_reason: "bench".into(),
-                    polled_at: now,
-                    success: true,
-                    fetch_url: row.fetch_url.clone(),
-                    ..Default::default()
-                })
+                .record_poll(row.id, entries.as_slice(), now, move |_| update.clone())
                 .await?;
         }
         store.index_pending().await?;

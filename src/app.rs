@@ -521,11 +521,23 @@ impl App {
                 let base = resp.url.clone();
                 let max_entries = self.inner.settings.scheduler.max_entries_per_poll;
                 let body = resp.body.clone();
-                let parsed =
-                    tokio::task::spawn_blocking(move || parse_feed(&body, &base, max_entries))
-                        .await
-                        .context("feed parser task")?;
-                let parsed = match parsed {
+                let google = &self.inner.settings.google_news;
+                let (google_base, edition) = (google.base(), google.edition.clone());
+                // Normalizing the entries is CPU work like parsing: both stay
+                // off the runtime's workers, which carry every poll's I/O.
+                let parsed = tokio::task::spawn_blocking(move || {
+                    parse_feed(&body, &base, max_entries).map(|parsed| {
+                        let entries: Vec<NewEntry> = parsed
+                            .entries
+                            .iter()
+                            .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
+                            .collect();
+                        (parsed, entries)
+                    })
+                })
+                .await
+                .context("feed parser task")?;
+                let (parsed, entries) = match parsed {
                     Ok(p) => p,
                     Err(e) => {
                         self.fail(feed, &mut update, "error", e.to_string(), None, now);
@@ -535,21 +547,16 @@ impl App {
                         });
                     }
                 };
-                let google = &self.inner.settings.google_news;
-                let (google_base, edition) = (google.base(), &google.edition);
-                let entries: Vec<NewEntry> = parsed
-                    .entries
-                    .iter()
-                    .filter_map(|e| to_new_entry(e, &resp.url, &google_base, edition))
-                    .collect();
                 update.etag = resp.etag.clone();
                 update.last_modified = resp.last_modified.clone();
                 update.title = parsed.title.clone();
                 update.site_url = parsed.site_url.clone();
                 let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
+                let (app, row) = (self.clone(), feed.clone());
                 let stored = store
-                    .record_poll(feed.id, &entries, now, |stored| {
-                        self.succeed(feed, &mut update, "ok", stored.new_items, ttl, now);
+                    .record_poll(feed.id, entries, now, move |stored| {
+                        let mut update = update.clone();
+                        app.succeed(&row, &mut update, "ok", stored.new_items, ttl, now);
                         update
                     })
                     .await?;

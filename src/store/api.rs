@@ -724,7 +724,10 @@ mod tests {
             fetch_url: "https://f.example/rss".into(),
             ..Default::default()
         };
-        store.record_poll(f.id, &entries, at, |_| u).await.unwrap();
+        store
+            .record_poll(f.id, &entries[..], at, move |_| u.clone())
+            .await
+            .unwrap();
         store.index_pending().await.unwrap();
         f.id
     }
@@ -933,7 +936,7 @@ mod tests {
             ..Default::default()
         };
         store
-            .record_poll(second.id, &entries, later, |_| u)
+            .record_poll(second.id, &entries[..], later, move |_| u.clone())
             .await
             .unwrap();
         for feed in [first, second.id] {

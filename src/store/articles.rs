@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::feeds::FeedUpdate;
 use super::google::{merge_google_entry, note_decoded, GoogleEntry};
@@ -81,113 +82,40 @@ impl Store {
     /// transaction, so a crash leaves the whole poll or none of it.
     /// `make_update` decides the feed row's new state from what was stored
     /// (the schedule depends on how many entries were new).
+    ///
+    /// Polls that finish while another is being written are committed
+    /// together (see [`write_polls`]).
     pub async fn record_poll(
         &self,
         feed_id: i64,
-        entries: &[NewEntry],
+        entries: impl Into<Vec<NewEntry>>,
         now: DateTime<Utc>,
-        make_update: impl FnOnce(&PollStored) -> FeedUpdate,
+        make_update: impl Fn(&PollStored) -> FeedUpdate + Send + Sync + 'static,
     ) -> Result<PollStored> {
-        let mut tx = self.begin_write().await?;
-        let mut stored = PollStored::default();
-        let now_s = ts(now);
-        // One statement marks every entry seen before; only the rest are stored.
-        let keys: Vec<&str> = entries.iter().map(|e| e.entry_key.as_str()).collect();
-        let seen: Vec<String> = sqlx::query_scalar(
-            "UPDATE feed_items SET last_seen_at = ?3 WHERE feed_id = ?1 \
-             AND entry_key IN (SELECT value FROM json_each(?2)) RETURNING entry_key",
-        )
-        .bind(feed_id)
-        .bind(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()))
-        .bind(&now_s)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
-        // Entries retention pruned stay gone: one statement finds the entries
-        // whose feed entry, URL or Google id carries a tombstone.
-        let identities: Vec<(&str, Option<&str>, Option<&str>)> = entries
-            .iter()
-            .map(|e| {
-                (
-                    e.entry_key.as_str(),
-                    e.url_key.as_deref(),
-                    e.google.as_ref().map(|g| g.google_id.as_str()),
-                )
-            })
-            .collect();
-        let pruned: Vec<i64> = sqlx::query_scalar(
-            "SELECT j.key FROM json_each(?2) j WHERE \
-             EXISTS (SELECT 1 FROM tombstones WHERE kind = 'entry' AND feed_id = ?1 \
-               AND key = json_extract(j.value, '$[0]')) \
-             OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'url' AND feed_id = 0 \
-               AND key = json_extract(j.value, '$[1]')) \
-             OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'google' AND feed_id = 0 \
-               AND key = json_extract(j.value, '$[2]'))",
-        )
-        .bind(feed_id)
-        .bind(serde_json::to_string(&identities).unwrap_or_else(|_| "[]".into()))
-        .fetch_all(&mut *tx)
-        .await?;
-        let pruned: std::collections::HashSet<usize> =
-            pruned.into_iter().map(|i| i as usize).collect();
-        let mut plain = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
-            if pruned.contains(&i) {
-                continue;
-            }
-            // Also skips a key repeated within this poll.
-            if !seen.insert(entry.entry_key.clone()) {
-                continue;
-            }
-            let Some(google) = &entry.google else {
-                plain.push(PlainRow::new(feed_id, entry));
-                continue;
-            };
-            // Google items need their own bookkeeping (links to resolve,
-            // provisional identities): one at a time.
-            let (article_id, created) = if google.decoded {
-                let url_key = identity_key(feed_id, entry);
-                let merged = merge_entry(&mut tx, &url_key, entry, &now_s).await?;
-                note_decoded(&mut tx, merged.0, entry, google, now).await?;
-                merged
-            } else {
-                merge_google_entry(&mut tx, entry, google, now).await?
-            };
-            sqlx::query(
-                "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-            )
-            .bind(feed_id)
-            .bind(&entry.entry_key)
-            .bind(article_id)
-            .bind(&entry.guid)
-            .bind(&entry.link)
-            .bind(&now_s)
-            .bind(&google.google_id)
-            .execute(&mut *tx)
-            .await?;
-            stored.new_items += 1;
-            if created {
-                stored.new_articles += 1;
-            }
-        }
-        if !plain.is_empty() {
-            let (items, articles) = store_plain(&mut tx, feed_id, &plain, &now_s).await?;
-            stored.new_items += items;
-            stored.new_articles += articles;
-        }
-        let update = make_update(&stored);
-        Self::apply_feed_update(&mut tx, feed_id, &update).await?;
-        tx.commit().await?;
+        let (reply, stored) = oneshot::channel();
+        let job = PollJob {
+            feed_id,
+            entries: entries.into(),
+            now,
+            make_update: Box::new(make_update),
+            reply,
+        };
+        self.polls
+            .send(job)
+            .map_err(|_| StoreError::LaneStopped("the poll writer is gone".into()))?;
+        let stored = stored
+            .await
+            .map_err(|_| StoreError::LaneStopped("the poll writer dropped a poll".into()))??;
+        self.index_when_a_batch_waits(stored.new_articles);
         Ok(stored)
     }
 
     /// Records a poll that stored no entries (errors, 304s).
     pub async fn record_poll_outcome(&self, feed_id: i64, update: &FeedUpdate) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        Self::apply_feed_update(&mut tx, feed_id, update).await?;
-        tx.commit().await?;
-        Ok(())
+        let update = update.clone();
+        self.record_poll(feed_id, Vec::new(), Utc::now(), move |_| update.clone())
+            .await
+            .map(drop)
     }
 
     /// Gives an article the identity that just became known (a resolved link,
@@ -240,6 +168,186 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// A poll waiting for the poll writer.
+pub(super) struct PollJob {
+    feed_id: i64,
+    entries: Vec<NewEntry>,
+    now: DateTime<Utc>,
+    make_update: Box<dyn Fn(&PollStored) -> FeedUpdate + Send + Sync>,
+    reply: oneshot::Sender<Result<PollStored>>,
+}
+
+/// Entries per group commit: about a tenth of a second of writing, so other
+/// writers (resolution, full text, indexing) wait no longer than that.
+const GROUP_ENTRIES: usize = 2_000;
+
+/// The poll writer, on the write thread: takes the polls waiting when it is
+/// free and commits them in one transaction. Each commit writes every page it
+/// changed to the WAL once, and polls share most of theirs (the feed table,
+/// the ends of the append-mostly indexes), so a group costs far fewer page
+/// writes than its polls one by one. A group with a failing poll is rolled
+/// back and its polls are written one by one, each with its own outcome.
+pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedReceiver<PollJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut size = first.entries.len().max(1);
+        let mut group = vec![first];
+        while size < GROUP_ENTRIES {
+            let Ok(job) = jobs.try_recv() else { break };
+            size += job.entries.len().max(1);
+            group.push(job);
+        }
+        if group.len() > 1 {
+            if let Ok(results) = write_group(&writer, &group).await {
+                for (job, stored) in group.into_iter().zip(results) {
+                    let _ = job.reply.send(Ok(stored));
+                }
+                continue;
+            }
+        }
+        for job in group {
+            let result = write_alone(&writer, &job).await;
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Writes and commits every poll of `group`, or none of them.
+async fn write_group(writer: &SqlitePool, group: &[PollJob]) -> Result<Vec<PollStored>> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        results.push(
+            record_poll_in(
+                &mut tx,
+                job.feed_id,
+                &job.entries,
+                job.now,
+                &*job.make_update,
+            )
+            .await?,
+        );
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn write_alone(writer: &SqlitePool, job: &PollJob) -> Result<PollStored> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let stored = record_poll_in(
+        &mut tx,
+        job.feed_id,
+        &job.entries,
+        job.now,
+        &*job.make_update,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// One poll's work within the caller's transaction.
+async fn record_poll_in(
+    tx: &mut SqliteConnection,
+    feed_id: i64,
+    entries: &[NewEntry],
+    now: DateTime<Utc>,
+    make_update: &(dyn Fn(&PollStored) -> FeedUpdate + Send + Sync),
+) -> Result<PollStored> {
+    let mut stored = PollStored::default();
+    if entries.is_empty() {
+        Store::apply_feed_update(&mut *tx, feed_id, &make_update(&stored)).await?;
+        return Ok(stored);
+    }
+    let now_s = ts(now);
+    // One statement marks every entry seen before; only the rest are stored.
+    let keys: Vec<&str> = entries.iter().map(|e| e.entry_key.as_str()).collect();
+    let seen: Vec<String> = sqlx::query_scalar(
+        "UPDATE feed_items SET last_seen_at = ?3 WHERE feed_id = ?1 \
+         AND entry_key IN (SELECT value FROM json_each(?2)) RETURNING entry_key",
+    )
+    .bind(feed_id)
+    .bind(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()))
+    .bind(&now_s)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
+    // Entries retention pruned stay gone: one statement finds the entries
+    // whose feed entry, URL or Google id carries a tombstone.
+    let identities: Vec<(&str, Option<&str>, Option<&str>)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.entry_key.as_str(),
+                e.url_key.as_deref(),
+                e.google.as_ref().map(|g| g.google_id.as_str()),
+            )
+        })
+        .collect();
+    let pruned: Vec<i64> = sqlx::query_scalar(
+        "SELECT j.key FROM json_each(?2) j WHERE \
+         EXISTS (SELECT 1 FROM tombstones WHERE kind = 'entry' AND feed_id = ?1 \
+           AND key = json_extract(j.value, '$[0]')) \
+         OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'url' AND feed_id = 0 \
+           AND key = json_extract(j.value, '$[1]')) \
+         OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'google' AND feed_id = 0 \
+           AND key = json_extract(j.value, '$[2]'))",
+    )
+    .bind(feed_id)
+    .bind(serde_json::to_string(&identities).unwrap_or_else(|_| "[]".into()))
+    .fetch_all(&mut *tx)
+    .await?;
+    let pruned: std::collections::HashSet<usize> = pruned.into_iter().map(|i| i as usize).collect();
+    let mut plain = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if pruned.contains(&i) {
+            continue;
+        }
+        // Also skips a key repeated within this poll.
+        if !seen.insert(entry.entry_key.clone()) {
+            continue;
+        }
+        let Some(google) = &entry.google else {
+            plain.push(PlainRow::new(feed_id, entry));
+            continue;
+        };
+        // Google items need their own bookkeeping (links to resolve,
+        // provisional identities): one at a time.
+        let (article_id, created) = if google.decoded {
+            let url_key = identity_key(feed_id, entry);
+            let merged = merge_entry(&mut *tx, &url_key, entry, &now_s).await?;
+            note_decoded(&mut *tx, merged.0, entry, google, now).await?;
+            merged
+        } else {
+            merge_google_entry(&mut *tx, entry, google, now).await?
+        };
+        sqlx::query(
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+        )
+        .bind(feed_id)
+        .bind(&entry.entry_key)
+        .bind(article_id)
+        .bind(&entry.guid)
+        .bind(&entry.link)
+        .bind(&now_s)
+        .bind(&google.google_id)
+        .execute(&mut *tx)
+        .await?;
+        stored.new_items += 1;
+        if created {
+            stored.new_articles += 1;
+        }
+    }
+    if !plain.is_empty() {
+        let (items, articles) = store_plain(&mut *tx, feed_id, &plain, &now_s).await?;
+        stored.new_items += items;
+        stored.new_articles += articles;
+    }
+    let update = make_update(&stored);
+    Store::apply_feed_update(&mut *tx, feed_id, &update).await?;
+    Ok(stored)
 }
 
 /// An entry's article identity: its normalized URL, or for an entry without
@@ -534,16 +642,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failing_poll_committed_with_others_fails_alone() {
+        let (store, _d) = temp_store().await;
+        let (f1, f2) = (
+            feed(&store, "https://f.example/1").await,
+            feed(&store, "https://f.example/2").await,
+        );
+        let now = Utc::now();
+        // Holding the write connection makes the polls below queue up, so
+        // the poll writer takes them as one group.
+        let held = store.begin_write().await.unwrap();
+        let poll = |feed_id: i64, key: &str| {
+            let store = store.clone();
+            let e = entry(key, &format!("https://n.example/{key}"));
+            tokio::spawn(async move {
+                store
+                    .record_poll(feed_id, vec![e], now, move |_| update(now))
+                    .await
+            })
+        };
+        let first = poll(f1, "first");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // No such feed: its feed item breaks the foreign key.
+        let (good, bad, other) = (poll(f1, "a"), poll(9_999, "b"), poll(f2, "c"));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(held);
+        for ok in [first, good, other] {
+            assert_eq!(ok.await.unwrap().unwrap().new_articles, 1);
+        }
+        assert!(bad.await.unwrap().is_err());
+        let urls: Vec<String> = sqlx::query_scalar("SELECT url FROM articles ORDER BY url")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            urls,
+            [
+                "https://n.example/a",
+                "https://n.example/c",
+                "https://n.example/first"
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn repeated_polls_store_each_entry_once() {
         let (store, _d) = temp_store().await;
         let f = feed(&store, "https://f.example/rss").await;
         let now = Utc::now();
-        let es = vec![
+        let es = [
             entry("a", "https://n.example/1"),
             entry("b", "https://n.example/2"),
         ];
         let r = store
-            .record_poll(f, &es, now, |_| update(now))
+            .record_poll(f, &es[..], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(
@@ -554,7 +706,7 @@ mod tests {
             }
         );
         let r = store
-            .record_poll(f, &es, now, |_| update(now))
+            .record_poll(f, &es[..], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(r, PollStored::default());
@@ -571,14 +723,17 @@ mod tests {
                 f1,
                 &[entry("x", "https://n.example/s?utm_source=a")],
                 now,
-                |_| update(now),
+                move |_| update(now),
             )
             .await
             .unwrap();
         let r = store
-            .record_poll(f2, &[entry("y", "http://www.n.example/s")], now, |_| {
-                update(now)
-            })
+            .record_poll(
+                f2,
+                &[entry("y", "http://www.n.example/s")],
+                now,
+                move |_| update(now),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -602,9 +757,12 @@ mod tests {
         let f2 = feed(&store, "https://f2.example/rss").await;
         let now = Utc::now();
         store
-            .record_poll(f1, &[entry("a", "https://n.example/real")], now, |_| {
-                update(now)
-            })
+            .record_poll(
+                f1,
+                &[entry("a", "https://n.example/real")],
+                now,
+                move |_| update(now),
+            )
             .await
             .unwrap();
         store
@@ -612,7 +770,7 @@ mod tests {
                 f2,
                 &[entry("b", "https://redirector.example/x")],
                 now,
-                |_| update(now),
+                move |_| update(now),
             )
             .await
             .unwrap();
@@ -642,17 +800,23 @@ mod tests {
         let f = feed(&store, "https://f.example/rss").await;
         let now = Utc::now();
         store
-            .record_poll(f, &[entry("a", "https://n.example/indexed")], now, |_| {
-                update(now)
-            })
+            .record_poll(
+                f,
+                &[entry("a", "https://n.example/indexed")],
+                now,
+                move |_| update(now),
+            )
             .await
             .unwrap();
         assert_eq!(store.index_pending().await.unwrap(), 1);
         // A second article stays pending while it is updated and merged away.
         store
-            .record_poll(f, &[entry("b", "https://n.example/pending")], now, |_| {
-                update(now)
-            })
+            .record_poll(
+                f,
+                &[entry("b", "https://n.example/pending")],
+                now,
+                move |_| update(now),
+            )
             .await
             .unwrap();
         let page = store.export_page(None, 0, 10).await.unwrap();
@@ -693,12 +857,12 @@ mod tests {
             ..Default::default()
         };
         let r = store
-            .record_poll(f, std::slice::from_ref(&e), now, |_| update(now))
+            .record_poll(f, std::slice::from_ref(&e), now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(r.new_articles, 1);
         let r = store
-            .record_poll(f, &[e], now, |_| update(now))
+            .record_poll(f, &[e], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(r.new_articles, 0);
@@ -723,7 +887,7 @@ mod tests {
         thai.summary = Some("ข่าวภาษาไทย".into());
         let latin = entry("l", "https://n.example/latin");
         store
-            .record_poll(f, &[cjk, thai, latin], now, |_| update(now))
+            .record_poll(f, &[cjk, thai, latin], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(store.index_pending().await.unwrap(), 3);
@@ -775,7 +939,7 @@ mod tests {
         let mut bare = entry("a", "https://n.example/story");
         bare.title = None;
         store
-            .record_poll(f1, &[bare], now, |_| update(now))
+            .record_poll(f1, &[bare], now, move |_| update(now))
             .await
             .unwrap();
         store.index_pending().await.unwrap();
@@ -784,7 +948,7 @@ mod tests {
         full.publisher = Some("N".into());
         full.authors = vec!["Ann".into()];
         let r = store
-            .record_poll(f2, &[full.clone()], now, |_| update(now))
+            .record_poll(f2, &[full.clone()], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!((r.new_items, r.new_articles), (1, 0));
@@ -802,7 +966,7 @@ mod tests {
         full.entry_key = "c".into();
         full.title = Some("Another headline".into());
         store
-            .record_poll(f3, &[full], now, |_| update(now))
+            .record_poll(f3, &[full], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(count(&store, "SELECT COUNT(*) FROM fts_pending").await, 0);
@@ -829,7 +993,7 @@ mod tests {
         // The same URL under two entry keys, across a chunk boundary.
         es.push(entry("dup", "https://n.example/3"));
         let r = store
-            .record_poll(f, &es, now, |_| update(now))
+            .record_poll(f, &es[..], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!((r.new_items, r.new_articles), (n + 1, n));
@@ -842,7 +1006,7 @@ mod tests {
             n as i64 + 1
         );
         let r = store
-            .record_poll(f, &es, now, |_| update(now))
+            .record_poll(f, &es[..], now, move |_| update(now))
             .await
             .unwrap();
         assert_eq!(r, PollStored::default());

@@ -6,13 +6,14 @@ mod articles;
 mod feeds;
 mod fulltext;
 mod google;
+mod lane;
 mod retention;
 mod search;
 mod stories;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +69,10 @@ pub enum StoreError {
     /// transaction is rolled back rather than committed half right.
     #[error("unexpected database state: {0}")]
     Inconsistent(String),
+    #[error("cannot start the database write thread: {0}")]
+    Lane(std::io::Error),
+    #[error("the database write thread stopped: {0}")]
+    LaneStopped(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -93,6 +98,13 @@ pub struct Store {
     path: PathBuf,
     /// Test hook, see [`Store::set_page_limit`]; 0 when never used.
     page_limit: Arc<AtomicI64>,
+    lane: Arc<lane::WriteLane>,
+    /// To the poll writer on the lane ([`articles::write_polls`]).
+    polls: tokio::sync::mpsc::UnboundedSender<articles::PollJob>,
+    /// New articles since the last background index batch was queued.
+    unindexed: Arc<AtomicUsize>,
+    /// A background index batch is queued or running.
+    indexing: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -194,11 +206,18 @@ impl Store {
         let pool = Self::pool_options(&page_limit, 4)
             .connect_with(reader)
             .await?;
+        let lane = lane::WriteLane::start()?;
+        let (polls, jobs) = tokio::sync::mpsc::unbounded_channel();
+        lane.spawn(articles::write_polls(writer.clone(), jobs));
         Ok(Store {
             pool,
             writer,
             path,
             page_limit,
+            lane: Arc::new(lane),
+            polls,
+            unindexed: Arc::default(),
+            indexing: Arc::default(),
         })
     }
 
@@ -232,11 +251,18 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
+        let lane = lane::WriteLane::start()?;
+        let (polls, jobs) = tokio::sync::mpsc::unbounded_channel();
+        lane.spawn(articles::write_polls(pool.clone(), jobs));
         let store = Store {
             writer: pool.clone(),
             pool,
             path,
             page_limit: Arc::default(),
+            lane: Arc::new(lane),
+            polls,
+            unindexed: Arc::default(),
+            indexing: Arc::default(),
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -325,71 +351,101 @@ impl Store {
     /// this ran. Only articles with text in a script written without spaces
     /// go into the trigram index (migration 0007).
     pub async fn index_pending(&self) -> Result<usize> {
-        let mut total = 0;
-        loop {
-            let mut tx = self.begin_write().await?;
-            // Streamed, not collected: a batch of long texts (hostile pages
-            // are capped only by the body size) never sits in memory at once.
-            let (mut upto, mut unspaced) = (None, Vec::new());
-            {
-                let mut rows = sqlx::query_as::<_, PendingRow>(
-                    "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
-                     LEFT JOIN articles a ON a.id = p.article_id \
-                     ORDER BY p.article_id LIMIT ?",
-                )
-                .bind(INDEX_BATCH)
-                .fetch(&mut *tx);
-                while let Some((id, title, summary, text)) = rows.try_next().await? {
-                    upto = Some(id);
-                    if [title, summary, text]
-                        .iter()
-                        .flatten()
-                        .any(|s| s.chars().any(search::is_unspaced_script))
-                    {
-                        unspaced.push(id);
-                    }
+        let store = self.clone();
+        self.lane
+            .run(async move {
+                let mut total = 0;
+                while let Some(n) = store.index_batch().await? {
+                    total += n;
+                }
+                Ok(total)
+            })
+            .await
+    }
+
+    /// Indexes in the background, on the write thread between polls, once a
+    /// batch's worth of new articles waits: the indexing then overlaps with
+    /// the fetching and parsing of the next polls instead of following them.
+    fn index_when_a_batch_waits(&self, added: usize) {
+        let waiting = self.unindexed.fetch_add(added, Ordering::Relaxed) + added;
+        if waiting < INDEX_BATCH as usize || self.indexing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.unindexed.store(0, Ordering::Relaxed);
+        let store = self.clone();
+        self.lane.spawn(async move {
+            if let Err(e) = store.index_batch().await {
+                tracing::warn!(error = %e, "background search indexing failed; the articles stay queued");
+            }
+            store.indexing.store(false, Ordering::Release);
+        });
+    }
+
+    /// One batch of `index_pending`, in its own transaction; `None` when
+    /// nothing was waiting.
+    async fn index_batch(&self) -> Result<Option<usize>> {
+        let mut tx = self.begin_write().await?;
+        // Streamed, not collected: a batch of long texts (hostile pages
+        // are capped only by the body size) never sits in memory at once.
+        let (mut upto, mut unspaced) = (None, Vec::new());
+        {
+            let mut rows = sqlx::query_as::<_, PendingRow>(
+                "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
+                 LEFT JOIN articles a ON a.id = p.article_id \
+                 ORDER BY p.article_id LIMIT ?",
+            )
+            .bind(INDEX_BATCH)
+            .fetch(&mut *tx);
+            while let Some((id, title, summary, text)) = rows.try_next().await? {
+                upto = Some(id);
+                if [title, summary, text]
+                    .iter()
+                    .flatten()
+                    .any(|s| s.chars().any(search::is_unspaced_script))
+                {
+                    unspaced.push(id);
                 }
             }
-            let Some(upto) = upto else {
-                return Ok(total);
-            };
-            // CROSS JOIN keeps the queue outermost: with a plain join SQLite
-            // may carry `<= upto` over to articles.id and walk the whole
-            // archive up to it, every batch.
+        }
+        let Some(upto) = upto else {
+            return Ok(None);
+        };
+        // CROSS JOIN keeps the queue outermost: with a plain join SQLite
+        // may carry `<= upto` over to articles.id and walk the whole
+        // archive up to it, every batch.
+        sqlx::query(
+            "INSERT INTO articles_fts (rowid, title, summary, text) \
+             SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
+             CROSS JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?",
+        )
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
+        if !unspaced.is_empty() {
+            let ids = serde_json::to_string(&unspaced).unwrap_or_else(|_| "[]".into());
             sqlx::query(
-                "INSERT INTO articles_fts (rowid, title, summary, text) \
-                 SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
-                 CROSS JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?",
+                "INSERT OR IGNORE INTO trigram_rows (article_id) \
+                 SELECT value FROM json_each(?)",
             )
-            .bind(upto)
+            .bind(&ids)
             .execute(&mut *tx)
             .await?;
-            if !unspaced.is_empty() {
-                let ids = serde_json::to_string(&unspaced).unwrap_or_else(|_| "[]".into());
-                sqlx::query(
-                    "INSERT OR IGNORE INTO trigram_rows (article_id) \
-                     SELECT value FROM json_each(?)",
-                )
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO articles_trigram (rowid, title, summary, text) \
-                     SELECT a.id, a.title, a.summary, a.text FROM json_each(?) j \
-                     CROSS JOIN articles a ON a.id = j.value",
-                )
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let n = sqlx::query("DELETE FROM fts_pending WHERE article_id <= ?")
-                .bind(upto)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
-            total += n as usize;
+            sqlx::query(
+                "INSERT INTO articles_trigram (rowid, title, summary, text) \
+                 SELECT a.id, a.title, a.summary, a.text FROM json_each(?) j \
+                 CROSS JOIN articles a ON a.id = j.value",
+            )
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         }
+        let n = sqlx::query("DELETE FROM fts_pending WHERE article_id <= ?")
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Some(n as usize))
     }
 
     pub async fn integrity_check(&self) -> Result<String> {

@@ -224,7 +224,7 @@ mod tests {
             summary: Some(summary.into()),
             ..Default::default()
         };
-        let entries = vec![
+        let entries = [
             mk("1", "清华大学发布新的研究成果", "中国的大学"),
             mk(
                 "2",
@@ -241,7 +241,10 @@ mod tests {
             fetch_url: "https://f.example/rss".into(),
             ..Default::default()
         };
-        store.record_poll(f.id, &entries, now, |_| u).await.unwrap();
+        store
+            .record_poll(f.id, &entries[..], now, move |_| u.clone())
+            .await
+            .unwrap();
         store.index_pending().await.unwrap();
         f.id
     }

@@ -64,7 +64,7 @@ fn ago(now: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
 /// Records one poll of `feed_id` at `at` showing `entries`; returns new items.
 async fn poll(store: &Store, feed_id: i64, entries: &[NewEntry], at: DateTime<Utc>) -> usize {
     store
-        .record_poll(feed_id, entries, at, |_| FeedUpdate {
+        .record_poll(feed_id, entries, at, move |_| FeedUpdate {
             last_status: "ok".into(),
             next_poll_at: at,
             next_poll_reason: "test".into(),
