@@ -5,13 +5,17 @@
 //! of them waited until a worker was done with whatever it was doing
 //! (fetching and normalizing other feeds), so the SQLite thread idled about
 //! half of every ingest and the process used one core of two. Run here, on a
-//! thread that does nothing else, each statement follows the last at once.
+//! thread that does nothing else, each statement follows the last at once,
+//! and the polls that queue meanwhile are committed together
+//! ([`write_polls`]).
 
 use std::future::Future;
 
+use sqlx::SqlitePool;
 use tokio::runtime::{Builder, Handle};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
+use super::articles::{write_polls, PollJob};
 use super::{Result, StoreError};
 
 #[derive(Debug)]
@@ -22,7 +26,9 @@ pub(super) struct WriteLane {
 }
 
 impl WriteLane {
-    pub(super) fn start() -> Result<Self> {
+    /// Starts the thread with the poll writer on it; returns the lane and
+    /// the way to the poll writer.
+    pub(super) fn start(writer: SqlitePool) -> Result<(Self, mpsc::UnboundedSender<PollJob>)> {
         let rt = Builder::new_current_thread()
             .enable_all()
             .build()
@@ -37,10 +43,13 @@ impl WriteLane {
                 });
             })
             .map_err(StoreError::Lane)?;
-        Ok(WriteLane {
+        let lane = WriteLane {
             handle,
             _stop: stop,
-        })
+        };
+        let (polls, jobs) = mpsc::unbounded_channel();
+        lane.spawn(write_polls(writer, jobs));
+        Ok((lane, polls))
     }
 
     /// Starts `work` on the lane's thread without waiting for it.

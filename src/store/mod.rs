@@ -206,9 +206,7 @@ impl Store {
         let pool = Self::pool_options(&page_limit, 4)
             .connect_with(reader)
             .await?;
-        let lane = lane::WriteLane::start()?;
-        let (polls, jobs) = tokio::sync::mpsc::unbounded_channel();
-        lane.spawn(articles::write_polls(writer.clone(), jobs));
+        let (lane, polls) = lane::WriteLane::start(writer.clone())?;
         Ok(Store {
             pool,
             writer,
@@ -251,9 +249,7 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let lane = lane::WriteLane::start()?;
-        let (polls, jobs) = tokio::sync::mpsc::unbounded_channel();
-        lane.spawn(articles::write_polls(pool.clone(), jobs));
+        let (lane, polls) = lane::WriteLane::start(pool.clone())?;
         let store = Store {
             writer: pool.clone(),
             pool,
