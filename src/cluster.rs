@@ -165,7 +165,7 @@ pub fn title_terms(title: &str) -> Vec<String> {
             }
             _ => {
                 prev = None;
-                if t.chars().count() >= 2 && !STOP_WORDS.contains(&t.as_str()) {
+                if t.chars().count() >= 2 && STOP_WORDS.binary_search(&t.as_str()).is_err() {
                     out.push(t);
                 }
             }
@@ -200,38 +200,87 @@ impl TitleIdf {
     /// mean the same in a window of 300 headlines or 30,000: a word seen
     /// once weighs a little under 1.
     pub fn weight(&self, term: &str) -> f64 {
-        // A small archive counts as a window of MIN_WINDOW headlines (the
-        // rest without the word): otherwise two copies of one headline in a
-        // window of three make every word common and nothing matches.
-        let n = f64::from(self.n.max(MIN_WINDOW)) + 1.0;
-        let df = f64::from(self.df.get(term).copied().unwrap_or(0)) + 0.5;
-        ((n / df).ln() / n.ln().max(1.0)).max(0.0)
+        term_weight(self.n, self.df.get(term).copied().unwrap_or(0))
     }
+}
+
+/// The weight [`TitleIdf::weight`] gives a word found in `df` of `n`
+/// headlines; for callers that count words themselves.
+pub fn term_weight(n: u32, df: u32) -> f64 {
+    // A small archive counts as a window of MIN_WINDOW headlines (the
+    // rest without the word): otherwise two copies of one headline in a
+    // window of three make every word common and nothing matches.
+    let n = f64::from(n.max(MIN_WINDOW)) + 1.0;
+    let df = f64::from(df) + 0.5;
+    ((n / df).ln() / n.ln().max(1.0)).max(0.0)
+}
+
+/// Which of a headline's content words (given by their weights) any headline
+/// that [`title_similarity`] accepts as a match must share at least one of,
+/// as indexes into `weights`; empty when no headline can match.
+///
+/// The lightest words whose weights add up to less than
+/// [`MIN_SHARED_WEIGHT`] can be left out: a headline sharing nothing but
+/// some of them shares too little weight to match. So a candidate search
+/// only needs the headlines that share one of the remaining, rarer words,
+/// and finds every match a scan of all headlines would.
+pub fn decisive_terms(weights: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|a, b| weights[*a].total_cmp(&weights[*b]));
+    // The margin covers rounding: the similarity adds the shared weights in
+    // another order than this sum does.
+    const MARGIN: f64 = 1e-9;
+    let mut light = 0.0;
+    let mut skipped = 0;
+    for &i in &order {
+        if light + weights[i] + MARGIN >= MIN_SHARED_WEIGHT {
+            break;
+        }
+        light += weights[i];
+        skipped += 1;
+    }
+    if skipped == order.len() {
+        // Even all of its words together weigh too little.
+        return Vec::new();
+    }
+    order.split_off(skipped)
 }
 
 /// Weighted Jaccard similarity of two headlines' content words (sorted,
 /// distinct, from [`title_terms`]), or `None` when they do not share enough
 /// rare words to count as one event (see the thresholds above).
 pub fn title_similarity(a: &[String], b: &[String], idf: &TitleIdf) -> Option<f64> {
+    title_similarity_by(a, b, Ord::cmp, |t| idf.weight(t))
+}
+
+/// [`title_similarity`] over words in any representation (the store's are
+/// interned): `cmp` orders them as their text does, `weight` weighs them as
+/// [`TitleIdf::weight`] would.
+pub fn title_similarity_by<T>(
+    a: &[T],
+    b: &[T],
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    weight: impl Fn(&T) -> f64,
+) -> Option<f64> {
     if a.len() < MIN_TITLE_TERMS || b.len() < MIN_TITLE_TERMS {
         return None;
     }
     // Most pairs in a window share no word or one: counted first, without
-    // weighing anything (a new article meets ~30k headlines in a busy window).
-    if shared_count(a, b) < MIN_SHARED_TERMS {
+    // weighing anything.
+    if shared_count(a, b, &cmp) < MIN_SHARED_TERMS {
         return None;
     }
     let (mut i, mut j) = (0, 0);
     let (mut shared, mut shared_weight, mut union_weight) = (0, 0.0, 0.0);
     while i < a.len() || j < b.len() {
         let ord = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => x.cmp(y),
+            (Some(x), Some(y)) => cmp(x, y),
             (Some(_), None) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
         };
         match ord {
             std::cmp::Ordering::Equal => {
-                let w = idf.weight(&a[i]);
+                let w = weight(&a[i]);
                 shared += 1;
                 shared_weight += w;
                 union_weight += w;
@@ -239,11 +288,11 @@ pub fn title_similarity(a: &[String], b: &[String], idf: &TitleIdf) -> Option<f6
                 j += 1;
             }
             std::cmp::Ordering::Less => {
-                union_weight += idf.weight(&a[i]);
+                union_weight += weight(&a[i]);
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                union_weight += idf.weight(&b[j]);
+                union_weight += weight(&b[j]);
                 j += 1;
             }
         }
@@ -256,10 +305,10 @@ pub fn title_similarity(a: &[String], b: &[String], idf: &TitleIdf) -> Option<f6
 }
 
 /// How many words two sorted, distinct lists share.
-fn shared_count(a: &[String], b: &[String]) -> usize {
+fn shared_count<T>(a: &[T], b: &[T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
+        match cmp(&a[i], &b[j]) {
             std::cmp::Ordering::Equal => {
                 n += 1;
                 i += 1;
@@ -340,6 +389,37 @@ pub fn distance(a: u64, b: u64) -> u32 {
 
 pub fn same_text(a: u64, b: u64) -> bool {
     distance(a, b) <= TEXT_MAX_DISTANCE
+}
+
+/// Text SimHashes are looked up by bands (multi-index hashing): the 64 bits
+/// split into this many bands of 16...
+pub const TEXT_BANDS: usize = 4;
+
+/// ...and two hashes within [`TEXT_MAX_DISTANCE`] bits of each other differ
+/// in at most this many bits of at least one band (pigeonhole: were every
+/// band 4 or more bits apart, the hashes would be 16 or more apart). So
+/// looking up each band's value and its neighbours within this distance
+/// finds every near duplicate: 697 probes per band, each into a bucket of
+/// about 1/65,536 of the texts.
+pub const TEXT_BAND_RADIUS: u32 = TEXT_MAX_DISTANCE / TEXT_BANDS as u32;
+
+const _: () = assert!((TEXT_BAND_RADIUS + 1) * TEXT_BANDS as u32 > TEXT_MAX_DISTANCE);
+const _: () = assert!(TEXT_BANDS * 16 == 64);
+
+/// The bands of a text SimHash, as [`TEXT_BANDS`] 16-bit values.
+pub fn text_bands(h: u64) -> [u16; TEXT_BANDS] {
+    std::array::from_fn(|b| (h >> (16 * b)) as u16)
+}
+
+/// Every 16-bit mask of at most [`TEXT_BAND_RADIUS`] set bits: a band's
+/// value XOR each of these is every value a near duplicate's band can take.
+pub fn text_band_probes() -> &'static [u16] {
+    static PROBES: std::sync::LazyLock<Vec<u16>> = std::sync::LazyLock::new(|| {
+        (0..=u16::MAX)
+            .filter(|m| m.count_ones() <= TEXT_BAND_RADIUS)
+            .collect()
+    });
+    &PROBES
 }
 
 pub fn same_title(a: u64, b: u64) -> bool {
@@ -434,6 +514,89 @@ mod tests {
         let a = text_simhash(text).unwrap();
         let b = text_simhash(&edited).unwrap();
         assert!(same_text(a, b), "distance {}", distance(a, b));
+    }
+
+    /// A small deterministic generator, so the tests need no dependency.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        feature_hash(&[state.to_string()])
+    }
+
+    #[test]
+    fn every_text_within_the_distance_shares_a_probed_band_value() {
+        let probes = text_band_probes();
+        assert_eq!(probes.len(), 1 + 16 + 120 + 560);
+        // The worst case: 3 bits off in every band, 12 in all.
+        let spread = 0x0007_0007_0007_0007u64;
+        assert!(same_text(0, spread));
+        let (ba, bb) = (text_bands(0), text_bands(spread));
+        assert!((0..TEXT_BANDS).any(|i| probes.contains(&(ba[i] ^ bb[i]))));
+        let mut state = 7;
+        for _ in 0..20_000 {
+            let a = next(&mut state);
+            // Flip up to TEXT_MAX_DISTANCE random bits (some may repeat).
+            let flips = next(&mut state) % u64::from(TEXT_MAX_DISTANCE + 1);
+            let mut b = a;
+            for _ in 0..flips {
+                b ^= 1 << (next(&mut state) % 64);
+            }
+            assert!(same_text(a, b));
+            let (ba, bb) = (text_bands(a), text_bands(b));
+            assert!(
+                (0..TEXT_BANDS).any(|i| probes.contains(&(ba[i] ^ bb[i]))),
+                "{a:x} / {b:x}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_accepted_headline_shares_a_decisive_word() {
+        // Headlines about a few events (each named by a few rarer words,
+        // some shared between events) plus common words, so that many pairs
+        // share words and some are accepted.
+        let mut state = 11;
+        let events: Vec<Vec<u64>> = (0..40)
+            .map(|_| (0..6).map(|_| next(&mut state) % 200).collect())
+            .collect();
+        let mut titles = Vec::new();
+        for _ in 0..400 {
+            let event = &events[(next(&mut state) % 40) as usize];
+            let mut t: Vec<String> = event
+                .iter()
+                .filter(|_| !next(&mut state).is_multiple_of(4))
+                .map(|w| format!("rare{w}"))
+                .collect();
+            for _ in 0..next(&mut state) % 4 {
+                t.push(format!("common{}", next(&mut state) % 10));
+            }
+            t.sort();
+            t.dedup();
+            titles.push(t);
+        }
+        let mut idf = TitleIdf::default();
+        for t in &titles {
+            idf.add(t);
+        }
+        let mut accepted = 0;
+        for a in &titles {
+            let weights: Vec<f64> = a.iter().map(|t| idf.weight(t)).collect();
+            let decisive = decisive_terms(&weights);
+            for b in &titles {
+                if title_similarity(a, b, &idf).is_some() {
+                    accepted += 1;
+                    assert!(decisive.iter().any(|i| b.contains(&a[*i])), "{a:?} / {b:?}");
+                }
+            }
+        }
+        assert!(
+            accepted > 400,
+            "only {accepted} accepted pairs: the test says little"
+        );
+    }
+
+    #[test]
+    fn stop_words_are_sorted_for_the_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Story clustering over the stored articles (the rules are in
 //! [`crate::cluster`]) and the story listings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
 use sqlx::SqliteConnection;
 
 use super::{parse_ts, ts, Result, SeenKey, Store};
@@ -37,9 +38,267 @@ struct Candidate {
     id: i64,
     story_id: i64,
     first_seen: DateTime<Utc>,
-    /// The headline's content words (`cluster::title_terms`).
-    terms: Vec<String>,
+    /// The headline's content words (`cluster::title_terms`), interned by
+    /// the [`Window`], in the order of their text.
+    terms: Box<[u32]>,
     text: Option<u64>,
+    /// False once replaced, removed or evicted (the indexes still point here
+    /// until the next compaction).
+    live: bool,
+}
+
+/// The clustered articles of a comparison window, indexed so that a new
+/// article meets only the ones that can match it: headlines by their words,
+/// text SimHashes by their bands (`cluster::text_bands`). Read from the
+/// database once per [`Store::cluster_pending`] call and kept up to date
+/// with the articles the call clusters; between calls nothing is kept.
+#[derive(Default)]
+struct Window {
+    /// The first-seen range read from the database, both ends included.
+    range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    items: Vec<Candidate>,
+    /// Article id to its live item.
+    slot: HashMap<i64, u32>,
+    dead: usize,
+    /// Interned words and their text.
+    word_ids: HashMap<Box<str>, u32>,
+    words: Vec<Box<str>>,
+    /// Word to the items whose headline has it.
+    postings: Vec<Vec<u32>>,
+    /// Per band: band value to the items whose text hash has it.
+    bands: [HashMap<u16, Vec<u32>>; cluster::TEXT_BANDS],
+}
+
+/// Word weights of one batch's window (`cluster::term_weight`), by word id.
+struct Weights(Vec<f64>);
+
+impl Window {
+    fn intern(&mut self, terms: Vec<String>) -> Box<[u32]> {
+        terms
+            .into_iter()
+            .map(|t| {
+                if let Some(id) = self.word_ids.get(t.as_str()) {
+                    return *id;
+                }
+                let id = self.words.len() as u32;
+                let t: Box<str> = t.into_boxed_str();
+                self.words.push(t.clone());
+                self.word_ids.insert(t, id);
+                self.postings.push(Vec::new());
+                id
+            })
+            .collect()
+    }
+
+    /// Adds a clustered article, replacing what was known of it.
+    fn insert(&mut self, c: Candidate) {
+        self.remove(c.id);
+        let at = self.items.len() as u32;
+        for t in c.terms.iter() {
+            self.postings[*t as usize].push(at);
+        }
+        if let Some(h) = c.text {
+            for (band, v) in self.bands.iter_mut().zip(cluster::text_bands(h)) {
+                band.entry(v).or_default().push(at);
+            }
+        }
+        self.slot.insert(c.id, at);
+        self.items.push(c);
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(at) = self.slot.remove(&id) {
+            self.items[at as usize].live = false;
+            self.dead += 1;
+        }
+    }
+
+    /// Makes the window hold exactly the clustered articles first seen in
+    /// `[lo, hi]`, reading only the part of the range not read yet.
+    async fn cover(
+        &mut self,
+        conn: &mut SqliteConnection,
+        lo: DateTime<Utc>,
+        hi: DateTime<Utc>,
+    ) -> Result<()> {
+        if let Some((l, h)) = self.range {
+            if (l, h) == (lo, hi) {
+                return Ok(());
+            }
+            let outside: Vec<i64> = self
+                .items
+                .iter()
+                .filter(|c| c.live && (c.first_seen < lo || c.first_seen > hi))
+                .map(|c| c.id)
+                .collect();
+            for id in outside {
+                self.remove(id);
+            }
+            if lo > h || hi < l {
+                self.load(conn, lo, hi).await?;
+            } else {
+                if lo < l {
+                    self.load(conn, lo, l).await?;
+                }
+                if hi > h {
+                    self.load(conn, h, hi).await?;
+                }
+            }
+        } else {
+            self.load(conn, lo, hi).await?;
+        }
+        self.range = Some((lo, hi));
+        // A long backlog moves the range through time: drop what it left.
+        if self.dead > 1024 && self.dead > self.slot.len() {
+            self.compact();
+        }
+        Ok(())
+    }
+
+    /// Reads the clustered articles first seen in `[lo, hi]` that the window
+    /// does not hold yet.
+    async fn load(
+        &mut self,
+        conn: &mut SqliteConnection,
+        lo: DateTime<Utc>,
+        hi: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut rows = sqlx::query_as::<_, CandidateRow>(
+            "SELECT id, story_id, first_seen_at, title, text_simhash FROM articles \
+             WHERE first_seen_at >= ? AND first_seen_at <= ? AND story_id IS NOT NULL \
+             AND (title_simhash IS NOT NULL OR text_simhash IS NOT NULL)",
+        )
+        .bind(ts(lo))
+        .bind(ts(hi))
+        .fetch(&mut *conn);
+        let mut fresh = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            if self.slot.contains_key(&r.id) {
+                continue;
+            }
+            let Some(first_seen) = parse_ts(&r.first_seen_at) else {
+                continue;
+            };
+            let terms = r
+                .title
+                .as_deref()
+                .map(cluster::title_terms)
+                .unwrap_or_default();
+            fresh.push((r.id, r.story_id, first_seen, terms, r.text_simhash));
+        }
+        drop(rows);
+        for (id, story_id, first_seen, terms, text) in fresh {
+            let terms = self.intern(terms);
+            self.insert(Candidate {
+                id,
+                story_id,
+                first_seen,
+                terms,
+                text: text.map(cluster::from_db),
+                live: true,
+            });
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the items and indexes from the live items alone.
+    fn compact(&mut self) {
+        let items = std::mem::take(&mut self.items);
+        self.slot.clear();
+        self.dead = 0;
+        self.postings.iter_mut().for_each(Vec::clear);
+        self.bands.iter_mut().for_each(HashMap::clear);
+        for c in items.into_iter().filter(|c| c.live) {
+            self.insert(c);
+        }
+    }
+
+    /// The word weights for headlines of the window's range plus `extra`
+    /// (new articles, not clustered yet), as `cluster::TitleIdf` counts them.
+    fn weights<'a>(&'a self, extra: impl Iterator<Item = &'a [u32]>) -> Weights {
+        let mut df = vec![0u32; self.words.len()];
+        let mut n = 0u32;
+        let live = self.items.iter().filter(|c| c.live).map(|c| &*c.terms);
+        for terms in live.chain(extra) {
+            n += 1;
+            for t in terms {
+                df[*t as usize] += 1;
+            }
+        }
+        Weights(df.into_iter().map(|d| cluster::term_weight(n, d)).collect())
+    }
+
+    fn in_window(&self, at: u32, me: i64, first_seen: DateTime<Utc>) -> Option<&Candidate> {
+        let c = &self.items[at as usize];
+        (c.live
+            && c.id != me
+            && (c.first_seen - first_seen).abs() <= Duration::hours(cluster::WINDOW_HOURS))
+        .then_some(c)
+    }
+
+    /// The story of the nearest near-duplicate text within the window.
+    fn nearest_text(&self, me: i64, first_seen: DateTime<Utc>, hash: Option<u64>) -> Option<i64> {
+        let h = hash?;
+        let probes = cluster::text_band_probes();
+        let mut best: Option<(u32, i64, i64)> = None;
+        for (band, v) in self.bands.iter().zip(cluster::text_bands(h)) {
+            for p in probes {
+                for at in band.get(&(v ^ p)).into_iter().flatten() {
+                    let Some(c) = self.in_window(*at, me, first_seen) else {
+                        continue;
+                    };
+                    let Some(o) = c.text.filter(|o| cluster::same_text(h, *o)) else {
+                        continue;
+                    };
+                    let key = (cluster::distance(h, o), c.id, c.story_id);
+                    if best.is_none_or(|b| (key.0, key.1) < (b.0, b.1)) {
+                        best = Some(key);
+                    }
+                }
+            }
+        }
+        best.map(|(_, _, story)| story)
+    }
+
+    /// The story of the most similar headline within the window that shares
+    /// enough rare words (`cluster::title_similarity`). Only headlines that
+    /// share one of its decisive words (`cluster::decisive_terms`) can match,
+    /// so only those are weighed.
+    fn nearest_title(
+        &self,
+        me: i64,
+        first_seen: DateTime<Utc>,
+        terms: &[u32],
+        weights: &Weights,
+    ) -> Option<i64> {
+        if terms.len() < cluster::MIN_TITLE_TERMS {
+            return None;
+        }
+        let own: Vec<f64> = terms.iter().map(|t| weights.0[*t as usize]).collect();
+        let mut found: Vec<u32> = cluster::decisive_terms(&own)
+            .into_iter()
+            .flat_map(|i| self.postings[terms[i] as usize].iter().copied())
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        let cmp = |a: &u32, b: &u32| {
+            if a == b {
+                std::cmp::Ordering::Equal
+            } else {
+                self.words[*a as usize].cmp(&self.words[*b as usize])
+            }
+        };
+        let weight = |t: &u32| weights.0[*t as usize];
+        found
+            .into_iter()
+            .filter_map(|at| self.in_window(at, me, first_seen))
+            .filter_map(|c| {
+                cluster::title_similarity_by(terms, &c.terms, cmp, weight).map(|s| (s, c))
+            })
+            // Most similar first; the older article on a tie.
+            .max_by(|(s1, c1), (s2, c2)| s1.total_cmp(s2).then(c2.id.cmp(&c1.id)))
+            .map(|(_, c)| c.story_id)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -70,6 +329,12 @@ impl Store {
     /// the news volume of a few days, not on the archive's size.
     pub async fn cluster_pending(&self, now: DateTime<Utc>) -> Result<ClusterReport> {
         let mut report = ClusterReport::default();
+        // Read once and carried from batch to batch: re-reading the window's
+        // headlines and splitting them into words was most of a batch's cost.
+        // Only this call's own clustering changes which articles are
+        // candidates; an edit other writers make meanwhile (a title filled in
+        // later, a merged duplicate) is seen by the next call.
+        let mut window = Window::default();
         loop {
             let mut tx = self.begin_write().await?;
             let due: Vec<DueRow> = sqlx::query_as(
@@ -82,34 +347,33 @@ impl Store {
             if due.is_empty() {
                 break;
             }
-            let window = Duration::hours(cluster::WINDOW_HOURS);
+            let span = Duration::hours(cluster::WINDOW_HOURS);
             let seen: Vec<DateTime<Utc>> = due
                 .iter()
                 .map(|d| parse_ts(&d.first_seen_at).unwrap_or(now))
                 .collect();
-            let lo = seen.iter().min().copied().unwrap_or(now) - window;
-            let hi = seen.iter().max().copied().unwrap_or(now) + window;
-            let mut candidates = load_candidates(&mut tx, lo, hi).await?;
-            // Word weights from the window's headlines, the new ones included.
-            let mut idf = cluster::TitleIdf::default();
-            for c in &candidates {
-                idf.add(&c.terms);
-            }
-            let due_terms: Vec<Vec<String>> = due
+            let lo = seen.iter().min().copied().unwrap_or(now) - span;
+            let hi = seen.iter().max().copied().unwrap_or(now) + span;
+            window.cover(&mut tx, lo, hi).await?;
+            let due_terms: Vec<Box<[u32]>> = due
                 .iter()
                 .map(|d| {
-                    d.title
+                    let terms = d
+                        .title
                         .as_deref()
                         .map(cluster::title_terms)
-                        .unwrap_or_default()
+                        .unwrap_or_default();
+                    window.intern(terms)
                 })
                 .collect();
-            for (d, t) in due.iter().zip(&due_terms) {
-                // Already a candidate (full text arrived later): counted once.
-                if d.story_id.is_none() {
-                    idf.add(t);
-                }
-            }
+            // Word weights from the window's headlines, the new ones included
+            // (one already a candidate, its full text arrived later, counts once).
+            let weights = window.weights(
+                due.iter()
+                    .zip(&due_terms)
+                    .filter(|(d, _)| d.story_id.is_none())
+                    .map(|(_, t)| &**t),
+            );
             let mut touched = BTreeSet::new();
             for ((row, first_seen), terms) in due.iter().zip(seen).zip(due_terms) {
                 let me = Due {
@@ -118,7 +382,7 @@ impl Store {
                     terms,
                 };
                 let joined =
-                    cluster_one(&mut tx, &me, &idf, &mut candidates, &mut touched, now).await?;
+                    cluster_one(&mut tx, &me, &weights, &mut window, &mut touched, now).await?;
                 report.examined += 1;
                 report.joined += usize::from(joined);
             }
@@ -162,38 +426,6 @@ impl Store {
     }
 }
 
-async fn load_candidates(
-    conn: &mut SqliteConnection,
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> Result<Vec<Candidate>> {
-    let rows: Vec<CandidateRow> = sqlx::query_as(
-        "SELECT id, story_id, first_seen_at, title, text_simhash FROM articles \
-         WHERE first_seen_at >= ? AND first_seen_at <= ? AND story_id IS NOT NULL \
-         AND (title_simhash IS NOT NULL OR text_simhash IS NOT NULL)",
-    )
-    .bind(ts(lo))
-    .bind(ts(hi))
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(Candidate {
-                id: r.id,
-                story_id: r.story_id,
-                first_seen: parse_ts(&r.first_seen_at)?,
-                terms: r
-                    .title
-                    .as_deref()
-                    .map(cluster::title_terms)
-                    .unwrap_or_default(),
-                text: r.text_simhash.map(cluster::from_db),
-            })
-        })
-        .collect())
-}
-
 /// The story Google's related coverage puts this article in: one of the
 /// articles its hints point to, or one whose hints point to it.
 async fn hinted_story(conn: &mut SqliteConnection, article_id: i64) -> Result<Option<i64>> {
@@ -216,60 +448,15 @@ async fn hinted_story(conn: &mut SqliteConnection, article_id: i64) -> Result<Op
 struct Due<'a> {
     row: &'a DueRow,
     first_seen: DateTime<Utc>,
-    terms: Vec<String>,
-}
-
-fn in_window(c: &Candidate, me: i64, first_seen: DateTime<Utc>) -> bool {
-    c.id != me && (c.first_seen - first_seen).abs() <= Duration::hours(cluster::WINDOW_HOURS)
-}
-
-/// The story of the nearest near-duplicate text within the window.
-fn nearest_text(
-    candidates: &[Candidate],
-    me: i64,
-    first_seen: DateTime<Utc>,
-    hash: Option<u64>,
-) -> Option<i64> {
-    let h = hash?;
-    candidates
-        .iter()
-        .filter(|c| in_window(c, me, first_seen))
-        .filter_map(|c| {
-            c.text
-                .filter(|o| cluster::same_text(h, *o))
-                .map(|o| (cluster::distance(h, o), c))
-        })
-        .min_by_key(|(d, c)| (*d, c.id))
-        .map(|(_, c)| c.story_id)
-}
-
-/// The story of the most similar headline within the window that shares
-/// enough rare words (`cluster::title_similarity`).
-fn nearest_title(
-    candidates: &[Candidate],
-    me: i64,
-    first_seen: DateTime<Utc>,
-    terms: &[String],
-    idf: &cluster::TitleIdf,
-) -> Option<i64> {
-    if terms.len() < cluster::MIN_TITLE_TERMS {
-        return None;
-    }
-    candidates
-        .iter()
-        .filter(|c| in_window(c, me, first_seen))
-        .filter_map(|c| cluster::title_similarity(terms, &c.terms, idf).map(|s| (s, c)))
-        // Most similar first; the older article on a tie.
-        .max_by(|(s1, c1), (s2, c2)| s1.total_cmp(s2).then(c2.id.cmp(&c1.id)))
-        .map(|(_, c)| c.story_id)
+    terms: Box<[u32]>,
 }
 
 /// Clusters one article; true when it joined an existing story.
 async fn cluster_one(
     conn: &mut SqliteConnection,
     me: &Due<'_>,
-    idf: &cluster::TitleIdf,
-    candidates: &mut Vec<Candidate>,
+    weights: &Weights,
+    window: &mut Window,
     touched: &mut BTreeSet<i64>,
     now: DateTime<Utc>,
 ) -> Result<bool> {
@@ -277,7 +464,7 @@ async fn cluster_one(
     // Still stored: an archive's hashes stay comparable if the rule changes back.
     let title = row.title.as_deref().and_then(cluster::title_simhash);
     let text = row.text.as_deref().and_then(cluster::text_simhash);
-    let by_text = nearest_text(candidates, row.id, first_seen, text);
+    let by_text = window.nearest_text(row.id, first_seen, text);
     let target = match row.story_id {
         // Full text arrived after clustering: only a text match moves it, and
         // only out of a story of its own (a bigger story was joined on
@@ -297,7 +484,7 @@ async fn cluster_one(
             let hinted = hinted_story(conn, row.id).await?;
             hinted
                 .or(by_text)
-                .or_else(|| nearest_title(candidates, row.id, first_seen, &me.terms, idf))
+                .or_else(|| window.nearest_title(row.id, first_seen, &me.terms, weights))
         }
     };
     let story = match (target, row.story_id) {
@@ -326,14 +513,15 @@ async fn cluster_one(
     .bind(text.map(cluster::to_db))
     .execute(&mut *conn)
     .await?;
-    candidates.retain(|c| c.id != row.id);
+    window.remove(row.id);
     if title.is_some() || text.is_some() {
-        candidates.push(Candidate {
+        window.insert(Candidate {
             id: row.id,
             story_id: story,
             first_seen,
             terms: me.terms.clone(),
             text,
+            live: true,
         });
     }
     Ok(target.is_some() && target != row.story_id)
@@ -588,5 +776,230 @@ mod tests {
         // stories and retire a story id clients may hold (see docs/schema.md).
         assert_eq!(story_of(&store, a).await, sa);
         assert_eq!(story_of(&store, b).await, sb);
+    }
+
+    /// An article as the reference below sees the database.
+    #[derive(Clone)]
+    struct RefArticle {
+        id: i64,
+        title: String,
+        text: Option<String>,
+        first_seen: DateTime<Utc>,
+        story: Option<i64>,
+        title_hash: Option<u64>,
+        text_hash: Option<u64>,
+        due: Option<i64>,
+    }
+
+    type RefCandidate = (i64, i64, DateTime<Utc>, Vec<String>, Option<u64>);
+
+    /// The clustering as it was before the indexes: every due article scans
+    /// every candidate of its batch's window, with weights from a fresh
+    /// `TitleIdf` per batch. The oracle the indexed store must agree with.
+    fn reference_cluster(arts: &mut [RefArticle], sizes: &mut HashMap<i64, i64>) {
+        let window = Duration::hours(cluster::WINDOW_HOURS);
+        let near = |a: DateTime<Utc>, b: DateTime<Utc>| (a - b).abs() <= window;
+        loop {
+            let due: Vec<usize> = (0..arts.len())
+                .filter(|i| arts[*i].due.is_some())
+                .take(BATCH as usize)
+                .collect();
+            let (Some(lo), Some(hi)) = (
+                due.iter().map(|i| arts[*i].first_seen).min(),
+                due.iter().map(|i| arts[*i].first_seen).max(),
+            ) else {
+                return;
+            };
+            let (lo, hi) = (lo - window, hi + window);
+            let mut cands: Vec<RefCandidate> = arts
+                .iter()
+                .filter(|a| a.first_seen >= lo && a.first_seen <= hi)
+                .filter(|a| a.title_hash.is_some() || a.text_hash.is_some())
+                .filter_map(|a| {
+                    let terms = cluster::title_terms(&a.title);
+                    Some((a.id, a.story?, a.first_seen, terms, a.text_hash))
+                })
+                .collect();
+            let mut idf = cluster::TitleIdf::default();
+            for c in &cands {
+                idf.add(&c.3);
+            }
+            for i in &due {
+                if arts[*i].story.is_none() {
+                    idf.add(&cluster::title_terms(&arts[*i].title));
+                }
+            }
+            let mut touched = BTreeSet::new();
+            for i in due {
+                let a = arts[i].clone();
+                let terms = cluster::title_terms(&a.title);
+                let title = cluster::title_simhash(&a.title);
+                let text = a.text.as_deref().and_then(cluster::text_simhash);
+                let by_text = text.and_then(|h| {
+                    cands
+                        .iter()
+                        .filter(|c| c.0 != a.id && near(c.2, a.first_seen))
+                        .filter_map(|c| {
+                            c.4.filter(|o| cluster::same_text(h, *o))
+                                .map(|o| (cluster::distance(h, o), c.0, c.1))
+                        })
+                        .min_by_key(|(d, id, _)| (*d, *id))
+                        .map(|c| c.2)
+                });
+                let target = match a.story {
+                    Some(current) if a.due == Some(2) => {
+                        let alone = sizes.get(&current).copied().unwrap_or(0);
+                        by_text.filter(|s| *s != current && alone <= 1)
+                    }
+                    _ => by_text.or_else(|| {
+                        if terms.len() < cluster::MIN_TITLE_TERMS {
+                            return None;
+                        }
+                        cands
+                            .iter()
+                            .filter(|c| c.0 != a.id && near(c.2, a.first_seen))
+                            .filter_map(|c| {
+                                cluster::title_similarity(&terms, &c.3, &idf).map(|s| (s, c))
+                            })
+                            .max_by(|(s1, c1), (s2, c2)| s1.total_cmp(s2).then(c2.0.cmp(&c1.0)))
+                            .map(|(_, c)| c.1)
+                    }),
+                };
+                let story = target.or(a.story).unwrap_or_else(|| {
+                    let id = sizes.len() as i64 + 1;
+                    sizes.insert(id, 0);
+                    id
+                });
+                touched.extend(a.story);
+                touched.insert(story);
+                let me = &mut arts[i];
+                (me.story, me.title_hash, me.text_hash, me.due) = (Some(story), title, text, None);
+                cands.retain(|c| c.0 != a.id);
+                if title.is_some() || text.is_some() {
+                    cands.push((a.id, story, a.first_seen, terms, text));
+                }
+            }
+            for s in touched {
+                let size = arts.iter().filter(|a| a.story == Some(s)).count() as i64;
+                sizes.insert(s, size);
+            }
+        }
+    }
+
+    /// Stores the articles (in order, so ids follow it) as not clustered yet.
+    async fn insert_all(store: &Store, arts: &mut [RefArticle], keys_from: usize) {
+        for (k, a) in arts.iter_mut().enumerate() {
+            a.id = sqlx::query_scalar(
+                "INSERT INTO articles (url_key, title, text, first_seen_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+            )
+            .bind(format!("https://x.example/{}", keys_from + k))
+            .bind(&a.title)
+            .bind(&a.text)
+            .bind(ts(a.first_seen))
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn indexed_lookups_pick_the_same_stories_as_scanning_the_whole_window() {
+        let (store, _d) = temp_store().await;
+        let now = Utc::now();
+        let mut state = 3u64;
+        let mut rand = move |m: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % m
+        };
+        // Events with a few rare words each (some shared between events) and
+        // a base text; an article takes some of its event's words and a few
+        // common ones, and two thirds of them a lightly or heavily edited
+        // copy of the event's text. First seen over ten days, in roughly id order.
+        let events: Vec<(Vec<String>, Vec<String>)> = (0..150)
+            .map(|_| {
+                let words = (0..6).map(|_| format!("rare{}", rand(700))).collect();
+                let text = (0..60).map(|_| format!("t{}", rand(5000))).collect();
+                (words, text)
+            })
+            .collect();
+        let total = 1_800;
+        let mut arts: Vec<RefArticle> = (0..total)
+            .map(|i| {
+                let (words, text) = &events[rand(events.len() as u64) as usize];
+                let mut title: Vec<String> =
+                    words.iter().filter(|_| rand(4) != 0).cloned().collect();
+                for _ in 0..rand(4) {
+                    title.push(format!("common{}", rand(12)));
+                }
+                if rand(5) == 0 {
+                    title.truncate(2);
+                }
+                let text = (rand(3) != 0).then(|| {
+                    let mut t = text.clone();
+                    for _ in 0..rand(8) {
+                        let at = rand(t.len() as u64) as usize;
+                        t[at] = format!("t{}", rand(5000));
+                    }
+                    t.join(" ")
+                });
+                let hours = (i * 240 / total) as i64 + rand(12) as i64;
+                RefArticle {
+                    id: 0,
+                    title: title.join(" "),
+                    text,
+                    first_seen: now - Duration::hours(250 - hours),
+                    story: None,
+                    title_hash: None,
+                    text_hash: None,
+                    due: Some(1),
+                }
+            })
+            .collect();
+        // A straggler first seen long before its neighbours: its batch
+        // reaches back in time.
+        arts[1_500].first_seen = now - Duration::hours(245);
+        let mut later = arts.split_off(1_100);
+        let mut sizes = HashMap::new();
+        // Two calls, each over what had arrived by then...
+        insert_all(&store, &mut arts, 0).await;
+        reference_cluster(&mut arts, &mut sizes);
+        store.cluster_pending(now).await.unwrap();
+        insert_all(&store, &mut later, arts.len()).await;
+        arts.append(&mut later);
+        reference_cluster(&mut arts, &mut sizes);
+        store.cluster_pending(now).await.unwrap();
+        // ...then full texts arriving for articles clustered without one
+        // (an event's text: some match articles of that event, if near).
+        for (i, a) in arts
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, a)| a.text.is_none())
+        {
+            let text = events[i % events.len()].1.join(" ");
+            sqlx::query("UPDATE articles SET text = ? WHERE id = ?")
+                .bind(&text)
+                .bind(a.id)
+                .execute(&store.writer)
+                .await
+                .unwrap();
+            (a.text, a.due) = (Some(text), Some(2));
+        }
+        reference_cluster(&mut arts, &mut sizes);
+        store.cluster_pending(now).await.unwrap();
+        let mut joined = 0;
+        for a in &arts {
+            assert_eq!(
+                Some(story_of(&store, a.id).await),
+                a.story,
+                "article {}",
+                a.id
+            );
+            joined += usize::from(sizes.get(&a.story.unwrap_or(0)).is_some_and(|s| *s > 1));
+        }
+        // The data must exercise both rules, or the comparison says little.
+        assert!(joined > 500, "only {joined} articles share a story");
     }
 }
