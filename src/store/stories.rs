@@ -171,7 +171,8 @@ impl Window {
         .bind(ts(lo))
         .bind(ts(hi))
         .fetch(&mut *conn);
-        let mut fresh = Vec::new();
+        // Row by row: the rows and their words as strings would take
+        // several times the window's own memory.
         while let Some(r) = rows.try_next().await? {
             if self.slot.contains_key(&r.id) {
                 continue;
@@ -184,17 +185,13 @@ impl Window {
                 .as_deref()
                 .map(cluster::title_terms)
                 .unwrap_or_default();
-            fresh.push((r.id, r.story_id, first_seen, terms, r.text_simhash));
-        }
-        drop(rows);
-        for (id, story_id, first_seen, terms, text) in fresh {
             let terms = self.intern(terms);
             self.insert(Candidate {
-                id,
-                story_id,
+                id: r.id,
+                story_id: r.story_id,
                 first_seen,
                 terms,
-                text: text.map(cluster::from_db),
+                text: r.text_simhash.map(cluster::from_db),
                 live: true,
             });
         }
