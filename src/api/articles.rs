@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 use super::params::{query_fingerprint, Cursor, Params};
 use super::{ApiError, ApiState};
-use crate::store::{ArticleFilter, ArticleItem, ArticleSearch, RankKey, SearchOrder, SeenKey};
+use crate::store::{
+    ArticleFilter, ArticleItem, ArticleSearch, ItemText, RankKey, SearchOrder, SeenKey,
+};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -74,7 +76,14 @@ pub async fn list(
                 order: SearchOrder::Rank,
             };
             let mut rows = store
-                .search_articles(&search, &filter, after.as_ref(), max_id, limit + 1)
+                .search_articles(
+                    &search,
+                    &filter,
+                    after.as_ref(),
+                    max_id,
+                    limit + 1,
+                    ItemText::Flag,
+                )
                 .await?;
             let next = more(&mut rows, limit).map(|last| Cursor::Rank {
                 key: RankKey {
@@ -101,7 +110,7 @@ pub async fn list(
                 }
             };
             let mut rows = store
-                .list_articles(&filter, after.as_ref(), limit + 1)
+                .list_articles(&filter, after.as_ref(), limit + 1, ItemText::Flag)
                 .await?;
             let next = more(&mut rows, limit).map(|last| {
                 Cursor::Seen(SeenKey {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::articles::{parse_id, DEFAULT_LIMIT, MAX_LIMIT};
 use super::params::{Cursor, Params};
 use super::{ApiError, ApiState};
-use crate::store::{ArticleFilter, SeenKey};
+use crate::store::{ArticleFilter, ItemText, SeenKey};
 
 /// Stories newest first (by first seen), keyset-paginated.
 pub async fn list(
@@ -62,6 +62,8 @@ pub async fn one(
         story_id: Some(id),
         ..Default::default()
     };
-    let articles = store.list_articles(&filter, None, MAX_LIMIT).await?;
+    let articles = store
+        .list_articles(&filter, None, MAX_LIMIT, ItemText::Flag)
+        .await?;
     Ok(Json(json!({ "story": story, "articles": articles })))
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::articles::filter_from;
 use super::params::Params;
 use super::{ApiError, ApiState};
-use crate::store::{ArticleFilter, ArticleItem, ArticleSearch, FeedRow, SearchOrder};
+use crate::store::{ArticleFilter, ArticleItem, ArticleSearch, FeedRow, ItemText, SearchOrder};
 
 const DEFAULT_ENTRIES: i64 = 50;
 const MAX_ENTRIES: i64 = 100;
@@ -54,7 +54,9 @@ pub async fn feed(
         feed_id: Some(id),
         ..Default::default()
     };
-    let articles = store.list_articles(&filter, None, limit).await?;
+    let articles = store
+        .list_articles(&filter, None, limit, ItemText::Full)
+        .await?;
     let meta = FeedMeta::of_feed(&feed);
     Ok(match format {
         Format::Atom => conditional(&headers, ATOM_TYPE, atom(&meta, &articles)),
@@ -109,7 +111,7 @@ pub async fn search_atom(
     };
     let articles = state
         .store()
-        .search_articles(&search, &filter, None, i64::MAX, limit)
+        .search_articles(&search, &filter, None, i64::MAX, limit, ItemText::Full)
         .await?;
     let meta = FeedMeta {
         id: format!("urn:newsd:search:{}", urlencode(q)),

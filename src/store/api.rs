@@ -32,12 +32,45 @@ pub struct ArticleFilter {
 /// `feed`, `publisher` filters) are ranked in full.
 pub const SEARCH_CANDIDATES: i64 = 2_000;
 
-/// Below this many items a feed's listing reads the feed's own articles and
-/// sorts them (~60 µs each: `first_seen_at` sits past the full text, in
-/// overflow pages); above it, it walks the archive newest first (~2 µs per
-/// article passed over, 20 × N / items of them). At 1M articles the two
-/// meet near 800 items (`examples/api_bench.rs`).
-const SMALL_FEED: i64 = 1_000;
+/// Below this many articles a feed's (or a language's) listings and searches
+/// start from its own articles: a listing sorts them by one index probe each
+/// (~2 µs), a search looks each up in the word index. Above it, they walk the
+/// archive (or the matches) newest first with a probe per article passed
+/// over (~2 µs; 20 × N / items of them for a listing page).
+const SMALL_SET: i64 = 1_000;
+
+/// `since` bounds the ids a search walks when at most this many articles
+/// were first seen since then (counting them is an index scan, ~0.1 µs
+/// each). With more, the matches older than `since` that are walked past
+/// are fewer than `SEARCH_CANDIDATES` × archive / this many, a probe each.
+const SINCE_SCAN: i64 = 100_000;
+
+/// The sizes where query plans change; tests shrink them to reach every plan
+/// with a few articles.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plans {
+    /// Matches ranked at most ([`SEARCH_CANDIDATES`]).
+    pub candidates: i64,
+    /// See [`SMALL_SET`].
+    pub small_set: i64,
+    /// See [`SINCE_SCAN`].
+    pub since_scan: i64,
+}
+
+const PLANS: Plans = Plans {
+    candidates: SEARCH_CANDIDATES,
+    small_set: SMALL_SET,
+    since_scan: SINCE_SCAN,
+};
+
+/// What a listed article carries of its full text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemText {
+    /// Only whether it has one (`has_text`): the text is not read.
+    Flag,
+    /// The text itself too (feeds out).
+    Full,
+}
 
 /// Where a newest-first page ends: the last row's `(first_seen_at, id)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +114,8 @@ pub struct ArticleItem {
     pub url: Option<String>,
     pub title: Option<String>,
     pub summary: Option<String>,
-    /// The full text, kept for feeds out; lists report `has_text` instead.
+    /// The full text, read for feeds out only ([`ItemText::Full`]); lists
+    /// report `has_text` instead.
     #[serde(skip_serializing)]
     pub text: Option<String>,
     pub has_text: bool,
@@ -106,6 +140,7 @@ struct ArticleItemRow {
     url: Option<String>,
     title: Option<String>,
     summary: Option<String>,
+    has_text: bool,
     text: Option<String>,
     publisher: Option<String>,
     publisher_url: Option<String>,
@@ -134,7 +169,7 @@ impl From<ArticleItemRow> for ArticleItem {
             url: r.url,
             title: r.title,
             summary: r.summary,
-            has_text: r.text.is_some(),
+            has_text: r.has_text,
             text: r.text,
             publisher: r.publisher,
             publisher_url: r.publisher_url,
@@ -218,10 +253,6 @@ pub struct ApiMetrics {
     pub schema_version: i64,
 }
 
-const ITEM_COLUMNS: &str = "a.id, a.url, a.title, a.summary, a.text, a.publisher, a.publisher_url, \
-    a.authors, a.published_at, a.first_seen_at, a.updated_at, a.story_id, \
-    (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi WHERE fi.article_id = a.id) AS feed_ids";
-
 impl Store {
     /// Whether the archive records article languages (`articles.lang`).
     pub async fn has_lang_column(&self) -> Result<bool> {
@@ -257,40 +288,46 @@ impl Store {
         filter: &ArticleFilter,
         after: Option<&SeenKey>,
         limit: i64,
+        text: ItemText,
     ) -> Result<Vec<ArticleItem>> {
-        self.list_articles_with(filter, after, limit, SMALL_FEED)
+        self.list_articles_with(filter, after, limit, text, PLANS)
             .await
     }
 
-    /// [`Store::list_articles`] with the feed size where the plan changes.
+    /// [`Store::list_articles`] with the sizes where plans change.
     pub(crate) async fn list_articles_with(
         &self,
         filter: &ArticleFilter,
         after: Option<&SeenKey>,
         limit: i64,
-        small_feed: i64,
+        text: ItemText,
+        plans: Plans,
     ) -> Result<Vec<ArticleItem>> {
-        let lang = self.lang_filter(filter).await?;
+        let plan = self.filter_plan(filter, plans).await?;
+        // The page's ids first, its columns after: ordering rows read from a
+        // small set (a feed's, a language's) sorts them, and SQLite reads a
+        // sorted row's every column before sorting.
         let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {ITEM_COLUMNS}, NULL AS snippet, NULL AS rank FROM articles a WHERE 1 = 1"
+            "SELECT {}, NULL AS snippet, NULL AS rank FROM articles a WHERE a.id IN (",
+            item_columns(text)
         ));
-        // Two plans for a feed: walking all articles newest first and
-        // keeping the feed's costs a probe per article passed over, which
-        // for a small or long-quiet feed means most of the archive; reading
-        // the feed's own articles and sorting them costs one row each. A
-        // bounded count picks the cheaper one.
-        let feed = match filter.feed_id {
-            Some(f) if self.feed_is_small(f, small_feed).await? => {
-                qb.push(
-                    " AND a.id IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = ",
-                )
-                .push_bind(f)
-                .push(")");
-                FeedPlan::Done
+        // Two plans: walking all articles newest first and keeping the
+        // filter's costs a probe per article passed over, which for a small
+        // feed or a rare language means most of the archive; reading the small
+        // set and sorting it by the index holding `first_seen_at` costs an
+        // index probe per article in it. A bounded count picked one.
+        match plan.driver {
+            Some(_) => {
+                qb.push(format!(
+                    "SELECT a.id FROM articles a INDEXED BY {SEEN_LANG_INDEX} WHERE 1 = 1"
+                ));
+                push_driver(&mut qb, &plan, "a.id");
             }
-            _ => FeedPlan::Exists,
-        };
-        push_filters(&mut qb, filter, lang, feed);
+            None => {
+                qb.push("SELECT a.id FROM articles a WHERE 1 = 1");
+            }
+        }
+        push_filters(&mut qb, &plan, "a.id", Seen::Column);
         if let Some(k) = after {
             // The `<=` bound on its own lets SQLite start the index walk at
             // the cursor; with only the OR it walked from the newest row
@@ -304,7 +341,8 @@ impl Store {
                 .push(")");
         }
         qb.push(" ORDER BY a.first_seen_at DESC, a.id DESC LIMIT ")
-            .push_bind(limit);
+            .push_bind(limit)
+            .push(") ORDER BY a.first_seen_at DESC, a.id DESC");
         let rows: Vec<ArticleItemRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
@@ -320,26 +358,29 @@ impl Store {
         after: Option<&RankKey>,
         max_id: i64,
         limit: i64,
+        text: ItemText,
     ) -> Result<Vec<ArticleItem>> {
-        self.search_articles_within(search, filter, after, max_id, limit, SEARCH_CANDIDATES)
+        self.search_articles_with(search, filter, after, max_id, limit, text, PLANS)
             .await
     }
 
-    /// [`Store::search_articles`] ranking at most `candidates` matches.
-    pub(crate) async fn search_articles_within(
+    /// [`Store::search_articles`] with the sizes where plans change.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn search_articles_with(
         &self,
         search: &ArticleSearch,
         filter: &ArticleFilter,
         after: Option<&RankKey>,
         max_id: i64,
         limit: i64,
-        candidates: i64,
+        text: ItemText,
+        plans: Plans,
     ) -> Result<Vec<ArticleItem>> {
         let tokens: Vec<&str> = search.text.split_whitespace().collect();
         if tokens.is_empty() {
             return Err(StoreError::Query("empty query".into()));
         }
-        let lang = self.lang_filter(filter).await?;
+        let plan = self.filter_plan(filter, plans).await?;
         // Which index answers, with which expression, and the tokens left to LIKE.
         let (table, expr, likes): (Option<&str>, String, Vec<String>) = if search.fts_syntax {
             (Some("articles_fts"), search.text.clone(), Vec::new())
@@ -361,6 +402,14 @@ impl Store {
                 (Some("articles_trigram"), expr, likes)
             }
         };
+        // Ids follow first sighting closely but not exactly (a merged
+        // article keeps the earlier sighting of the two), so `since` bounds
+        // the ids searched only through the smallest id first seen since
+        // then, and each candidate's `first_seen_at` is still checked.
+        let since_id = match filter.since {
+            Some(s) => self.first_id_since(&ts(s), plans.since_scan).await?,
+            None => None,
+        };
         // Matches are taken newest first (highest id, which follows first
         // sighting) and only the newest `candidates` of them that pass the
         // filters are ranked (materialized, ids and ranks only): a word in
@@ -373,79 +422,61 @@ impl Store {
         // across a page boundary; the `max_id` snapshot keeps the candidate
         // set the same from page to page.
         let mut qb = QueryBuilder::<Sqlite>::new("WITH hits AS MATERIALIZED (");
-        // Without filters on article columns the index alone answers: no
-        // article row is read per candidate.
-        let bare = likes.is_empty()
-            && filter.feed_id.is_none()
-            && filter.publisher.is_none()
-            && lang.is_none()
-            && filter.since.is_none()
-            && filter.until.is_none()
-            && filter.has_text.is_none()
-            && filter.story_id.is_none();
-        match table {
-            Some(t) if bare => {
-                qb.push(format!(
-                    "SELECT {t}.rowid AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank \
-                     FROM {t} WHERE {t} MATCH "
-                ));
-                qb.push_bind(expr.clone());
-                qb.push(format!(" AND {t}.rowid <= "))
-                    .push_bind(after.map_or(max_id, |k| k.max_id));
-                qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT "))
-                    .push_bind(candidates);
-            }
+        // A candidate's article row (columns stored past its full text) is
+        // read only for filters on those columns.
+        let row = !likes.is_empty() || plan.needs_row();
+        let id = match table {
             Some(t) => {
                 qb.push(format!(
-                    "SELECT a.id AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank \
-                     FROM {t} JOIN articles a ON a.id = {t}.rowid WHERE {t} MATCH "
+                    "SELECT {t}.rowid AS id, bm25({t}, 10.0, 3.0, 1.0) AS rank FROM {t}"
                 ));
+                if row {
+                    qb.push(format!(" JOIN articles a ON a.id = {t}.rowid"));
+                }
+                qb.push(format!(" WHERE {t} MATCH "));
                 qb.push_bind(expr.clone());
+                format!("{t}.rowid")
             }
             None => {
-                qb.push("SELECT a.id AS id, 0.0 AS rank FROM articles a WHERE 1 = 1");
-            }
-        }
-        if !(bare && table.is_some()) {
-            push_filters(&mut qb, filter, lang, FeedPlan::Exists);
-            if table.is_none() {
                 // Without an index the words are looked for in the newest
                 // `candidates` articles only (LIKE reads every text it tries).
-                qb.push(" AND a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ")
-                    .push_bind(candidates)
-                    .push(")");
+                qb.push(
+                    "SELECT a.id AS id, 0.0 AS rank FROM articles a \
+                     WHERE a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ",
+                )
+                .push_bind(plans.candidates)
+                .push(")");
+                "a.id".to_owned()
             }
-            for l in likes {
-                qb.push(" AND (a.title LIKE ")
-                    .push_bind(l.clone())
-                    .push(" ESCAPE '\\' OR a.summary LIKE ")
-                    .push_bind(l.clone())
-                    .push(" ESCAPE '\\' OR a.text LIKE ")
-                    .push_bind(l)
-                    .push(" ESCAPE '\\')");
-            }
-            qb.push(" AND a.id <= ")
-                .push_bind(after.map_or(max_id, |k| k.max_id));
-            match table {
-                Some(t) => qb.push(format!(" ORDER BY {t}.rowid DESC LIMIT ")),
-                None => qb.push(" ORDER BY a.id DESC LIMIT "),
-            };
-            qb.push_bind(candidates);
-        }
-        let snippet = match table {
-            Some(_) => "NULL",
-            None => "substr(COALESCE(a.title, a.summary, ''), 1, 80)",
         };
-        qb.push(format!(
-            ") SELECT {ITEM_COLUMNS}, {snippet} AS snippet, hits.rank AS rank \
-             FROM hits JOIN articles a ON a.id = hits.id"
-        ));
+        qb.push(format!(" AND {id} <= "))
+            .push_bind(after.map_or(max_id, |k| k.max_id));
+        if let Some(lo) = since_id {
+            qb.push(format!(" AND {id} >= ")).push_bind(lo);
+        }
+        push_driver(&mut qb, &plan, &id);
+        push_filters(&mut qb, &plan, &id, Seen::Probe);
+        for l in likes {
+            qb.push(" AND (a.title LIKE ")
+                .push_bind(l.clone())
+                .push(" ESCAPE '\\' OR a.summary LIKE ")
+                .push_bind(l.clone())
+                .push(" ESCAPE '\\' OR a.text LIKE ")
+                .push_bind(l)
+                .push(" ESCAPE '\\')");
+        }
+        qb.push(format!(" ORDER BY {id} DESC LIMIT "))
+            .push_bind(plans.candidates);
+        // The page's ids, then its columns (SQLite would read every
+        // candidate's columns before sorting them).
+        qb.push("), page AS MATERIALIZED (");
         match search.order {
             SearchOrder::Rank => {
+                qb.push("SELECT id, rank FROM hits");
                 if let Some(k) = after {
                     // The last article's current rank; the cursor's copy if it
                     // no longer matches (merged away).
-                    qb.push(" WHERE (hits.rank, -hits.id) > (COALESCE((SELECT rank FROM hits WHERE id = ")
+                    qb.push(" WHERE (rank, -id) > (COALESCE((SELECT rank FROM hits WHERE id = ")
                         .push_bind(k.id)
                         .push("), ")
                         .push_bind(k.rank)
@@ -453,14 +484,30 @@ impl Store {
                         .push_bind(k.id)
                         .push(")");
                 }
-                qb.push(" ORDER BY hits.rank, hits.id DESC LIMIT ")
-                    .push_bind(limit);
+                qb.push(" ORDER BY rank, id DESC LIMIT ").push_bind(limit);
             }
             SearchOrder::Newest => {
-                qb.push(" ORDER BY a.first_seen_at DESC, a.id DESC LIMIT ")
-                    .push_bind(limit);
+                qb.push(format!(
+                    "SELECT hits.id, hits.rank FROM hits \
+                     CROSS JOIN articles s INDEXED BY {SEEN_LANG_INDEX} ON s.id = hits.id \
+                     ORDER BY s.first_seen_at DESC, s.id DESC LIMIT "
+                ))
+                .push_bind(limit);
             }
         }
+        let snippet = match table {
+            Some(_) => "NULL",
+            None => "substr(COALESCE(a.title, a.summary, ''), 1, 80)",
+        };
+        qb.push(format!(
+            ") SELECT {}, {snippet} AS snippet, page.rank AS rank \
+             FROM page JOIN articles a ON a.id = page.id",
+            item_columns(text)
+        ));
+        qb.push(match search.order {
+            SearchOrder::Rank => " ORDER BY page.rank, page.id DESC",
+            SearchOrder::Newest => " ORDER BY a.first_seen_at DESC, a.id DESC",
+        });
         let query_error = |e: sqlx::Error| match e {
             sqlx::Error::Database(db) if search.fts_syntax => StoreError::Query(format!(
                 "{} (in FTS5 query {:?})",
@@ -499,7 +546,6 @@ impl Store {
         }
         Ok(items)
     }
-
     /// One article with its feed items, Google links and story hints.
     pub async fn article_detail(&self, id: i64) -> Result<Option<ArticleDetail>> {
         let row = sqlx::query("SELECT * FROM articles WHERE id = ?")
@@ -593,6 +639,27 @@ impl Store {
         })
     }
 
+    /// How a request's filters are applied: the language filter only where
+    /// the archive records languages, and the small set (a feed's articles,
+    /// a language's) that drives the query, if a filter has one.
+    async fn filter_plan<'f>(
+        &self,
+        filter: &'f ArticleFilter,
+        plans: Plans,
+    ) -> Result<FilterPlan<'f>> {
+        let lang = self.lang_filter(filter).await?;
+        let driver = match (filter.feed_id, lang) {
+            (Some(f), _) if self.feed_is_small(f, plans.small_set).await? => Some(Driver::Feed(f)),
+            (_, Some(l)) if self.lang_is_small(l, plans.small_set).await? => Some(Driver::Lang),
+            _ => None,
+        };
+        Ok(FilterPlan {
+            filter,
+            lang,
+            driver,
+        })
+    }
+
     /// Whether a feed has fewer than `small` items (counted up to that many
     /// on `feed_items_feed_seen`, so the check stays cheap).
     async fn feed_is_small(&self, feed_id: i64, small: i64) -> Result<bool> {
@@ -606,6 +673,31 @@ impl Store {
         Ok(n < small)
     }
 
+    /// Whether fewer than `small` articles are in a language (counted up to
+    /// that many on `articles_lang_seen`).
+    async fn lang_is_small(&self, lang: &str, small: i64) -> Result<bool> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (SELECT 1 FROM articles l WHERE ");
+        push_lang(&mut qb, lang);
+        qb.push(" LIMIT ").push_bind(small).push(")");
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(n < small)
+    }
+
+    /// The smallest id among the articles first seen at or after `since`, if
+    /// at most `scan` of them were (counted on `articles_first_seen`);
+    /// `i64::MAX` when none were.
+    async fn first_id_since(&self, since: &str, scan: i64) -> Result<Option<i64>> {
+        let (n, first): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(id) FROM \
+             (SELECT id FROM articles WHERE first_seen_at >= ? LIMIT ?)",
+        )
+        .bind(since)
+        .bind(scan.saturating_add(1))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((n <= scan).then(|| first.unwrap_or(i64::MAX)))
+    }
     async fn lang_filter<'f>(&self, filter: &'f ArticleFilter) -> Result<Option<&'f str>> {
         match filter.lang.as_deref() {
             Some(l) if self.has_lang_column().await? => Ok(Some(l)),
@@ -632,28 +724,99 @@ fn column_json(row: &SqliteRow, i: usize) -> Result<serde_json::Value> {
     })
 }
 
-/// How [`push_filters`] applies the feed filter.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum FeedPlan {
-    /// A probe of the article's feed items (`feed_items_article`).
-    Exists,
-    /// Already applied by the caller.
-    Done,
+/// The index of `(id, first_seen_at, lang)` (migration 0009): those two
+/// columns sit past the full text in an article's row.
+const SEEN_LANG_INDEX: &str = "articles_id_seen_lang";
+
+/// How a request's filters are applied (see [`Store::filter_plan`]).
+struct FilterPlan<'f> {
+    filter: &'f ArticleFilter,
+    /// The language filter, when the archive records languages.
+    lang: Option<&'f str>,
+    driver: Option<Driver>,
 }
 
-fn push_filters(
-    qb: &mut QueryBuilder<'_, Sqlite>,
-    f: &ArticleFilter,
-    lang: Option<&str>,
-    feed_plan: FeedPlan,
-) {
+impl FilterPlan<'_> {
+    /// Whether a filter reads columns only the article's row holds.
+    fn needs_row(&self) -> bool {
+        self.filter.publisher.is_some()
+            || self.filter.has_text.is_some()
+            || self.filter.story_id.is_some()
+    }
+}
+
+/// The small set of articles a query starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// The feed's items.
+    Feed(i64),
+    /// The language's articles.
+    Lang,
+}
+
+/// Where a query reads `first_seen_at` for `since`/`until`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// `a.first_seen_at`: the index the query walks holds it.
+    Column,
+    /// A probe of [`SEEN_LANG_INDEX`] by id (search candidates).
+    Probe,
+}
+
+/// The article columns a listed article carries.
+fn item_columns(text: ItemText) -> String {
+    let text = match text {
+        ItemText::Flag => "NULL",
+        ItemText::Full => "a.text",
+    };
+    format!(
+        "a.id, a.url, a.title, a.summary, a.text IS NOT NULL AS has_text, {text} AS text, \
+         a.publisher, a.publisher_url, a.authors, a.published_at, a.first_seen_at, a.updated_at, \
+         a.story_id, (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi \
+         WHERE fi.article_id = a.id) AS feed_ids"
+    )
+}
+
+/// `lang` matches a language tag or its prefix, so `en` finds `en-US` too
+/// (case-insensitive): on alias `l`.
+fn push_lang(qb: &mut QueryBuilder<'_, Sqlite>, lang: &str) {
+    qb.push("(l.lang = ")
+        .push_bind(lang.to_owned())
+        .push(" COLLATE NOCASE OR l.lang LIKE ")
+        .push_bind(format!("{}-%", lang.replace(['%', '_', '\\'], "")))
+        .push(")");
+}
+
+/// Restricts `id` to the plan's small set, if it has one.
+fn push_driver(qb: &mut QueryBuilder<'_, Sqlite>, plan: &FilterPlan<'_>, id: &str) {
+    match (plan.driver, plan.lang) {
+        (Some(Driver::Feed(feed)), _) => {
+            qb.push(format!(
+                " AND {id} IN (SELECT fi.article_id FROM feed_items fi WHERE fi.feed_id = "
+            ))
+            .push_bind(feed)
+            .push(")");
+        }
+        (Some(Driver::Lang), Some(lang)) => {
+            qb.push(format!(" AND {id} IN (SELECT l.id FROM articles l WHERE "));
+            push_lang(qb, lang);
+            qb.push(")");
+        }
+        _ => {}
+    }
+}
+
+/// The plan's filters on the article `id` (row columns through alias `a`),
+/// but the small set [`push_driver`] applies.
+fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, plan: &FilterPlan<'_>, id: &str, seen: Seen) {
+    let f = plan.filter;
     if let Some(story) = f.story_id {
         qb.push(" AND a.story_id = ").push_bind(story);
     }
-    if let (Some(feed), FeedPlan::Exists) = (f.feed_id, feed_plan) {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM feed_items fi WHERE fi.article_id = a.id AND fi.feed_id = ",
-        )
+    if let (Some(feed), false) = (f.feed_id, matches!(plan.driver, Some(Driver::Feed(_)))) {
+        qb.push(format!(
+            " AND EXISTS (SELECT 1 FROM feed_items fi WHERE fi.article_id = {id} AND fi.feed_id = "
+        ))
         .push_bind(feed)
         .push(")");
     }
@@ -662,19 +825,37 @@ fn push_filters(
             .push_bind(p.clone())
             .push(" COLLATE NOCASE");
     }
-    if let Some(l) = lang {
-        // Prefix match, so `en` finds `en-US` too.
-        qb.push(" AND (a.lang = ")
-            .push_bind(l.to_owned())
-            .push(" COLLATE NOCASE OR a.lang LIKE ")
-            .push_bind(format!("{}-%", l.replace(['%', '_', '\\'], "")))
-            .push(")");
-    }
-    if let Some(s) = f.since {
-        qb.push(" AND a.first_seen_at >= ").push_bind(ts(s));
-    }
-    if let Some(u) = f.until {
-        qb.push(" AND a.first_seen_at < ").push_bind(ts(u));
+    let seen_col = match seen {
+        Seen::Column => {
+            if let Some(s) = f.since {
+                qb.push(" AND a.first_seen_at >= ").push_bind(ts(s));
+            }
+            if let Some(u) = f.until {
+                qb.push(" AND a.first_seen_at < ").push_bind(ts(u));
+            }
+            None
+        }
+        Seen::Probe => (f.since.is_some() || f.until.is_some()).then_some("l.first_seen_at"),
+    };
+    let lang = plan.lang.filter(|_| plan.driver != Some(Driver::Lang));
+    if seen_col.is_some() || lang.is_some() {
+        // The row's copy of these columns is past its full text.
+        qb.push(format!(
+            " AND EXISTS (SELECT 1 FROM articles l INDEXED BY {SEEN_LANG_INDEX} WHERE l.id = {id}"
+        ));
+        if let Some(col) = seen_col {
+            if let Some(s) = f.since {
+                qb.push(format!(" AND {col} >= ")).push_bind(ts(s));
+            }
+            if let Some(u) = f.until {
+                qb.push(format!(" AND {col} < ")).push_bind(ts(u));
+            }
+        }
+        if let Some(l) = lang {
+            qb.push(" AND ");
+            push_lang(qb, l);
+        }
+        qb.push(")");
     }
     match f.has_text {
         Some(true) => {
@@ -740,7 +921,7 @@ mod tests {
         let mut after: Option<SeenKey> = None;
         loop {
             let page = store
-                .list_articles(&ArticleFilter::default(), after.as_ref(), 3)
+                .list_articles(&ArticleFilter::default(), after.as_ref(), 3, ItemText::Flag)
                 .await
                 .unwrap();
             let Some(last) = page.last() else { break };
@@ -765,12 +946,12 @@ mod tests {
         let filter = ArticleFilter::default();
         let max_id = store.max_article_id().await.unwrap();
         let all = store
-            .search_articles(&search, &filter, None, max_id, 100)
+            .search_articles(&search, &filter, None, max_id, 100, ItemText::Flag)
             .await
             .unwrap();
         assert_eq!(all.len(), 6);
         let first = store
-            .search_articles(&search, &filter, None, max_id, 4)
+            .search_articles(&search, &filter, None, max_id, 4, ItemText::Flag)
             .await
             .unwrap();
         let last = first.last().unwrap();
@@ -780,7 +961,7 @@ mod tests {
             max_id,
         };
         let second = store
-            .search_articles(&search, &filter, Some(&key), max_id, 4)
+            .search_articles(&search, &filter, Some(&key), max_id, 4, ItemText::Flag)
             .await
             .unwrap();
         let ids: Vec<i64> = first.iter().chain(&second).map(|a| a.id).collect();
@@ -797,12 +978,23 @@ mod tests {
             has_text: Some(false),
             ..Default::default()
         };
-        assert_eq!(store.list_articles(&f, None, 10).await.unwrap().len(), 3);
+        assert_eq!(
+            store
+                .list_articles(&f, None, 10, ItemText::Flag)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
         let f = ArticleFilter {
             has_text: Some(true),
             ..Default::default()
         };
-        assert!(store.list_articles(&f, None, 10).await.unwrap().is_empty());
+        assert!(store
+            .list_articles(&f, None, 10, ItemText::Flag)
+            .await
+            .unwrap()
+            .is_empty());
         let m = store.api_metrics().await.unwrap();
         assert_eq!(m.articles, 3);
         assert_eq!(m.feeds_by_status, vec![("ok".to_owned(), 1)]);
@@ -820,7 +1012,10 @@ mod tests {
             ..Default::default()
         };
         if !store.has_lang_column().await.unwrap() {
-            let all = store.list_articles(&by_lang("en"), None, 10).await.unwrap();
+            let all = store
+                .list_articles(&by_lang("en"), None, 10, ItemText::Flag)
+                .await
+                .unwrap();
             assert_eq!(
                 all.len(),
                 3,
@@ -845,7 +1040,10 @@ mod tests {
             ("de", vec![2]),
             ("fr", vec![]),
         ] {
-            let found = store.list_articles(&by_lang(lang), None, 10).await.unwrap();
+            let found = store
+                .list_articles(&by_lang(lang), None, 10, ItemText::Flag)
+                .await
+                .unwrap();
             let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
             assert_eq!(ids, expected, "lang={lang}");
         }
@@ -862,7 +1060,18 @@ mod tests {
         let filter = ArticleFilter::default();
         let max_id = store.max_article_id().await.unwrap();
         let all = store
-            .search_articles_within(&search, &filter, None, max_id, 100, 100)
+            .search_articles_with(
+                &search,
+                &filter,
+                None,
+                max_id,
+                100,
+                ItemText::Flag,
+                Plans {
+                    candidates: 100,
+                    ..PLANS
+                },
+            )
             .await
             .unwrap();
         assert_eq!(all.len(), 6, "under the cap every match is ranked");
@@ -870,7 +1079,18 @@ mod tests {
         let mut after = None;
         loop {
             let page = store
-                .search_articles_within(&search, &filter, after.as_ref(), max_id, 2, 3)
+                .search_articles_with(
+                    &search,
+                    &filter,
+                    after.as_ref(),
+                    max_id,
+                    2,
+                    ItemText::Flag,
+                    Plans {
+                        candidates: 3,
+                        ..PLANS
+                    },
+                )
                 .await
                 .unwrap();
             let Some(last) = page.last() else { break };
@@ -888,7 +1108,18 @@ mod tests {
             ..search
         };
         let ids: Vec<i64> = store
-            .search_articles_within(&newest, &filter, None, i64::MAX, 10, 3)
+            .search_articles_with(
+                &newest,
+                &filter,
+                None,
+                i64::MAX,
+                10,
+                ItemText::Flag,
+                Plans {
+                    candidates: 3,
+                    ..PLANS
+                },
+            )
             .await
             .unwrap()
             .iter()
@@ -950,7 +1181,16 @@ mod tests {
                 let mut after: Option<SeenKey> = None;
                 loop {
                     let page = store
-                        .list_articles_with(&filter, after.as_ref(), 2, small_feed)
+                        .list_articles_with(
+                            &filter,
+                            after.as_ref(),
+                            2,
+                            ItemText::Flag,
+                            Plans {
+                                small_set: small_feed,
+                                ..PLANS
+                            },
+                        )
                         .await
                         .unwrap();
                     let Some(last) = page.last() else { break };
@@ -969,7 +1209,10 @@ mod tests {
                 feed_id: Some(second.id),
                 ..Default::default()
             };
-            store.list_articles(&f, None, 10).await.unwrap()
+            store
+                .list_articles(&f, None, 10, ItemText::Flag)
+                .await
+                .unwrap()
         };
         let ids: Vec<i64> = second_ids.iter().map(|a| a.id).collect();
         assert_eq!(
@@ -977,5 +1220,268 @@ mod tests {
             vec![7, 6, 4, 2],
             "own items first (seen later), then the shared ones"
         );
+    }
+
+    /// Every page of a ranked search, in order.
+    async fn search_pages(
+        store: &Store,
+        text: &str,
+        filter: &ArticleFilter,
+        plans: Plans,
+    ) -> Vec<i64> {
+        let search = ArticleSearch {
+            text: text.into(),
+            fts_syntax: false,
+            order: SearchOrder::Rank,
+        };
+        let max_id = store.max_article_id().await.unwrap();
+        let mut ids = Vec::new();
+        let mut after: Option<RankKey> = None;
+        loop {
+            let page = store
+                .search_articles_with(
+                    &search,
+                    filter,
+                    after.as_ref(),
+                    max_id,
+                    2,
+                    ItemText::Flag,
+                    plans,
+                )
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(RankKey {
+                rank: last.rank.unwrap(),
+                id: last.id,
+                max_id,
+            });
+            ids.extend(page.iter().map(|a| a.id));
+        }
+        ids
+    }
+
+    /// Every page of a listing, in order.
+    async fn list_pages(store: &Store, filter: &ArticleFilter, plans: Plans) -> Vec<i64> {
+        let mut ids = Vec::new();
+        let mut after: Option<SeenKey> = None;
+        loop {
+            let page = store
+                .list_articles_with(filter, after.as_ref(), 2, ItemText::Flag, plans)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(SeenKey {
+                first_seen_at: last.first_seen_at.clone(),
+                id: last.id,
+            });
+            ids.extend(page.iter().map(|a| a.id));
+        }
+        ids
+    }
+
+    #[tokio::test]
+    async fn a_search_in_a_small_feed_finds_what_walking_the_matches_finds() {
+        let (store, _d) = temp_store().await;
+        let at = Utc::now();
+        seed(&store, 6, at).await;
+        let (second, _) = store
+            .add_feed(
+                &NewFeed {
+                    url: "https://g.example/rss".into(),
+                    name: None,
+                    interval_secs: None,
+                },
+                "cli",
+                at,
+            )
+            .await
+            .unwrap();
+        // Articles 2 and 4 of the first feed (one twice), and two of its own.
+        let later = at + chrono::Duration::seconds(5);
+        let entry = |key: &str, url_key: String, title: &str| NewEntry {
+            entry_key: key.into(),
+            url: Some(format!("https://{url_key}")),
+            url_key: Some(url_key),
+            title: Some(title.into()),
+            ..Default::default()
+        };
+        let entries = [
+            entry("g1", format!("n.example/{at}/1"), "Story 1 about chips"),
+            entry(
+                "g1-again",
+                format!("n.example/{at}/1"),
+                "Story 1 about chips",
+            ),
+            entry("g3", format!("n.example/{at}/3"), "Story 3 about chips"),
+            entry("x", "n.example/x".into(), "Chips and more chips"),
+            entry("y", "n.example/y".into(), "Nothing to see"),
+        ];
+        let u = FeedUpdate {
+            last_status: "ok".into(),
+            next_poll_at: later,
+            polled_at: later,
+            fetch_url: "https://g.example/rss".into(),
+            ..Default::default()
+        };
+        store
+            .record_poll(second.id, &entries[..], later, move |_| u.clone())
+            .await
+            .unwrap();
+        store.index_pending().await.unwrap();
+        let filter = ArticleFilter {
+            feed_id: Some(second.id),
+            ..Default::default()
+        };
+        for candidates in [2, 100] {
+            let walked = search_pages(
+                &store,
+                "chips",
+                &filter,
+                Plans {
+                    candidates,
+                    small_set: 1,
+                    ..PLANS
+                },
+            )
+            .await;
+            let from_feed = search_pages(
+                &store,
+                "chips",
+                &filter,
+                Plans {
+                    candidates,
+                    small_set: 1_000,
+                    ..PLANS
+                },
+            )
+            .await;
+            assert_eq!(walked, from_feed, "{candidates} candidates");
+            let mut found = from_feed.clone();
+            found.sort_unstable();
+            let expected = if candidates == 2 {
+                vec![4, 7]
+            } else {
+                vec![2, 4, 7]
+            };
+            assert_eq!(found, expected, "{candidates} candidates");
+        }
+    }
+
+    #[tokio::test]
+    async fn since_bounds_a_search_by_id_yet_articles_seen_out_of_id_order_are_judged_by_their_time(
+    ) {
+        let (store, _d) = temp_store().await;
+        let at = Utc::now();
+        seed(&store, 6, at).await;
+        // Article 5 kept an earlier sighting (as a merge does); articles 2 and
+        // 4 were stored while the clock was ahead, so the first article in
+        // time order since `at` + 30 min is not the one with the smallest id.
+        for (id, seen) in [
+            (5, at - chrono::Duration::hours(2)),
+            (2, at + chrono::Duration::hours(1)),
+            (4, at + chrono::Duration::minutes(40)),
+        ] {
+            sqlx::query("UPDATE articles SET first_seen_at = ? WHERE id = ?")
+                .bind(ts(seen))
+                .bind(id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        for (since, expected) in [
+            (at + chrono::Duration::minutes(30), vec![2, 4]),
+            (at - chrono::Duration::hours(1), vec![1, 2, 3, 4, 6]),
+            (at - chrono::Duration::hours(3), vec![1, 2, 3, 4, 5, 6]),
+            (at + chrono::Duration::hours(2), vec![]),
+        ] {
+            let filter = ArticleFilter {
+                since: Some(since),
+                ..Default::default()
+            };
+            let mut listed = list_pages(&store, &filter, PLANS).await;
+            listed.sort_unstable();
+            assert_eq!(listed, expected, "listing since {since}");
+            for since_scan in [0, 1_000] {
+                let plans = Plans {
+                    since_scan,
+                    ..PLANS
+                };
+                let mut found = search_pages(&store, "chips", &filter, plans).await;
+                found.sort_unstable();
+                assert_eq!(found, expected, "search since {since}, scan {since_scan}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn both_language_plans_list_and_search_the_same_pages() {
+        let (store, _d) = temp_store().await;
+        seed(&store, 6, Utc::now()).await;
+        for (id, lang) in [(1, "en"), (2, "en-GB"), (3, "ja"), (5, "EN-us"), (6, "de")] {
+            sqlx::query("UPDATE articles SET lang = ? WHERE id = ?")
+                .bind(lang)
+                .bind(id)
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        for (lang, expected) in [
+            ("en", vec![5, 2, 1]),
+            ("EN", vec![5, 2, 1]),
+            ("ja", vec![3]),
+            ("fr", vec![]),
+        ] {
+            let filter = ArticleFilter {
+                lang: Some(lang.into()),
+                ..Default::default()
+            };
+            for small_set in [1, 1_000] {
+                let plans = Plans { small_set, ..PLANS };
+                assert_eq!(
+                    list_pages(&store, &filter, plans).await,
+                    expected,
+                    "listing lang={lang}, small set {small_set}"
+                );
+                let mut found = search_pages(&store, "chips", &filter, plans).await;
+                found.sort_unstable_by(|a, b| b.cmp(a));
+                assert_eq!(found, expected, "search lang={lang}, small set {small_set}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_say_whether_an_article_has_text_and_only_feeds_out_read_it() {
+        let (store, _d) = temp_store().await;
+        seed(&store, 3, Utc::now()).await;
+        sqlx::query("UPDATE articles SET text = 'The full story about chips.' WHERE id = 2")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.index_pending().await.unwrap();
+        let filter = ArticleFilter::default();
+        let search = ArticleSearch {
+            text: "chips".into(),
+            fts_syntax: false,
+            order: SearchOrder::Newest,
+        };
+        for text in [ItemText::Flag, ItemText::Full] {
+            let listed = store.list_articles(&filter, None, 10, text).await.unwrap();
+            let found = store
+                .search_articles(&search, &filter, None, i64::MAX, 10, text)
+                .await
+                .unwrap();
+            for items in [listed, found] {
+                let ids: Vec<i64> = items.iter().map(|a| a.id).collect();
+                assert_eq!(ids, vec![3, 2, 1], "{text:?}");
+                let flags: Vec<bool> = items.iter().map(|a| a.has_text).collect();
+                assert_eq!(flags, vec![false, true, false], "{text:?}");
+                let full = items[1].text.as_deref();
+                match text {
+                    ItemText::Flag => assert_eq!(full, None),
+                    ItemText::Full => assert_eq!(full, Some("The full story about chips.")),
+                }
+            }
+        }
     }
 }

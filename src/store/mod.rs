@@ -26,7 +26,7 @@ use sqlx::SqlitePool;
 
 pub use api::{
     ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
-    ArticleSearch, RankKey, SearchOrder, SeenKey, StoryHint,
+    ArticleSearch, ItemText, RankKey, SearchOrder, SeenKey, StoryHint,
 };
 pub use articles::{ExportArticle, NewEntry, PollStored};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use newsd::store::{Store, MIGRATOR};
+use newsd::store::{ArticleFilter, ArticleSearch, ItemText, SearchOrder, Store, MIGRATOR};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
@@ -71,6 +71,16 @@ async fn seed(pool: &SqlitePool, version: i64) {
             sqlx::query(sql).execute(pool).await.expect("seed 0002 rows");
         }
     }
+    if version >= 3 {
+        sqlx::query(
+            "INSERT INTO articles (id, url, url_key, title, summary, authors, first_seen_at, updated_at, lang) \
+             VALUES (14, 'https://old.example/a/3', 'old.example/a/3', 'Tagged headline', 'In British English', \
+                     '[]', '2026-01-03T00:00:00Z', '2026-01-03T00:00:00Z', 'en-GB')",
+        )
+        .execute(pool)
+        .await
+        .expect("seed 0003 rows");
+    }
 }
 
 /// The seeded rows of `version` are all there and the article is searchable.
@@ -110,7 +120,7 @@ async fn check_survived(store: &Store, seeded_version: i64) {
         );
         assert_eq!(
             count("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'headline'").await,
-            2
+            if seeded_version >= 3 { 3 } else { 2 }
         );
         assert_eq!(
             count("SELECT COUNT(*) FROM articles_trigram WHERE articles_trigram MATCH 'headline'")
@@ -118,6 +128,51 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             1,
             "the trigram index keeps only the article with Japanese in it (migration 0007)"
         );
+    }
+    if seeded_version >= 1 {
+        // Listings and searches filter by language and time through the
+        // indexes of migration 0009.
+        let by_lang = ArticleFilter {
+            lang: Some("en".into()),
+            ..Default::default()
+        };
+        let tagged: Vec<i64> = store
+            .list_articles(&by_lang, None, 10, ItemText::Flag)
+            .await
+            .expect("list by language")
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        let expected: Vec<i64> = if seeded_version >= 3 {
+            vec![14]
+        } else {
+            vec![]
+        };
+        assert_eq!(tagged, expected);
+        let since = ArticleFilter {
+            since: chrono::DateTime::parse_from_rfc3339("2025-12-31T00:00:00Z")
+                .ok()
+                .map(|t| t.to_utc()),
+            ..Default::default()
+        };
+        let search = ArticleSearch {
+            text: "headline".into(),
+            fts_syntax: false,
+            order: SearchOrder::Newest,
+        };
+        let found: Vec<i64> = store
+            .search_articles(&search, &since, None, i64::MAX, 10, ItemText::Flag)
+            .await
+            .expect("search since")
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        let expected: Vec<i64> = if seeded_version >= 3 {
+            vec![14, 13, 11]
+        } else {
+            vec![13, 11]
+        };
+        assert_eq!(found, expected);
     }
     store
         .check_search_indexes()

@@ -1,0 +1,12 @@
+-- API pages without reading article rows. `first_seen_at` and `lang` are
+-- stored after the full text (`lang` after the HTML too), so reading either
+-- from a row walks the row's overflow pages: tens of microseconds an article
+-- at a million articles. Search candidates (found by the word index, by id)
+-- are checked against `since`/`until`/`lang`, and a small feed's articles
+-- sorted newest first, by one probe of this index each instead.
+CREATE INDEX articles_id_seen_lang ON articles (id, first_seen_at, lang);
+
+-- `lang=`: how many articles a language has, and a rare language's articles
+-- without walking the archive (`en` also finds `en-GB`, as a prefix: the
+-- NOCASE collation lets `LIKE 'en-%'` use the index).
+CREATE INDEX articles_lang_seen ON articles (lang COLLATE NOCASE, first_seen_at);
