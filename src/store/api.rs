@@ -32,18 +32,27 @@ pub struct ArticleFilter {
 /// `feed`, `publisher` filters) are ranked in full.
 pub const SEARCH_CANDIDATES: i64 = 2_000;
 
-/// Below this many articles a feed's (or a language's) listings and searches
-/// start from its own articles: a listing sorts them by one index probe each
-/// (~2 µs), a search looks each up in the word index. Above it, they walk the
-/// archive (or the matches) newest first with a probe per article passed
-/// over (~2 µs; 20 × N / items of them for a listing page).
-const SMALL_SET: i64 = 1_000;
+/// Below this many articles a feed's (or a language's) listing reads its own
+/// articles and sorts them by an index probe each; above it, the listing
+/// walks the archive newest first with a probe per article passed over, 20 ×
+/// archive / set size of them. Measured at 1M articles on the loaded 2-core
+/// machine (`examples/api_bench.rs`): ~3 µs a sorted article, ~5 µs an
+/// article passed over, so the two meet near 5,000.
+const SMALL_LIST: i64 = 5_000;
+
+/// Below this many articles a feed's (or a language's) search checks each
+/// match against the set of its articles (~1 µs a match, after ~1 µs an
+/// article to collect the set); above it, against the match's feed items
+/// (~5 µs a match). Either stops at the newest `SEARCH_CANDIDATES` that
+/// pass, which a big feed reaches after few matches, and a small one never:
+/// a broad word in a 1,700-item feed walks all 460,000 matches at 1M.
+const SMALL_SEARCH: i64 = 10_000;
 
 /// `since` bounds the ids a search walks when at most this many articles
-/// were first seen since then (counting them is an index scan, ~0.1 µs
-/// each). With more, the matches older than `since` that are walked past
-/// are fewer than `SEARCH_CANDIDATES` × archive / this many, a probe each.
-const SINCE_SCAN: i64 = 100_000;
+/// were first seen since then (counting them scans `articles_first_seen`,
+/// ~0.5 µs each). With more, each match older than `since` costs a probe
+/// (~3 µs) and the walk stops at `SEARCH_CANDIDATES` matches within.
+const SINCE_SCAN: i64 = 20_000;
 
 /// The sizes where query plans change; tests shrink them to reach every plan
 /// with a few articles.
@@ -51,15 +60,18 @@ const SINCE_SCAN: i64 = 100_000;
 pub(crate) struct Plans {
     /// Matches ranked at most ([`SEARCH_CANDIDATES`]).
     pub candidates: i64,
-    /// See [`SMALL_SET`].
-    pub small_set: i64,
+    /// See [`SMALL_LIST`].
+    pub small_list: i64,
+    /// See [`SMALL_SEARCH`].
+    pub small_search: i64,
     /// See [`SINCE_SCAN`].
     pub since_scan: i64,
 }
 
 const PLANS: Plans = Plans {
     candidates: SEARCH_CANDIDATES,
-    small_set: SMALL_SET,
+    small_list: SMALL_LIST,
+    small_search: SMALL_SEARCH,
     since_scan: SINCE_SCAN,
 };
 
@@ -303,7 +315,7 @@ impl Store {
         text: ItemText,
         plans: Plans,
     ) -> Result<Vec<ArticleItem>> {
-        let plan = self.filter_plan(filter, plans).await?;
+        let plan = self.filter_plan(filter, plans.small_list).await?;
         // The page's ids first, its columns after: ordering rows read from a
         // small set (a feed's, a language's) sorts them, and SQLite reads a
         // sorted row's every column before sorting.
@@ -380,7 +392,7 @@ impl Store {
         if tokens.is_empty() {
             return Err(StoreError::Query("empty query".into()));
         }
-        let plan = self.filter_plan(filter, plans).await?;
+        let plan = self.filter_plan(filter, plans.small_search).await?;
         // Which index answers, with which expression, and the tokens left to LIKE.
         let (table, expr, likes): (Option<&str>, String, Vec<String>) = if search.fts_syntax {
             (Some("articles_fts"), search.text.clone(), Vec::new())
@@ -454,7 +466,10 @@ impl Store {
         if let Some(lo) = since_id {
             qb.push(format!(" AND {id} >= ")).push_bind(lo);
         }
-        push_driver(&mut qb, &plan, &id);
+        // The small set is tested for membership (`+` keeps SQLite from
+        // handing it to FTS5 as one rowid lookup per member: each walks the
+        // word's doclist, ~12 ms for a common word at 1M articles).
+        push_driver(&mut qb, &plan, &format!("+{id}"));
         push_filters(&mut qb, &plan, &id, Seen::Probe);
         for l in likes {
             qb.push(" AND (a.title LIKE ")
@@ -645,12 +660,12 @@ impl Store {
     async fn filter_plan<'f>(
         &self,
         filter: &'f ArticleFilter,
-        plans: Plans,
+        small: i64,
     ) -> Result<FilterPlan<'f>> {
         let lang = self.lang_filter(filter).await?;
         let driver = match (filter.feed_id, lang) {
-            (Some(f), _) if self.feed_is_small(f, plans.small_set).await? => Some(Driver::Feed(f)),
-            (_, Some(l)) if self.lang_is_small(l, plans.small_set).await? => Some(Driver::Lang),
+            (Some(f), _) if self.feed_is_small(f, small).await? => Some(Driver::Feed(f)),
+            (_, Some(l)) if self.lang_is_small(l, small).await? => Some(Driver::Lang),
             _ => None,
         };
         Ok(FilterPlan {
@@ -1187,7 +1202,7 @@ mod tests {
                             2,
                             ItemText::Flag,
                             Plans {
-                                small_set: small_feed,
+                                small_list: small_feed,
                                 ..PLANS
                             },
                         )
@@ -1340,7 +1355,7 @@ mod tests {
                 &filter,
                 Plans {
                     candidates,
-                    small_set: 1,
+                    small_search: 1,
                     ..PLANS
                 },
             )
@@ -1351,7 +1366,7 @@ mod tests {
                 &filter,
                 Plans {
                     candidates,
-                    small_set: 1_000,
+                    small_search: 1_000,
                     ..PLANS
                 },
             )
@@ -1437,7 +1452,11 @@ mod tests {
                 ..Default::default()
             };
             for small_set in [1, 1_000] {
-                let plans = Plans { small_set, ..PLANS };
+                let plans = Plans {
+                    small_list: small_set,
+                    small_search: small_set,
+                    ..PLANS
+                };
                 assert_eq!(
                     list_pages(&store, &filter, plans).await,
                     expected,
