@@ -74,16 +74,10 @@ pub async fn list(
                 text: q.to_owned(),
                 fts_syntax: fts,
                 order: SearchOrder::Rank,
+                item_text: ItemText::Flag,
             };
             let mut rows = store
-                .search_articles(
-                    &search,
-                    &filter,
-                    after.as_ref(),
-                    max_id,
-                    limit + 1,
-                    ItemText::Flag,
-                )
+                .search_articles(&search, &filter, after.as_ref(), max_id, limit + 1)
                 .await?;
             let next = more(&mut rows, limit).map(|last| Cursor::Rank {
                 key: RankKey {

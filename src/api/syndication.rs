@@ -108,10 +108,11 @@ pub async fn search_atom(
         text: q.to_owned(),
         fts_syntax: p.bool("fts")?.unwrap_or(false),
         order: SearchOrder::Newest,
+        item_text: ItemText::Full,
     };
     let articles = state
         .store()
-        .search_articles(&search, &filter, None, i64::MAX, limit, ItemText::Full)
+        .search_articles(&search, &filter, None, i64::MAX, limit)
         .await?;
     let meta = FeedMeta {
         id: format!("urn:newsd:search:{}", urlencode(q)),

@@ -117,6 +117,8 @@ pub struct ArticleSearch {
     /// Pass `text` to FTS5 as query syntax instead of quoting it as plain words.
     pub fts_syntax: bool,
     pub order: SearchOrder,
+    /// What the articles found carry of their full text.
+    pub item_text: ItemText,
 }
 
 /// An article as listed: everything but the feed items' details.
@@ -370,14 +372,12 @@ impl Store {
         after: Option<&RankKey>,
         max_id: i64,
         limit: i64,
-        text: ItemText,
     ) -> Result<Vec<ArticleItem>> {
-        self.search_articles_with(search, filter, after, max_id, limit, text, PLANS)
+        self.search_articles_with(search, filter, after, max_id, limit, PLANS)
             .await
     }
 
     /// [`Store::search_articles`] with the sizes where plans change.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn search_articles_with(
         &self,
         search: &ArticleSearch,
@@ -385,7 +385,6 @@ impl Store {
         after: Option<&RankKey>,
         max_id: i64,
         limit: i64,
-        text: ItemText,
         plans: Plans,
     ) -> Result<Vec<ArticleItem>> {
         let tokens: Vec<&str> = search.text.split_whitespace().collect();
@@ -517,7 +516,7 @@ impl Store {
         qb.push(format!(
             ") SELECT {}, {snippet} AS snippet, page.rank AS rank \
              FROM page JOIN articles a ON a.id = page.id",
-            item_columns(text)
+            item_columns(search.item_text)
         ));
         qb.push(match search.order {
             SearchOrder::Rank => " ORDER BY page.rank, page.id DESC",
@@ -957,16 +956,17 @@ mod tests {
             text: "chips".into(),
             fts_syntax: false,
             order: SearchOrder::Rank,
+            item_text: ItemText::Flag,
         };
         let filter = ArticleFilter::default();
         let max_id = store.max_article_id().await.unwrap();
         let all = store
-            .search_articles(&search, &filter, None, max_id, 100, ItemText::Flag)
+            .search_articles(&search, &filter, None, max_id, 100)
             .await
             .unwrap();
         assert_eq!(all.len(), 6);
         let first = store
-            .search_articles(&search, &filter, None, max_id, 4, ItemText::Flag)
+            .search_articles(&search, &filter, None, max_id, 4)
             .await
             .unwrap();
         let last = first.last().unwrap();
@@ -976,7 +976,7 @@ mod tests {
             max_id,
         };
         let second = store
-            .search_articles(&search, &filter, Some(&key), max_id, 4, ItemText::Flag)
+            .search_articles(&search, &filter, Some(&key), max_id, 4)
             .await
             .unwrap();
         let ids: Vec<i64> = first.iter().chain(&second).map(|a| a.id).collect();
@@ -1071,6 +1071,7 @@ mod tests {
             text: "chips".into(),
             fts_syntax: false,
             order: SearchOrder::Rank,
+            item_text: ItemText::Flag,
         };
         let filter = ArticleFilter::default();
         let max_id = store.max_article_id().await.unwrap();
@@ -1081,7 +1082,6 @@ mod tests {
                 None,
                 max_id,
                 100,
-                ItemText::Flag,
                 Plans {
                     candidates: 100,
                     ..PLANS
@@ -1100,7 +1100,6 @@ mod tests {
                     after.as_ref(),
                     max_id,
                     2,
-                    ItemText::Flag,
                     Plans {
                         candidates: 3,
                         ..PLANS
@@ -1129,7 +1128,6 @@ mod tests {
                 None,
                 i64::MAX,
                 10,
-                ItemText::Flag,
                 Plans {
                     candidates: 3,
                     ..PLANS
@@ -1248,21 +1246,14 @@ mod tests {
             text: text.into(),
             fts_syntax: false,
             order: SearchOrder::Rank,
+            item_text: ItemText::Flag,
         };
         let max_id = store.max_article_id().await.unwrap();
         let mut ids = Vec::new();
         let mut after: Option<RankKey> = None;
         loop {
             let page = store
-                .search_articles_with(
-                    &search,
-                    filter,
-                    after.as_ref(),
-                    max_id,
-                    2,
-                    ItemText::Flag,
-                    plans,
-                )
+                .search_articles_with(&search, filter, after.as_ref(), max_id, 2, plans)
                 .await
                 .unwrap();
             let Some(last) = page.last() else { break };
@@ -1479,15 +1470,16 @@ mod tests {
             .unwrap();
         store.index_pending().await.unwrap();
         let filter = ArticleFilter::default();
-        let search = ArticleSearch {
-            text: "chips".into(),
-            fts_syntax: false,
-            order: SearchOrder::Newest,
-        };
         for text in [ItemText::Flag, ItemText::Full] {
+            let search = ArticleSearch {
+                text: "chips".into(),
+                fts_syntax: false,
+                order: SearchOrder::Newest,
+                item_text: text,
+            };
             let listed = store.list_articles(&filter, None, 10, text).await.unwrap();
             let found = store
-                .search_articles(&search, &filter, None, i64::MAX, 10, text)
+                .search_articles(&search, &filter, None, i64::MAX, 10)
                 .await
                 .unwrap();
             for items in [listed, found] {

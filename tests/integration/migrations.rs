@@ -159,9 +159,10 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             text: "headline".into(),
             fts_syntax: false,
             order: SearchOrder::Newest,
+            item_text: ItemText::Flag,
         };
         let found: Vec<i64> = store
-            .search_articles(&search, &since, None, i64::MAX, 10, ItemText::Flag)
+            .search_articles(&search, &since, None, i64::MAX, 10)
             .await
             .expect("search since")
             .iter()
