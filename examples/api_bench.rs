@@ -653,7 +653,9 @@ async fn ingest(
             .await?;
         store.index_pending().await?;
         if last_cluster.elapsed() >= Duration::from_secs(30) {
-            store.cluster_pending(now).await?;
+            store
+                .cluster_pending(now, newsd::cluster::default_window())
+                .await?;
             last_cluster = Instant::now();
         }
         busy += t.elapsed();

@@ -346,14 +346,18 @@ async fn cost(n: i64) -> Result<()> {
     for r in 0..rounds {
         insert(format!("single/{r}")).await?;
         let t = Instant::now();
-        store.cluster_pending(now).await?;
+        store
+            .cluster_pending(now, newsd::cluster::default_window())
+            .await?;
         one += t.elapsed();
     }
     for r in 0..100 {
         insert(format!("batch/{r}")).await?;
     }
     let t = Instant::now();
-    let done = store.cluster_pending(now).await?;
+    let done = store
+        .cluster_pending(now, newsd::cluster::default_window())
+        .await?;
     let batch = t.elapsed();
     println!(
         "N = {n}: {:.2} ms per article clustered alone (mean of {rounds}), {:.3} ms per article in a batch of {}",
@@ -379,7 +383,9 @@ async fn cost(n: i64) -> Result<()> {
         .execute(store.pool())
         .await?;
     let t = Instant::now();
-    let done = store.cluster_pending(now).await?;
+    let done = store
+        .cluster_pending(now, newsd::cluster::default_window())
+        .await?;
     println!(
         "N = {n}: {:.3} ms per article in a round of {} sharing words with every row",
         t.elapsed().as_secs_f64() * 1000.0 / done.examined.max(1) as f64,

@@ -333,7 +333,10 @@ impl App {
     /// Story clustering is a downstream stage, like full text (whose text it
     /// compares): `poll --once` runs it after draining, the daemon on a timer.
     pub async fn cluster_once(&self) -> anyhow::Result<()> {
-        self.inner.store.cluster_pending(Utc::now()).await?;
+        self.inner
+            .store
+            .cluster_pending(Utc::now(), self.inner.settings.stories.window())
+            .await?;
         Ok(())
     }
 
@@ -345,7 +348,12 @@ impl App {
 
     /// Also compares full text stored since the last call.
     async fn cluster_stories(&self) {
-        if let Err(e) = self.inner.store.cluster_pending(Utc::now()).await {
+        if let Err(e) = self
+            .inner
+            .store
+            .cluster_pending(Utc::now(), self.inner.settings.stories.window())
+            .await
+        {
             warn!(error = %e, "story clustering failed; retried on the next round");
         }
     }

@@ -55,8 +55,13 @@ pub const MIN_TITLE_TOKENS: usize = 4;
 /// stub would match every other stub).
 pub const MIN_TEXT_TOKENS: usize = 40;
 
-/// How far apart (first seen) two articles may be and still be compared.
+/// How far apart (first seen) two articles may be and still be compared, by
+/// default (`stories.window`).
 pub const WINDOW_HOURS: i64 = 72;
+
+pub fn default_window() -> chrono::Duration {
+    chrono::Duration::hours(WINDOW_HOURS)
+}
 
 /// Whether a character is written without spaces between words (Han, kana,
 /// Hangul), so it is a token on its own.

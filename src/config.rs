@@ -160,8 +160,22 @@ pub struct Settings {
     pub google_news: GoogleNewsSettings,
     pub extract: ExtractSettings,
     pub retention: RetentionSettings,
+    pub stories: StoriesSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+}
+
+/// Story clustering (`newsd run` every 30 s, `poll --once` after its polls).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoriesSettings {
+    /// How far apart (first seen) two articles may be and still be one story.
+    pub window: HumanDuration,
+}
+
+impl StoriesSettings {
+    pub fn window(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.window.0).unwrap_or(chrono::Duration::MAX)
+    }
 }
 
 /// How long the archive keeps articles (`newsd prune`, and the daemon every
@@ -502,6 +516,13 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.stories.window.0.is_zero() {
+            return Err(invalid(
+                "stories.window",
+                format!("{:?}", self.stories.window),
+                "must be greater than zero",
+            ));
+        }
         let r = &self.retention;
         if r.batch == 0 {
             return Err(invalid("retention.batch", "0".into(), "must be at least 1"));
@@ -815,6 +836,14 @@ mod tests {
         let p = loaded.settings.retention.policy();
         assert_eq!(p.max_age, Some(Duration::from_secs(90 * 86400)));
         assert_eq!(p.max_db_bytes, Some(2 << 30));
+    }
+
+    #[test]
+    fn the_story_window_defaults_to_three_days_and_cannot_be_zero() {
+        let d = load("", &[]).unwrap().settings;
+        assert_eq!(d.stories.window(), crate::cluster::default_window());
+        let err = load("[stories]\nwindow = \"0s\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("stories.window"), "{err}");
     }
 
     #[test]

@@ -54,6 +54,8 @@ struct Candidate {
 /// with the articles the call clusters; between calls nothing is kept.
 #[derive(Default)]
 struct Window {
+    /// How far apart (first seen) two articles may be and still be compared.
+    span: Duration,
     /// The first-seen range read from the database, both ends included.
     range: Option<(DateTime<Utc>, DateTime<Utc>)>,
     items: Vec<Candidate>,
@@ -227,10 +229,7 @@ impl Window {
 
     fn in_window(&self, at: u32, me: i64, first_seen: DateTime<Utc>) -> Option<&Candidate> {
         let c = &self.items[at as usize];
-        (c.live
-            && c.id != me
-            && (c.first_seen - first_seen).abs() <= Duration::hours(cluster::WINDOW_HOURS))
-        .then_some(c)
+        (c.live && c.id != me && (c.first_seen - first_seen).abs() <= self.span).then_some(c)
     }
 
     /// The story of the nearest near-duplicate text within the window.
@@ -321,17 +320,25 @@ impl Store {
     /// Gives every article without a story one, and compares articles whose
     /// full text arrived after they were clustered once more by text.
     ///
-    /// Each article is compared only with articles first seen within
-    /// [`cluster::WINDOW_HOURS`] of it, so the cost per new article depends on
-    /// the news volume of a few days, not on the archive's size.
-    pub async fn cluster_pending(&self, now: DateTime<Utc>) -> Result<ClusterReport> {
+    /// Each article is compared only with articles first seen within `span`
+    /// of it (`stories.window`, [`cluster::WINDOW_HOURS`] by default), so the
+    /// cost and memory per call depend on the news volume of a few days, not
+    /// on the archive's size.
+    pub async fn cluster_pending(
+        &self,
+        now: DateTime<Utc>,
+        span: Duration,
+    ) -> Result<ClusterReport> {
         let mut report = ClusterReport::default();
         // Read once and carried from batch to batch: re-reading the window's
         // headlines and splitting them into words was most of a batch's cost.
         // Only this call's own clustering changes which articles are
         // candidates; an edit other writers make meanwhile (a title filled in
         // later, a merged duplicate) is seen by the next call.
-        let mut window = Window::default();
+        let mut window = Window {
+            span,
+            ..Window::default()
+        };
         loop {
             let mut tx = self.begin_write().await?;
             let due: Vec<DueRow> = sqlx::query_as(
@@ -344,7 +351,6 @@ impl Store {
             if due.is_empty() {
                 break;
             }
-            let span = Duration::hours(cluster::WINDOW_HOURS);
             let seen: Vec<DateTime<Utc>> = due
                 .iter()
                 .map(|d| parse_ts(&d.first_seen_at).unwrap_or(now))
@@ -660,7 +666,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let report = store.cluster_pending(now).await.unwrap();
+        let report = store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         assert_eq!(report.examined, 4);
         let s = story_of(&store, a).await;
         assert_eq!(story_of(&store, b).await, s);
@@ -675,7 +684,14 @@ mod tests {
         let listed = store.list_stories(None, 10).await.unwrap();
         assert_eq!(listed.len(), 2);
         // Nothing is left to do on the next round.
-        assert_eq!(store.cluster_pending(now).await.unwrap().examined, 0);
+        assert_eq!(
+            store
+                .cluster_pending(now, cluster::default_window())
+                .await
+                .unwrap()
+                .examined,
+            0
+        );
     }
 
     #[tokio::test]
@@ -703,7 +719,10 @@ mod tests {
             now,
         )
         .await;
-        store.cluster_pending(now).await.unwrap();
+        store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         assert_ne!(story_of(&store, a).await, story_of(&store, b).await);
         assert_eq!(story_of(&store, b).await, story_of(&store, c).await);
     }
@@ -721,7 +740,10 @@ mod tests {
             Utc::now(),
         )
         .await;
-        store.cluster_pending(Utc::now()).await.unwrap();
+        store
+            .cluster_pending(Utc::now(), cluster::default_window())
+            .await
+            .unwrap();
         let s = story_of(&store, a).await;
         sqlx::query("DELETE FROM articles WHERE id = ?")
             .bind(a)
@@ -754,7 +776,10 @@ mod tests {
             now,
         )
         .await;
-        store.cluster_pending(now).await.unwrap();
+        store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         let (sa, sb) = (story_of(&store, a).await, story_of(&store, b).await);
         assert_ne!(sa, sb);
         let c = article(
@@ -766,7 +791,10 @@ mod tests {
             now,
         )
         .await;
-        store.cluster_pending(now).await.unwrap();
+        store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         let sc = story_of(&store, c).await;
         assert!(sc == sa || sc == sb, "joins one of them");
         // Stories are never merged: a wrong bridge would fuse two whole
@@ -963,11 +991,17 @@ mod tests {
         // Two calls, each over what had arrived by then...
         insert_all(&store, &mut arts, 0).await;
         reference_cluster(&mut arts, &mut sizes);
-        store.cluster_pending(now).await.unwrap();
+        store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         insert_all(&store, &mut later, arts.len()).await;
         arts.append(&mut later);
         reference_cluster(&mut arts, &mut sizes);
-        store.cluster_pending(now).await.unwrap();
+        store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         // ...then full texts arriving for articles clustered without one
         // (an event's text: some match articles of that event, if near).
         for (i, a) in arts
@@ -985,7 +1019,10 @@ mod tests {
             (a.text, a.due) = (Some(text), Some(2));
         }
         reference_cluster(&mut arts, &mut sizes);
-        store.cluster_pending(now).await.unwrap();
+        store
+            .cluster_pending(now, cluster::default_window())
+            .await
+            .unwrap();
         let mut joined = 0;
         for a in &arts {
             assert_eq!(

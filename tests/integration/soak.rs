@@ -405,6 +405,9 @@ struct Plan {
     max_concurrent_fetches: usize,
     /// Percent of the feeds on one shared host (see [`host_of`]).
     crowded_pct: u64,
+    /// `stories.window` when set: a window a run can fill (the shipped 72 h
+    /// keeps growing through any soak), so memory can be seen to level off.
+    story_window: Option<Duration>,
 }
 
 impl Plan {
@@ -418,6 +421,7 @@ impl Plan {
             sample_every: Duration::from_secs(2),
             max_concurrent_fetches: 16,
             crowded_pct: 0,
+            story_window: None,
         }
     }
 
@@ -437,6 +441,10 @@ impl Plan {
             sample_every: Duration::from_secs(var("SOAK_SAMPLE_SECS", 30)),
             max_concurrent_fetches: var("SOAK_CONCURRENCY", 16) as usize,
             crowded_pct: var("SOAK_CROWDED_PCT", 0),
+            story_window: std::env::var("SOAK_STORY_WINDOW_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs),
         }
     }
 
@@ -455,6 +463,9 @@ impl Plan {
             timeout = self.timeout.as_secs(),
             conc = self.max_concurrent_fetches,
         );
+        if let Some(w) = self.story_window {
+            toml.push_str(&format!("[stories]\nwindow = \"{}s\"\n", w.as_secs()));
+        }
         for url in urls {
             toml.push_str(&format!("\n[[feeds]]\nurl = \"{url}\"\n"));
         }
