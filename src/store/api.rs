@@ -955,11 +955,12 @@ mod tests {
     use super::super::{FeedUpdate, NewEntry, NewFeed};
     use super::*;
 
-    async fn seed(store: &Store, n: usize, at: DateTime<Utc>) -> i64 {
+    /// Adds the feed `url` and records one poll of it at `at` showing `entries`.
+    async fn feed_with(store: &Store, url: &str, entries: Vec<NewEntry>, at: DateTime<Utc>) -> i64 {
         let (f, _) = store
             .add_feed(
                 &NewFeed {
-                    url: "https://f.example/rss".into(),
+                    url: url.into(),
                     name: None,
                     interval_secs: None,
                 },
@@ -968,6 +969,21 @@ mod tests {
             )
             .await
             .unwrap();
+        let u = FeedUpdate {
+            last_status: "ok".into(),
+            next_poll_at: at,
+            polled_at: at,
+            fetch_url: url.into(),
+            ..Default::default()
+        };
+        store
+            .record_poll(f.id, entries, at, move |_| u.clone())
+            .await
+            .unwrap();
+        f.id
+    }
+
+    async fn seed(store: &Store, n: usize, at: DateTime<Utc>) -> i64 {
         let entries: Vec<NewEntry> = (0..n)
             .map(|i| NewEntry {
                 entry_key: format!("{at}-{i}"),
@@ -979,19 +995,9 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let u = FeedUpdate {
-            last_status: "ok".into(),
-            next_poll_at: at,
-            polled_at: at,
-            fetch_url: "https://f.example/rss".into(),
-            ..Default::default()
-        };
-        store
-            .record_poll(f.id, &entries[..], at, move |_| u.clone())
-            .await
-            .unwrap();
+        let f = feed_with(store, "https://f.example/rss", entries, at).await;
         store.index_pending().await.unwrap();
-        f.id
+        f
     }
 
     #[tokio::test]
@@ -1213,18 +1219,6 @@ mod tests {
         let (store, _d) = temp_store().await;
         let at = Utc::now();
         let first = seed(&store, 5, at).await;
-        let (second, _) = store
-            .add_feed(
-                &NewFeed {
-                    url: "https://g.example/rss".into(),
-                    name: None,
-                    interval_secs: None,
-                },
-                "cli",
-                at,
-            )
-            .await
-            .unwrap();
         // The second feed carries articles 2 and 4 of the first and two of its own.
         let later = at + chrono::Duration::seconds(5);
         let entries: Vec<NewEntry> = [format!("{at}-1"), format!("{at}-3"), "x".into(), "y".into()]
@@ -1239,18 +1233,8 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let u = FeedUpdate {
-            last_status: "ok".into(),
-            next_poll_at: later,
-            polled_at: later,
-            fetch_url: "https://g.example/rss".into(),
-            ..Default::default()
-        };
-        store
-            .record_poll(second.id, &entries[..], later, move |_| u.clone())
-            .await
-            .unwrap();
-        for feed in [first, second.id] {
+        let second = feed_with(&store, "https://g.example/rss", entries, later).await;
+        for feed in [first, second] {
             let filter = ArticleFilter {
                 feed_id: Some(feed),
                 ..Default::default()
@@ -1286,7 +1270,7 @@ mod tests {
         }
         let second_ids = {
             let f = ArticleFilter {
-                feed_id: Some(second.id),
+                feed_id: Some(second),
                 ..Default::default()
             };
             store
@@ -1358,18 +1342,6 @@ mod tests {
         let (store, _d) = temp_store().await;
         let at = Utc::now();
         seed(&store, 6, at).await;
-        let (second, _) = store
-            .add_feed(
-                &NewFeed {
-                    url: "https://g.example/rss".into(),
-                    name: None,
-                    interval_secs: None,
-                },
-                "cli",
-                at,
-            )
-            .await
-            .unwrap();
         // Articles 2 and 4 of the first feed (one twice), and two of its own.
         let later = at + chrono::Duration::seconds(5);
         let entry = |key: &str, url_key: String, title: &str| NewEntry {
@@ -1390,20 +1362,10 @@ mod tests {
             entry("x", "n.example/x".into(), "Chips and more chips"),
             entry("y", "n.example/y".into(), "Nothing to see"),
         ];
-        let u = FeedUpdate {
-            last_status: "ok".into(),
-            next_poll_at: later,
-            polled_at: later,
-            fetch_url: "https://g.example/rss".into(),
-            ..Default::default()
-        };
-        store
-            .record_poll(second.id, &entries[..], later, move |_| u.clone())
-            .await
-            .unwrap();
+        let second = feed_with(&store, "https://g.example/rss", entries.to_vec(), later).await;
         store.index_pending().await.unwrap();
         let filter = ArticleFilter {
-            feed_id: Some(second.id),
+            feed_id: Some(second),
             ..Default::default()
         };
         for candidates in [2, 100] {
