@@ -100,7 +100,8 @@ impl Store {
             make_update: Box::new(make_update),
             reply,
         };
-        self.polls
+        self.lane
+            .polls
             .send(job)
             .map_err(|_| StoreError::LaneStopped("the poll writer is gone".into()))?;
         let stored = stored
@@ -207,13 +208,15 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
             }
         }
         for job in group {
-            let result = write_alone(&writer, &job).await;
-            let _ = job.reply.send(result);
+            let result = write_group(&writer, std::slice::from_ref(&job)).await;
+            // One job, one result.
+            let _ = job.reply.send(result.map(|mut one| one.swap_remove(0)));
         }
     }
 }
 
-/// Writes and commits every poll of `group`, or none of them.
+/// Writes and commits every poll of `group`, or none of them; their results
+/// in order.
 async fn write_group(writer: &SqlitePool, group: &[PollJob]) -> Result<Vec<PollStored>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
@@ -231,20 +234,6 @@ async fn write_group(writer: &SqlitePool, group: &[PollJob]) -> Result<Vec<PollS
     }
     tx.commit().await?;
     Ok(results)
-}
-
-async fn write_alone(writer: &SqlitePool, job: &PollJob) -> Result<PollStored> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let stored = record_poll_in(
-        &mut tx,
-        job.feed_id,
-        &job.entries,
-        job.now,
-        &*job.make_update,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(stored)
 }
 
 /// One poll's work within the caller's transaction.

@@ -10,6 +10,7 @@
 //! ([`write_polls`]).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use sqlx::SqlitePool;
 use tokio::runtime::{Builder, Handle};
@@ -23,12 +24,17 @@ pub(super) struct WriteLane {
     handle: Handle,
     /// Dropped with the last `Store` clone, which ends the thread.
     _stop: oneshot::Sender<()>,
+    /// To the poll writer ([`write_polls`]); dropping it ends the writer.
+    pub(super) polls: mpsc::UnboundedSender<PollJob>,
+    /// New articles since the last background index batch was queued.
+    pub(super) unindexed: AtomicUsize,
+    /// A background index batch is queued or running.
+    pub(super) indexing: AtomicBool,
 }
 
 impl WriteLane {
-    /// Starts the thread with the poll writer on it; returns the lane and
-    /// the way to the poll writer.
-    pub(super) fn start(writer: SqlitePool) -> Result<(Self, mpsc::UnboundedSender<PollJob>)> {
+    /// Starts the thread with the poll writer on it.
+    pub(super) fn start(writer: SqlitePool) -> Result<Self> {
         let rt = Builder::new_current_thread()
             .enable_all()
             .build()
@@ -43,13 +49,15 @@ impl WriteLane {
                 });
             })
             .map_err(StoreError::Lane)?;
-        let lane = WriteLane {
+        let (polls, jobs) = mpsc::unbounded_channel();
+        drop(handle.spawn(write_polls(writer, jobs)));
+        Ok(WriteLane {
             handle,
             _stop: stop,
-        };
-        let (polls, jobs) = mpsc::unbounded_channel();
-        lane.spawn(write_polls(writer, jobs));
-        Ok((lane, polls))
+            polls,
+            unindexed: AtomicUsize::new(0),
+            indexing: AtomicBool::new(false),
+        })
     }
 
     /// Starts `work` on the lane's thread without waiting for it.

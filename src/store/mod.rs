@@ -13,7 +13,7 @@ mod stories;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,13 +98,8 @@ pub struct Store {
     path: PathBuf,
     /// Test hook, see [`Store::set_page_limit`]; 0 when never used.
     page_limit: Arc<AtomicI64>,
+    /// The write thread: poll writes and search indexing.
     lane: Arc<lane::WriteLane>,
-    /// To the poll writer on the lane ([`articles::write_polls`]).
-    polls: tokio::sync::mpsc::UnboundedSender<articles::PollJob>,
-    /// New articles since the last background index batch was queued.
-    unindexed: Arc<AtomicUsize>,
-    /// A background index batch is queued or running.
-    indexing: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -206,16 +201,13 @@ impl Store {
         let pool = Self::pool_options(&page_limit, 4)
             .connect_with(reader)
             .await?;
-        let (lane, polls) = lane::WriteLane::start(writer.clone())?;
+        let lane = Arc::new(lane::WriteLane::start(writer.clone())?);
         Ok(Store {
             pool,
             writer,
             path,
             page_limit,
-            lane: Arc::new(lane),
-            polls,
-            unindexed: Arc::default(),
-            indexing: Arc::default(),
+            lane,
         })
     }
 
@@ -249,16 +241,13 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let (lane, polls) = lane::WriteLane::start(pool.clone())?;
+        let lane = Arc::new(lane::WriteLane::start(pool.clone())?);
         let store = Store {
             writer: pool.clone(),
             pool,
             path,
             page_limit: Arc::default(),
-            lane: Arc::new(lane),
-            polls,
-            unindexed: Arc::default(),
-            indexing: Arc::default(),
+            lane,
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -363,17 +352,18 @@ impl Store {
     /// batch's worth of new articles waits: the indexing then overlaps with
     /// the fetching and parsing of the next polls instead of following them.
     fn index_when_a_batch_waits(&self, added: usize) {
-        let waiting = self.unindexed.fetch_add(added, Ordering::Relaxed) + added;
-        if waiting < INDEX_BATCH as usize || self.indexing.swap(true, Ordering::AcqRel) {
+        let lane = &self.lane;
+        let waiting = lane.unindexed.fetch_add(added, Ordering::Relaxed) + added;
+        if waiting < INDEX_BATCH as usize || lane.indexing.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.unindexed.store(0, Ordering::Relaxed);
+        lane.unindexed.store(0, Ordering::Relaxed);
         let store = self.clone();
         self.lane.spawn(async move {
             if let Err(e) = store.index_batch().await {
                 tracing::warn!(error = %e, "background search indexing failed; the articles stay queued");
             }
-            store.indexing.store(false, Ordering::Release);
+            store.lane.indexing.store(false, Ordering::Release);
         });
     }
 
