@@ -684,11 +684,31 @@ impl Store {
             .publisher
             .as_deref()
             .filter(|_| query == Query::Search);
+        let feed_is_small = |f: i64| {
+            self.fewer_than(small, move |qb| {
+                qb.push("feed_items WHERE feed_id = ").push_bind(f);
+            })
+        };
+        let lang_is_small = |l: &str| {
+            let l = l.to_owned();
+            self.fewer_than(small, move |qb| {
+                qb.push("articles l WHERE ");
+                push_lang(qb, &l);
+            })
+        };
+        let publisher_is_small = |p: &str| {
+            let p = p.to_owned();
+            self.fewer_than(small, move |qb| {
+                qb.push("articles WHERE publisher = ")
+                    .push_bind(p)
+                    .push(" COLLATE NOCASE");
+            })
+        };
         let driver = match filter.feed_id {
-            Some(f) if self.feed_is_small(f, small).await? => Some(Driver::Feed(f)),
+            Some(f) if feed_is_small(f).await? => Some(Driver::Feed(f)),
             _ => match (lang, publisher) {
-                (Some(l), _) if self.lang_is_small(l, small).await? => Some(Driver::Lang),
-                (_, Some(p)) if self.publisher_is_small(p, small).await? => Some(Driver::Publisher),
+                (Some(l), _) if lang_is_small(l).await? => Some(Driver::Lang),
+                (_, Some(p)) if publisher_is_small(p).await? => Some(Driver::Publisher),
                 _ => None,
             },
         };
@@ -699,39 +719,18 @@ impl Store {
         })
     }
 
-    /// Whether a feed has fewer than `small` items (counted up to that many
-    /// on `feed_items_feed_seen`, so the check stays cheap).
-    async fn feed_is_small(&self, feed_id: i64, small: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM feed_items WHERE feed_id = ? LIMIT ?)",
-        )
-        .bind(feed_id)
-        .bind(small)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n < small)
-    }
-
-    /// Whether a publisher has fewer than `small` articles (counted up to that
-    /// many on `articles_publisher_seen`).
-    async fn publisher_is_small(&self, publisher: &str, small: i64) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM \
-             (SELECT 1 FROM articles WHERE publisher = ? COLLATE NOCASE LIMIT ?)",
-        )
-        .bind(publisher)
-        .bind(small)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n < small)
-    }
-
-    /// Whether fewer than `small` articles are in a language (counted up to
-    /// that many on `articles_lang_seen`).
-    async fn lang_is_small(&self, lang: &str, small: i64) -> Result<bool> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (SELECT 1 FROM articles l WHERE ");
-        push_lang(&mut qb, lang);
+    /// Whether fewer than `small` rows are in the set `from_where` names (a
+    /// table and its condition): counted up to `small` only, on the index
+    /// that serves the condition (`feed_items_feed_seen`,
+    /// `articles_publisher_seen`, `articles_lang_seen`), so the check stays
+    /// cheap however large the set.
+    async fn fewer_than(
+        &self,
+        small: i64,
+        from_where: impl FnOnce(&mut QueryBuilder<'_, Sqlite>),
+    ) -> Result<bool> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
+        from_where(&mut qb);
         qb.push(" LIMIT ").push_bind(small).push(")");
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(n < small)
