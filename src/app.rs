@@ -348,12 +348,7 @@ impl App {
 
     /// Also compares full text stored since the last call.
     async fn cluster_stories(&self) {
-        if let Err(e) = self
-            .inner
-            .store
-            .cluster_pending(Utc::now(), self.inner.settings.stories.window())
-            .await
-        {
+        if let Err(e) = self.cluster_once().await {
             warn!(error = %e, "story clustering failed; retried on the next round");
         }
     }
