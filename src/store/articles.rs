@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
@@ -191,11 +193,27 @@ const GROUP_ENTRIES: usize = 2_000;
 /// writes than its polls one by one. A group with a failing poll is rolled
 /// back and its polls are written one by one, each with its own outcome.
 pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedReceiver<PollJob>) {
-    while let Some(first) = jobs.recv().await {
+    // A second poll of a feed already in the group starts the next group:
+    // within a group each feed's row is written once, and a poll must see
+    // the entries the previous poll of its feed stored.
+    let mut next: Option<PollJob> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
         let mut size = first.entries.len().max(1);
+        let mut feeds = HashSet::from([first.feed_id]);
         let mut group = vec![first];
         while size < GROUP_ENTRIES {
             let Ok(job) = jobs.try_recv() else { break };
+            if !feeds.insert(job.feed_id) {
+                next = Some(job);
+                break;
+            }
             size += job.entries.len().max(1);
             group.push(job);
         }
@@ -219,124 +237,152 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
 /// in order.
 async fn write_group(writer: &SqlitePool, group: &[PollJob]) -> Result<Vec<PollStored>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut results = Vec::with_capacity(group.len());
-    for job in group {
-        results.push(
-            record_poll_in(
-                &mut tx,
-                job.feed_id,
-                &job.entries,
-                job.now,
-                &*job.make_update,
-            )
-            .await?,
-        );
-    }
+    let results = record_group_in(&mut tx, group).await?;
     tx.commit().await?;
     Ok(results)
 }
 
-/// One poll's work within the caller's transaction.
-async fn record_poll_in(
-    tx: &mut SqliteConnection,
-    feed_id: i64,
-    entries: &[NewEntry],
-    now: DateTime<Utc>,
-    make_update: &(dyn Fn(&PollStored) -> FeedUpdate + Send + Sync),
-) -> Result<PollStored> {
-    let mut stored = PollStored::default();
-    if entries.is_empty() {
-        Store::apply_feed_update(&mut *tx, feed_id, &make_update(&stored)).await?;
-        return Ok(stored);
-    }
-    let now_s = ts(now);
-    // One statement marks every entry seen before; only the rest are stored.
-    let keys: Vec<&str> = entries.iter().map(|e| e.entry_key.as_str()).collect();
-    let seen: Vec<String> = sqlx::query_scalar(
-        "UPDATE feed_items SET last_seen_at = ?3 WHERE feed_id = ?1 \
-         AND entry_key IN (SELECT value FROM json_each(?2)) RETURNING entry_key",
-    )
-    .bind(feed_id)
-    .bind(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()))
-    .bind(&now_s)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut seen: std::collections::HashSet<String> = seen.into_iter().collect();
-    // Entries retention pruned stay gone: one statement finds the entries
-    // whose feed entry, URL or Google id carries a tombstone.
-    let identities: Vec<(&str, Option<&str>, Option<&str>)> = entries
+/// Rows per multi-row statement: at most 10 parameters a row keeps a
+/// statement far below SQLite's limit of 32,766.
+const CHUNK_ROWS: usize = 1_000;
+
+/// The polls of a group (distinct feeds) within the caller's transaction.
+/// Each step is one statement for the whole group, not one per poll: every
+/// statement is a round trip to sqlx's SQLite thread, and with a statement
+/// per poll and step the round trips, not SQLite's work, took most of the
+/// writer's time.
+async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result<Vec<PollStored>> {
+    let mut stored = vec![PollStored::default(); group.len()];
+    let nows: Vec<String> = group.iter().map(|job| ts(job.now)).collect();
+    let entries: Vec<Entry<'_>> = group
         .iter()
-        .map(|e| {
-            (
-                e.entry_key.as_str(),
-                e.url_key.as_deref(),
-                e.google.as_ref().map(|g| g.google_id.as_str()),
-            )
+        .enumerate()
+        .flat_map(|(poll, job)| {
+            job.entries.iter().map(move |entry| Entry {
+                poll,
+                feed_id: job.feed_id,
+                entry,
+            })
         })
         .collect();
-    let pruned: Vec<i64> = sqlx::query_scalar(
-        "SELECT j.key FROM json_each(?2) j WHERE \
-         EXISTS (SELECT 1 FROM tombstones WHERE kind = 'entry' AND feed_id = ?1 \
-           AND key = json_extract(j.value, '$[0]')) \
-         OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'url' AND feed_id = 0 \
-           AND key = json_extract(j.value, '$[1]')) \
-         OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'google' AND feed_id = 0 \
-           AND key = json_extract(j.value, '$[2]'))",
-    )
-    .bind(feed_id)
-    .bind(serde_json::to_string(&identities).unwrap_or_else(|_| "[]".into()))
-    .fetch_all(&mut *tx)
-    .await?;
-    let pruned: std::collections::HashSet<usize> = pruned.into_iter().map(|i| i as usize).collect();
-    let mut plain = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        if pruned.contains(&i) {
-            continue;
+    if !entries.is_empty() {
+        let mut seen = mark_seen(&mut *tx, &entries, &nows).await?;
+        let pruned = pruned_entries(&mut *tx, &entries).await?;
+        let mut plain = Vec::new();
+        for (i, &Entry { poll, feed_id, entry }) in entries.iter().enumerate() {
+            if pruned.contains(&i) {
+                continue;
+            }
+            // Also skips a key repeated within its poll.
+            if !seen.insert((feed_id, entry.entry_key.clone())) {
+                continue;
+            }
+            let Some(google) = &entry.google else {
+                plain.push(PlainRow::new(poll, feed_id, &nows[poll], entry));
+                continue;
+            };
+            // Google items need their own bookkeeping (links to resolve,
+            // provisional identities): one at a time.
+            let now = group[poll].now;
+            let (article_id, created) = if google.decoded {
+                let url_key = identity_key(feed_id, entry);
+                let merged = merge_entry(&mut *tx, &url_key, entry, &nows[poll]).await?;
+                note_decoded(&mut *tx, merged.0, entry, google, now).await?;
+                merged
+            } else {
+                merge_google_entry(&mut *tx, entry, google, now).await?
+            };
+            sqlx::query(
+                "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+            )
+            .bind(feed_id)
+            .bind(&entry.entry_key)
+            .bind(article_id)
+            .bind(&entry.guid)
+            .bind(&entry.link)
+            .bind(&nows[poll])
+            .bind(&google.google_id)
+            .execute(&mut *tx)
+            .await?;
+            stored[poll].new_items += 1;
+            if created {
+                stored[poll].new_articles += 1;
+            }
         }
-        // Also skips a key repeated within this poll.
-        if !seen.insert(entry.entry_key.clone()) {
-            continue;
-        }
-        let Some(google) = &entry.google else {
-            plain.push(PlainRow::new(feed_id, entry));
-            continue;
-        };
-        // Google items need their own bookkeeping (links to resolve,
-        // provisional identities): one at a time.
-        let (article_id, created) = if google.decoded {
-            let url_key = identity_key(feed_id, entry);
-            let merged = merge_entry(&mut *tx, &url_key, entry, &now_s).await?;
-            note_decoded(&mut *tx, merged.0, entry, google, now).await?;
-            merged
-        } else {
-            merge_google_entry(&mut *tx, entry, google, now).await?
-        };
-        sqlx::query(
-            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-        )
-        .bind(feed_id)
-        .bind(&entry.entry_key)
-        .bind(article_id)
-        .bind(&entry.guid)
-        .bind(&entry.link)
-        .bind(&now_s)
-        .bind(&google.google_id)
-        .execute(&mut *tx)
-        .await?;
-        stored.new_items += 1;
-        if created {
-            stored.new_articles += 1;
-        }
+        store_plain(&mut *tx, &plain, &mut stored).await?;
     }
-    if !plain.is_empty() {
-        let (items, articles) = store_plain(&mut *tx, feed_id, &plain, &now_s).await?;
-        stored.new_items += items;
-        stored.new_articles += articles;
-    }
-    let update = make_update(&stored);
-    Store::apply_feed_update(&mut *tx, feed_id, &update).await?;
+    let updates: Vec<(i64, FeedUpdate)> = group
+        .iter()
+        .zip(&stored)
+        .map(|(job, stored)| (job.feed_id, (job.make_update)(stored)))
+        .collect();
+    Store::apply_feed_updates(&mut *tx, &updates).await?;
     Ok(stored)
+}
+
+/// An entry of a group and the poll (index in the group) it came with.
+#[derive(Clone, Copy)]
+struct Entry<'a> {
+    poll: usize,
+    feed_id: i64,
+    entry: &'a NewEntry,
+}
+
+/// Marks the entries their feeds showed before as seen now; returns them as
+/// (feed, entry key).
+async fn mark_seen(
+    tx: &mut SqliteConnection,
+    entries: &[Entry<'_>],
+    nows: &[String],
+) -> Result<HashSet<(i64, String)>> {
+    let mut seen = HashSet::new();
+    for chunk in entries.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "UPDATE feed_items SET last_seen_at = v.column3 FROM (VALUES {}) AS v \
+             WHERE feed_items.feed_id = v.column1 AND feed_items.entry_key = v.column2 \
+             RETURNING feed_items.feed_id, feed_items.entry_key",
+            placeholders(chunk.len(), 3)
+        );
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
+        for e in chunk {
+            q = q
+                .bind(e.feed_id)
+                .bind(&e.entry.entry_key)
+                .bind(&nows[e.poll]);
+        }
+        seen.extend(q.fetch_all(&mut *tx).await?);
+    }
+    Ok(seen)
+}
+
+/// Entries retention pruned stay gone: the positions (in `entries`) of those
+/// whose feed entry, URL or Google id carries a tombstone.
+async fn pruned_entries(tx: &mut SqliteConnection, entries: &[Entry<'_>]) -> Result<HashSet<usize>> {
+    let mut pruned = HashSet::new();
+    for (c, chunk) in entries.chunks(CHUNK_ROWS).enumerate() {
+        let sql = format!(
+            "SELECT v.column1 FROM (VALUES {}) AS v WHERE \
+             EXISTS (SELECT 1 FROM tombstones WHERE kind = 'entry' AND feed_id = v.column2 \
+               AND key = v.column3) \
+             OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'url' AND feed_id = 0 \
+               AND key = v.column4) \
+             OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'google' AND feed_id = 0 \
+               AND key = v.column5)",
+            placeholders(chunk.len(), 5)
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
+        for (k, e) in chunk.iter().enumerate() {
+            q = q
+                .bind((c * CHUNK_ROWS + k) as i64)
+                .bind(e.feed_id)
+                .bind(&e.entry.entry_key)
+                .bind(e.entry.url_key.as_deref())
+                .bind(e.entry.google.as_ref().map(|g| g.google_id.as_str()));
+        }
+        pruned.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|i| i as usize));
+    }
+    Ok(pruned)
 }
 
 /// An entry's article identity: its normalized URL, or for an entry without
@@ -349,6 +395,9 @@ fn identity_key(feed_id: i64, e: &NewEntry) -> String {
 
 /// A new entry without Google bookkeeping, as `store_plain` binds it.
 struct PlainRow<'a> {
+    poll: usize,
+    feed_id: i64,
+    now: &'a str,
     entry_key: &'a str,
     guid: Option<&'a str>,
     link: Option<&'a str>,
@@ -363,8 +412,11 @@ struct PlainRow<'a> {
 }
 
 impl<'a> PlainRow<'a> {
-    fn new(feed_id: i64, e: &'a NewEntry) -> Self {
+    fn new(poll: usize, feed_id: i64, now: &'a str, e: &'a NewEntry) -> Self {
         PlainRow {
+            poll,
+            feed_id,
+            now,
             entry_key: &e.entry_key,
             guid: e.guid.as_deref(),
             link: e.link.as_deref(),
@@ -380,35 +432,87 @@ impl<'a> PlainRow<'a> {
     }
 }
 
-/// Entries per statement in `store_plain`: 200 rows of 10 parameters stay
-/// far below SQLite's limit on parameters.
-const PLAIN_CHUNK: usize = 200;
-
 /// `(?, ?, …), (…)`: `rows` groups of `per_row` parameters. Anonymous on
 /// purpose: sqlx looks up every parameter's name, which SQLite finds by a
 /// linear search among the named ones, so numbered parameters (`?NNN`) make
-/// binding quadratic in their number.
-fn placeholders(rows: usize, per_row: usize) -> String {
+/// binding quadratic in their number. Statements built with it differ by
+/// their row count, so they are not kept prepared (`persistent(false)`):
+/// each would take a slot of sqlx's statement cache for a shape that rarely
+/// comes back.
+pub(super) fn placeholders(rows: usize, per_row: usize) -> String {
     let group = format!("({})", vec!["?"; per_row].join(", "));
     vec![group; rows].join(", ")
 }
 
-/// The dedupe for a poll's new entries, set-based: three statements per up
-/// to `PLAIN_CHUNK` entries instead of two or three per entry (each statement
-/// is a round trip to sqlx's SQLite thread). Same rule as `merge_entry`: an
-/// article already holding the entry's `url_key` keeps what it has and gets
-/// what it lacks; otherwise a new article. Returns (feed items, new articles).
+/// The dedupe for a group's new entries without Google bookkeeping,
+/// set-based: a few statements per up to `CHUNK_ROWS` entries instead of two
+/// or three per entry. Same rule as `merge_entry`: an article already holding
+/// the entry's `url_key` keeps what it has and gets what it lacks; otherwise
+/// a new article, counted for the first poll that brought it.
 async fn store_plain(
     conn: &mut SqliteConnection,
-    feed_id: i64,
     rows: &[PlainRow<'_>],
-    now: &str,
-) -> Result<(usize, usize)> {
-    let (mut items, mut articles) = (0, 0);
-    for chunk in rows.chunks(PLAIN_CHUNK) {
-        // Before the insert, so that only articles seen before are touched,
-        // and only those missing something: an update re-queues the article
-        // for the search index.
+    stored: &mut [PollStored],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Only the identities the archive holds come back: few, next to the new.
+    let mut known: HashSet<String> = HashSet::new();
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let sql = format!(
+            "SELECT a.url_key FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column1",
+            placeholders(chunk.len(), 1)
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql).persistent(false);
+        for r in chunk {
+            q = q.bind(&r.url_key);
+        }
+        known.extend(q.fetch_all(&mut *conn).await?);
+    }
+    let (mut new, mut seen_before) = (Vec::new(), Vec::new());
+    for r in rows {
+        if known.insert(r.url_key.clone()) {
+            new.push(r);
+        } else {
+            seen_before.push(r);
+        }
+    }
+
+    for chunk in new.chunks(CHUNK_ROWS) {
+        // No ON CONFLICT: every identity here is new (checked above, within
+        // this write transaction), so a conflict is an error to report.
+        let sql = format!(
+            "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
+               publisher, publisher_url, authors, published_at) \
+             SELECT v.column1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
+               v.column7, v.column8, v.column9 FROM (VALUES {}) AS v",
+            placeholders(chunk.len(), 9)
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        for r in chunk {
+            q = q
+                .bind(r.now)
+                .bind(r.url)
+                .bind(&r.url_key)
+                .bind(r.title)
+                .bind(r.summary)
+                .bind(r.publisher)
+                .bind(r.publisher_url)
+                .bind(&r.authors)
+                .bind(&r.published_at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for r in &new {
+        stored[r.poll].new_articles += 1;
+    }
+
+    // After the insert, so that an article new in this group also gets what
+    // a later entry of the group has and it lacks; only articles missing
+    // something are touched, since an update re-queues the article for the
+    // search index.
+    for chunk in seen_before.chunks(CHUNK_ROWS) {
         let sql = format!(
             "UPDATE articles SET title = COALESCE(articles.title, v.column2), \
                summary = COALESCE(articles.summary, v.column3), \
@@ -426,7 +530,7 @@ async fn store_plain(
                OR (articles.authors = '[]' AND v.column7 != '[]'))",
             placeholders(chunk.len(), 7)
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).persistent(false);
         for r in chunk {
             q = q
                 .bind(&r.url_key)
@@ -438,38 +542,22 @@ async fn store_plain(
                 .bind(&r.authors);
         }
         q.execute(&mut *conn).await?;
+    }
 
-        let sql = format!(
-            "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
-               publisher, publisher_url, authors, published_at) \
-             SELECT ?, ?, v.* FROM (VALUES {}) AS v WHERE true \
-             ON CONFLICT (url_key) DO NOTHING",
-            placeholders(chunk.len(), 8)
-        );
-        let mut q = sqlx::query(&sql).bind(now).bind(now);
-        for r in chunk {
-            q = q
-                .bind(r.url)
-                .bind(&r.url_key)
-                .bind(r.title)
-                .bind(r.summary)
-                .bind(r.publisher)
-                .bind(r.publisher_url)
-                .bind(&r.authors)
-                .bind(&r.published_at);
-        }
-        articles += q.execute(&mut *conn).await?.rows_affected();
-
+    let mut items = 0;
+    for chunk in rows.chunks(CHUNK_ROWS) {
         // CROSS JOIN keeps the entries outermost: one url_key index lookup each.
         let sql = format!(
             "INSERT INTO feed_items (feed_id, first_seen_at, last_seen_at, entry_key, guid, link, article_id) \
-             SELECT ?, ?, ?, v.column1, v.column2, v.column3, a.id \
-             FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column4",
-            placeholders(chunk.len(), 4)
+             SELECT v.column1, v.column2, v.column2, v.column3, v.column4, v.column5, a.id \
+             FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column6",
+            placeholders(chunk.len(), 6)
         );
-        let mut q = sqlx::query(&sql).bind(feed_id).bind(now).bind(now);
+        let mut q = sqlx::query(&sql).persistent(false);
         for r in chunk {
             q = q
+                .bind(r.feed_id)
+                .bind(r.now)
                 .bind(r.entry_key)
                 .bind(r.guid)
                 .bind(r.link)
@@ -479,11 +567,14 @@ async fn store_plain(
     }
     if items != rows.len() as u64 {
         return Err(StoreError::Inconsistent(format!(
-            "stored {items} of {} feed items for feed {feed_id}",
+            "stored {items} of {} feed items",
             rows.len()
         )));
     }
-    Ok((items as usize, articles as usize))
+    for r in rows {
+        stored[r.poll].new_items += 1;
+    }
+    Ok(())
 }
 
 /// The dedupe for a new entry: the article holding `url_key`, or a new one.
@@ -975,7 +1066,7 @@ mod tests {
         let (store, _d) = temp_store().await;
         let f = feed(&store, "https://f.example/rss").await;
         let now = Utc::now();
-        let n = PLAIN_CHUNK * 2 + 17;
+        let n = CHUNK_ROWS * 2 + 17;
         let mut es: Vec<NewEntry> = (0..n)
             .map(|i| entry(&format!("k{i}"), &format!("https://n.example/{i}")))
             .collect();

@@ -360,45 +360,55 @@ impl Store {
         Ok(next.as_deref().and_then(parse_ts))
     }
 
-    pub(super) async fn apply_feed_update(
+    /// Applies each poll's feed row update, one statement for all of them
+    /// (the poll writer's group). Feed ids must be distinct: for two rows of
+    /// one feed SQLite would apply either.
+    pub(super) async fn apply_feed_updates(
         conn: &mut sqlx::SqliteConnection,
-        feed_id: i64,
-        u: &FeedUpdate,
+        updates: &[(i64, FeedUpdate)],
     ) -> Result<()> {
-        let polled = ts(u.polled_at);
-        sqlx::query(
-            "UPDATE feeds SET last_status = ?2, last_error = ?3, error_count = ?4, etag = ?5, \
-             last_modified = ?6, next_poll_at = ?7, next_poll_reason = ?8, retry_after_until = ?9, \
-             last_polled_at = ?10, last_success_at = CASE WHEN ?11 THEN ?10 ELSE last_success_at END, \
-             fetch_url = ?12, redirect_target = ?13, redirect_streak = ?14, ttl_secs = ?15, \
-             current_interval_secs = ?16, new_per_poll = ?17, title = COALESCE(?18, title), \
-             site_url = COALESCE(?19, site_url), \
-             enabled = CASE WHEN ?20 IS NULL THEN enabled ELSE 0 END, \
-             disabled_reason = COALESCE(?20, disabled_reason), updated_at = ?10 \
-             WHERE id = ?1",
-        )
-        .bind(feed_id)
-        .bind(&u.last_status)
-        .bind(&u.last_error)
-        .bind(u.error_count)
-        .bind(&u.etag)
-        .bind(&u.last_modified)
-        .bind(ts(u.next_poll_at))
-        .bind(&u.next_poll_reason)
-        .bind(u.retry_after_until.map(ts))
-        .bind(&polled)
-        .bind(u.success)
-        .bind(&u.fetch_url)
-        .bind(&u.redirect_target)
-        .bind(u.redirect_streak)
-        .bind(u.ttl_secs)
-        .bind(u.current_interval_secs)
-        .bind(u.new_per_poll)
-        .bind(&u.title)
-        .bind(&u.site_url)
-        .bind(&u.disable_reason)
-        .execute(conn)
-        .await?;
+        // 20 parameters a row.
+        for chunk in updates.chunks(1_000) {
+            let sql = format!(
+                "UPDATE feeds SET last_status = v.column2, last_error = v.column3, \
+                 error_count = v.column4, etag = v.column5, last_modified = v.column6, \
+                 next_poll_at = v.column7, next_poll_reason = v.column8, \
+                 retry_after_until = v.column9, last_polled_at = v.column10, \
+                 last_success_at = CASE WHEN v.column11 THEN v.column10 ELSE feeds.last_success_at END, \
+                 fetch_url = v.column12, redirect_target = v.column13, redirect_streak = v.column14, \
+                 ttl_secs = v.column15, current_interval_secs = v.column16, new_per_poll = v.column17, \
+                 title = COALESCE(v.column18, feeds.title), site_url = COALESCE(v.column19, feeds.site_url), \
+                 enabled = CASE WHEN v.column20 IS NULL THEN feeds.enabled ELSE 0 END, \
+                 disabled_reason = COALESCE(v.column20, feeds.disabled_reason), updated_at = v.column10 \
+                 FROM (VALUES {}) AS v WHERE feeds.id = v.column1",
+                super::articles::placeholders(chunk.len(), 20)
+            );
+            let mut q = sqlx::query(&sql).persistent(false);
+            for (feed_id, u) in chunk {
+                q = q
+                    .bind(feed_id)
+                    .bind(&u.last_status)
+                    .bind(&u.last_error)
+                    .bind(u.error_count)
+                    .bind(&u.etag)
+                    .bind(&u.last_modified)
+                    .bind(ts(u.next_poll_at))
+                    .bind(&u.next_poll_reason)
+                    .bind(u.retry_after_until.map(ts))
+                    .bind(ts(u.polled_at))
+                    .bind(u.success)
+                    .bind(&u.fetch_url)
+                    .bind(&u.redirect_target)
+                    .bind(u.redirect_streak)
+                    .bind(u.ttl_secs)
+                    .bind(u.current_interval_secs)
+                    .bind(u.new_per_poll)
+                    .bind(&u.title)
+                    .bind(&u.site_url)
+                    .bind(&u.disable_reason);
+            }
+            q.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 }
