@@ -269,7 +269,15 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
         let mut seen = mark_seen(&mut *tx, &entries, &nows).await?;
         let pruned = pruned_entries(&mut *tx, &entries).await?;
         let mut plain = Vec::new();
-        for (i, &Entry { poll, feed_id, entry }) in entries.iter().enumerate() {
+        for (
+            i,
+            &Entry {
+                poll,
+                feed_id,
+                entry,
+            },
+        ) in entries.iter().enumerate()
+        {
             if pruned.contains(&i) {
                 continue;
             }
@@ -358,7 +366,10 @@ async fn mark_seen(
 
 /// Entries retention pruned stay gone: the positions (in `entries`) of those
 /// whose feed entry, URL or Google id carries a tombstone.
-async fn pruned_entries(tx: &mut SqliteConnection, entries: &[Entry<'_>]) -> Result<HashSet<usize>> {
+async fn pruned_entries(
+    tx: &mut SqliteConnection,
+    entries: &[Entry<'_>],
+) -> Result<HashSet<usize>> {
     let mut pruned = HashSet::new();
     for (c, chunk) in entries.chunks(CHUNK_ROWS).enumerate() {
         let sql = format!(
@@ -763,6 +774,89 @@ mod tests {
                 "https://n.example/first"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn polls_written_as_one_group_store_what_they_would_one_after_another() {
+        let (store, _d) = temp_store().await;
+        let (a, b) = (
+            feed(&store, "https://f.example/a").await,
+            feed(&store, "https://f.example/b").await,
+        );
+        let now = Utc::now();
+        let with_etag = move |etag: &str| {
+            let mut u = update(now);
+            u.etag = Some(etag.into());
+            move |_: &PollStored| u.clone()
+        };
+        let bare = NewEntry {
+            summary: None,
+            ..entry("x", "https://n.example/x")
+        };
+        let full = NewEntry {
+            summary: Some("What x is about".into()),
+            ..entry("x", "https://n.example/x")
+        };
+        // Holding the write connection queues the polls into one group.
+        let held = store.begin_write().await.unwrap();
+        let poll = |feed_id: i64, entries: Vec<NewEntry>, etag: &str| {
+            let (store, make) = (store.clone(), with_etag(etag));
+            tokio::spawn(async move { store.record_poll(feed_id, entries, now, make).await })
+        };
+        let a1 = poll(a, vec![bare.clone()], "a1");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let b1 = poll(b, vec![full, entry("y", "https://n.example/y")], "b1");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // The same feed again: it must see what its first poll stored.
+        let a2 = poll(a, vec![bare, entry("z", "https://n.example/z")], "a2");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(held);
+        let stored = |new_items, new_articles| PollStored {
+            new_items,
+            new_articles,
+        };
+        assert_eq!(a1.await.unwrap().unwrap(), stored(1, 1));
+        assert_eq!(b1.await.unwrap().unwrap(), stored(2, 1));
+        assert_eq!(a2.await.unwrap().unwrap(), stored(1, 1));
+        let summary: Option<String> =
+            sqlx::query_scalar("SELECT summary FROM articles WHERE url = 'https://n.example/x'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(summary.as_deref(), Some("What x is about"));
+        let etags: Vec<Option<String>> = sqlx::query_scalar("SELECT etag FROM feeds ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(etags, [Some("a2".to_owned()), Some("b1".to_owned())]);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM feed_items").await, 4);
+    }
+
+    #[tokio::test]
+    async fn an_article_new_in_a_poll_gets_what_a_later_entry_of_that_poll_has_and_it_lacks() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        let es = [
+            NewEntry {
+                summary: None,
+                ..entry("x", "https://n.example/x")
+            },
+            NewEntry {
+                summary: Some("What x is about".into()),
+                ..entry("x-again", "https://n.example/x")
+            },
+        ];
+        let r = store
+            .record_poll(f, &es[..], now, move |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!((r.new_items, r.new_articles), (2, 1));
+        let summary: Option<String> = sqlx::query_scalar("SELECT summary FROM articles")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(summary.as_deref(), Some("What x is about"));
     }
 
     #[tokio::test]
