@@ -67,6 +67,10 @@ struct Args {
     /// Feeds used by `--breakdown`.
     #[arg(long, default_value_t = 1000)]
     breakdown_feeds: usize,
+    /// Keep the database in this directory (created if missing) instead of a
+    /// temporary one, to inspect it afterwards (`sqlite3`, `dbstat`).
+    #[arg(long)]
+    keep_db: Option<std::path::PathBuf>,
     /// Print one JSON line with the results (for bench/ingest.sh).
     #[arg(long)]
     json: bool,
@@ -436,6 +440,33 @@ fn cpu_secs() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU seconds of each thread of this process so far, by (name, tid)
+/// (`/proc/self/task/*/stat`): which thread the rounds kept busy.
+fn thread_cpu_secs() -> std::collections::BTreeMap<(String, u32), f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(tid) = task.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        out.insert(
+            (stat[open + 1..close].to_owned(), tid),
+            (ticks(11) + ticks(12)) / 100.0,
+        );
+    }
+    out
+}
+
 fn write_config(
     path: &Path,
     db: &Path,
@@ -465,7 +496,14 @@ async fn bench(args: &Args) -> Result<()> {
     );
     let (_server, base) = spawn_server(args.feeds)?;
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("bench.db");
+    let db_dir = match &args.keep_db {
+        Some(keep) => {
+            std::fs::create_dir_all(keep)?;
+            keep.clone()
+        }
+        None => dir.path().to_owned(),
+    };
+    let db = db_dir.join("bench.db");
     let cfg = dir.path().join("newsd.toml");
     write_config(&cfg, &db, &base, args.feeds, args.concurrency)?;
     let loaded = Settings::load_with_env(Some(&cfg), Vec::<(String, String)>::new())?;
@@ -486,9 +524,27 @@ async fn bench(args: &Args) -> Result<()> {
         advance(&client, &base, round).await?;
         let t = Instant::now();
         let cpu0 = cpu_secs();
+        let threads0 = thread_cpu_secs();
         let reports = app.poll_all_once(Utc::now()).await?;
         let took = t.elapsed();
         poll_cpu += cpu_secs() - cpu0;
+        let mut busiest: Vec<(f64, String)> = thread_cpu_secs()
+            .into_iter()
+            .map(|(key, cpu)| {
+                let before = threads0.get(&key).copied().unwrap_or(0.0);
+                (cpu - before, format!("{} {}", key.0, key.1))
+            })
+            .collect();
+        busiest.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let busiest: Vec<String> = busiest
+            .iter()
+            .take(4)
+            .map(|(cpu, name)| format!("{name} {cpu:.2}s"))
+            .collect();
+        eprintln!(
+            "round {round}: busiest threads (CPU): {}",
+            busiest.join(", ")
+        );
         poll_time += took;
         let mut round_new = 0;
         for r in &reports {

@@ -242,9 +242,25 @@ async fn write_group(writer: &SqlitePool, group: &[PollJob]) -> Result<Vec<PollS
     Ok(results)
 }
 
-/// Rows per multi-row statement: at most 10 parameters a row keeps a
-/// statement far below SQLite's limit of 32,766.
-const CHUNK_ROWS: usize = 1_000;
+/// The row counts multi-row statements are written for; the largest is
+/// also the most rows a statement takes (at 10 parameters a row far below
+/// SQLite's limit of 32,766).
+const STATEMENT_ROWS: [usize; 3] = [8, 64, 512];
+pub(super) const CHUNK_ROWS: usize = STATEMENT_ROWS[2];
+
+/// A chunk's rows, then `None` up to the statement size that fits it (bound
+/// as NULLs, which the statements skip). Statements of a few sizes stay
+/// prepared in sqlx's statement cache; one per row count did not fit in it,
+/// and every poll group paid for parsing statements thousands of
+/// parameters long (~7 % of the writer thread).
+pub(super) fn padded<T>(chunk: &[T]) -> (usize, impl Iterator<Item = Option<&T>>) {
+    let rows = STATEMENT_ROWS
+        .into_iter()
+        .find(|&size| size >= chunk.len())
+        .unwrap_or(chunk.len());
+    let padding = std::iter::repeat_n(None, rows - chunk.len());
+    (rows, chunk.iter().map(Some).chain(padding))
+}
 
 /// The polls of a group (distinct feeds) within the caller's transaction.
 /// Each step is one statement for the whole group, not one per poll: every
@@ -346,18 +362,19 @@ async fn mark_seen(
 ) -> Result<HashSet<(i64, String)>> {
     let mut seen = HashSet::new();
     for chunk in entries.chunks(CHUNK_ROWS) {
+        let (rows, padded_rows) = padded(chunk);
         let sql = format!(
             "UPDATE feed_items SET last_seen_at = v.column3 FROM (VALUES {}) AS v \
              WHERE feed_items.feed_id = v.column1 AND feed_items.entry_key = v.column2 \
              RETURNING feed_items.feed_id, feed_items.entry_key",
-            placeholders(chunk.len(), 3)
+            placeholders(rows, 3)
         );
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
-        for e in chunk {
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+        for e in padded_rows {
             q = q
-                .bind(e.feed_id)
-                .bind(&e.entry.entry_key)
-                .bind(&nows[e.poll]);
+                .bind(e.map(|e| e.feed_id))
+                .bind(e.map(|e| &e.entry.entry_key))
+                .bind(e.map(|e| &nows[e.poll]));
         }
         seen.extend(q.fetch_all(&mut *tx).await?);
     }
@@ -372,6 +389,7 @@ async fn pruned_entries(
 ) -> Result<HashSet<usize>> {
     let mut pruned = HashSet::new();
     for (c, chunk) in entries.chunks(CHUNK_ROWS).enumerate() {
+        let (rows, padded_rows) = padded(chunk);
         let sql = format!(
             "SELECT v.column1 FROM (VALUES {}) AS v WHERE \
              EXISTS (SELECT 1 FROM tombstones WHERE kind = 'entry' AND feed_id = v.column2 \
@@ -380,16 +398,16 @@ async fn pruned_entries(
                AND key = v.column4) \
              OR EXISTS (SELECT 1 FROM tombstones WHERE kind = 'google' AND feed_id = 0 \
                AND key = v.column5)",
-            placeholders(chunk.len(), 5)
+            placeholders(rows, 5)
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
-        for (k, e) in chunk.iter().enumerate() {
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for (k, e) in padded_rows.enumerate() {
             q = q
-                .bind((c * CHUNK_ROWS + k) as i64)
-                .bind(e.feed_id)
-                .bind(&e.entry.entry_key)
-                .bind(e.entry.url_key.as_deref())
-                .bind(e.entry.google.as_ref().map(|g| g.google_id.as_str()));
+                .bind(e.map(|_| (c * CHUNK_ROWS + k) as i64))
+                .bind(e.map(|e| e.feed_id))
+                .bind(e.map(|e| &e.entry.entry_key))
+                .bind(e.and_then(|e| e.entry.url_key.as_deref()))
+                .bind(e.and_then(|e| e.entry.google.as_ref().map(|g| g.google_id.as_str())));
         }
         pruned.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|i| i as usize));
     }
@@ -446,10 +464,7 @@ impl<'a> PlainRow<'a> {
 /// `(?, ?, …), (…)`: `rows` groups of `per_row` parameters. Anonymous on
 /// purpose: sqlx looks up every parameter's name, which SQLite finds by a
 /// linear search among the named ones, so numbered parameters (`?NNN`) make
-/// binding quadratic in their number. Statements built with it differ by
-/// their row count, so they are not kept prepared (`persistent(false)`):
-/// each would take a slot of sqlx's statement cache for a shape that rarely
-/// comes back.
+/// binding quadratic in their number.
 pub(super) fn placeholders(rows: usize, per_row: usize) -> String {
     let group = format!("({})", vec!["?"; per_row].join(", "));
     vec![group; rows].join(", ")
@@ -471,13 +486,14 @@ async fn store_plain(
     // Only the identities the archive holds come back: few, next to the new.
     let mut known: HashSet<String> = HashSet::new();
     for chunk in rows.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
         let sql = format!(
             "SELECT a.url_key FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column1",
-            placeholders(chunk.len(), 1)
+            placeholders(size, 1)
         );
-        let mut q = sqlx::query_scalar::<_, String>(&sql).persistent(false);
-        for r in chunk {
-            q = q.bind(&r.url_key);
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for r in padded_rows {
+            q = q.bind(r.map(|r| &r.url_key));
         }
         known.extend(q.fetch_all(&mut *conn).await?);
     }
@@ -491,27 +507,29 @@ async fn store_plain(
     }
 
     for chunk in new.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
         // No ON CONFLICT: every identity here is new (checked above, within
         // this write transaction), so a conflict is an error to report.
         let sql = format!(
             "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
                publisher, publisher_url, authors, published_at) \
              SELECT v.column1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
-               v.column7, v.column8, v.column9 FROM (VALUES {}) AS v",
-            placeholders(chunk.len(), 9)
+               v.column7, v.column8, v.column9 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL",
+            placeholders(size, 9)
         );
-        let mut q = sqlx::query(&sql).persistent(false);
-        for r in chunk {
+        let mut q = sqlx::query(&sql);
+        for r in padded_rows {
+            let r = r.copied();
             q = q
-                .bind(r.now)
-                .bind(r.url)
-                .bind(&r.url_key)
-                .bind(r.title)
-                .bind(r.summary)
-                .bind(r.publisher)
-                .bind(r.publisher_url)
-                .bind(&r.authors)
-                .bind(&r.published_at);
+                .bind(r.map(|r| r.now))
+                .bind(r.and_then(|r| r.url))
+                .bind(r.map(|r| &r.url_key))
+                .bind(r.and_then(|r| r.title))
+                .bind(r.and_then(|r| r.summary))
+                .bind(r.and_then(|r| r.publisher))
+                .bind(r.and_then(|r| r.publisher_url))
+                .bind(r.map(|r| &r.authors))
+                .bind(r.and_then(|r| r.published_at.as_deref()));
         }
         q.execute(&mut *conn).await?;
     }
@@ -524,6 +542,7 @@ async fn store_plain(
     // something are touched, since an update re-queues the article for the
     // search index.
     for chunk in seen_before.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
         let sql = format!(
             "UPDATE articles SET title = COALESCE(articles.title, v.column2), \
                summary = COALESCE(articles.summary, v.column3), \
@@ -539,40 +558,42 @@ async fn store_plain(
                OR (articles.publisher_url IS NULL AND v.column5 IS NOT NULL) \
                OR (articles.published_at IS NULL AND v.column6 IS NOT NULL) \
                OR (articles.authors = '[]' AND v.column7 != '[]'))",
-            placeholders(chunk.len(), 7)
+            placeholders(size, 7)
         );
-        let mut q = sqlx::query(&sql).persistent(false);
-        for r in chunk {
+        let mut q = sqlx::query(&sql);
+        for r in padded_rows {
+            let r = r.copied();
             q = q
-                .bind(&r.url_key)
-                .bind(r.title)
-                .bind(r.summary)
-                .bind(r.publisher)
-                .bind(r.publisher_url)
-                .bind(&r.published_at)
-                .bind(&r.authors);
+                .bind(r.map(|r| &r.url_key))
+                .bind(r.and_then(|r| r.title))
+                .bind(r.and_then(|r| r.summary))
+                .bind(r.and_then(|r| r.publisher))
+                .bind(r.and_then(|r| r.publisher_url))
+                .bind(r.and_then(|r| r.published_at.as_deref()))
+                .bind(r.map(|r| &r.authors));
         }
         q.execute(&mut *conn).await?;
     }
 
     let mut items = 0;
     for chunk in rows.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
         // CROSS JOIN keeps the entries outermost: one url_key index lookup each.
         let sql = format!(
             "INSERT INTO feed_items (feed_id, first_seen_at, last_seen_at, entry_key, guid, link, article_id) \
              SELECT v.column1, v.column2, v.column2, v.column3, v.column4, v.column5, a.id \
              FROM (VALUES {}) AS v CROSS JOIN articles AS a ON a.url_key = v.column6",
-            placeholders(chunk.len(), 6)
+            placeholders(size, 6)
         );
-        let mut q = sqlx::query(&sql).persistent(false);
-        for r in chunk {
+        let mut q = sqlx::query(&sql);
+        for r in padded_rows {
             q = q
-                .bind(r.feed_id)
-                .bind(r.now)
-                .bind(r.entry_key)
-                .bind(r.guid)
-                .bind(r.link)
-                .bind(&r.url_key);
+                .bind(r.map(|r| r.feed_id))
+                .bind(r.map(|r| r.now))
+                .bind(r.map(|r| r.entry_key))
+                .bind(r.and_then(|r| r.guid))
+                .bind(r.and_then(|r| r.link))
+                .bind(r.map(|r| &r.url_key));
         }
         items += q.execute(&mut *conn).await?.rows_affected();
     }

@@ -367,8 +367,8 @@ impl Store {
         conn: &mut sqlx::SqliteConnection,
         updates: &[(i64, FeedUpdate)],
     ) -> Result<()> {
-        // 20 parameters a row.
-        for chunk in updates.chunks(1_000) {
+        for chunk in updates.chunks(super::articles::CHUNK_ROWS) {
+            let (size, padded_rows) = super::articles::padded(chunk);
             let sql = format!(
                 "UPDATE feeds SET last_status = v.column2, last_error = v.column3, \
                  error_count = v.column4, etag = v.column5, last_modified = v.column6, \
@@ -381,31 +381,32 @@ impl Store {
                  enabled = CASE WHEN v.column20 IS NULL THEN feeds.enabled ELSE 0 END, \
                  disabled_reason = COALESCE(v.column20, feeds.disabled_reason), updated_at = v.column10 \
                  FROM (VALUES {}) AS v WHERE feeds.id = v.column1",
-                super::articles::placeholders(chunk.len(), 20)
+                super::articles::placeholders(size, 20)
             );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for (feed_id, u) in chunk {
+            let mut q = sqlx::query(&sql);
+            for row in padded_rows {
+                let (id, u) = (row.map(|r| r.0), row.map(|r| &r.1));
                 q = q
-                    .bind(feed_id)
-                    .bind(&u.last_status)
-                    .bind(&u.last_error)
-                    .bind(u.error_count)
-                    .bind(&u.etag)
-                    .bind(&u.last_modified)
-                    .bind(ts(u.next_poll_at))
-                    .bind(&u.next_poll_reason)
-                    .bind(u.retry_after_until.map(ts))
-                    .bind(ts(u.polled_at))
-                    .bind(u.success)
-                    .bind(&u.fetch_url)
-                    .bind(&u.redirect_target)
-                    .bind(u.redirect_streak)
-                    .bind(u.ttl_secs)
-                    .bind(u.current_interval_secs)
-                    .bind(u.new_per_poll)
-                    .bind(&u.title)
-                    .bind(&u.site_url)
-                    .bind(&u.disable_reason);
+                    .bind(id)
+                    .bind(u.map(|u| &u.last_status))
+                    .bind(u.and_then(|u| u.last_error.as_deref()))
+                    .bind(u.map(|u| u.error_count))
+                    .bind(u.and_then(|u| u.etag.as_deref()))
+                    .bind(u.and_then(|u| u.last_modified.as_deref()))
+                    .bind(u.map(|u| ts(u.next_poll_at)))
+                    .bind(u.map(|u| &u.next_poll_reason))
+                    .bind(u.and_then(|u| u.retry_after_until.map(ts)))
+                    .bind(u.map(|u| ts(u.polled_at)))
+                    .bind(u.map(|u| u.success))
+                    .bind(u.map(|u| &u.fetch_url))
+                    .bind(u.and_then(|u| u.redirect_target.as_deref()))
+                    .bind(u.map(|u| u.redirect_streak))
+                    .bind(u.and_then(|u| u.ttl_secs))
+                    .bind(u.and_then(|u| u.current_interval_secs))
+                    .bind(u.and_then(|u| u.new_per_poll))
+                    .bind(u.and_then(|u| u.title.as_deref()))
+                    .bind(u.and_then(|u| u.site_url.as_deref()))
+                    .bind(u.and_then(|u| u.disable_reason.as_deref()));
             }
             q.execute(&mut *conn).await?;
         }

@@ -201,7 +201,8 @@ impl Store {
         let pool = Self::pool_options(&page_limit, 4)
             .connect_with(reader)
             .await?;
-        let lane = Arc::new(lane::WriteLane::start(writer.clone())?);
+        let checkpoints = Self::options(&path, busy_timeout, false)?;
+        let lane = Arc::new(lane::WriteLane::start(writer.clone(), Some(checkpoints))?);
         Ok(Store {
             pool,
             writer,
@@ -241,7 +242,7 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let lane = Arc::new(lane::WriteLane::start(pool.clone())?);
+        let lane = Arc::new(lane::WriteLane::start(pool.clone(), None)?);
         let store = Store {
             writer: pool.clone(),
             pool,
@@ -529,6 +530,40 @@ mod tests {
 
     async fn limit_pages(store: &Store, extra: Option<i64>) {
         store.set_page_limit(extra).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_copied_into_the_database_in_the_background_long_before_the_writer_would() {
+        let (store, _d) = temp_store().await;
+        let size = || {
+            std::fs::metadata(store.path())
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
+        let before = size();
+        // ~1 MiB of WAL: far below the writer's own threshold (~40 MiB).
+        let mut tx = store.begin_write().await.unwrap();
+        for i in 0..500 {
+            sqlx::query(
+                "INSERT INTO articles (url_key, summary, first_seen_at, updated_at) \
+                 VALUES (?, ?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            )
+            .bind(format!("https://n.example/{i}"))
+            .bind("x".repeat(2_000))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < before + 1_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file stayed at {} bytes",
+                size()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]
