@@ -650,7 +650,6 @@ const STORE_VARIANTS: &[(&str, &[&str])] = &[
         "no secondary indexes",
         &[
             "DROP INDEX articles_first_seen",
-            "DROP INDEX articles_published",
             "DROP INDEX feed_items_article",
             "DROP INDEX feed_items_feed_seen",
             "DROP INDEX feed_items_link",
