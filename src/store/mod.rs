@@ -372,19 +372,34 @@ impl Store {
     /// nothing was waiting.
     async fn index_batch(&self) -> Result<Option<usize>> {
         let mut tx = self.begin_write().await?;
-        // Streamed, not collected: a batch of long texts (hostile pages
-        // are capped only by the body size) never sits in memory at once.
-        let (mut upto, mut unspaced) = (None, Vec::new());
+        let upto: Option<i64> = sqlx::query_scalar(
+            "SELECT max(article_id) FROM \
+             (SELECT article_id FROM fts_pending ORDER BY article_id LIMIT ?)",
+        )
+        .bind(INDEX_BATCH)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(upto) = upto else {
+            return Ok(None);
+        };
+        // Only texts with a character outside ASCII can be in such a script:
+        // SQLite compares lengths in characters and bytes, so only those
+        // rows come over to be checked here (sending every row was a large
+        // part of the write thread's time). Streamed, not collected: a
+        // batch of long texts (hostile pages are capped only by the body
+        // size) never sits in memory at once.
+        let mut unspaced = Vec::new();
         {
             let mut rows = sqlx::query_as::<_, PendingRow>(
-                "SELECT p.article_id, a.title, a.summary, a.text FROM fts_pending p \
-                 LEFT JOIN articles a ON a.id = p.article_id \
-                 ORDER BY p.article_id LIMIT ?",
+                "SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
+                 CROSS JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ? \
+                 AND (length(CAST(a.title AS BLOB)) != length(a.title) \
+                   OR length(CAST(a.summary AS BLOB)) != length(a.summary) \
+                   OR length(CAST(a.text AS BLOB)) != length(a.text))",
             )
-            .bind(INDEX_BATCH)
+            .bind(upto)
             .fetch(&mut *tx);
             while let Some((id, title, summary, text)) = rows.try_next().await? {
-                upto = Some(id);
                 if [title, summary, text]
                     .iter()
                     .flatten()
@@ -394,9 +409,6 @@ impl Store {
                 }
             }
         }
-        let Some(upto) = upto else {
-            return Ok(None);
-        };
         // CROSS JOIN keeps the queue outermost: with a plain join SQLite
         // may carry `<= upto` over to articles.id and walk the whole
         // archive up to it, every batch.
