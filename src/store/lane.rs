@@ -7,7 +7,9 @@
 //! half of every ingest and the process used one core of two. Run here, on a
 //! thread that does nothing else, each statement follows the last at once,
 //! and the polls that queue meanwhile are committed together
-//! ([`write_polls`]).
+//! ([`write_polls`]). The background WAL checkpointer runs here too
+//! ([`checkpoint_in_background`]), on a connection (and SQLite thread) of
+//! its own.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
