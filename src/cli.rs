@@ -97,7 +97,7 @@ pub enum Command {
     /// Print the publisher URL behind a Google News link or article id, and how it was found.
     Resolve { url_or_id: String },
     /// Extract one page (a URL to fetch, or an HTML file) and print its text,
-    /// or `--batch IN_DIR OUT_DIR` to extract every IN_DIR/<id>.html to OUT_DIR/<id>.txt.
+    /// or `--batch IN_DIR OUT_DIR` to extract every `IN_DIR/<id>.html` to `OUT_DIR/<id>.txt`.
     Extract {
         /// A URL or an HTML file.
         #[arg(required_unless_present = "batch")]

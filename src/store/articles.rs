@@ -86,7 +86,7 @@ impl Store {
     /// (the schedule depends on how many entries were new).
     ///
     /// Polls that finish while another is being written are committed
-    /// together (see [`write_polls`]).
+    /// together (see `write_polls`).
     pub async fn record_poll(
         &self,
         feed_id: i64,
