@@ -742,6 +742,13 @@ mod tests {
         store.add_feed(&f, "cli", Utc::now()).await.unwrap().0.id
     }
 
+    async fn two_feeds(store: &Store) -> (i64, i64) {
+        (
+            feed(store, "https://f.example/1").await,
+            feed(store, "https://f.example/2").await,
+        )
+    }
+
     fn update(now: DateTime<Utc>) -> FeedUpdate {
         FeedUpdate {
             last_status: "ok".into(),
@@ -756,10 +763,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_poll_committed_with_others_fails_alone() {
         let (store, _d) = temp_store().await;
-        let (f1, f2) = (
-            feed(&store, "https://f.example/1").await,
-            feed(&store, "https://f.example/2").await,
-        );
+        let (f1, f2) = two_feeds(&store).await;
         let now = Utc::now();
         // Holding the write connection makes the polls below queue up, so
         // the poll writer takes them as one group.
@@ -800,10 +804,7 @@ mod tests {
     #[tokio::test]
     async fn polls_written_as_one_group_store_what_they_would_one_after_another() {
         let (store, _d) = temp_store().await;
-        let (a, b) = (
-            feed(&store, "https://f.example/a").await,
-            feed(&store, "https://f.example/b").await,
-        );
+        let (a, b) = two_feeds(&store).await;
         let now = Utc::now();
         let with_etag = move |etag: &str| {
             let mut u = update(now);
