@@ -425,6 +425,14 @@ impl Plan {
         }
     }
 
+    /// When the daemon's memory should have levelled off: the story window
+    /// (if the run sets one) is full, plus one round of polls and one of
+    /// clustering over it. `None` when the window outlasts the run.
+    fn memory_settled(&self) -> Option<Duration> {
+        let at = self.story_window? + self.interval * 2;
+        (at < self.interval * self.rounds).then_some(at)
+    }
+
     fn from_env() -> Plan {
         let var = |name: &str, default: u64| -> u64 {
             std::env::var(name)
@@ -893,6 +901,19 @@ fn report(plan: &Plan, samples: &[Sample], served: u64, missing_before: usize, o
         last.rss_kib as f64 / 1024.0,
         samples.iter().map(|s| s.rss_kib).max().unwrap_or(0) as f64 / 1024.0,
     );
+    if let Some((from, slope)) = plan
+        .memory_settled()
+        .and_then(|from| Some((from, rss_slope(samples, from)?)))
+    {
+        let settled = samples.iter().find(|s| s.at >= from).unwrap_or(last);
+        println!(
+            "after the story window filled (t = {:.0}..{:.0} s): RSS {:.1} → {:.1} MiB, {slope:.2} MiB/min (least squares)",
+            settled.at.as_secs_f64(),
+            last.at.as_secs_f64(),
+            settled.rss_kib as f64 / 1024.0,
+            last.rss_kib as f64 / 1024.0,
+        );
+    }
     println!("outcomes: {:?}", last.scrape.outcomes);
     println!(
         "entries served: {served}; missing at shutdown (before catch-up): {missing_before}; feeds overdue > 3 rounds: {overdue}"
@@ -921,6 +942,50 @@ async fn faulty_feeds_neither_lose_entries_nor_stop_the_healthy_ones_over_severa
 #[ignore = "long: 10,000 feeds for 12 rounds of 60 s by default; see BENCHMARKS.md (Soak)"]
 async fn ten_thousand_feeds_soak_for_a_fixed_number_of_rounds() {
     soak(Plan::from_env()).await;
+}
+
+/// RSS growth in MiB a minute over the samples taken from `from` on (least
+/// squares, so one high or low sample moves it little).
+fn rss_slope(samples: &[Sample], from: Duration) -> Option<f64> {
+    let points: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.at >= from)
+        .map(|s| (s.at.as_secs_f64() / 60.0, s.rss_kib as f64 / 1024.0))
+        .collect();
+    slope(&points)
+}
+
+/// The least-squares slope through `points`; `None` for fewer than four, too
+/// few to tell a trend from noise.
+fn slope(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 4 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+#[test]
+fn the_slope_is_that_of_the_line_the_points_lie_around() {
+    let line: Vec<(f64, f64)> = (0..8)
+        .map(|x| (f64::from(x), 2.0 * f64::from(x) + 1.0))
+        .collect();
+    assert!((slope(&line).expect("a slope") - 2.0).abs() < 1e-9);
+    // Samples going up and down around a level have a slope near zero.
+    let level = [
+        (0.0, 70.0),
+        (1.0, 73.0),
+        (2.0, 69.0),
+        (3.0, 72.0),
+        (4.0, 70.0),
+        (5.0, 71.0),
+    ];
+    assert!(slope(&level).expect("a slope").abs() < 0.5);
+    assert_eq!(slope(&line[..3]), None);
 }
 
 #[test]
