@@ -90,16 +90,17 @@ impl WriteLane {
 
 /// How often the background checkpointer looks at the WAL while it has
 /// frames to copy, and while it is empty.
-const CHECKPOINT_BUSY: Duration = Duration::from_millis(250);
+const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
 const CHECKPOINT_IDLE: Duration = Duration::from_secs(2);
 
 /// Copies the WAL into the database from a connection (and so a SQLite
 /// thread) of its own. The writer's automatic checkpoint copied and synced
 /// ~40 MiB at a time on the writer's thread: during ingest about an eighth
 /// of its time went to waiting in `fsync`. A passive checkpoint never blocks
-/// the writer. It rarely catches up with a busy writer, so the WAL would
-/// never start over; the writer's own automatic checkpoint stays as the
-/// backstop that ends each cycle, and finds little left to copy or sync.
+/// the writer. Once it has copied everything, the writer's next transaction
+/// starts the WAL over; a writer busy without a pause never gives it that
+/// moment, so the writer's own automatic checkpoint (at ~200 MiB) stays as
+/// the backstop, and finds little left to copy.
 async fn checkpoint_in_background(opts: SqliteConnectOptions) {
     let mut conn = match opts.connect().await {
         Ok(conn) => conn,
