@@ -1162,31 +1162,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(all.len(), 6, "under the cap every match is ranked");
-        let mut seen = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store
-                .search_articles_with(
-                    &search,
-                    &filter,
-                    after.as_ref(),
-                    max_id,
-                    2,
-                    Plans {
-                        candidates: 3,
-                        ..PLANS
-                    },
-                )
-                .await
-                .unwrap();
-            let Some(last) = page.last() else { break };
-            after = Some(RankKey {
-                rank: last.rank.unwrap(),
-                id: last.id,
-                max_id,
-            });
-            seen.extend(page.iter().map(|a| a.id));
-        }
+        let mut seen = search_pages(
+            &store,
+            "chips",
+            &filter,
+            Plans {
+                candidates: 3,
+                ..PLANS
+            },
+        )
+        .await;
         seen.sort_unstable();
         assert_eq!(seen, vec![4, 5, 6], "the three newest matches, once each");
         let newest = ArticleSearch {
