@@ -430,14 +430,17 @@ fn proc_mib(field: &str) -> f64 {
 fn cpu_secs() -> f64 {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
-        .and_then(|s| {
-            // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
-            let rest = &s[s.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
+        .and_then(|s| stat_cpu(&s))
+        .map_or(f64::NAN, |(_, secs)| secs)
+}
+
+/// The name and user + system CPU seconds in a `/proc/.../stat` line.
+fn stat_cpu(stat: &str) -> Option<(String, f64)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+    let f: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some((stat[open + 1..close].to_owned(), ticks / 100.0))
 }
 
 /// CPU seconds of each thread of this process so far, by (name, tid)
@@ -451,18 +454,10 @@ fn thread_cpu_secs() -> std::collections::BTreeMap<(String, u32), f64> {
         let Ok(tid) = task.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        out.insert(
-            (stat[open + 1..close].to_owned(), tid),
-            (ticks(11) + ticks(12)) / 100.0,
-        );
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        if let Some((name, secs)) = stat_cpu(&stat) {
+            out.insert((name, tid), secs);
+        }
     }
     out
 }
