@@ -74,6 +74,27 @@ struct Args {
     /// Print one JSON line with the results (for bench/ingest.sh).
     #[arg(long)]
     json: bool,
+    /// What the feeds look like: `plain` publisher RSS, or `google`, shaped
+    /// like a real Google News search feed (new-format article ids,
+    /// `Headline - Publisher` titles, `<source>`, HTML link descriptions, one
+    /// related-coverage cluster per feed).
+    #[arg(long, value_enum, default_value_t = Shape::Plain)]
+    shape: Shape,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Shape {
+    Plain,
+    Google,
+}
+
+impl Shape {
+    fn document(self, feed: usize, round: u64) -> String {
+        match self {
+            Shape::Plain => rss_document(feed, round),
+            Shape::Google => google_document(feed, round),
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -82,7 +103,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     if args.serve_only {
-        rt.block_on(serve(args.feeds, args.port))
+        rt.block_on(serve(args.feeds, args.port, args.shape))
     } else {
         rt.block_on(bench(&args))
     }
@@ -297,17 +318,145 @@ fn rss_document(feed: usize, round: u64) -> String {
     s
 }
 
+/// Publishers of the Google-shaped feeds: (name, homepage).
+fn google_publisher(p: u64) -> (String, String) {
+    const KINDS: [&str; 5] = ["Times", "Post", "Herald", "Tribune", "Journal"];
+    let place = WORDS[(p as usize * 7) % WORDS.len()];
+    let kind = KINDS[p as usize % KINDS.len()];
+    let mut name = String::from("The ");
+    let mut c = place.chars();
+    if let Some(f) = c.next() {
+        name.extend(f.to_uppercase());
+        name.push_str(c.as_str());
+    }
+    name.push(' ');
+    name.push_str(kind);
+    let home = format!("https://www.{place}{}.example", kind.to_lowercase());
+    (name, home)
+}
+
+/// A new-format Google News article id (what feeds carry since 2024): base64
+/// of `08 13 22 <len> AU_yqL…` (an opaque token only Google can map), a
+/// third of them with the second (AMP) token real ids often carry.
+fn google_article_id(rng: &mut Rng) -> String {
+    use base64::Engine as _;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    fn token(rng: &mut Rng, out: &mut Vec<u8>, field: &[u8]) {
+        let len = 130 + (rng.next() % 80) as usize;
+        out.extend_from_slice(field);
+        out.push(0x80 | (len & 0x7f) as u8);
+        out.push((len >> 7) as u8);
+        out.extend_from_slice(b"AU_yqL");
+        out.extend((6..len).map(|_| ALPHABET[(rng.next() % 64) as usize]));
+    }
+    let mut bytes = vec![0x08, 0x13];
+    token(rng, &mut bytes, &[0x22]);
+    if rng.next().is_multiple_of(3) {
+        token(rng, &mut bytes, &[0xd2, 0x01]);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// One related-coverage link as Google writes it into a description
+/// (entity-escaped, as in the feed).
+fn google_link_html(s: &mut String, link: &str, headline: &str, publisher: &str) {
+    let _ = write!(
+        s,
+        "&lt;a href=\"{link}\" target=\"_blank\"&gt;{headline}&lt;/a&gt;&amp;nbsp;&amp;nbsp;\
+         &lt;font color=\"#6f6f6f\"&gt;{publisher}&lt;/font&gt;"
+    );
+}
+
+/// One document shaped like a real Google News search feed (compare
+/// `tests/fixtures/google-news/`): one line, Google's channel elements,
+/// items of `Headline - Publisher`, a news.google.com link with a new-format
+/// id, the id as guid, `<source>`, and an HTML description linking the item;
+/// the first item carries a nine-story related-coverage `<ol>` as in the
+/// real search feed this was modelled on.
+fn google_document(feed: usize, round: u64) -> String {
+    let base: DateTime<Utc> = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+        + chrono::Duration::hours(round as i64);
+    let mut s = String::with_capacity(ITEMS_PER_FEED * 1500 + 1200);
+    let query = format!("{} {feed}", WORDS[feed % WORDS.len()]);
+    let q = query.replace(' ', "+");
+    let _ = write!(
+        s,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><rss version=\"2.0\" \
+         xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><generator>NFE/5.0</generator>\
+         <title>\"{query}\" - Google News</title>\
+         <link>https://news.google.com/search?q={q}&amp;hl=en-US&amp;gl=US&amp;ceid=US:en</link>\
+         <language>en-US</language><webMaster>news-webmaster@google.com</webMaster>\
+         <copyright>Copyright © 2026 Google. All rights reserved. This XML feed is made available \
+         solely for the purpose of rendering Google News results within a personal feed reader for \
+         personal, non-commercial use. Any other use of the feed is expressly prohibited. By \
+         accessing this feed or using these results in any manner whatsoever, you agree to be bound \
+         by the foregoing restrictions.</copyright><lastBuildDate>{}</lastBuildDate><image>\
+         <title>Google News</title><url>https://lh3.googleusercontent.com/-DR60l-K8vnyi99NZovm9HlXyZwQ85GMDxiwJWzoasZYCUrPuUM_P_4Rb7ei03j-0nRs0c4F=w256</url>\
+         <link>https://news.google.com/</link><height>256</height><width>256</width></image>\
+         <description>Google News</description>",
+        base.to_rfc2822().replace("+0000", "GMT")
+    );
+    for item in 0..ITEMS_PER_FEED {
+        let mut rng = Rng::new(round, feed, item);
+        let (publisher, home) = google_publisher(rng.next() % 50);
+        let min_chars = 25 + (rng.next() % 90) as usize;
+        let mut headline = String::new();
+        sentence(&mut rng, &mut headline, min_chars);
+        headline.pop();
+        let id = google_article_id(&mut rng);
+        let link = format!("https://news.google.com/rss/articles/{id}?oc=5");
+        let mut desc = String::new();
+        if item == 0 {
+            desc.push_str("&lt;ol&gt;&lt;li&gt;");
+            google_link_html(&mut desc, &link, &headline, &publisher);
+            desc.push_str("&lt;/li&gt;");
+            for _ in 1..9 {
+                let (other, _) = google_publisher(rng.next() % 50);
+                let mut related = String::new();
+                let min_chars = 40 + (rng.next() % 60) as usize;
+                sentence(&mut rng, &mut related, min_chars);
+                related.pop();
+                let related_link = format!(
+                    "https://news.google.com/rss/articles/{}?oc=5",
+                    google_article_id(&mut rng)
+                );
+                desc.push_str("&lt;li&gt;");
+                google_link_html(&mut desc, &related_link, &related, &other);
+                desc.push_str("&lt;/li&gt;");
+            }
+            desc.push_str("&lt;/ol&gt;");
+        } else {
+            google_link_html(&mut desc, &link, &headline, &publisher);
+        }
+        let published = base - chrono::Duration::minutes((rng.next() % 4000) as i64);
+        let _ = write!(
+            s,
+            "<item><title>{headline} - {publisher}</title><link>{link}</link>\
+             <guid isPermaLink=\"false\">{id}</guid><pubDate>{}</pubDate>\
+             <description>{desc}</description><source url=\"{home}\">{publisher}</source></item>",
+            published.to_rfc2822().replace("+0000", "GMT")
+        );
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
 // ------------------------------------------------------------------- server
 
 struct ServerState {
     feeds: usize,
+    shape: Shape,
     /// (round, documents of that round)
     docs: RwLock<(Option<u64>, Arc<Vec<Bytes>>)>,
 }
 
-async fn serve(feeds: usize, port: u16) -> Result<()> {
+async fn serve(feeds: usize, port: u16, shape: Shape) -> Result<()> {
     let state = Arc::new(ServerState {
         feeds,
+        shape,
         docs: RwLock::new((None, Arc::new(Vec::new()))),
     });
     let app = Router::new()
@@ -349,10 +498,10 @@ async fn advance_handler(
     if s.docs.read().unwrap_or_else(|p| p.into_inner()).0 == Some(round) {
         return "ok\n".into_response();
     }
-    let n = s.feeds;
+    let (n, shape) = (s.feeds, s.shape);
     let built = tokio::task::spawn_blocking(move || {
         (0..n)
-            .map(|i| Bytes::from(rss_document(i, round)))
+            .map(|i| Bytes::from(shape.document(i, round)))
             .collect::<Vec<_>>()
     })
     .await;
@@ -366,10 +515,12 @@ async fn advance_handler(
 }
 
 /// Starts `--serve-only` in a child process; returns it and its base URL.
-fn spawn_server(feeds: usize) -> Result<(ServerChild, String)> {
+fn spawn_server(feeds: usize, shape: Shape) -> Result<(ServerChild, String)> {
     let exe = std::env::current_exe()?;
+    let shape = format!("{shape:?}").to_lowercase();
     let mut child = Command::new(exe)
         .args(["--serve-only", "--port", "0", "--feeds", &feeds.to_string()])
+        .args(["--shape", &shape])
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .spawn()
@@ -489,7 +640,7 @@ async fn bench(args: &Args) -> Result<()> {
         args.feeds > 0 && args.rounds > 0,
         "--feeds and --rounds must be > 0"
     );
-    let (_server, base) = spawn_server(args.feeds)?;
+    let (_server, base) = spawn_server(args.feeds, args.shape)?;
     let dir = tempfile::tempdir()?;
     let db_dir = match &args.keep_db {
         Some(keep) => {
@@ -508,7 +659,7 @@ async fn bench(args: &Args) -> Result<()> {
     let app = App::build(loaded.settings).await?;
     app.sync_config_feeds(Utc::now()).await?;
     let client = reqwest::Client::new();
-    let doc_bytes = rss_document(0, 0).len();
+    let doc_bytes = args.shape.document(0, 0).len();
 
     let rss_before = proc_mib("VmRSS");
     let mut poll_time = Duration::ZERO;

@@ -5,7 +5,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::feeds::FeedUpdate;
-use super::google::{merge_google_entry, note_decoded, GoogleEntry};
+use super::google::{note_decoded, store_google, GoogleEntry, GoogleRow};
 use super::{ts, Result, Store, StoreError};
 
 /// One feed entry, ready to store.
@@ -285,6 +285,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
         let mut seen = mark_seen(&mut *tx, &entries, &nows).await?;
         let pruned = pruned_entries(&mut *tx, &entries).await?;
         let mut plain = Vec::new();
+        let mut google_rows = Vec::new();
         for (
             i,
             &Entry {
@@ -305,17 +306,24 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
                 plain.push(PlainRow::new(poll, feed_id, &nows[poll], entry));
                 continue;
             };
-            // Google items need their own bookkeeping (links to resolve,
-            // provisional identities): one at a time.
-            let now = group[poll].now;
-            let (article_id, created) = if google.decoded {
-                let url_key = identity_key(feed_id, entry);
-                let merged = merge_entry(&mut *tx, &url_key, entry, &nows[poll]).await?;
-                note_decoded(&mut *tx, merged.0, entry, google, now).await?;
-                merged
-            } else {
-                merge_google_entry(&mut *tx, entry, google, now).await?
-            };
+            if !google.decoded {
+                google_rows.push(GoogleRow {
+                    poll,
+                    feed_id,
+                    at: group[poll].now,
+                    now: &nows[poll],
+                    entry,
+                    google,
+                });
+                continue;
+            }
+            // An id that carried its URL (old ids, rare now) is stored on its
+            // own, after the Google items before it, which it may join.
+            store_google(&mut *tx, &google_rows, &mut stored).await?;
+            google_rows.clear();
+            let url_key = identity_key(feed_id, entry);
+            let (article_id, created) = merge_entry(&mut *tx, &url_key, entry, &nows[poll]).await?;
+            note_decoded(&mut *tx, article_id, entry, google, group[poll].now).await?;
             sqlx::query(
                 "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
@@ -334,6 +342,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
                 stored[poll].new_articles += 1;
             }
         }
+        store_google(&mut *tx, &google_rows, &mut stored).await?;
         store_plain(&mut *tx, &plain, &mut stored).await?;
     }
     let updates: Vec<(i64, FeedUpdate)> = group
@@ -852,6 +861,150 @@ mod tests {
             .unwrap();
         assert_eq!(etags, [Some("a2".to_owned()), Some("b1".to_owned())]);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM feed_items").await, 4);
+    }
+
+    fn google(key: &str, id: &str, story: Option<&str>) -> NewEntry {
+        NewEntry {
+            entry_key: key.into(),
+            link: Some(format!("https://news.google.com/rss/articles/{id}?oc=5")),
+            title: Some(format!("Headline of {id}")),
+            google: Some(GoogleEntry {
+                google_id: id.into(),
+                provisional_key: story.map(str::to_owned),
+                hl: "en-US".into(),
+                gl: "US".into(),
+                ceid: "US:en".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Every feed item with the Google id its article was created for and
+    /// its link's status, in feed and key order.
+    async fn google_items(store: &Store) -> Vec<(String, String, Option<String>)> {
+        sqlx::query_as(
+            "SELECT fi.entry_key, a.url_key, g.status FROM feed_items fi \
+             JOIN articles a ON a.id = fi.article_id \
+             LEFT JOIN google_links g ON g.google_id = fi.google_id \
+             ORDER BY fi.feed_id, fi.entry_key",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn google_items_of_one_group_join_what_earlier_items_created_as_one_after_another_would()
+    {
+        let now = Utc::now();
+        let mut hinted = google("a1", "G1", Some("p.example|story one"));
+        if let Some(g) = hinted.google.as_mut() {
+            g.hints = vec![(
+                "https://news.google.com/rss/articles/H".into(),
+                "Other".into(),
+                None,
+            )];
+        }
+        let mut video = google("b3", "G4", None);
+        if let Some(g) = video.google.as_mut() {
+            g.unresolvable = Some("a video id".into());
+        }
+        let polls = [
+            vec![hinted, google("a2", "G2", Some("p.example|known story"))],
+            vec![
+                google("b1", "G1", Some("p.example|story one")),
+                google("b2", "G3", Some("p.example|story one")),
+                video,
+                google("b4", "G5", Some("p.example|story two")),
+                google("b5", "G6", Some("p.example|story two")),
+            ],
+        ];
+        let mut results = Vec::new();
+        for grouped in [true, false] {
+            let (store, _d) = temp_store().await;
+            let (a, b) = two_feeds(&store).await;
+            let earlier = google("k", "G0", Some("p.example|known story"));
+            store
+                .record_poll(a, vec![earlier], now, move |_| update(now))
+                .await
+                .unwrap();
+            sqlx::query("UPDATE articles SET resolution = 'resolved'")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let mut stored = Vec::new();
+            let mut handles = Vec::new();
+            let held = if grouped {
+                // Holding the write connection keeps the writer on a poll of a
+                // third feed, so the polls of `a` and `b` queue into one group.
+                let c = feed(&store, "https://f.example/3").await;
+                let held = store.begin_write().await.unwrap();
+                let writer = store.clone();
+                let blocker = tokio::spawn(async move {
+                    writer
+                        .record_poll(c, Vec::new(), now, move |_| update(now))
+                        .await
+                });
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Some((held, blocker))
+            } else {
+                None
+            };
+            for (feed_id, entries) in [a, b].into_iter().zip(polls.clone()) {
+                let store = store.clone();
+                let poll = async move {
+                    store
+                        .record_poll(feed_id, entries, now, move |_| update(now))
+                        .await
+                };
+                if grouped {
+                    handles.push(tokio::spawn(poll));
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                } else {
+                    stored.push(poll.await.unwrap());
+                }
+            }
+            if let Some((held, blocker)) = held {
+                drop(held);
+                blocker.await.unwrap().unwrap();
+            }
+            for h in handles {
+                stored.push(h.await.unwrap().unwrap());
+            }
+            let hints: i64 = count(&store, "SELECT COUNT(*) FROM story_hints").await;
+            results.push((stored, google_items(&store).await, hints));
+        }
+        let stored = |new_items, new_articles| PollStored {
+            new_items,
+            new_articles,
+        };
+        let item = |key: &str, article: &str, status: &str| {
+            (
+                key.to_owned(),
+                format!("gn:{article}"),
+                Some(status.to_owned()),
+            )
+        };
+        let expected = (
+            vec![stored(2, 1), stored(5, 2)],
+            vec![
+                item("a1", "G1", "pending"),
+                // The archive's resolved story: no lookup of its own.
+                item("a2", "G0", "joined"),
+                item("k", "G0", "pending"),
+                item("b1", "G1", "pending"),
+                // The story the group's first item created.
+                item("b2", "G1", "pending"),
+                item("b3", "G4", "failed"),
+                item("b4", "G5", "pending"),
+                // The story an earlier item of its own poll created.
+                item("b5", "G5", "pending"),
+            ],
+            1,
+        );
+        assert_eq!(results[0], expected, "written as one group");
+        assert_eq!(results[1], expected, "written one after another");
     }
 
     #[tokio::test]

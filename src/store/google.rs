@@ -1,12 +1,17 @@
 //! Google News link state: the resolution queue, provisional identity,
 //! splitting provisional merges, story hints and the request budget.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::articles::{assign_identity_in, NewEntry};
-use super::{parse_ts, ts, Result, Store};
+use super::articles::{assign_identity_in, padded, placeholders, NewEntry, PollStored, CHUNK_ROWS};
+use super::{parse_ts, ts, Result, Store, StoreError};
 use crate::domain::CanonicalUrl;
+
+/// Related coverage an item lists: (url, title, source).
+pub type Hint = (String, String, Option<String>);
 
 /// A Google item's extra state, attached to a [`NewEntry`].
 #[derive(Debug, Clone, Default)]
@@ -20,8 +25,7 @@ pub struct GoogleEntry {
     pub hl: String,
     pub gl: String,
     pub ceid: String,
-    /// (url, title, source) of related coverage.
-    pub hints: Vec<(String, String, Option<String>)>,
+    pub hints: Vec<Hint>,
 }
 
 /// How long a provisional identity (title + publisher host) matches.
@@ -60,77 +64,313 @@ pub struct Budget {
     pub last_get_at: Option<DateTime<Utc>>,
 }
 
-/// The Google part of storing a new entry: joins the article of the same
-/// Google id or of the same provisional story, or creates an unresolved one.
-/// Returns (article id, created).
-pub(super) async fn merge_google_entry(
+/// A group's new Google item whose id carries no URL, as `store_google`
+/// binds it.
+pub(super) struct GoogleRow<'a> {
+    pub poll: usize,
+    pub feed_id: i64,
+    pub at: DateTime<Utc>,
+    /// `at` as stored.
+    pub now: &'a str,
+    pub entry: &'a NewEntry,
+    pub google: &'a GoogleEntry,
+}
+
+/// The article an item goes to: one the archive holds, or the `k`-th new one.
+#[derive(Clone, Copy)]
+enum ArticleRef {
+    Stored(i64),
+    New(usize),
+}
+
+/// The Google part of storing a group's new items (whose ids carry no URL),
+/// set-based: each item joins the article of the same Google id or of the
+/// same provisional story (title + publisher host within
+/// `PROVISIONAL_WINDOW_HOURS`), or creates an unresolved one. What one item
+/// creates, a later item of the group sees, as if they were stored one after
+/// another; an article the archive holds comes before one created here, as
+/// the lowest id would. A few statements per up to `CHUNK_ROWS` items: one at
+/// a time, the statements' round trips took most of the writer's time.
+pub(super) async fn store_google(
     conn: &mut SqliteConnection,
-    e: &NewEntry,
-    g: &GoogleEntry,
-    now: DateTime<Utc>,
-) -> Result<(i64, bool)> {
-    let now_s = ts(now);
-    if let Some(article_id) =
-        sqlx::query_scalar::<_, i64>("SELECT article_id FROM google_links WHERE google_id = ?")
-            .bind(&g.google_id)
-            .fetch_optional(&mut *conn)
-            .await?
-    {
-        return Ok((article_id, false));
+    rows: &[GoogleRow<'_>],
+    stored: &mut [PollStored],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    let window = ts(now - chrono::Duration::hours(PROVISIONAL_WINDOW_HOURS));
-    let provisional: Option<(i64, Option<String>)> = match &g.provisional_key {
-        Some(key) => sqlx::query_as(
-            "SELECT id, resolution FROM articles WHERE provisional_key = ? AND first_seen_at >= ? \
-                 ORDER BY id LIMIT 1",
-        )
-        .bind(key)
-        .bind(&window)
-        .fetch_optional(&mut *conn)
-        .await?,
-        None => None,
-    };
-    let (article_id, created, status) = match provisional {
-        Some((id, resolution)) => {
-            let status = if g.unresolvable.is_some() {
-                "failed"
-            } else if resolution.as_deref() == Some("resolved") {
-                // The story is known already: no lookup of its own.
-                "joined"
-            } else {
-                "pending"
-            };
-            (id, false, status)
+    let mut links = known_links(conn, rows).await?;
+    let windows: Vec<String> = rows
+        .iter()
+        .map(|r| ts(r.at - chrono::Duration::hours(PROVISIONAL_WINDOW_HOURS)))
+        .collect();
+    let stories = known_stories(conn, rows, &links, &windows).await?;
+
+    let mut new: Vec<&GoogleRow<'_>> = Vec::new();
+    // Provisional key -> the first article created here with it.
+    let mut new_stories: HashMap<&str, usize> = HashMap::new();
+    let mut link_rows: Vec<(&GoogleRow<'_>, ArticleRef, &str)> = Vec::new();
+    let mut items: Vec<(&GoogleRow<'_>, ArticleRef)> = Vec::with_capacity(rows.len());
+    for (r, window) in rows.iter().zip(&windows) {
+        let g = r.google;
+        if let Some(&article) = links.get(g.google_id.as_str()) {
+            items.push((r, article));
+            stored[r.poll].new_items += 1;
+            continue;
         }
-        None => {
-            let authors = serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into());
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, \
-                 published_at, first_seen_at, updated_at, resolution, provisional_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'unresolved', ?10) RETURNING id",
-            )
-            .bind(&e.link)
-            .bind(format!("gn:{}", g.google_id))
-            .bind(&e.title)
-            .bind(&e.summary)
-            .bind(&e.publisher)
-            .bind(&e.publisher_url)
-            .bind(&authors)
-            .bind(e.published_at.map(ts))
-            .bind(&now_s)
-            .bind(&g.provisional_key)
-            .fetch_one(&mut *conn)
-            .await?;
-            let status = if g.unresolvable.is_some() {
-                "failed"
-            } else {
-                "pending"
-            };
-            (id, true, status)
+        let key = g.provisional_key.as_deref();
+        let found = key.and_then(|k| stories.get(&(k, window.as_str())));
+        let earlier = key
+            .and_then(|k| new_stories.get(k))
+            .filter(|&&n| new[n].now >= window.as_str());
+        let (article, created, resolved) = match (found, earlier) {
+            (Some((id, resolution)), _) => (
+                ArticleRef::Stored(*id),
+                false,
+                resolution.as_deref() == Some("resolved"),
+            ),
+            (None, Some(&n)) => (ArticleRef::New(n), false, false),
+            (None, None) => {
+                if let Some(k) = key {
+                    new_stories.entry(k).or_insert(new.len());
+                }
+                new.push(r);
+                (ArticleRef::New(new.len() - 1), true, false)
+            }
+        };
+        let status = if g.unresolvable.is_some() {
+            "failed"
+        } else if resolved {
+            // The story is known already: no lookup of its own.
+            "joined"
+        } else {
+            "pending"
+        };
+        links.insert(&g.google_id, article);
+        link_rows.push((r, article, status));
+        items.push((r, article));
+        stored[r.poll].new_items += 1;
+        if created {
+            stored[r.poll].new_articles += 1;
+        }
+    }
+
+    let ids = insert_unresolved(conn, &new).await?;
+    let id_of = |article: ArticleRef| -> Result<i64> {
+        match article {
+            ArticleRef::Stored(id) => Ok(id),
+            ArticleRef::New(n) => ids.get(n).copied().ok_or_else(|| {
+                StoreError::Inconsistent(format!("new article {n} of {} has no id", ids.len()))
+            }),
         }
     };
-    insert_link(conn, article_id, g, status, None, &now_s).await?;
-    Ok((article_id, created))
+    let link_rows: Vec<(&GoogleRow<'_>, i64, &str)> = link_rows
+        .into_iter()
+        .map(|(r, article, status)| Ok((r, id_of(article)?, status)))
+        .collect::<Result<_>>()?;
+    let items: Vec<(&GoogleRow<'_>, i64)> = items
+        .into_iter()
+        .map(|(r, article)| Ok((r, id_of(article)?)))
+        .collect::<Result<_>>()?;
+    insert_links(conn, &link_rows).await?;
+    insert_items(conn, &items).await
+}
+
+/// The archive's articles for the rows' Google ids.
+async fn known_links<'a>(
+    conn: &mut SqliteConnection,
+    rows: &'a [GoogleRow<'_>],
+) -> Result<HashMap<&'a str, ArticleRef>> {
+    let mut links = HashMap::new();
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
+        let sql = format!(
+            "SELECT v.column1, g.article_id FROM (VALUES {}) AS v \
+             CROSS JOIN google_links AS g ON g.google_id = v.column1",
+            placeholders(size, 1)
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+        for r in padded_rows {
+            q = q.bind(r.map(|r| &r.google.google_id));
+        }
+        for (google_id, article_id) in q.fetch_all(&mut *conn).await? {
+            if let Some(r) = chunk.iter().find(|r| r.google.google_id == google_id) {
+                links.insert(r.google.google_id.as_str(), ArticleRef::Stored(article_id));
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// For each (provisional key, window start) of the rows not joining by
+/// Google id: the archive's first article of that story and its resolution.
+async fn known_stories<'a>(
+    conn: &mut SqliteConnection,
+    rows: &'a [GoogleRow<'_>],
+    links: &HashMap<&str, ArticleRef>,
+    windows: &'a [String],
+) -> Result<HashMap<(&'a str, &'a str), (i64, Option<String>)>> {
+    let wanted: Vec<(&str, &str)> = rows
+        .iter()
+        .zip(windows)
+        .filter(|(r, _)| !links.contains_key(r.google.google_id.as_str()))
+        .filter_map(|(r, w)| Some((r.google.provisional_key.as_deref()?, w.as_str())))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut stories = HashMap::new();
+    for chunk in wanted.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
+        let sql = format!(
+            "SELECT v.column1, v.column2, a.id, a.resolution FROM (VALUES {}) AS v \
+             CROSS JOIN articles AS a ON a.id = (SELECT id FROM articles \
+               WHERE provisional_key = v.column1 AND first_seen_at >= v.column2 ORDER BY id LIMIT 1)",
+            placeholders(size, 2)
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64, Option<String>)>(&sql);
+        for w in padded_rows {
+            q = q.bind(w.map(|w| w.0)).bind(w.map(|w| w.1));
+        }
+        for (key, window, id, resolution) in q.fetch_all(&mut *conn).await? {
+            if let Some(&(k, w)) = chunk.iter().find(|(k, w)| *k == key && *w == window) {
+                stories.insert((k, w), (id, resolution));
+            }
+        }
+    }
+    Ok(stories)
+}
+
+/// Creates the unresolved articles of `new` (identity `gn:` + Google id,
+/// until the link resolves); their ids in order.
+async fn insert_unresolved(
+    conn: &mut SqliteConnection,
+    new: &[&GoogleRow<'_>],
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(new.len());
+    for chunk in new.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
+        let keys: Vec<String> = chunk
+            .iter()
+            .map(|r| format!("gn:{}", r.google.google_id))
+            .collect();
+        // No ON CONFLICT: no article holds these ids (no link has them), so
+        // a conflict is an error to report.
+        let sql = format!(
+            "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, \
+               published_at, first_seen_at, updated_at, resolution, provisional_key) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
+               v.column8, v.column9, v.column9, 'unresolved', v.column10 \
+             FROM (VALUES {}) AS v WHERE v.column2 IS NOT NULL RETURNING url_key, id",
+            placeholders(size, 10)
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+        let mut keys_iter = keys.iter();
+        for r in padded_rows {
+            let e = r.map(|r| r.entry);
+            q = q
+                .bind(e.and_then(|e| e.link.as_deref()))
+                .bind(r.and_then(|_| keys_iter.next()))
+                .bind(e.and_then(|e| e.title.as_deref()))
+                .bind(e.and_then(|e| e.summary.as_deref()))
+                .bind(e.and_then(|e| e.publisher.as_deref()))
+                .bind(e.and_then(|e| e.publisher_url.as_deref()))
+                .bind(e.map(|e| serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into())))
+                .bind(e.and_then(|e| e.published_at.map(ts)))
+                .bind(r.map(|r| r.now))
+                .bind(r.and_then(|r| r.google.provisional_key.as_deref()));
+        }
+        let by_key: HashMap<String, i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
+        for key in &keys {
+            let id = by_key.get(key).copied().ok_or_else(|| {
+                StoreError::Inconsistent(format!("no id came back for the new article {key}"))
+            })?;
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// The group's new Google links and the related coverage they carry.
+async fn insert_links(
+    conn: &mut SqliteConnection,
+    rows: &[(&GoogleRow<'_>, i64, &str)],
+) -> Result<()> {
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
+        let sql = format!(
+            "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, last_error, \
+               next_try_at, first_seen_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
+               v.column8, v.column8 FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL \
+             ON CONFLICT (google_id) DO NOTHING",
+            placeholders(size, 8)
+        );
+        let mut q = sqlx::query(&sql);
+        for row in padded_rows {
+            let g = row.map(|(r, _, _)| r.google);
+            q = q
+                .bind(g.map(|g| &g.google_id))
+                .bind(row.map(|(_, id, _)| *id))
+                .bind(g.map(|g| &g.hl))
+                .bind(g.map(|g| &g.gl))
+                .bind(g.map(|g| &g.ceid))
+                .bind(row.map(|(_, _, status)| *status))
+                .bind(g.and_then(|g| g.unresolvable.as_deref()))
+                .bind(row.map(|(r, _, _)| r.now));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let hints: Vec<(i64, &Hint)> = rows
+        .iter()
+        .flat_map(|(r, id, _)| r.google.hints.iter().map(move |h| (*id, h)))
+        .collect();
+    for chunk in hints.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
+        let sql = format!(
+            "INSERT INTO story_hints (article_id, url, title, source) \
+             SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v \
+             WHERE v.column1 IS NOT NULL ON CONFLICT DO NOTHING",
+            placeholders(size, 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for h in padded_rows {
+            q = q
+                .bind(h.map(|(id, _)| *id))
+                .bind(h.map(|(_, (url, _, _))| url))
+                .bind(h.map(|(_, (_, title, _))| title))
+                .bind(h.and_then(|(_, (_, _, source))| source.as_deref()));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The group's new Google feed items, each linked to its article.
+async fn insert_items(conn: &mut SqliteConnection, items: &[(&GoogleRow<'_>, i64)]) -> Result<()> {
+    for chunk in items.chunks(CHUNK_ROWS) {
+        let (size, padded_rows) = padded(chunk);
+        let sql = format!(
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, \
+               last_seen_at, google_id) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column6, \
+               v.column7 FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL",
+            placeholders(size, 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for item in padded_rows {
+            let r = item.map(|(r, _)| *r);
+            q = q
+                .bind(r.map(|r| r.feed_id))
+                .bind(r.map(|r| &r.entry.entry_key))
+                .bind(item.map(|(_, id)| *id))
+                .bind(r.and_then(|r| r.entry.guid.as_deref()))
+                .bind(r.and_then(|r| r.entry.link.as_deref()))
+                .bind(r.map(|r| r.now))
+                .bind(r.map(|r| &r.google.google_id));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Records a Google id whose publisher URL was decoded offline, and gives the
