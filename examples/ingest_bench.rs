@@ -798,7 +798,6 @@ const STORE_VARIANTS: &[(&str, &[&str])] = &[
             "DROP INDEX articles_first_seen",
             "DROP INDEX feed_items_article",
             "DROP INDEX feed_items_feed_seen",
-            "DROP INDEX feed_items_link",
         ],
     ),
 ];

@@ -25,7 +25,7 @@ use crate::metrics::PollMetrics;
 use crate::resolver::{ResolveReport, Resolver};
 use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
 use crate::store::{
-    FeedRow, FeedUpdate, GoogleEntry, NewEntry, NewFeed, PruneReport, Store, StoreError,
+    FeedRow, FeedUpdate, GoogleEntry, Hint, NewEntry, NewFeed, PruneReport, Store, StoreError,
 };
 
 /// How often the scheduler looks at the database even when nothing is due,
@@ -977,7 +977,12 @@ pub fn to_new_entry(
             hints: g
                 .hints
                 .into_iter()
-                .map(|h| (h.url, h.title, h.source))
+                .map(|h| Hint {
+                    url: h.url,
+                    title: h.title,
+                    source: h.source,
+                    google_id: h.google_id,
+                })
                 .collect(),
         });
     }

@@ -67,11 +67,11 @@ pub fn classify(
         .map(parse_description_cluster)
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| {
-            Url::parse(&r.url)
+        .filter_map(|mut r| {
+            r.google_id = Url::parse(&r.url)
                 .ok()
-                .and_then(|u| article_id_from_url(base, &u))
-                .is_none_or(|id| id != google_id)
+                .and_then(|u| article_id_from_url(base, &u));
+            (r.google_id.as_deref() != Some(google_id.as_str())).then_some(r)
         })
         .collect();
     Some(GoogleItem {
@@ -190,6 +190,11 @@ mod tests {
             if !g.hints.is_empty() {
                 with_hints += 1;
                 assert!(g.hints.len() >= 2);
+            }
+            for h in &g.hints {
+                let id = h.google_id.as_deref().unwrap_or_default();
+                assert!(h.url.contains(&format!("/articles/{id}?")), "{h:?}");
+                assert_ne!(id, g.google_id, "the item itself is not its own hint");
             }
             if let Some(k) = &g.provisional_key {
                 assert!(k.contains('|'));

@@ -10,6 +10,9 @@ pub struct RelatedItem {
     pub url: String,
     /// The publisher name from `<font>`, when present.
     pub source: Option<String>,
+    /// The Google article id `url` carries: set by `classify`, which knows
+    /// the Google News base URL.
+    pub google_id: Option<String>,
 }
 
 /// Trims `title` and removes exactly one trailing `" - " + source` (source trimmed too).
@@ -119,6 +122,7 @@ fn push_item(items: &mut Vec<RelatedItem>, url: String, raw_title: &str) -> bool
         title,
         url,
         source: None,
+        google_id: None,
     });
     true
 }
@@ -294,6 +298,7 @@ mod tests {
             title: String::new(),
             url: String::new(),
             source: None,
+            google_id: None,
         });
         assert_eq!(last.title, "View full coverage on Google News");
         assert!(last.url.contains("/stories/"));

@@ -693,8 +693,8 @@ pub(super) async fn assign_identity_in(
             for sql in [
                 "UPDATE feed_items SET article_id = ?2 WHERE article_id = ?1",
                 "UPDATE google_links SET article_id = ?2 WHERE article_id = ?1",
-                "INSERT OR IGNORE INTO story_hints (article_id, url, title, source) \
-                 SELECT ?2, url, title, source FROM story_hints WHERE article_id = ?1",
+                "INSERT OR IGNORE INTO story_hints (article_id, url, title, source, google_id) \
+                 SELECT ?2, url, title, source, google_id FROM story_hints WHERE article_id = ?1",
             ] {
                 sqlx::query(sql)
                     .bind(article_id)
@@ -727,6 +727,7 @@ pub(super) async fn assign_identity_in(
 #[cfg(test)]
 mod tests {
     use super::super::feeds::NewFeed;
+    use super::super::google::Hint;
     use super::super::test_support::temp_store;
     use super::*;
     use crate::domain::CanonicalUrl;
@@ -900,11 +901,12 @@ mod tests {
         let now = Utc::now();
         let mut hinted = google("a1", "G1", Some("p.example|story one"));
         if let Some(g) = hinted.google.as_mut() {
-            g.hints = vec![(
-                "https://news.google.com/rss/articles/H".into(),
-                "Other".into(),
-                None,
-            )];
+            g.hints = vec![Hint {
+                url: "https://news.google.com/rss/articles/H".into(),
+                title: "Other".into(),
+                source: None,
+                google_id: Some("H".into()),
+            }];
         }
         let mut video = google("b3", "G4", None);
         if let Some(g) = video.google.as_mut() {

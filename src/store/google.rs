@@ -10,8 +10,15 @@ use super::articles::{assign_identity_in, padded, placeholders, NewEntry, PollSt
 use super::{parse_ts, ts, Result, Store, StoreError};
 use crate::domain::CanonicalUrl;
 
-/// Related coverage an item lists: (url, title, source).
-pub type Hint = (String, String, Option<String>);
+/// Related coverage an item lists.
+#[derive(Debug, Clone, Default)]
+pub struct Hint {
+    pub url: String,
+    pub title: String,
+    pub source: Option<String>,
+    /// The Google article id of `url`: what a hint is matched by.
+    pub google_id: Option<String>,
+}
 
 /// A Google item's extra state, attached to a [`NewEntry`].
 #[derive(Debug, Clone, Default)]
@@ -327,18 +334,20 @@ async fn insert_links(
     for chunk in hints.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
-            "INSERT INTO story_hints (article_id, url, title, source) \
-             SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES {}) AS v \
+            "INSERT INTO story_hints (article_id, url, title, source, google_id) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
              WHERE v.column1 IS NOT NULL ON CONFLICT DO NOTHING",
-            placeholders(size, 4)
+            placeholders(size, 5)
         );
         let mut q = sqlx::query(&sql);
         for h in padded_rows {
+            let hint = h.map(|(_, hint)| *hint);
             q = q
                 .bind(h.map(|(id, _)| *id))
-                .bind(h.map(|(_, (url, _, _))| url))
-                .bind(h.map(|(_, (_, title, _))| title))
-                .bind(h.and_then(|(_, (_, _, source))| source.as_deref()));
+                .bind(hint.map(|h| &h.url))
+                .bind(hint.map(|h| &h.title))
+                .bind(hint.and_then(|h| h.source.as_deref()))
+                .bind(hint.and_then(|h| h.google_id.as_deref()));
         }
         q.execute(&mut *conn).await?;
     }
@@ -418,15 +427,16 @@ async fn insert_link(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    for (url, title, source) in &g.hints {
+    for hint in &g.hints {
         sqlx::query(
-            "INSERT INTO story_hints (article_id, url, title, source) VALUES (?, ?, ?, ?) \
+            "INSERT INTO story_hints (article_id, url, title, source, google_id) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
         .bind(article_id)
-        .bind(url)
-        .bind(title)
-        .bind(source)
+        .bind(&hint.url)
+        .bind(&hint.title)
+        .bind(&hint.source)
+        .bind(&hint.google_id)
         .execute(&mut *conn)
         .await?;
     }

@@ -31,7 +31,7 @@ pub use api::{
 pub use articles::{ExportArticle, NewEntry, PollStored};
 pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
-pub use google::{Budget, GoogleEntry, GoogleQueueStats, PendingLink};
+pub use google::{Budget, GoogleEntry, GoogleQueueStats, Hint, PendingLink};
 pub use retention::{PruneReport, RetentionPolicy};
 pub use search::{SearchHit, SearchQuery};
 pub use stories::{ClusterReport, StoryItem};

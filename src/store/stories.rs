@@ -430,17 +430,18 @@ impl Store {
 }
 
 /// The story Google's related coverage puts this article in: one of the
-/// articles its hints point to, or one whose hints point to it.
+/// articles its hints point to, or one whose hints point to it (hints and
+/// items meet by Google id: related coverage lists Google links only).
 async fn hinted_story(conn: &mut SqliteConnection, article_id: i64) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT MIN(story_id) FROM ( \
-           SELECT a.story_id FROM story_hints h JOIN feed_items f ON f.link = h.url \
-             JOIN articles a ON a.id = f.article_id \
+           SELECT a.story_id FROM story_hints h JOIN google_links g ON g.google_id = h.google_id \
+             JOIN articles a ON a.id = g.article_id \
              WHERE h.article_id = ?1 AND a.id != ?1 AND a.story_id IS NOT NULL \
            UNION ALL \
-           SELECT a.story_id FROM feed_items f JOIN story_hints h ON h.url = f.link \
+           SELECT a.story_id FROM google_links g JOIN story_hints h ON h.google_id = g.google_id \
              JOIN articles a ON a.id = h.article_id \
-             WHERE f.article_id = ?1 AND a.id != ?1 AND a.story_id IS NOT NULL)",
+             WHERE g.article_id = ?1 AND a.id != ?1 AND a.story_id IS NOT NULL)",
     )
     .bind(article_id)
     .fetch_one(&mut *conn)
@@ -654,14 +655,24 @@ mod tests {
             now,
         )
         .await;
+        for (id, google_id) in [(a, "A"), (b, "B"), (c, "C"), (other, "D")] {
+            sqlx::query(
+                "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, next_try_at, \
+                 first_seen_at) VALUES (?2, ?1, 'en-US', 'US', 'US:en', 'pending', ?3, ?3)",
+            )
+            .bind(id)
+            .bind(google_id)
+            .bind(ts(now))
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        }
         // a lists b; c is listed by b (the hint points backwards).
-        for (holder, url) in [
-            (a, "https://news.google.com/rss/articles/B"),
-            (b, "https://news.google.com/rss/articles/C"),
-        ] {
-            sqlx::query("INSERT INTO story_hints (article_id, url) VALUES (?, ?)")
+        for (holder, google_id) in [(a, "B"), (b, "C")] {
+            sqlx::query("INSERT INTO story_hints (article_id, url, google_id) VALUES (?1, ?2, ?3)")
                 .bind(holder)
-                .bind(url)
+                .bind(format!("https://news.google.com/rss/articles/{google_id}"))
+                .bind(google_id)
                 .execute(&store.writer)
                 .await
                 .unwrap();

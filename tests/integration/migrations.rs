@@ -185,6 +185,13 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             1
         );
         assert_eq!(count("SELECT COUNT(*) FROM story_hints").await, 1);
+        if seeded_version < 11 {
+            // 0011 gives hints the Google id of their link.
+            assert_eq!(
+                count("SELECT COUNT(*) FROM story_hints WHERE google_id = 'CBMiY'").await,
+                1
+            );
+        }
         assert_eq!(count("SELECT COUNT(*) FROM google_budget").await, 1);
     }
     assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
