@@ -4,6 +4,7 @@
 #
 #   bench/ingest.sh                 # N=100 and N=5000
 #   SIZES="100" bench/ingest.sh     # only N=100
+#   SHAPE=google bench/ingest.sh    # feeds shaped like Google News search feeds
 #
 # Rounds per size (RUST_ROUNDS_<N>, PY_ROUNDS_<N>) are chosen so that each run
 # lasts >= ~10 s on a 2-core machine; override them through the environment.
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 export RUST_LIB_BACKTRACE=0
 SIZES=${SIZES:-"100 5000"}
 CONCURRENCY=${CONCURRENCY:-16}
+SHAPE=${SHAPE:-plain}
 : "${RUST_ROUNDS_100:=3}" "${PY_ROUNDS_100:=2}"
 : "${RUST_ROUNDS_5000:=1}" "${PY_ROUNDS_5000:=1}"
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -28,6 +30,7 @@ python3 -c 'import feedparser' 2>/dev/null || {
 }
 cargo build --release --example ingest_bench -j "${JOBS:-1}" >&2
 
+echo "feeds shaped: $SHAPE" >&2
 echo "machine: $(nproc) cores, $(uname -srm), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" >&2
 for n in $SIZES; do
     rr_var="RUST_ROUNDS_$n"; pr_var="PY_ROUNDS_$n"
@@ -37,12 +40,12 @@ for n in $SIZES; do
 
     echo "load average before newsd N=$n: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load" >&2
     echo "== newsd: $n feeds x $rust_rounds rounds" >&2
-    "$BIN" --feeds "$n" --rounds "$rust_rounds" --concurrency "$CONCURRENCY" --json "${extra[@]}" \
+    "$BIN" --feeds "$n" --rounds "$rust_rounds" --concurrency "$CONCURRENCY" --shape "$SHAPE" --json "${extra[@]}" \
         >"$OUT/rust-$n.json" || echo "newsd run failed its correctness check (see above)" >&2
 
     echo "load average before python N=$n: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load" >&2
     echo "== feedparser+sqlite3: $n feeds x $py_rounds rounds" >&2
-    "$BIN" --serve-only --feeds "$n" --port 0 >"$OUT/server-$n.out" &
+    "$BIN" --serve-only --feeds "$n" --port 0 --shape "$SHAPE" >"$OUT/server-$n.out" &
     server=$!
     for _ in $(seq 100); do
         grep -q LISTENING "$OUT/server-$n.out" 2>/dev/null && break

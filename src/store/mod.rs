@@ -215,10 +215,19 @@ impl Store {
     /// Pool options shared by the reader and writer pools: a connection that
     /// comes back still inside a transaction (SQLite rolled it back on its own,
     /// e.g. after SQLITE_FULL) is closed, and the test-only page limit applies.
+    ///
+    /// Connections are kept for the life of the process: sqlx's defaults
+    /// close them after 10 idle or 30 minutes, which suits network databases;
+    /// here each replacement only built a new page cache on a new thread
+    /// while the old one's memory went back to a fragmented heap, and the
+    /// daemon's RSS stepped up by 2-4 MiB each time (BENCHMARKS.md, "Soak",
+    /// run 10). A connection's memory is bounded by its `cache_size`.
     fn pool_options(page_limit: &Arc<AtomicI64>, max: u32) -> SqlitePoolOptions {
         let (on_connect, on_acquire) = (page_limit.clone(), page_limit.clone());
         SqlitePoolOptions::new()
             .max_connections(max)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .after_release(|conn, _| Box::pin(async move { Ok(transaction_closed(conn).await) }))
             .after_connect(move |conn, _| {
                 let limit = on_connect.clone();
