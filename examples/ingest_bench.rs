@@ -234,6 +234,16 @@ impl Rng {
             .wrapping_add((feed as u64) << 20)
             .wrapping_add(item as u64))
     }
+    /// A stream of its own for each (round, feed, item): `new`'s streams
+    /// are one stream shifted by a step per round, so values drawn a
+    /// different number of steps in repeat in the next round (harmless for
+    /// text, not for ids that must be unique).
+    fn unique(round: u64, feed: usize, item: usize) -> Self {
+        let mut seed = Rng(round);
+        let mut mixed = Rng(seed.next() ^ feed as u64);
+        let mut mixed = Rng(mixed.next() ^ item as u64);
+        Rng(mixed.next())
+    }
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -400,7 +410,7 @@ fn google_document(feed: usize, round: u64) -> String {
         base.to_rfc2822().replace("+0000", "GMT")
     );
     for item in 0..ITEMS_PER_FEED {
-        let mut rng = Rng::new(round, feed, item);
+        let mut rng = Rng::unique(round, feed, item);
         let (publisher, home) = google_publisher(rng.next() % 50);
         let min_chars = 25 + (rng.next() % 90) as usize;
         let mut headline = String::new();
