@@ -276,13 +276,17 @@ fn sentence(rng: &mut Rng, out: &mut String, min_chars: usize) {
     out.push('.');
 }
 
-/// One RSS 2.0 document: feed `feed` as it looks in round `round`.
-fn rss_document(feed: usize, round: u64) -> String {
-    let base: DateTime<Utc> = Utc
-        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+/// When round `round`'s documents were built: an hour after the last's.
+fn round_time(round: u64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or_default()
-        + chrono::Duration::hours(round as i64);
+        + chrono::Duration::hours(round as i64)
+}
+
+/// One RSS 2.0 document: feed `feed` as it looks in round `round`.
+fn rss_document(feed: usize, round: u64) -> String {
+    let base = round_time(round);
     let publisher = feed % 50;
     let mut s = String::with_capacity(ITEMS_PER_FEED * 700 + 600);
     let _ = write!(
@@ -384,11 +388,7 @@ fn google_link_html(s: &mut String, link: &str, headline: &str, publisher: &str)
 /// the first item carries a nine-story related-coverage `<ol>` as in the
 /// real search feed this was modelled on.
 fn google_document(feed: usize, round: u64) -> String {
-    let base: DateTime<Utc> = Utc
-        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_default()
-        + chrono::Duration::hours(round as i64);
+    let base = round_time(round);
     let mut s = String::with_capacity(ITEMS_PER_FEED * 1500 + 1200);
     let query = format!("{} {feed}", WORDS[feed % WORDS.len()]);
     let q = query.replace(' ', "+");
