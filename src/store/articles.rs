@@ -5,7 +5,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::feeds::FeedUpdate;
-use super::google::{note_decoded, store_google, GoogleEntry, GoogleRow};
+use super::google::{insert_items, note_decoded, store_google, GoogleEntry, GoogleRow};
 use super::{ts, Result, Store, StoreError};
 
 /// One feed entry, ready to store.
@@ -306,15 +306,16 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
                 plain.push(PlainRow::new(poll, feed_id, &nows[poll], entry));
                 continue;
             };
+            let row = GoogleRow {
+                poll,
+                feed_id,
+                at: group[poll].now,
+                now: &nows[poll],
+                entry,
+                google,
+            };
             if !google.decoded {
-                google_rows.push(GoogleRow {
-                    poll,
-                    feed_id,
-                    at: group[poll].now,
-                    now: &nows[poll],
-                    entry,
-                    google,
-                });
+                google_rows.push(row);
                 continue;
             }
             // An id that carried its URL (old ids, rare now) is stored on its
@@ -324,19 +325,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
             let url_key = identity_key(feed_id, entry);
             let (article_id, created) = merge_entry(&mut *tx, &url_key, entry, &nows[poll]).await?;
             note_decoded(&mut *tx, article_id, entry, google, group[poll].now).await?;
-            sqlx::query(
-                "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-            )
-            .bind(feed_id)
-            .bind(&entry.entry_key)
-            .bind(article_id)
-            .bind(&entry.guid)
-            .bind(&entry.link)
-            .bind(&nows[poll])
-            .bind(&google.google_id)
-            .execute(&mut *tx)
-            .await?;
+            insert_items(&mut *tx, &[(&row, article_id)]).await?;
             stored[poll].new_items += 1;
             if created {
                 stored[poll].new_articles += 1;

@@ -191,17 +191,20 @@ async fn known_links<'a>(
     let mut links = HashMap::new();
     for chunk in rows.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
+        // Rows come back by their position in the chunk.
         let sql = format!(
             "SELECT v.column1, g.article_id FROM (VALUES {}) AS v \
-             CROSS JOIN google_links AS g ON g.google_id = v.column1",
-            placeholders(size, 1)
+             CROSS JOIN google_links AS g ON g.google_id = v.column2",
+            placeholders(size, 2)
         );
-        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
-        for r in padded_rows {
-            q = q.bind(r.map(|r| &r.google.google_id));
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+        for (k, r) in padded_rows.enumerate() {
+            q = q
+                .bind(r.map(|_| k as i64))
+                .bind(r.map(|r| &r.google.google_id));
         }
-        for (google_id, article_id) in q.fetch_all(&mut *conn).await? {
-            if let Some(r) = chunk.iter().find(|r| r.google.google_id == google_id) {
+        for (k, article_id) in q.fetch_all(&mut *conn).await? {
+            if let Some(r) = chunk.get(k as usize) {
                 links.insert(r.google.google_id.as_str(), ArticleRef::Stored(article_id));
             }
         }
@@ -228,19 +231,23 @@ async fn known_stories<'a>(
     let mut stories = HashMap::new();
     for chunk in wanted.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
+        // Rows come back by their position in the chunk.
         let sql = format!(
-            "SELECT v.column1, v.column2, a.id, a.resolution FROM (VALUES {}) AS v \
+            "SELECT v.column1, a.id, a.resolution FROM (VALUES {}) AS v \
              CROSS JOIN articles AS a ON a.id = (SELECT id FROM articles \
-               WHERE provisional_key = v.column1 AND first_seen_at >= v.column2 ORDER BY id LIMIT 1)",
-            placeholders(size, 2)
+               WHERE provisional_key = v.column2 AND first_seen_at >= v.column3 ORDER BY id LIMIT 1)",
+            placeholders(size, 3)
         );
-        let mut q = sqlx::query_as::<_, (String, String, i64, Option<String>)>(&sql);
-        for w in padded_rows {
-            q = q.bind(w.map(|w| w.0)).bind(w.map(|w| w.1));
+        let mut q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql);
+        for (k, w) in padded_rows.enumerate() {
+            q = q
+                .bind(w.map(|_| k as i64))
+                .bind(w.map(|w| w.0))
+                .bind(w.map(|w| w.1));
         }
-        for (key, window, id, resolution) in q.fetch_all(&mut *conn).await? {
-            if let Some(&(k, w)) = chunk.iter().find(|(k, w)| *k == key && *w == window) {
-                stories.insert((k, w), (id, resolution));
+        for (k, id, resolution) in q.fetch_all(&mut *conn).await? {
+            if let Some(&wanted) = chunk.get(k as usize) {
+                stories.insert(wanted, (id, resolution));
             }
         }
     }
@@ -355,7 +362,10 @@ async fn insert_links(
 }
 
 /// The group's new Google feed items, each linked to its article.
-async fn insert_items(conn: &mut SqliteConnection, items: &[(&GoogleRow<'_>, i64)]) -> Result<()> {
+pub(super) async fn insert_items(
+    conn: &mut SqliteConnection,
+    items: &[(&GoogleRow<'_>, i64)],
+) -> Result<()> {
     for chunk in items.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
