@@ -256,17 +256,21 @@ impl Rng {
     }
 }
 
+fn push_capitalized(out: &mut String, word: &str) {
+    let mut c = word.chars();
+    if let Some(f) = c.next() {
+        out.extend(f.to_uppercase());
+        out.push_str(c.as_str());
+    }
+}
+
 fn sentence(rng: &mut Rng, out: &mut String, min_chars: usize) {
     let start = out.len();
     let mut first = true;
     while out.len() - start < min_chars {
         let w = rng.word();
         if first {
-            let mut c = w.chars();
-            if let Some(f) = c.next() {
-                out.extend(f.to_uppercase());
-                out.push_str(c.as_str());
-            }
+            push_capitalized(out, w);
             first = false;
         } else {
             out.push(' ');
@@ -338,11 +342,7 @@ fn google_publisher(p: u64) -> (String, String) {
     let place = WORDS[(p as usize * 7) % WORDS.len()];
     let kind = KINDS[p as usize % KINDS.len()];
     let mut name = String::from("The ");
-    let mut c = place.chars();
-    if let Some(f) = c.next() {
-        name.extend(f.to_uppercase());
-        name.push_str(c.as_str());
-    }
+    push_capitalized(&mut name, place);
     name.push(' ');
     name.push_str(kind);
     let home = format!("https://www.{place}{}.example", kind.to_lowercase());
