@@ -324,7 +324,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
             google_rows.clear();
             let url_key = identity_key(feed_id, entry);
             let (article_id, created) = merge_entry(&mut *tx, &url_key, entry, &nows[poll]).await?;
-            note_decoded(&mut *tx, article_id, entry, google, group[poll].now).await?;
+            note_decoded(&mut *tx, &row, article_id).await?;
             insert_items(&mut *tx, &[(&row, article_id)]).await?;
             stored[poll].new_items += 1;
             if created {

@@ -83,6 +83,15 @@ pub(super) struct GoogleRow<'a> {
     pub google: &'a GoogleEntry,
 }
 
+/// A new Google link: its item, the article it goes to, its status, and the
+/// publisher URL when the id carried it.
+struct NewLink<'a, 'r> {
+    item: &'a GoogleRow<'r>,
+    article_id: i64,
+    status: &'static str,
+    publisher_url: Option<&'a str>,
+}
+
 /// The article an item goes to: one the archive holds, or the `k`-th new one.
 #[derive(Clone, Copy)]
 enum ArticleRef {
@@ -116,7 +125,7 @@ pub(super) async fn store_google(
     let mut new: Vec<&GoogleRow<'_>> = Vec::new();
     // Provisional key -> the first article created here with it.
     let mut new_stories: HashMap<&str, usize> = HashMap::new();
-    let mut link_rows: Vec<(&GoogleRow<'_>, ArticleRef, &str)> = Vec::new();
+    let mut link_rows: Vec<(&GoogleRow<'_>, ArticleRef, &'static str)> = Vec::new();
     let mut items: Vec<(&GoogleRow<'_>, ArticleRef)> = Vec::with_capacity(rows.len());
     for (r, window) in rows.iter().zip(&windows) {
         let g = r.google;
@@ -171,15 +180,22 @@ pub(super) async fn store_google(
             }),
         }
     };
-    let link_rows: Vec<(&GoogleRow<'_>, i64, &str)> = link_rows
+    let links: Vec<NewLink<'_, '_>> = link_rows
         .into_iter()
-        .map(|(r, article, status)| Ok((r, id_of(article)?, status)))
+        .map(|(item, article, status)| {
+            Ok(NewLink {
+                item,
+                article_id: id_of(article)?,
+                status,
+                publisher_url: None,
+            })
+        })
         .collect::<Result<_>>()?;
     let items: Vec<(&GoogleRow<'_>, i64)> = items
         .into_iter()
         .map(|(r, article)| Ok((r, id_of(article)?)))
         .collect::<Result<_>>()?;
-    insert_links(conn, &link_rows).await?;
+    insert_links(conn, &links).await?;
     insert_items(conn, &items).await
 }
 
@@ -304,39 +320,39 @@ async fn insert_unresolved(
     Ok(ids)
 }
 
-/// The group's new Google links and the related coverage they carry.
-async fn insert_links(
-    conn: &mut SqliteConnection,
-    rows: &[(&GoogleRow<'_>, i64, &str)],
-) -> Result<()> {
-    for chunk in rows.chunks(CHUNK_ROWS) {
+/// New Google links and the related coverage they carry. A link whose id
+/// carried the publisher URL is resolved as it is stored.
+async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) -> Result<()> {
+    for chunk in links.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
             "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, last_error, \
-               next_try_at, first_seen_at) \
+               next_try_at, first_seen_at, publisher_url, resolved_at) \
              SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
-               v.column8, v.column8 FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL \
+               v.column8, v.column8, v.column9, CASE WHEN v.column9 IS NULL THEN NULL ELSE v.column8 END \
+             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL \
              ON CONFLICT (google_id) DO NOTHING",
-            placeholders(size, 8)
+            placeholders(size, 9)
         );
         let mut q = sqlx::query(&sql);
-        for row in padded_rows {
-            let g = row.map(|(r, _, _)| r.google);
+        for link in padded_rows {
+            let g = link.map(|l| l.item.google);
             q = q
                 .bind(g.map(|g| &g.google_id))
-                .bind(row.map(|(_, id, _)| *id))
+                .bind(link.map(|l| l.article_id))
                 .bind(g.map(|g| &g.hl))
                 .bind(g.map(|g| &g.gl))
                 .bind(g.map(|g| &g.ceid))
-                .bind(row.map(|(_, _, status)| *status))
+                .bind(link.map(|l| l.status))
                 .bind(g.and_then(|g| g.unresolvable.as_deref()))
-                .bind(row.map(|(r, _, _)| r.now));
+                .bind(link.map(|l| l.item.now))
+                .bind(link.and_then(|l| l.publisher_url));
         }
         q.execute(&mut *conn).await?;
     }
-    let hints: Vec<(i64, &Hint)> = rows
+    let hints: Vec<(i64, &Hint)> = links
         .iter()
-        .flat_map(|(r, id, _)| r.google.hints.iter().map(move |h| (*id, h)))
+        .flat_map(|l| l.item.google.hints.iter().map(move |h| (l.article_id, h)))
         .collect();
     for chunk in hints.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
@@ -392,65 +408,29 @@ pub(super) async fn insert_items(
     Ok(())
 }
 
-/// Records a Google id whose publisher URL was decoded offline, and gives the
-/// article its provisional key so later items of the story join it.
+/// Records a Google id whose publisher URL was decoded offline (`item`'s
+/// `url`), and gives the article its provisional key so later items of the
+/// story join it.
 pub(super) async fn note_decoded(
     conn: &mut SqliteConnection,
+    item: &GoogleRow<'_>,
     article_id: i64,
-    e: &NewEntry,
-    g: &GoogleEntry,
-    now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE articles SET resolution = 'resolved', provisional_key = COALESCE(provisional_key, ?2) \
          WHERE id = ?1",
     )
     .bind(article_id)
-    .bind(&g.provisional_key)
+    .bind(&item.google.provisional_key)
     .execute(&mut *conn)
     .await?;
-    insert_link(conn, article_id, g, "decoded", e.url.as_deref(), &ts(now)).await
-}
-
-async fn insert_link(
-    conn: &mut SqliteConnection,
-    article_id: i64,
-    g: &GoogleEntry,
-    status: &str,
-    publisher_url: Option<&str>,
-    now: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, publisher_url, last_error, \
-         next_try_at, first_seen_at, resolved_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?7 IS NULL THEN NULL ELSE ?9 END) \
-         ON CONFLICT (google_id) DO NOTHING",
-    )
-    .bind(&g.google_id)
-    .bind(article_id)
-    .bind(&g.hl)
-    .bind(&g.gl)
-    .bind(&g.ceid)
-    .bind(status)
-    .bind(publisher_url)
-    .bind(&g.unresolvable)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    for hint in &g.hints {
-        sqlx::query(
-            "INSERT INTO story_hints (article_id, url, title, source, google_id) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(article_id)
-        .bind(&hint.url)
-        .bind(&hint.title)
-        .bind(&hint.source)
-        .bind(&hint.google_id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    let link = NewLink {
+        item,
+        article_id,
+        status: "decoded",
+        publisher_url: item.entry.url.as_deref(),
+    };
+    insert_links(conn, &[link]).await
 }
 
 impl Store {

@@ -264,6 +264,19 @@ async fn the_same_story_under_different_ids_and_feeds_lands_as_one_article() {
     // The old-format copy arrives first and resolves the story offline.
     let t = app(&g, &[g.feed_url("/rss/topic")]).await;
     t.app.poll_all_once(Utc::now()).await.unwrap();
+    let (status, decoded_url) = t
+        .app
+        .store()
+        .google_link(&old_format)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, "decoded");
+    assert_eq!(
+        decoded_url.as_deref(),
+        Some(publisher_url),
+        "tracking dropped"
+    );
     let add = |p: &str| newsd::store::NewFeed {
         url: g.feed_url(p),
         name: None,
