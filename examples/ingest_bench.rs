@@ -586,6 +586,24 @@ fn proc_mib(field: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Bytes this process has written and read so far (`wchar`, `rchar` of
+/// `/proc/self/io`: the WAL frames and the checkpoints that copy them back;
+/// the pages read, cached or not, and the feed bodies), in MB.
+fn io_mb() -> (f64, f64) {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(": ")?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map_or(f64::NAN, |b| b / 1e6)
+    };
+    (field("wchar"), field("rchar"))
+}
+
 /// User + system CPU seconds of this process so far (`/proc/self/stat`,
 /// assuming the usual 100 clock ticks per second).
 fn cpu_secs() -> f64 {
@@ -680,6 +698,7 @@ async fn bench(args: &Args) -> Result<()> {
         advance(&client, &base, round).await?;
         let t = Instant::now();
         let cpu0 = cpu_secs();
+        let io0 = io_mb();
         let threads0 = thread_cpu_secs();
         let reports = app.poll_all_once(Utc::now()).await?;
         let took = t.elapsed();
@@ -700,6 +719,12 @@ async fn bench(args: &Args) -> Result<()> {
         eprintln!(
             "round {round}: busiest threads (CPU): {}",
             busiest.join(", ")
+        );
+        let io1 = io_mb();
+        eprintln!(
+            "round {round}: wrote {:.0} MB, read {:.0} MB",
+            io1.0 - io0.0,
+            io1.1 - io0.1
         );
         poll_time += took;
         let mut round_new = 0;

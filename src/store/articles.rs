@@ -870,11 +870,13 @@ mod tests {
         }
     }
 
-    /// Every feed item with the Google id its article was created for and
-    /// its link's status, in feed and key order.
+    /// Every feed item with the Google id its article was created for (its
+    /// first item's) and its link's status, in feed and key order.
     async fn google_items(store: &Store) -> Vec<(String, String, Option<String>)> {
         sqlx::query_as(
-            "SELECT fi.entry_key, a.url_key, g.status FROM feed_items fi \
+            "SELECT fi.entry_key, \
+               (SELECT first.google_id FROM feed_items first WHERE first.article_id = a.id \
+                ORDER BY first.id LIMIT 1), g.status FROM feed_items fi \
              JOIN articles a ON a.id = fi.article_id \
              LEFT JOIN google_links g ON g.google_id = fi.google_id \
              ORDER BY fi.feed_id, fi.entry_key",
@@ -964,6 +966,12 @@ mod tests {
                 stored.push(h.await.unwrap().unwrap());
             }
             let hints: i64 = count(&store, "SELECT COUNT(*) FROM story_hints").await;
+            let misnamed: i64 = count(
+                &store,
+                "SELECT COUNT(*) FROM articles WHERE resolution = 'unresolved' AND url_key != 'gn:' || id",
+            )
+            .await;
+            assert_eq!(misnamed, 0, "an unresolved article is keyed by its own id");
             results.push((stored, google_items(&store).await, hints));
         }
         let stored = |new_items, new_articles| PollStored {
@@ -971,11 +979,7 @@ mod tests {
             new_articles,
         };
         let item = |key: &str, article: &str, status: &str| {
-            (
-                key.to_owned(),
-                format!("gn:{article}"),
-                Some(status.to_owned()),
-            )
+            (key.to_owned(), article.to_owned(), Some(status.to_owned()))
         };
         let expected = (
             vec![stored(2, 1), stored(5, 2)],

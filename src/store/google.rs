@@ -270,36 +270,40 @@ async fn known_stories<'a>(
     Ok(stories)
 }
 
-/// Creates the unresolved articles of `new` (identity `gn:` + Google id,
-/// until the link resolves); their ids in order.
+/// Creates the unresolved articles of `new`; their ids in order. Their
+/// identity until the link resolves is `gn:<article id>`: unique and short,
+/// and new keys come last in the `url_key` index (the Google id, ~300 random
+/// bytes, took each new article at a scattered leaf page of it). The ids are
+/// the next free ones, as SQLite would choose them: this connection is the
+/// only writer and holds the transaction.
 async fn insert_unresolved(
     conn: &mut SqliteConnection,
     new: &[&GoogleRow<'_>],
 ) -> Result<Vec<i64>> {
-    let mut ids = Vec::with_capacity(new.len());
-    for chunk in new.chunks(CHUNK_ROWS) {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM articles")
+        .fetch_one(&mut *conn)
+        .await?;
+    let ids: Vec<i64> = (last + 1..).take(new.len()).collect();
+    for (chunk, ids) in new.chunks(CHUNK_ROWS).zip(ids.chunks(CHUNK_ROWS)) {
         let (size, padded_rows) = padded(chunk);
-        let keys: Vec<String> = chunk
-            .iter()
-            .map(|r| format!("gn:{}", r.google.google_id))
-            .collect();
-        // No ON CONFLICT: no article holds these ids (no link has them), so
-        // a conflict is an error to report.
         let sql = format!(
-            "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, \
+            "INSERT INTO articles (id, url, url_key, title, summary, publisher, publisher_url, authors, \
                published_at, first_seen_at, updated_at, resolution, provisional_key) \
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
-               v.column8, v.column9, v.column9, 'unresolved', v.column10 \
-             FROM (VALUES {}) AS v WHERE v.column2 IS NOT NULL RETURNING url_key, id",
+             SELECT v.column1, v.column2, 'gn:' || v.column1, v.column3, v.column4, v.column5, v.column6, \
+               v.column7, v.column8, v.column9, v.column9, 'unresolved', v.column10 \
+             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL",
             placeholders(size, 10)
         );
-        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
-        let mut keys_iter = keys.iter();
+        let mut q = sqlx::query(&sql);
+        let mut ids_iter = ids.iter();
         for r in padded_rows {
             let e = r.map(|r| r.entry);
             q = q
+                .bind(r.and_then(|_| ids_iter.next()))
                 .bind(e.and_then(|e| e.link.as_deref()))
-                .bind(r.and_then(|_| keys_iter.next()))
                 .bind(e.and_then(|e| e.title.as_deref()))
                 .bind(e.and_then(|e| e.summary.as_deref()))
                 .bind(e.and_then(|e| e.publisher.as_deref()))
@@ -309,13 +313,7 @@ async fn insert_unresolved(
                 .bind(r.map(|r| r.now))
                 .bind(r.and_then(|r| r.google.provisional_key.as_deref()));
         }
-        let by_key: HashMap<String, i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
-        for key in &keys {
-            let id = by_key.get(key).copied().ok_or_else(|| {
-                StoreError::Inconsistent(format!("no id came back for the new article {key}"))
-            })?;
-            ids.push(id);
-        }
+        q.execute(&mut *conn).await?;
     }
     Ok(ids)
 }
