@@ -682,8 +682,8 @@ pub(super) async fn assign_identity_in(
             for sql in [
                 "UPDATE feed_items SET article_id = ?2 WHERE article_id = ?1",
                 "UPDATE google_links SET article_id = ?2 WHERE article_id = ?1",
-                "INSERT OR IGNORE INTO story_hints (article_id, url, title, source, google_id) \
-                 SELECT ?2, url, title, source, google_id FROM story_hints WHERE article_id = ?1",
+                "INSERT OR IGNORE INTO story_hints (article_id, url, title, source, google_id, google_hash) \
+                 SELECT ?2, url, title, source, google_id, google_hash FROM story_hints WHERE article_id = ?1",
             ] {
                 sqlx::query(sql)
                     .bind(article_id)
@@ -716,7 +716,7 @@ pub(super) async fn assign_identity_in(
 #[cfg(test)]
 mod tests {
     use super::super::feeds::NewFeed;
-    use super::super::google::Hint;
+    use super::super::google::{google_id_hash, Hint};
     use super::super::test_support::temp_store;
     use super::*;
     use crate::domain::CanonicalUrl;
@@ -1000,6 +1000,76 @@ mod tests {
         );
         assert_eq!(results[0], expected, "written as one group");
         assert_eq!(results[1], expected, "written one after another");
+    }
+
+    #[tokio::test]
+    async fn a_google_id_seen_in_several_feeds_and_polls_has_one_link() {
+        let (store, _d) = temp_store().await;
+        let (a, b) = two_feeds(&store).await;
+        let now = Utc::now();
+        let mut decoded = google("d", "GD", None);
+        decoded.url = Some("https://pub.example/story".into());
+        decoded.url_key = Some("pub.example/story".into());
+        if let Some(g) = decoded.google.as_mut() {
+            g.decoded = true;
+        }
+        for feed in [a, b, a] {
+            let entries = vec![google("p", "GP", None), decoded.clone()];
+            store
+                .record_poll(feed, entries, now, move |_| update(now))
+                .await
+                .unwrap();
+        }
+        let links: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT google_id, status, publisher_url FROM google_links ORDER BY google_id",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            links,
+            [
+                (
+                    "GD".to_owned(),
+                    "decoded".to_owned(),
+                    Some("https://pub.example/story".to_owned())
+                ),
+                ("GP".to_owned(), "pending".to_owned(), None),
+            ]
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM feed_items").await, 4);
+    }
+
+    #[tokio::test]
+    async fn the_related_coverage_of_a_merged_google_article_still_meets_links_by_hash() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/1").await;
+        let now = Utc::now();
+        let mut hinted = google("g", "G1", None);
+        if let Some(g) = hinted.google.as_mut() {
+            g.hints = vec![Hint {
+                url: "https://news.google.com/rss/articles/H".into(),
+                title: "Other".into(),
+                source: None,
+                google_id: Some("H".into()),
+            }];
+        }
+        let entries = vec![entry("p", "https://pub.example/x"), hinted];
+        store
+            .record_poll(f, entries, now, move |_| update(now))
+            .await
+            .unwrap();
+        let survivor = store
+            .resolve_google_link("G1", "https://pub.example/x", now)
+            .await
+            .unwrap();
+        let hints: Vec<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT article_id, google_hash FROM story_hints")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        // The merged article is gone, and its hints with it.
+        assert_eq!(hints, [(survivor, Some(google_id_hash("H")))]);
     }
 
     #[tokio::test]

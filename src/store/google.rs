@@ -35,6 +35,50 @@ pub struct GoogleEntry {
     pub hints: Vec<Hint>,
 }
 
+/// What `google_links` and `story_hints` find a Google id by (migration
+/// 0012): the first eight bytes of its SHA-256, little-endian. Stored, so it
+/// must never change.
+pub(crate) fn google_id_hash(id: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first)
+}
+
+/// Gives rows from before migration 0012 their id hash; a no-op once done.
+/// Runs when a writer opens the database, before anything looks ids up.
+pub(super) async fn fill_id_hashes(pool: &sqlx::SqlitePool) -> Result<u64> {
+    let mut filled = 0;
+    for (table, hash) in [("google_links", "id_hash"), ("story_hints", "google_hash")] {
+        let select = format!(
+            "SELECT rowid, google_id FROM {table} WHERE {hash} IS NULL AND rowid > ? \
+             AND google_id IS NOT NULL ORDER BY rowid LIMIT 5000"
+        );
+        let update = format!("UPDATE {table} SET {hash} = ?2 WHERE rowid = ?1");
+        let mut after = 0;
+        loop {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as(&select).bind(after).fetch_all(pool).await?;
+            let Some(&(last, _)) = rows.last() else {
+                break;
+            };
+            let mut tx = pool.begin().await?;
+            for (rowid, id) in &rows {
+                sqlx::query(&update)
+                    .bind(rowid)
+                    .bind(google_id_hash(id))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            filled += rows.len() as u64;
+            after = last;
+        }
+    }
+    Ok(filled)
+}
+
 /// How long a provisional identity (title + publisher host) matches.
 const PROVISIONAL_WINDOW_HOURS: i64 = 36;
 
@@ -210,14 +254,15 @@ async fn known_links<'a>(
         // Rows come back by their position in the chunk.
         let sql = format!(
             "SELECT v.column1, g.article_id FROM (VALUES {}) AS v \
-             CROSS JOIN google_links AS g ON g.google_id = v.column2",
-            placeholders(size, 2)
+             CROSS JOIN google_links AS g ON g.id_hash = v.column3 AND g.google_id = v.column2",
+            placeholders(size, 3)
         );
         let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
         for (k, r) in padded_rows.enumerate() {
             q = q
                 .bind(r.map(|_| k as i64))
-                .bind(r.map(|r| &r.google.google_id));
+                .bind(r.map(|r| &r.google.google_id))
+                .bind(r.map(|r| google_id_hash(&r.google.google_id)));
         }
         for (k, article_id) in q.fetch_all(&mut *conn).await? {
             if let Some(r) = chunk.get(k as usize) {
@@ -319,18 +364,21 @@ async fn insert_unresolved(
 }
 
 /// New Google links and the related coverage they carry. A link whose id
-/// carried the publisher URL is resolved as it is stored.
+/// carried the publisher URL is resolved as it is stored. An id the archive
+/// links already is left as it is (the decoded path meets ids again when
+/// feeds overlap; `store_google` passes only new ones).
 async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) -> Result<()> {
     for chunk in links.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
-            "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, last_error, \
-               next_try_at, first_seen_at, publisher_url, resolved_at) \
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
-               v.column8, v.column8, v.column9, CASE WHEN v.column9 IS NULL THEN NULL ELSE v.column8 END \
-             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL \
-             ON CONFLICT (google_id) DO NOTHING",
-            placeholders(size, 9)
+            "INSERT INTO google_links (google_id, id_hash, article_id, hl, gl, ceid, status, \
+               last_error, next_try_at, first_seen_at, publisher_url, resolved_at) \
+             SELECT v.column1, v.column10, v.column2, v.column3, v.column4, v.column5, v.column6, \
+               v.column7, v.column8, v.column8, v.column9, \
+               CASE WHEN v.column9 IS NULL THEN NULL ELSE v.column8 END \
+             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS \
+               (SELECT 1 FROM google_links g WHERE g.id_hash = v.column10 AND g.google_id = v.column1)",
+            placeholders(size, 10)
         );
         let mut q = sqlx::query(&sql);
         for link in padded_rows {
@@ -344,7 +392,8 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
                 .bind(link.map(|l| l.status))
                 .bind(g.and_then(|g| g.unresolvable.as_deref()))
                 .bind(link.map(|l| l.item.now))
-                .bind(link.and_then(|l| l.publisher_url));
+                .bind(link.and_then(|l| l.publisher_url))
+                .bind(g.map(|g| google_id_hash(&g.google_id)));
         }
         q.execute(&mut *conn).await?;
     }
@@ -355,20 +404,22 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
     for chunk in hints.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
-            "INSERT INTO story_hints (article_id, url, title, source, google_id) \
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {}) AS v \
-             WHERE v.column1 IS NOT NULL ON CONFLICT DO NOTHING",
-            placeholders(size, 5)
+            "INSERT INTO story_hints (article_id, url, title, source, google_id, google_hash) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 \
+             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL ON CONFLICT DO NOTHING",
+            placeholders(size, 6)
         );
         let mut q = sqlx::query(&sql);
         for h in padded_rows {
             let hint = h.map(|(_, hint)| *hint);
+            let google_id = hint.and_then(|h| h.google_id.as_deref());
             q = q
                 .bind(h.map(|(id, _)| *id))
                 .bind(hint.map(|h| &h.url))
                 .bind(hint.map(|h| &h.title))
                 .bind(hint.and_then(|h| h.source.as_deref()))
-                .bind(hint.and_then(|h| h.google_id.as_deref()));
+                .bind(google_id)
+                .bind(google_id.map(google_id_hash));
         }
         q.execute(&mut *conn).await?;
     }
@@ -458,12 +509,13 @@ impl Store {
     }
 
     pub async fn google_link(&self, google_id: &str) -> Result<Option<(String, Option<String>)>> {
-        Ok(
-            sqlx::query_as("SELECT status, publisher_url FROM google_links WHERE google_id = ?")
-                .bind(google_id)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT status, publisher_url FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
         )
+        .bind(google_id_hash(google_id))
+        .bind(google_id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn save_signature(
@@ -473,11 +525,13 @@ impl Store {
         timestamp: i64,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE google_links SET signature = ?2, sig_timestamp = ?3 WHERE google_id = ?1",
+            "UPDATE google_links SET signature = ?2, sig_timestamp = ?3 \
+             WHERE id_hash = ?4 AND google_id = ?1",
         )
         .bind(google_id)
         .bind(signature)
         .bind(timestamp)
+        .bind(google_id_hash(google_id))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -494,13 +548,15 @@ impl Store {
         max_attempts: i64,
         drop_signature: bool,
     ) -> Result<()> {
-        let attempts: i64 =
-            sqlx::query_scalar("SELECT attempts FROM google_links WHERE google_id = ?")
-                .bind(google_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .unwrap_or(0)
-                + 1;
+        let attempts: i64 = sqlx::query_scalar(
+            "SELECT attempts FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
+        )
+        .bind(google_id_hash(google_id))
+        .bind(google_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(0)
+            + 1;
         let delay = retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
         let next = now + chrono::Duration::seconds(delay.min(7.0 * 86400.0) as i64);
         let status = if attempts >= max_attempts {
@@ -511,7 +567,8 @@ impl Store {
         sqlx::query(
             "UPDATE google_links SET attempts = ?2, last_error = ?3, next_try_at = ?4, status = ?5, \
              signature = CASE WHEN ?6 THEN NULL ELSE signature END, \
-             sig_timestamp = CASE WHEN ?6 THEN NULL ELSE sig_timestamp END WHERE google_id = ?1",
+             sig_timestamp = CASE WHEN ?6 THEN NULL ELSE sig_timestamp END \
+             WHERE id_hash = ?7 AND google_id = ?1",
         )
         .bind(google_id)
         .bind(attempts)
@@ -519,6 +576,7 @@ impl Store {
         .bind(ts(next))
         .bind(status)
         .bind(drop_signature)
+        .bind(google_id_hash(google_id))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -542,11 +600,13 @@ impl Store {
             .map(|u| crate::domain::strip_tracking(&u).to_string())
             .unwrap_or_else(|_| publisher_url.to_owned());
         let mut tx = self.begin_write().await?;
-        let Some(article_id) =
-            sqlx::query_scalar::<_, i64>("SELECT article_id FROM google_links WHERE google_id = ?")
-                .bind(google_id)
-                .fetch_optional(&mut *tx)
-                .await?
+        let Some(article_id) = sqlx::query_scalar::<_, i64>(
+            "SELECT article_id FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
+        )
+        .bind(google_id_hash(google_id))
+        .bind(google_id)
+        .fetch_optional(&mut *tx)
+        .await?
         else {
             return Err(super::StoreError::Query(format!(
                 "unknown Google id {google_id}"
@@ -554,11 +614,12 @@ impl Store {
         };
         sqlx::query(
             "UPDATE google_links SET status = 'resolved', publisher_url = ?2, resolved_at = ?3, \
-             last_error = NULL WHERE google_id = ?1",
+             last_error = NULL WHERE id_hash = ?4 AND google_id = ?1",
         )
         .bind(google_id)
         .bind(publisher_url)
         .bind(ts(now))
+        .bind(google_id_hash(google_id))
         .execute(&mut *tx)
         .await?;
         let (current_key, resolution): (String, Option<String>) =
@@ -712,10 +773,24 @@ async fn split_link(
         .bind(to)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE google_links SET article_id = ?2 WHERE google_id = ?1")
+    sqlx::query("UPDATE google_links SET article_id = ?2 WHERE id_hash = ?3 AND google_id = ?1")
         .bind(google_id)
         .bind(to)
+        .bind(google_id_hash(google_id))
         .execute(&mut *conn)
         .await?;
     Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::google_id_hash;
+
+    #[test]
+    fn the_id_hash_is_the_first_eight_bytes_of_sha256_little_endian() {
+        // SHA-256("abc") = ba7816bf 8f01cfea ...: databases hold these
+        // hashes, so the function may never change.
+        assert_eq!(google_id_hash("abc"), 0xeacf_018f_bf16_78ba_u64 as i64);
+        assert_eq!(google_id_hash("abc"), -1527000031757436742);
+    }
 }

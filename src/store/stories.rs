@@ -435,11 +435,13 @@ impl Store {
 async fn hinted_story(conn: &mut SqliteConnection, article_id: i64) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
         "SELECT MIN(story_id) FROM ( \
-           SELECT a.story_id FROM story_hints h JOIN google_links g ON g.google_id = h.google_id \
+           SELECT a.story_id FROM story_hints h \
+             JOIN google_links g ON g.id_hash = h.google_hash AND g.google_id = h.google_id \
              JOIN articles a ON a.id = g.article_id \
              WHERE h.article_id = ?1 AND a.id != ?1 AND a.story_id IS NOT NULL \
            UNION ALL \
-           SELECT a.story_id FROM google_links g JOIN story_hints h ON h.google_id = g.google_id \
+           SELECT a.story_id FROM google_links g \
+             JOIN story_hints h ON h.google_hash = g.id_hash AND h.google_id = g.google_id \
              JOIN articles a ON a.id = h.article_id \
              WHERE g.article_id = ?1 AND a.id != ?1 AND a.story_id IS NOT NULL)",
     )
@@ -553,6 +555,7 @@ async fn refresh_story(conn: &mut SqliteConnection, story: i64, now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::google::google_id_hash;
     use crate::store::test_support::temp_store;
     use crate::store::NewFeed;
 
@@ -657,25 +660,30 @@ mod tests {
         .await;
         for (id, google_id) in [(a, "A"), (b, "B"), (c, "C"), (other, "D")] {
             sqlx::query(
-                "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, next_try_at, \
-                 first_seen_at) VALUES (?2, ?1, 'en-US', 'US', 'US:en', 'pending', ?3, ?3)",
+                "INSERT INTO google_links (google_id, id_hash, article_id, hl, gl, ceid, status, \
+                 next_try_at, first_seen_at) VALUES (?2, ?4, ?1, 'en-US', 'US', 'US:en', 'pending', ?3, ?3)",
             )
             .bind(id)
             .bind(google_id)
             .bind(ts(now))
+            .bind(google_id_hash(google_id))
             .execute(&store.writer)
             .await
             .unwrap();
         }
         // a lists b; c is listed by b (the hint points backwards).
         for (holder, google_id) in [(a, "B"), (b, "C")] {
-            sqlx::query("INSERT INTO story_hints (article_id, url, google_id) VALUES (?1, ?2, ?3)")
-                .bind(holder)
-                .bind(format!("https://news.google.com/rss/articles/{google_id}"))
-                .bind(google_id)
-                .execute(&store.writer)
-                .await
-                .unwrap();
+            sqlx::query(
+                "INSERT INTO story_hints (article_id, url, google_id, google_hash) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(holder)
+            .bind(format!("https://news.google.com/rss/articles/{google_id}"))
+            .bind(google_id)
+            .bind(google_id_hash(google_id))
+            .execute(&store.writer)
+            .await
+            .unwrap();
         }
         let report = store
             .cluster_pending(now, cluster::default_window())

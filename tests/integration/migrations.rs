@@ -186,12 +186,27 @@ async fn check_survived(store: &Store, seeded_version: i64) {
         );
         assert_eq!(count("SELECT COUNT(*) FROM story_hints").await, 1);
         if seeded_version < 11 {
-            // 0011 gives hints the Google id of their link.
+            // 0011 gives hints the Google id of their link, and opening the
+            // store after 0012 its hash.
             assert_eq!(
-                count("SELECT COUNT(*) FROM story_hints WHERE google_id = 'CBMiY'").await,
+                count("SELECT COUNT(*) FROM story_hints WHERE google_id = 'CBMiY' AND google_hash IS NOT NULL").await,
                 1
             );
         }
+        // 0012 finds links by a hash of their id, which the store fills in
+        // for the rows it copied.
+        assert_eq!(
+            store
+                .google_link("CBMiX")
+                .await
+                .expect("google link lookup"),
+            Some(("pending".to_owned(), None)),
+            "the link of an older schema is found by its id"
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM google_links WHERE id_hash IS NULL").await,
+            0
+        );
         assert_eq!(count("SELECT COUNT(*) FROM google_budget").await, 1);
     }
     assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
