@@ -716,7 +716,7 @@ pub(super) async fn assign_identity_in(
 #[cfg(test)]
 mod tests {
     use super::super::feeds::NewFeed;
-    use super::super::google::{google_id_hash, Hint};
+    use super::super::google::{key_hash, Hint};
     use super::super::test_support::temp_store;
     use super::*;
     use crate::domain::CanonicalUrl;
@@ -1069,7 +1069,7 @@ mod tests {
                 .await
                 .unwrap();
         // The merged article is gone, and its hints with it.
-        assert_eq!(hints, [(survivor, Some(google_id_hash("H")))]);
+        assert_eq!(hints, [(survivor, Some(key_hash("H")))]);
     }
 
     #[tokio::test]

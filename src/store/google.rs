@@ -35,45 +35,47 @@ pub struct GoogleEntry {
     pub hints: Vec<Hint>,
 }
 
-/// What `google_links` and `story_hints` find a Google id by (migration
-/// 0012): the first eight bytes of its SHA-256, little-endian. Stored, so it
-/// must never change.
-pub(crate) fn google_id_hash(id: &str) -> i64 {
+/// What newsd finds a long, random key by (migrations 0012 and 0013: Google
+/// ids in `google_links` and `story_hints`, provisional keys in `articles`):
+/// the first eight bytes of its SHA-256, little-endian. The key itself is
+/// compared on the row. Stored, so it must never change.
+pub(crate) fn key_hash(key: &str) -> i64 {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(id.as_bytes());
+    let digest = sha2::Sha256::digest(key.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_le_bytes(first)
 }
 
-/// Gives rows from before migration 0012 their id hash; a no-op once done.
-/// Runs when a writer opens the database, before anything looks ids up.
-pub(super) async fn fill_id_hashes(pool: &sqlx::SqlitePool) -> Result<u64> {
+/// Gives rows from before migrations 0012 and 0013 their key hashes; a
+/// no-op once done (each column's index finds the rows still without one).
+/// Runs when a writer opens the database, before anything looks keys up.
+pub(super) async fn fill_key_hashes(pool: &sqlx::SqlitePool) -> Result<u64> {
     let mut filled = 0;
-    for (table, hash) in [("google_links", "id_hash"), ("story_hints", "google_hash")] {
+    for (table, key, hash) in [
+        ("google_links", "google_id", "id_hash"),
+        ("story_hints", "google_id", "google_hash"),
+        ("articles", "provisional_key", "provisional_hash"),
+    ] {
         let select = format!(
-            "SELECT rowid, google_id FROM {table} WHERE {hash} IS NULL AND rowid > ? \
-             AND google_id IS NOT NULL ORDER BY rowid LIMIT 5000"
+            "SELECT rowid, {key} FROM {table} WHERE {hash} IS NULL AND {key} IS NOT NULL LIMIT 5000"
         );
         let update = format!("UPDATE {table} SET {hash} = ?2 WHERE rowid = ?1");
-        let mut after = 0;
         loop {
-            let rows: Vec<(i64, String)> =
-                sqlx::query_as(&select).bind(after).fetch_all(pool).await?;
-            let Some(&(last, _)) = rows.last() else {
+            let rows: Vec<(i64, String)> = sqlx::query_as(&select).fetch_all(pool).await?;
+            if rows.is_empty() {
                 break;
-            };
+            }
             let mut tx = pool.begin().await?;
-            for (rowid, id) in &rows {
+            for (rowid, key) in &rows {
                 sqlx::query(&update)
                     .bind(rowid)
-                    .bind(google_id_hash(id))
+                    .bind(key_hash(key))
                     .execute(&mut *tx)
                     .await?;
             }
             tx.commit().await?;
             filled += rows.len() as u64;
-            after = last;
         }
     }
     Ok(filled)
@@ -262,7 +264,7 @@ async fn known_links<'a>(
             q = q
                 .bind(r.map(|_| k as i64))
                 .bind(r.map(|r| &r.google.google_id))
-                .bind(r.map(|r| google_id_hash(&r.google.google_id)));
+                .bind(r.map(|r| key_hash(&r.google.google_id)));
         }
         for (k, article_id) in q.fetch_all(&mut *conn).await? {
             if let Some(r) = chunk.get(k as usize) {
@@ -296,15 +298,17 @@ async fn known_stories<'a>(
         let sql = format!(
             "SELECT v.column1, a.id, a.resolution FROM (VALUES {}) AS v \
              CROSS JOIN articles AS a ON a.id = (SELECT id FROM articles \
-               WHERE provisional_key = v.column2 AND first_seen_at >= v.column3 ORDER BY id LIMIT 1)",
-            placeholders(size, 3)
+               WHERE provisional_hash = v.column4 AND provisional_key = v.column2 \
+                 AND first_seen_at >= v.column3 ORDER BY id LIMIT 1)",
+            placeholders(size, 4)
         );
         let mut q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql);
         for (k, w) in padded_rows.enumerate() {
             q = q
                 .bind(w.map(|_| k as i64))
                 .bind(w.map(|w| w.0))
-                .bind(w.map(|w| w.1));
+                .bind(w.map(|w| w.1))
+                .bind(w.map(|w| key_hash(w.0)));
         }
         for (k, id, resolution) in q.fetch_all(&mut *conn).await? {
             if let Some(&wanted) = chunk.get(k as usize) {
@@ -336,11 +340,11 @@ async fn insert_unresolved(
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
             "INSERT INTO articles (id, url, url_key, title, summary, publisher, publisher_url, authors, \
-               published_at, first_seen_at, updated_at, resolution, provisional_key) \
+               published_at, first_seen_at, updated_at, resolution, provisional_key, provisional_hash) \
              SELECT v.column1, v.column2, 'gn:' || v.column1, v.column3, v.column4, v.column5, v.column6, \
-               v.column7, v.column8, v.column9, v.column9, 'unresolved', v.column10 \
+               v.column7, v.column8, v.column9, v.column9, 'unresolved', v.column10, v.column11 \
              FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL",
-            placeholders(size, 10)
+            placeholders(size, 11)
         );
         let mut q = sqlx::query(&sql);
         let mut ids_iter = ids.iter();
@@ -356,7 +360,8 @@ async fn insert_unresolved(
                 .bind(e.map(|e| serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into())))
                 .bind(e.and_then(|e| e.published_at.map(ts)))
                 .bind(r.map(|r| r.now))
-                .bind(r.and_then(|r| r.google.provisional_key.as_deref()));
+                .bind(r.and_then(|r| r.google.provisional_key.as_deref()))
+                .bind(r.and_then(|r| r.google.provisional_key.as_deref().map(key_hash)));
         }
         q.execute(&mut *conn).await?;
     }
@@ -393,7 +398,7 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
                 .bind(g.and_then(|g| g.unresolvable.as_deref()))
                 .bind(link.map(|l| l.item.now))
                 .bind(link.and_then(|l| l.publisher_url))
-                .bind(g.map(|g| google_id_hash(&g.google_id)));
+                .bind(g.map(|g| key_hash(&g.google_id)));
         }
         q.execute(&mut *conn).await?;
     }
@@ -419,7 +424,7 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
                 .bind(hint.map(|h| &h.title))
                 .bind(hint.and_then(|h| h.source.as_deref()))
                 .bind(google_id)
-                .bind(google_id.map(google_id_hash));
+                .bind(google_id.map(key_hash));
         }
         q.execute(&mut *conn).await?;
     }
@@ -466,11 +471,14 @@ pub(super) async fn note_decoded(
     article_id: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE articles SET resolution = 'resolved', provisional_key = COALESCE(provisional_key, ?2) \
+        "UPDATE articles SET resolution = 'resolved', \
+           provisional_hash = CASE WHEN provisional_key IS NULL THEN ?3 ELSE provisional_hash END, \
+           provisional_key = COALESCE(provisional_key, ?2) \
          WHERE id = ?1",
     )
     .bind(article_id)
     .bind(&item.google.provisional_key)
+    .bind(item.google.provisional_key.as_deref().map(key_hash))
     .execute(&mut *conn)
     .await?;
     let link = NewLink {
@@ -512,7 +520,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT status, publisher_url FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
         )
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .bind(google_id)
         .fetch_optional(&self.pool)
         .await?)
@@ -531,7 +539,7 @@ impl Store {
         .bind(google_id)
         .bind(signature)
         .bind(timestamp)
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -551,7 +559,7 @@ impl Store {
         let attempts: i64 = sqlx::query_scalar(
             "SELECT attempts FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
         )
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .bind(google_id)
         .fetch_optional(&self.pool)
         .await?
@@ -576,7 +584,7 @@ impl Store {
         .bind(ts(next))
         .bind(status)
         .bind(drop_signature)
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -603,7 +611,7 @@ impl Store {
         let Some(article_id) = sqlx::query_scalar::<_, i64>(
             "SELECT article_id FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
         )
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .bind(google_id)
         .fetch_optional(&mut *tx)
         .await?
@@ -619,7 +627,7 @@ impl Store {
         .bind(google_id)
         .bind(publisher_url)
         .bind(ts(now))
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .execute(&mut *tx)
         .await?;
         let (current_key, resolution): (String, Option<String>) =
@@ -752,9 +760,9 @@ async fn split_link(
 ) -> Result<i64> {
     sqlx::query(
         "INSERT INTO articles (url, url_key, title, summary, publisher, publisher_url, authors, published_at, \
-         first_seen_at, updated_at, resolution, provisional_key) \
+         first_seen_at, updated_at, resolution, provisional_key, provisional_hash) \
          SELECT ?2, ?3, title, summary, publisher, publisher_url, authors, published_at, first_seen_at, ?4, \
-         'resolved', provisional_key FROM articles WHERE id = ?1 \
+         'resolved', provisional_key, provisional_hash FROM articles WHERE id = ?1 \
          ON CONFLICT (url_key) DO NOTHING",
     )
     .bind(from)
@@ -776,7 +784,7 @@ async fn split_link(
     sqlx::query("UPDATE google_links SET article_id = ?2 WHERE id_hash = ?3 AND google_id = ?1")
         .bind(google_id)
         .bind(to)
-        .bind(google_id_hash(google_id))
+        .bind(key_hash(google_id))
         .execute(&mut *conn)
         .await?;
     Ok(to)
@@ -784,13 +792,13 @@ async fn split_link(
 
 #[cfg(test)]
 mod tests {
-    use super::google_id_hash;
+    use super::key_hash;
 
     #[test]
     fn the_id_hash_is_the_first_eight_bytes_of_sha256_little_endian() {
         // SHA-256("abc") = ba7816bf 8f01cfea ...: databases hold these
         // hashes, so the function may never change.
-        assert_eq!(google_id_hash("abc"), 0xeacf_018f_bf16_78ba_u64 as i64);
-        assert_eq!(google_id_hash("abc"), -1527000031757436742);
+        assert_eq!(key_hash("abc"), 0xeacf_018f_bf16_78ba_u64 as i64);
+        assert_eq!(key_hash("abc"), -1527000031757436742);
     }
 }

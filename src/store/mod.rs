@@ -191,7 +191,7 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
-        google::fill_id_hashes(&writer).await?;
+        google::fill_key_hashes(&writer).await?;
         // Readers get no journal or auto_vacuum pragmas: `auto_vacuum` is
         // written to the file header, so each new reader connection waited
         // for the write lock and failed with "database is locked" while the

@@ -555,7 +555,7 @@ async fn refresh_story(conn: &mut SqliteConnection, story: i64, now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::google::google_id_hash;
+    use crate::store::google::key_hash;
     use crate::store::test_support::temp_store;
     use crate::store::NewFeed;
 
@@ -666,7 +666,7 @@ mod tests {
             .bind(id)
             .bind(google_id)
             .bind(ts(now))
-            .bind(google_id_hash(google_id))
+            .bind(key_hash(google_id))
             .execute(&store.writer)
             .await
             .unwrap();
@@ -680,7 +680,7 @@ mod tests {
             .bind(holder)
             .bind(format!("https://news.google.com/rss/articles/{google_id}"))
             .bind(google_id)
-            .bind(google_id_hash(google_id))
+            .bind(key_hash(google_id))
             .execute(&store.writer)
             .await
             .unwrap();

@@ -207,6 +207,11 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             count("SELECT COUNT(*) FROM google_links WHERE id_hash IS NULL").await,
             0
         );
+        // 0013 looks provisional keys up by their hash too.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM articles WHERE provisional_key IS NOT NULL AND provisional_hash IS NOT NULL").await,
+            1
+        );
         assert_eq!(count("SELECT COUNT(*) FROM google_budget").await, 1);
     }
     assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
