@@ -191,7 +191,13 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
-        google::fill_key_hashes(&writer).await?;
+        let hashed = google::fill_key_hashes(&writer).await?;
+        if hashed > 0 {
+            tracing::info!(
+                rows = hashed,
+                "hashed the lookup keys of rows from before migration 0012"
+            );
+        }
         // Readers get no journal or auto_vacuum pragmas: `auto_vacuum` is
         // written to the file header, so each new reader connection waited
         // for the write lock and failed with "database is locked" while the
