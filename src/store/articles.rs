@@ -870,6 +870,19 @@ mod tests {
         }
     }
 
+    /// `entry`, listing Google id H as related coverage.
+    fn hinted(mut entry: NewEntry) -> NewEntry {
+        if let Some(g) = entry.google.as_mut() {
+            g.hints = vec![Hint {
+                url: "https://news.google.com/rss/articles/H".into(),
+                title: "Other".into(),
+                source: None,
+                google_id: Some("H".into()),
+            }];
+        }
+        entry
+    }
+
     /// Every feed item with the Google id its article was created for (its
     /// first item's) and its link's status, in feed and key order.
     async fn google_items(store: &Store) -> Vec<(String, String, Option<String>)> {
@@ -890,15 +903,7 @@ mod tests {
     async fn google_items_of_one_group_join_what_earlier_items_created_as_one_after_another_would()
     {
         let now = Utc::now();
-        let mut hinted = google("a1", "G1", Some("p.example|story one"));
-        if let Some(g) = hinted.google.as_mut() {
-            g.hints = vec![Hint {
-                url: "https://news.google.com/rss/articles/H".into(),
-                title: "Other".into(),
-                source: None,
-                google_id: Some("H".into()),
-            }];
-        }
+        let hinted = hinted(google("a1", "G1", Some("p.example|story one")));
         let mut video = google("b3", "G4", None);
         if let Some(g) = video.google.as_mut() {
             g.unresolvable = Some("a video id".into());
@@ -1045,15 +1050,7 @@ mod tests {
         let (store, _d) = temp_store().await;
         let f = feed(&store, "https://f.example/1").await;
         let now = Utc::now();
-        let mut hinted = google("g", "G1", None);
-        if let Some(g) = hinted.google.as_mut() {
-            g.hints = vec![Hint {
-                url: "https://news.google.com/rss/articles/H".into(),
-                title: "Other".into(),
-                source: None,
-                google_id: Some("H".into()),
-            }];
-        }
+        let hinted = hinted(google("g", "G1", None));
         let entries = vec![entry("p", "https://pub.example/x"), hinted];
         store
             .record_poll(f, entries, now, move |_| update(now))
