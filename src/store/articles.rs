@@ -1422,4 +1422,45 @@ mod tests {
             .unwrap();
         assert_eq!(r, PollStored::default());
     }
+
+    #[tokio::test]
+    async fn a_google_poll_larger_than_one_statement_chunk_links_each_item_to_its_own_article() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/rss").await;
+        // An article first, so the new ones do not start at id 1.
+        store
+            .record_poll(
+                f,
+                vec![entry("p", "https://n.example/p")],
+                Utc::now(),
+                |_| update(Utc::now()),
+            )
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let n = CHUNK_ROWS * 2 + 17;
+        let es: Vec<NewEntry> = (0..n)
+            .map(|i| google(&format!("k{i}"), &format!("G{i}"), Some(&format!("p|{i}"))))
+            .collect();
+        let r = store
+            .record_poll(f, &es[..], now, move |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!((r.new_items, r.new_articles), (n, n));
+        // Each item's article carries the item's own headline, and the link
+        // of its id points there.
+        let mismatched = count(
+            &store,
+            "SELECT COUNT(*) FROM feed_items fi JOIN articles a ON a.id = fi.article_id \
+             JOIN google_links g ON g.google_id = fi.google_id \
+             WHERE a.title != 'Headline of ' || fi.google_id OR g.article_id != a.id \
+               OR a.url_key != 'gn:' || a.id",
+        )
+        .await;
+        assert_eq!(mismatched, 0);
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM google_links").await,
+            n as i64
+        );
+    }
 }
