@@ -903,7 +903,7 @@ fn report(plan: &Plan, samples: &[Sample], served: u64, missing_before: usize, o
     );
     if let Some((from, slope)) = plan
         .memory_settled()
-        .and_then(|from| Some((from, rss_slope(samples, from)?)))
+        .and_then(|from| Some((from, rss_slope(samples, from, Duration::MAX)?)))
     {
         let settled = samples.iter().find(|s| s.at >= from).unwrap_or(last);
         println!(
@@ -941,15 +941,62 @@ async fn faulty_feeds_neither_lose_entries_nor_stop_the_healthy_ones_over_severa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: 10,000 feeds for 12 rounds of 60 s by default; see BENCHMARKS.md (Soak)"]
 async fn ten_thousand_feeds_soak_for_a_fixed_number_of_rounds() {
-    soak(Plan::from_env()).await;
+    let plan = Plan::from_env();
+    let outcome = soak(plan.clone()).await;
+    let (Some(settled), Some(last)) = (plan.memory_settled(), outcome.samples.last()) else {
+        return;
+    };
+    // Too short a settled stretch cannot tell a trend from the steps in it.
+    if last.at < settled + Duration::from_secs(20 * 60) {
+        return;
+    }
+    let mid = settled + (last.at - settled) / 2;
+    let early = rss_slope(&outcome.samples, settled, mid).expect("samples in the first half");
+    let late = rss_slope(&outcome.samples, mid, last.at + Duration::from_secs(1))
+        .expect("samples in the second half");
+    println!(
+        "RSS slope after the window filled: first half {early:.2}, second half {late:.2} MiB/min"
+    );
+    assert!(
+        levels_off(early, late),
+        "memory does not level off: RSS grew {early:.2} MiB/min over the first half of the \
+         settled run and {late:.2} over the second"
+    );
 }
 
-/// RSS growth in MiB a minute over the samples taken from `from` on (least
-/// squares, so one high or low sample moves it little).
-fn rss_slope(samples: &[Sample], from: Duration) -> Option<f64> {
+/// RSS growth over the second half of a run's settled stretch (MiB a minute)
+/// that is too much whatever came before.
+const MAX_LATE_SLOPE: f64 = 0.5;
+/// Growth too small to tell from the allocator's steps over half an hour.
+const FLAT_SLOPE: f64 = 0.1;
+
+/// Whether memory levels off, from the RSS slopes over the first and second
+/// half of the settled stretch: the late growth is small and, unless it is
+/// flat already, at most half the early one. A leak grows as fast late as
+/// early; a heap settling into its fragmentation slows down (run 8 in
+/// BENCHMARKS.md: the live heap is flat).
+fn levels_off(early: f64, late: f64) -> bool {
+    late <= MAX_LATE_SLOPE && (late <= FLAT_SLOPE || late <= early / 2.0)
+}
+
+#[test]
+fn memory_levels_off_when_growth_slows_to_half_and_not_when_it_keeps_its_pace() {
+    // Runs 11 and 12 of BENCHMARKS.md (pools keep their connections).
+    assert!(levels_off(0.85, 0.37));
+    assert!(levels_off(0.70, 0.25));
+    assert!(levels_off(0.05, 0.08), "flat throughout");
+    // Run 10: connections recycled at 30 minutes, a step in the second half.
+    assert!(!levels_off(0.52, 0.32));
+    assert!(!levels_off(0.6, 0.6), "a steady leak");
+    assert!(!levels_off(2.0, 0.9), "slowing, but still too fast");
+}
+
+/// RSS growth in MiB a minute over the samples taken from `from` until
+/// before `until` (least squares, so one high or low sample moves it little).
+fn rss_slope(samples: &[Sample], from: Duration, until: Duration) -> Option<f64> {
     let points: Vec<(f64, f64)> = samples
         .iter()
-        .filter(|s| s.at >= from)
+        .filter(|s| s.at >= from && s.at < until)
         .map(|s| (s.at.as_secs_f64() / 60.0, s.rss_kib as f64 / 1024.0))
         .collect();
     slope(&points)
