@@ -505,3 +505,80 @@ async fn feeds_waiting_out_their_hosts_spacing_do_not_hold_fetch_permits() {
     );
     assert!((1..=5).contains(&crowded_polls), "{crowded_polls}");
 }
+
+/// Polls twelve feeds with two fetch slots while another program holds the
+/// database's write lock (as `sqlite3` in a transaction would): how many
+/// feeds the server was asked for before the lock went. Every poll is
+/// stored once it has.
+async fn requests_while_the_writer_waits(scheduled: bool) -> usize {
+    use sqlx::Connection;
+    use tokio_util::sync::CancellationToken;
+
+    let server = counting_server(Duration::ZERO).await;
+    let feeds: Vec<String> = (0..12)
+        .map(|i| format!("{}/feed/{i}", server.base))
+        .collect();
+    let t = crate::helpers::spawn_app_env(
+        &feeds,
+        "",
+        &[
+            ("NEWSD__SCHEDULER__MAX_CONCURRENT_FETCHES", "2"),
+            ("NEWSD__HTTP__PER_HOST_CONCURRENCY", "8"),
+        ],
+    )
+    .await;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(t.dir.path().join("newsd.db"));
+    let mut other = sqlx::SqliteConnection::connect_with(&opts)
+        .await
+        .expect("second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("take the write lock");
+    let stop = CancellationToken::new();
+    let (app, stopper) = (t.app.clone(), stop.clone());
+    let run = tokio::spawn(async move {
+        if scheduled {
+            app.run_until_stopped(stopper).await
+        } else {
+            app.poll_all_once(Utc::now()).await.map(drop)
+        }
+    });
+    let start = std::time::Instant::now();
+    while server.hits.load(Ordering::SeqCst) < 4 && start.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Room for more requests than the limit allows, were they sent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = server.hits.load(Ordering::SeqCst);
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("release the write lock");
+    if scheduled {
+        let start = std::time::Instant::now();
+        while t.article_count().await < 12 && start.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.cancel();
+    }
+    run.await.expect("join").expect("polls");
+    assert_eq!(t.article_count().await, 12, "every feed stored");
+    assert!(
+        server.max_in_flight.load(Ordering::SeqCst) <= 2,
+        "more fetches at once than max_concurrent_fetches"
+    );
+    asked
+}
+
+// A poll used to hold its fetch slot until the writer had stored it, so
+// while the writer was busy nothing was fetched or parsed.
+#[tokio::test]
+async fn while_the_writer_waits_a_poll_round_fetches_up_to_twice_its_fetch_limit() {
+    assert_eq!(requests_while_the_writer_waits(false).await, 4);
+}
+
+#[tokio::test]
+async fn while_the_writer_waits_the_scheduler_fetches_up_to_twice_its_fetch_limit() {
+    assert_eq!(requests_while_the_writer_waits(true).await, 4);
+}
