@@ -195,7 +195,7 @@ impl Store {
         if hashed > 0 {
             tracing::info!(
                 rows = hashed,
-                "hashed the lookup keys of rows from before migration 0012"
+                "hashed the lookup keys of rows from before migrations 0012 and 0013"
             );
         }
         // Readers get no journal or auto_vacuum pragmas: `auto_vacuum` is
