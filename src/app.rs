@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use rand::Rng;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, instrument, warn, Instrument};
@@ -31,15 +31,6 @@ use crate::store::{
 /// How often the scheduler looks at the database even when nothing is due,
 /// so feeds added by `newsd feeds add` are picked up within a minute.
 const RESCAN_EVERY: Duration = Duration::from_secs(60);
-/// Polls in flight per fetch slot (`scheduler.max_concurrent_fetches`). A
-/// poll gives its fetch slot back once its response is in, and its entries
-/// wait for the poll writer, which commits the waiting polls together: with
-/// one poll in flight per slot, every slot could end up waiting on the
-/// writer, and nothing was fetched or parsed while it wrote. Twice as many
-/// lets the next polls fetch and parse meanwhile (ingest +4 % plain, +10 %
-/// Google-shaped; BENCHMARKS.md) and bounds the responses and entries held
-/// at once.
-const POLLS_PER_FETCH_SLOT: usize = 2;
 /// How long the full-text worker sleeps when its queue is empty.
 const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
 /// How often the running daemon assigns new articles to stories.
@@ -320,20 +311,12 @@ impl App {
         mode: PollMode,
     ) -> Vec<PollReport> {
         let cancel = CancellationToken::new();
-        let fetches = self.inner.settings.scheduler.max_concurrent_fetches;
-        let fetch_slots = Arc::new(Semaphore::new(fetches));
         let reports = futures::stream::iter(feeds)
             .map(|feed| {
                 let cancel = cancel.clone();
-                let fetch_slots = fetch_slots.clone();
-                async move {
-                    let slot = fetch_slots.acquire_owned().await.ok();
-                    self.poll_feed_recorded(&feed, now, mode, &cancel, slot)
-                        .await
-                        .0
-                }
+                async move { self.poll_feed(&feed, now, mode, &cancel).await }
             })
-            .buffer_unordered(fetches * POLLS_PER_FETCH_SLOT)
+            .buffer_unordered(self.inner.settings.scheduler.max_concurrent_fetches)
             .collect()
             .await;
         self.index_search().await;
@@ -379,16 +362,12 @@ impl App {
         mode: PollMode,
         cancel: &CancellationToken,
     ) -> PollReport {
-        self.poll_feed_recorded(feed, now, mode, cancel, None)
-            .await
-            .0
+        self.poll_feed_recorded(feed, now, mode, cancel).await.0
     }
 
     /// [`Self::poll_feed`], also telling whether the outcome reached the
     /// database. When it did not (disk full, I/O error), the feed's row still
     /// says it is due: the caller must hold off before polling it again.
-    /// `fetch_slot`, the caller's share of `max_concurrent_fetches`, is given
-    /// back once the fetch is done: parsing and storing need no connection.
     #[instrument(skip_all, fields(feed_id = feed.id, url = %feed.fetch_url))]
     async fn poll_feed_recorded(
         &self,
@@ -396,7 +375,6 @@ impl App {
         now: DateTime<Utc>,
         mode: PollMode,
         cancel: &CancellationToken,
-        fetch_slot: Option<OwnedSemaphorePermit>,
     ) -> (PollReport, bool) {
         let report = |status| PollReport {
             feed_id: feed.id,
@@ -419,7 +397,6 @@ impl App {
                 return (report(PollStatus::Cancelled), true);
             }
         };
-        drop(fetch_slot);
         // From here on the work is local and short: it completes (or its
         // transaction rolls back) even during shutdown.
         let (status, recorded) = match self.store_poll(feed, fetched, now).await {
@@ -693,9 +670,6 @@ impl App {
         let polls_cancel = CancellationToken::new();
         let settings = &self.inner.settings.scheduler;
         let permits = Arc::new(Semaphore::new(settings.max_concurrent_fetches));
-        let poll_slots = Arc::new(Semaphore::new(
-            settings.max_concurrent_fetches * POLLS_PER_FETCH_SLOT,
-        ));
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
         // Scheduled polls in flight per politeness key (registrable domain).
         let busy_hosts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -796,13 +770,6 @@ impl App {
                             continue;
                         }
                     }
-                    let poll_slot = tokio::select! {
-                        p = poll_slots.clone().acquire_owned() => match p {
-                            Ok(p) => p,
-                            Err(_) => break 'outer,
-                        },
-                        _ = shutdown.cancelled() => break 'outer,
-                    };
                     let permit = tokio::select! {
                         p = permits.clone().acquire_owned() => match p {
                             Ok(p) => p,
@@ -829,15 +796,9 @@ impl App {
                                 app.inner.polls.observe_lateness(late);
                             }
                             let (_, recorded) = app
-                                .poll_feed_recorded(
-                                    &feed,
-                                    started,
-                                    PollMode::Scheduled,
-                                    &cancel,
-                                    Some(permit),
-                                )
+                                .poll_feed_recorded(&feed, started, PollMode::Scheduled, &cancel)
                                 .await;
-                            drop(poll_slot);
+                            drop(permit);
                             if let Some(h) = &host {
                                 let mut busy = lock(&busy_hosts);
                                 if let Some(n) = busy.get_mut(h) {
