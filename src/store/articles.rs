@@ -5,7 +5,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::feeds::FeedUpdate;
-use super::google::{insert_items, note_decoded, store_google, GoogleEntry, GoogleRow};
+use super::google::{insert_items, key_hash, note_decoded, store_google, GoogleEntry, GoogleRow};
 use super::{ts, Result, Store, StoreError};
 
 /// One feed entry, ready to store.
@@ -313,6 +313,8 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
                 now: &nows[poll],
                 entry,
                 google,
+                id_hash: key_hash(&google.google_id),
+                provisional_hash: google.provisional_key.as_deref().map(key_hash),
             };
             if !google.decoded {
                 google_rows.push(row);
@@ -716,7 +718,7 @@ pub(super) async fn assign_identity_in(
 #[cfg(test)]
 mod tests {
     use super::super::feeds::NewFeed;
-    use super::super::google::{key_hash, Hint};
+    use super::super::google::Hint;
     use super::super::test_support::temp_store;
     use super::*;
     use crate::domain::CanonicalUrl;

@@ -127,6 +127,10 @@ pub(super) struct GoogleRow<'a> {
     pub now: &'a str,
     pub entry: &'a NewEntry,
     pub google: &'a GoogleEntry,
+    /// `key_hash` of the Google id and of the provisional key: each
+    /// statement that binds them reads them here.
+    pub id_hash: i64,
+    pub provisional_hash: Option<i64>,
 }
 
 /// A new Google link: its item, the article it goes to, its status, and the
@@ -264,7 +268,7 @@ async fn known_links<'a>(
             q = q
                 .bind(r.map(|_| k as i64))
                 .bind(r.map(|r| &r.google.google_id))
-                .bind(r.map(|r| key_hash(&r.google.google_id)));
+                .bind(r.map(|r| r.id_hash));
         }
         for (k, article_id) in q.fetch_all(&mut *conn).await? {
             if let Some(r) = chunk.get(k as usize) {
@@ -283,11 +287,18 @@ async fn known_stories<'a>(
     links: &HashMap<&str, ArticleRef>,
     windows: &'a [String],
 ) -> Result<HashMap<(&'a str, &'a str), (i64, Option<String>)>> {
-    let wanted: Vec<(&str, &str)> = rows
+    // With the key's hash, which the key decides.
+    let wanted: Vec<(&str, &str, i64)> = rows
         .iter()
         .zip(windows)
         .filter(|(r, _)| !links.contains_key(r.google.google_id.as_str()))
-        .filter_map(|(r, w)| Some((r.google.provisional_key.as_deref()?, w.as_str())))
+        .filter_map(|(r, w)| {
+            Some((
+                r.google.provisional_key.as_deref()?,
+                w.as_str(),
+                r.provisional_hash?,
+            ))
+        })
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -308,11 +319,11 @@ async fn known_stories<'a>(
                 .bind(w.map(|_| k as i64))
                 .bind(w.map(|w| w.0))
                 .bind(w.map(|w| w.1))
-                .bind(w.map(|w| key_hash(w.0)));
+                .bind(w.map(|w| w.2));
         }
         for (k, id, resolution) in q.fetch_all(&mut *conn).await? {
-            if let Some(&wanted) = chunk.get(k as usize) {
-                stories.insert(wanted, (id, resolution));
+            if let Some(&(key, window, _)) = chunk.get(k as usize) {
+                stories.insert((key, window), (id, resolution));
             }
         }
     }
@@ -361,7 +372,7 @@ async fn insert_unresolved(
                 .bind(e.and_then(|e| e.published_at.map(ts)))
                 .bind(r.map(|r| r.now))
                 .bind(r.and_then(|r| r.google.provisional_key.as_deref()))
-                .bind(r.and_then(|r| r.google.provisional_key.as_deref().map(key_hash)));
+                .bind(r.and_then(|r| r.provisional_hash));
         }
         q.execute(&mut *conn).await?;
     }
@@ -398,7 +409,7 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
                 .bind(g.and_then(|g| g.unresolvable.as_deref()))
                 .bind(link.map(|l| l.item.now))
                 .bind(link.and_then(|l| l.publisher_url))
-                .bind(g.map(|g| key_hash(&g.google_id)));
+                .bind(link.map(|l| l.item.id_hash));
         }
         q.execute(&mut *conn).await?;
     }
@@ -478,7 +489,7 @@ pub(super) async fn note_decoded(
     )
     .bind(article_id)
     .bind(&item.google.provisional_key)
-    .bind(item.google.provisional_key.as_deref().map(key_hash))
+    .bind(item.provisional_hash)
     .execute(&mut *conn)
     .await?;
     let link = NewLink {
@@ -556,10 +567,11 @@ impl Store {
         max_attempts: i64,
         drop_signature: bool,
     ) -> Result<()> {
+        let id_hash = key_hash(google_id);
         let attempts: i64 = sqlx::query_scalar(
             "SELECT attempts FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
         )
-        .bind(key_hash(google_id))
+        .bind(id_hash)
         .bind(google_id)
         .fetch_optional(&self.pool)
         .await?
@@ -584,7 +596,7 @@ impl Store {
         .bind(ts(next))
         .bind(status)
         .bind(drop_signature)
-        .bind(key_hash(google_id))
+        .bind(id_hash)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -607,11 +619,12 @@ impl Store {
         let fetch_url = url::Url::parse(publisher_url)
             .map(|u| crate::domain::strip_tracking(&u).to_string())
             .unwrap_or_else(|_| publisher_url.to_owned());
+        let id_hash = key_hash(google_id);
         let mut tx = self.begin_write().await?;
         let Some(article_id) = sqlx::query_scalar::<_, i64>(
             "SELECT article_id FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
         )
-        .bind(key_hash(google_id))
+        .bind(id_hash)
         .bind(google_id)
         .fetch_optional(&mut *tx)
         .await?
@@ -627,7 +640,7 @@ impl Store {
         .bind(google_id)
         .bind(publisher_url)
         .bind(ts(now))
-        .bind(key_hash(google_id))
+        .bind(id_hash)
         .execute(&mut *tx)
         .await?;
         let (current_key, resolution): (String, Option<String>) =
