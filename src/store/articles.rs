@@ -5,7 +5,10 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::feeds::FeedUpdate;
-use super::google::{insert_items, key_hash, note_decoded, store_google, GoogleEntry, GoogleRow};
+use super::google::{
+    insert_items, key_hash, merge_fresh_keys, note_decoded, store_google, GoogleEntry, GoogleRow,
+    FRESH_KEYS_LIMIT,
+};
 use super::{ts, Result, Store, StoreError};
 
 /// One feed entry, ready to store.
@@ -184,7 +187,10 @@ pub(super) struct PollJob {
 
 /// Entries per group commit: about a tenth of a second of writing, so other
 /// writers (resolution, full text, indexing) wait no longer than that.
-const GROUP_ENTRIES: usize = 2_000;
+const GROUP_ENTRIES: usize = match option_env!("XGROUP") {
+    Some(_) => 800,
+    None => 2_000,
+};
 
 /// The poll writer, on the write thread: takes the polls waiting when it is
 /// free and commits them in one transaction. Each commit writes every page it
@@ -197,6 +203,7 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
     // within a group each feed's row is written once, and a poll must see
     // the entries the previous poll of its feed stored.
     let mut next: Option<PollJob> = None;
+    let mut unchecked = 0;
     loop {
         let first = match next.take() {
             Some(job) => job,
@@ -217,20 +224,45 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
             size += job.entries.len().max(1);
             group.push(job);
         }
-        if group.len() > 1 {
-            if let Ok(results) = write_group(&writer, &group).await {
-                for (job, stored) in group.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(stored));
-                }
-                continue;
+        write_and_reply(&writer, group).await;
+        unchecked += size;
+        if unchecked >= KEY_CHECK_ENTRIES {
+            unchecked = 0;
+            if let Err(e) = settle_keys(&writer).await {
+                tracing::warn!(error = %e, "could not merge the fresh lookup keys; retried later");
             }
         }
-        for job in group {
-            let result = write_group(&writer, std::slice::from_ref(&job)).await;
-            // One job, one result.
-            let _ = job.reply.send(result.map(|mut one| one.swap_remove(0)));
+    }
+}
+
+/// Entries the poll writer stores between looks at the fresh key tiers (a
+/// look counts them).
+const KEY_CHECK_ENTRIES: usize = 4_096;
+
+async fn write_and_reply(writer: &SqlitePool, group: Vec<PollJob>) {
+    if group.len() > 1 {
+        if let Ok(results) = write_group(writer, &group).await {
+            for (job, stored) in group.into_iter().zip(results) {
+                let _ = job.reply.send(Ok(stored));
+            }
+            return;
         }
     }
+    for job in group {
+        let result = write_group(writer, std::slice::from_ref(&job)).await;
+        // One job, one result.
+        let _ = job.reply.send(result.map(|mut one| one.swap_remove(0)));
+    }
+}
+
+async fn settle_keys(writer: &SqlitePool) -> Result<()> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let merged = merge_fresh_keys(&mut tx, FRESH_KEYS_LIMIT).await?;
+    tx.commit().await?;
+    if merged > 0 {
+        tracing::debug!(keys = merged, "merged the fresh lookup keys");
+    }
+    Ok(())
 }
 
 /// Writes and commits every poll of `group`, or none of them; their results
@@ -1045,6 +1077,150 @@ mod tests {
             ]
         );
         assert_eq!(count(&store, "SELECT COUNT(*) FROM feed_items").await, 4);
+    }
+
+    /// The key tables hold exactly what the rows they index imply.
+    async fn assert_keys_match_rows(store: &Store) {
+        let pairs = |sql: &'static str| async move {
+            let mut rows: Vec<(i64, i64)> =
+                sqlx::query_as(sql).fetch_all(store.pool()).await.unwrap();
+            rows.sort_unstable();
+            rows
+        };
+        assert_eq!(
+            pairs("SELECT DISTINCT id_hash, article_id FROM google_link_keys").await,
+            pairs("SELECT DISTINCT id_hash, article_id FROM google_links").await,
+        );
+        assert_eq!(
+            pairs("SELECT DISTINCT provisional_hash, article_id FROM provisional_keys").await,
+            pairs(
+                "SELECT provisional_hash, id FROM articles \
+                 WHERE provisional_key IS NOT NULL AND provisional_hash IS NOT NULL"
+            )
+            .await,
+        );
+    }
+
+    async fn settle_all_keys(store: &Store) -> u64 {
+        let mut tx = store.writer.begin().await.unwrap();
+        let merged = merge_fresh_keys(&mut tx, 1).await.unwrap();
+        tx.commit().await.unwrap();
+        merged
+    }
+
+    #[tokio::test]
+    async fn google_ids_and_stories_are_found_before_and_after_their_keys_settle() {
+        let (store, _d) = temp_store().await;
+        let (a, b) = two_feeds(&store).await;
+        let now = Utc::now();
+        let first = vec![
+            google("1", "G1", None),
+            google("2", "G2", Some("p.example|two")),
+        ];
+        let stored = store
+            .record_poll(a, first, now, move |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(stored.new_articles, 2);
+        assert_keys_match_rows(&store).await;
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM google_link_keys WHERE fresh = 1"
+            )
+            .await,
+            2
+        );
+        // Settling G1/G2 while G3's story stays fresh: lookups read both tiers.
+        assert_eq!(settle_all_keys(&store).await, 3);
+        let later = vec![google("3", "G3", Some("p.example|three"))];
+        store
+            .record_poll(a, later, now, move |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM google_link_keys WHERE fresh = 0"
+            )
+            .await,
+            2
+        );
+        let again = vec![
+            // The same ids in another feed: links known, settled or fresh.
+            google("a", "G1", None),
+            google("c", "G3", None),
+            // New ids of known stories: provisional keys, settled or fresh.
+            google("b", "G2b", Some("p.example|two")),
+            google("d", "G3b", Some("p.example|three")),
+        ];
+        let stored = store
+            .record_poll(b, again, now, move |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(stored.new_items, 4);
+        assert_eq!(stored.new_articles, 0);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 3);
+        assert_eq!(
+            store
+                .google_link("G1")
+                .await
+                .unwrap()
+                .map(|(status, _)| status),
+            Some("pending".to_owned())
+        );
+        assert_keys_match_rows(&store).await;
+    }
+
+    #[tokio::test]
+    async fn lookup_keys_follow_their_rows_through_resolution_merges_and_deletes() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/1").await;
+        let now = Utc::now();
+        let entries = vec![
+            entry("p", "https://pub.example/x"),
+            hinted(google("g", "G1", Some("pub.example|x"))),
+            google("h", "G2", Some("pub.example|y")),
+        ];
+        store
+            .record_poll(f, entries, now, move |_| update(now))
+            .await
+            .unwrap();
+        settle_all_keys(&store).await;
+        // G1's provisional article merges into the publisher's.
+        let survivor = store
+            .resolve_google_link("G1", "https://pub.example/x", now)
+            .await
+            .unwrap();
+        assert_keys_match_rows(&store).await;
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM google_link_keys WHERE id_hash = (SELECT id_hash FROM google_links WHERE google_id = 'G1')"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            store
+                .resolve_google_link("G1", "https://pub.example/x", now)
+                .await
+                .unwrap(),
+            survivor
+        );
+        sqlx::query("DELETE FROM articles")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        assert_keys_match_rows(&store).await;
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM google_link_keys").await,
+            0
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM provisional_keys").await,
+            0
+        );
     }
 
     #[tokio::test]

@@ -47,6 +47,15 @@ pub(crate) fn key_hash(key: &str) -> i64 {
     i64::from_le_bytes(first)
 }
 
+/// The condition that finds the link of a Google id (`?hash`: its
+/// `key_hash`, `?id`: the id) through `google_link_keys` (migration 0014).
+fn by_google_id(hash: u8, id: u8) -> String {
+    format!(
+        "article_id IN (SELECT article_id FROM google_link_keys \
+           WHERE fresh IN (0, 1) AND id_hash = ?{hash}) AND google_id = ?{id}"
+    )
+}
+
 /// Gives rows from before migrations 0012 and 0013 their key hashes; a
 /// no-op once done (each column's index finds the rows still without one).
 /// Runs when a writer opens the database, before anything looks keys up.
@@ -79,6 +88,41 @@ pub(super) async fn fill_key_hashes(pool: &sqlx::SqlitePool) -> Result<u64> {
         }
     }
     Ok(filled)
+}
+
+/// Fresh keys (per table) past which `merge_fresh_keys` settles them: a
+/// fresh tier of this size is ~400 pages, which every commit may touch; a
+/// merge touches each settled page once, so this many keys share the cost.
+pub(super) const FRESH_KEYS_LIMIT: i64 = 65_536;
+
+/// Moves each key table's fresh tier into its settled tier, in hash order,
+/// once it holds at least `limit` keys (migration 0014 tells why); how many
+/// keys moved. Within the caller's transaction.
+pub(super) async fn merge_fresh_keys(conn: &mut SqliteConnection, limit: i64) -> Result<u64> {
+    let mut merged = 0;
+    for (table, hash) in [
+        ("google_link_keys", "id_hash"),
+        ("provisional_keys", "provisional_hash"),
+    ] {
+        let fresh: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE fresh = 1"))
+                .fetch_one(&mut *conn)
+                .await?;
+        if fresh == 0 || fresh < limit {
+            continue;
+        }
+        sqlx::query(&format!(
+            "INSERT OR IGNORE INTO {table} (fresh, {hash}, article_id) \
+             SELECT 0, {hash}, article_id FROM {table} WHERE fresh = 1 ORDER BY {hash}, article_id"
+        ))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(&format!("DELETE FROM {table} WHERE fresh = 1"))
+            .execute(&mut *conn)
+            .await?;
+        merged += fresh as u64;
+    }
+    Ok(merged)
 }
 
 /// How long a provisional identity (title + publisher host) matches.
@@ -260,7 +304,8 @@ async fn known_links<'a>(
         // Rows come back by their position in the chunk.
         let sql = format!(
             "SELECT v.column1, g.article_id FROM (VALUES {}) AS v \
-             CROSS JOIN google_links AS g ON g.id_hash = v.column3 AND g.google_id = v.column2",
+             CROSS JOIN google_link_keys AS k ON k.fresh IN (0, 1) AND k.id_hash = v.column3 \
+             CROSS JOIN google_links AS g ON g.article_id = k.article_id AND g.google_id = v.column2",
             placeholders(size, 3)
         );
         let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
@@ -308,9 +353,11 @@ async fn known_stories<'a>(
         // Rows come back by their position in the chunk.
         let sql = format!(
             "SELECT v.column1, a.id, a.resolution FROM (VALUES {}) AS v \
-             CROSS JOIN articles AS a ON a.id = (SELECT id FROM articles \
-               WHERE provisional_hash = v.column4 AND provisional_key = v.column2 \
-                 AND first_seen_at >= v.column3 ORDER BY id LIMIT 1)",
+             CROSS JOIN articles AS a ON a.id = (SELECT s.id FROM provisional_keys AS k \
+               CROSS JOIN articles AS s ON s.id = k.article_id \
+               WHERE k.fresh IN (0, 1) AND k.provisional_hash = v.column4 \
+                 AND s.provisional_key = v.column2 AND s.first_seen_at >= v.column3 \
+               ORDER BY s.id LIMIT 1)",
             placeholders(size, 4)
         );
         let mut q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql);
@@ -393,7 +440,9 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
                v.column7, v.column8, v.column8, v.column9, \
                CASE WHEN v.column9 IS NULL THEN NULL ELSE v.column8 END \
              FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS \
-               (SELECT 1 FROM google_links g WHERE g.id_hash = v.column10 AND g.google_id = v.column1)",
+               (SELECT 1 FROM google_link_keys AS k \
+                CROSS JOIN google_links AS g ON g.article_id = k.article_id AND g.google_id = v.column1 \
+                WHERE k.fresh IN (0, 1) AND k.id_hash = v.column10)",
             placeholders(size, 10)
         );
         let mut q = sqlx::query(&sql);
@@ -528,9 +577,10 @@ impl Store {
     }
 
     pub async fn google_link(&self, google_id: &str) -> Result<Option<(String, Option<String>)>> {
-        Ok(sqlx::query_as(
-            "SELECT status, publisher_url FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
-        )
+        Ok(sqlx::query_as(&format!(
+            "SELECT status, publisher_url FROM google_links WHERE {}",
+            by_google_id(1, 2)
+        ))
         .bind(key_hash(google_id))
         .bind(google_id)
         .fetch_optional(&self.pool)
@@ -543,10 +593,10 @@ impl Store {
         signature: &str,
         timestamp: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE google_links SET signature = ?2, sig_timestamp = ?3 \
-             WHERE id_hash = ?4 AND google_id = ?1",
-        )
+        sqlx::query(&format!(
+            "UPDATE google_links SET signature = ?2, sig_timestamp = ?3 WHERE {}",
+            by_google_id(4, 1)
+        ))
         .bind(google_id)
         .bind(signature)
         .bind(timestamp)
@@ -568,9 +618,10 @@ impl Store {
         drop_signature: bool,
     ) -> Result<()> {
         let id_hash = key_hash(google_id);
-        let attempts: i64 = sqlx::query_scalar(
-            "SELECT attempts FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
-        )
+        let attempts: i64 = sqlx::query_scalar(&format!(
+            "SELECT attempts FROM google_links WHERE {}",
+            by_google_id(1, 2)
+        ))
         .bind(id_hash)
         .bind(google_id)
         .fetch_optional(&self.pool)
@@ -584,12 +635,13 @@ impl Store {
         } else {
             "pending"
         };
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE google_links SET attempts = ?2, last_error = ?3, next_try_at = ?4, status = ?5, \
              signature = CASE WHEN ?6 THEN NULL ELSE signature END, \
              sig_timestamp = CASE WHEN ?6 THEN NULL ELSE sig_timestamp END \
-             WHERE id_hash = ?7 AND google_id = ?1",
-        )
+             WHERE {}",
+            by_google_id(7, 1)
+        ))
         .bind(google_id)
         .bind(attempts)
         .bind(error)
@@ -621,9 +673,10 @@ impl Store {
             .unwrap_or_else(|_| publisher_url.to_owned());
         let id_hash = key_hash(google_id);
         let mut tx = self.begin_write().await?;
-        let Some(article_id) = sqlx::query_scalar::<_, i64>(
-            "SELECT article_id FROM google_links WHERE id_hash = ?1 AND google_id = ?2",
-        )
+        let Some(article_id) = sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT article_id FROM google_links WHERE {}",
+            by_google_id(1, 2)
+        ))
         .bind(id_hash)
         .bind(google_id)
         .fetch_optional(&mut *tx)
@@ -633,10 +686,11 @@ impl Store {
                 "unknown Google id {google_id}"
             )));
         };
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE google_links SET status = 'resolved', publisher_url = ?2, resolved_at = ?3, \
-             last_error = NULL WHERE id_hash = ?4 AND google_id = ?1",
-        )
+             last_error = NULL WHERE {}",
+            by_google_id(4, 1)
+        ))
         .bind(google_id)
         .bind(publisher_url)
         .bind(ts(now))
@@ -794,10 +848,10 @@ async fn split_link(
         .bind(to)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE google_links SET article_id = ?2 WHERE id_hash = ?3 AND google_id = ?1")
+    sqlx::query("UPDATE google_links SET article_id = ?3 WHERE article_id = ?2 AND google_id = ?1")
         .bind(google_id)
+        .bind(from)
         .bind(to)
-        .bind(key_hash(google_id))
         .execute(&mut *conn)
         .await?;
     Ok(to)

@@ -436,8 +436,9 @@ async fn hinted_story(conn: &mut SqliteConnection, article_id: i64) -> Result<Op
     Ok(sqlx::query_scalar(
         "SELECT MIN(story_id) FROM ( \
            SELECT a.story_id FROM story_hints h \
-             JOIN google_links g ON g.id_hash = h.google_hash AND g.google_id = h.google_id \
-             JOIN articles a ON a.id = g.article_id \
+             CROSS JOIN google_link_keys k ON k.fresh IN (0, 1) AND k.id_hash = h.google_hash \
+             CROSS JOIN google_links g ON g.article_id = k.article_id AND g.google_id = h.google_id \
+             CROSS JOIN articles a ON a.id = g.article_id \
              WHERE h.article_id = ?1 AND a.id != ?1 AND a.story_id IS NOT NULL \
            UNION ALL \
            SELECT a.story_id FROM google_links g \
