@@ -212,6 +212,16 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             count("SELECT COUNT(*) FROM articles WHERE provisional_key IS NOT NULL AND provisional_hash IS NOT NULL").await,
             1
         );
+        // 0014 finds both hashes through key tables, whether the rows were
+        // hashed before it or by the store after it.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM google_link_keys k JOIN google_links g ON g.article_id = k.article_id AND g.id_hash = k.id_hash").await,
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM provisional_keys k JOIN articles a ON a.id = k.article_id AND a.provisional_hash = k.provisional_hash").await,
+            1
+        );
         assert_eq!(count("SELECT COUNT(*) FROM google_budget").await, 1);
     }
     assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
