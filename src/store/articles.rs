@@ -187,10 +187,7 @@ pub(super) struct PollJob {
 
 /// Entries per group commit: about a tenth of a second of writing, so other
 /// writers (resolution, full text, indexing) wait no longer than that.
-const GROUP_ENTRIES: usize = match option_env!("XGROUP") {
-    Some(_) => 800,
-    None => 2_000,
-};
+const GROUP_ENTRIES: usize = 2_000;
 
 /// The poll writer, on the write thread: takes the polls waiting when it is
 /// free and commits them in one transaction. Each commit writes every page it
