@@ -225,7 +225,7 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
         unchecked += size;
         if unchecked >= KEY_CHECK_ENTRIES {
             unchecked = 0;
-            if let Err(e) = settle_keys(&writer).await {
+            if let Err(e) = settle_keys(&writer, FRESH_KEYS_LIMIT).await {
                 tracing::warn!(error = %e, "could not merge the fresh lookup keys; retried later");
             }
         }
@@ -252,14 +252,15 @@ async fn write_and_reply(writer: &SqlitePool, group: Vec<PollJob>) {
     }
 }
 
-async fn settle_keys(writer: &SqlitePool) -> Result<()> {
+/// `merge_fresh_keys` in a transaction of its own; how many keys moved.
+async fn settle_keys(writer: &SqlitePool, limit: i64) -> Result<u64> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let merged = merge_fresh_keys(&mut tx, FRESH_KEYS_LIMIT).await?;
+    let merged = merge_fresh_keys(&mut tx, limit).await?;
     tx.commit().await?;
     if merged > 0 {
         tracing::debug!(keys = merged, "merged the fresh lookup keys");
     }
-    Ok(())
+    Ok(merged)
 }
 
 /// Writes and commits every poll of `group`, or none of them; their results
@@ -1099,10 +1100,7 @@ mod tests {
     }
 
     async fn settle_all_keys(store: &Store) -> u64 {
-        let mut tx = store.writer.begin().await.unwrap();
-        let merged = merge_fresh_keys(&mut tx, 1).await.unwrap();
-        tx.commit().await.unwrap();
-        merged
+        settle_keys(&store.writer, 1).await.unwrap()
     }
 
     #[tokio::test]
