@@ -174,6 +174,12 @@ impl fmt::Display for CanonicalUrl {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EntryKey(String);
 
+/// The longest guid or link an entry key holds as it is, in characters.
+/// A longer one is keyed by its hash: a Google News guid is ~480
+/// characters, and holding it in the key and in the key's unique index
+/// doubled the bytes every new Google item wrote (the guid column keeps it).
+pub const ENTRY_KEY_MAX_CHARS: usize = 64;
+
 impl EntryKey {
     /// guid/id first, then the link, then a hash of title and date.
     pub fn derive(
@@ -183,10 +189,10 @@ impl EntryKey {
         date: Option<&str>,
     ) -> Option<Self> {
         if let Some(g) = guid.map(str::trim).filter(|g| !g.is_empty()) {
-            return Some(EntryKey(format!("id:{g}")));
+            return Some(Self::of("id", g));
         }
         if let Some(l) = link.map(str::trim).filter(|l| !l.is_empty()) {
-            return Some(EntryKey(format!("link:{l}")));
+            return Some(Self::of("link", l));
         }
         let title = title.map(str::trim).filter(|t| !t.is_empty())?;
         let mut h = Sha256::new();
@@ -194,6 +200,28 @@ impl EntryKey {
         h.update([0]);
         h.update(date.unwrap_or_default().as_bytes());
         Some(EntryKey(format!("hash:{}", hex(&h.finalize()[..16]))))
+    }
+
+    /// `<kind>:<value>`, or `<kind>-sha256:<first 16 bytes of the value's
+    /// SHA-256, hex>` for a value over [`ENTRY_KEY_MAX_CHARS`].
+    fn of(kind: &str, value: &str) -> Self {
+        if value.chars().count() <= ENTRY_KEY_MAX_CHARS {
+            return EntryKey(format!("{kind}:{value}"));
+        }
+        EntryKey(format!(
+            "{kind}-sha256:{}",
+            hex(&Sha256::digest(value.as_bytes())[..16])
+        ))
+    }
+
+    /// The key an entry stored as `stored` has now, when that differs: keys
+    /// written before long values were hashed (migration 0015).
+    pub fn rekeyed(stored: &str) -> Option<Self> {
+        let (kind, value) = stored.split_once(':')?;
+        if !matches!(kind, "id" | "link") || value.chars().count() <= ENTRY_KEY_MAX_CHARS {
+            return None;
+        }
+        Some(Self::of(kind, value))
     }
 
     pub fn as_str(&self) -> &str {
@@ -285,5 +313,54 @@ mod tests {
         assert_eq!(h1, h2);
         assert!(h1.as_str().starts_with("hash:"));
         assert!(EntryKey::derive(None, None, None, None).is_none());
+    }
+
+    #[test]
+    fn a_guid_or_link_over_sixty_four_characters_is_keyed_by_its_hash() {
+        let at_limit = "g".repeat(ENTRY_KEY_MAX_CHARS);
+        assert_eq!(
+            EntryKey::derive(Some(&at_limit), None, None, None)
+                .unwrap()
+                .as_str(),
+            format!("id:{at_limit}")
+        );
+        let long = "CBMi".repeat(120);
+        let key = EntryKey::derive(Some(&long), None, None, None).unwrap();
+        assert_eq!(
+            key.as_str(),
+            format!("id-sha256:{}", hex(&Sha256::digest(long.as_bytes())[..16]))
+        );
+        assert_ne!(
+            key,
+            EntryKey::derive(Some(&format!("{long}x")), None, None, None).unwrap()
+        );
+        let url = format!("https://news.example/{}", "a".repeat(60));
+        assert!(EntryKey::derive(None, Some(&url), None, None)
+            .unwrap()
+            .as_str()
+            .starts_with("link-sha256:"));
+        // Counted in characters, as SQLite's length() counts them.
+        let wide = "清".repeat(ENTRY_KEY_MAX_CHARS);
+        assert_eq!(
+            EntryKey::derive(Some(&wide), None, None, None)
+                .unwrap()
+                .as_str(),
+            format!("id:{wide}")
+        );
+    }
+
+    #[test]
+    fn a_stored_long_key_is_rekeyed_as_derive_keys_it_now() {
+        let long = "CBMi".repeat(120);
+        let now = EntryKey::derive(Some(&long), None, None, None).unwrap();
+        assert_eq!(EntryKey::rekeyed(&format!("id:{long}")), Some(now.clone()));
+        let url = format!("https://news.example/{}", "a".repeat(60));
+        assert_eq!(
+            EntryKey::rekeyed(&format!("link:{url}")),
+            EntryKey::derive(None, Some(&url), None, None)
+        );
+        assert_eq!(EntryKey::rekeyed("id:short"), None);
+        assert_eq!(EntryKey::rekeyed(now.as_str()), None);
+        assert_eq!(EntryKey::rekeyed(&format!("hash:{long}")), None);
     }
 }

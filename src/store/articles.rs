@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::EntryKey;
+
 use super::feeds::FeedUpdate;
 use super::google::{
     insert_items, key_hash, merge_fresh_keys, note_decoded, store_google, GoogleEntry, GoogleRow,
@@ -444,6 +446,105 @@ async fn pruned_entries(
     Ok(pruned)
 }
 
+/// Entry keys of feed items and entry tombstones written before long guids
+/// and links were keyed by hash (migration 0015) take their present form;
+/// how many changed. A no-op once done: the migration's partial indexes
+/// find the keys still to do. Runs when a writer opens the database, before
+/// any poll looks an entry up, in batches that each commit, so an
+/// interrupted run carries on at the next start.
+pub(super) async fn rekey_long_entries(pool: &SqlitePool) -> Result<u64> {
+    let mut changed = 0;
+    let select_items = long_items_sql();
+    // Past rows an update left as they were (a key already taken: not
+    // possible short of a hash collision), so that each is looked at once.
+    let mut after = 0;
+    loop {
+        let rows: Vec<(i64, String)> = sqlx::query_as(&select_items)
+            .bind(after)
+            .fetch_all(pool)
+            .await?;
+        let Some(&(last, _)) = rows.last() else { break };
+        after = last;
+        let mut tx = pool.begin().await?;
+        for (id, key) in &rows {
+            let Some(now) = EntryKey::rekeyed(key) else {
+                continue;
+            };
+            changed += sqlx::query("UPDATE OR IGNORE feed_items SET entry_key = ? WHERE id = ?")
+                .bind(now.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+    }
+    let select_tombstones = long_tombstones_sql();
+    let mut after = (i64::MIN, String::new());
+    loop {
+        let rows: Vec<(i64, String)> = sqlx::query_as(&select_tombstones)
+            .bind(after.0)
+            .bind(&after.1)
+            .fetch_all(pool)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.clone();
+        let mut tx = pool.begin().await?;
+        for (feed_id, key) in &rows {
+            let Some(now) = EntryKey::rekeyed(key) else {
+                continue;
+            };
+            // A tombstone is only ever looked up, so one under the new key
+            // replaces the old whether or not it was already there.
+            sqlx::query(
+                "INSERT OR IGNORE INTO tombstones (kind, feed_id, key, pruned_at) \
+                 SELECT kind, feed_id, ?3, pruned_at FROM tombstones \
+                 WHERE kind = 'entry' AND feed_id = ?1 AND key = ?2",
+            )
+            .bind(feed_id)
+            .bind(key)
+            .bind(now.as_str())
+            .execute(&mut *tx)
+            .await?;
+            changed += sqlx::query(
+                "DELETE FROM tombstones WHERE kind = 'entry' AND feed_id = ? AND key = ?",
+            )
+            .bind(feed_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+    }
+    Ok(changed)
+}
+
+/// Entry keys `rekey_long_entries` rewrites: the condition of migration
+/// 0015's partial indexes, which the planner uses only for this very text.
+fn long_key(column: &str) -> String {
+    format!(
+        "((substr({column}, 1, 3) = 'id:' AND length({column}) > 67) \
+          OR (substr({column}, 1, 5) = 'link:' AND length({column}) > 69))"
+    )
+}
+
+fn long_items_sql() -> String {
+    format!(
+        "SELECT id, entry_key FROM feed_items WHERE {} AND id > ? ORDER BY id LIMIT 5000",
+        long_key("entry_key")
+    )
+}
+
+fn long_tombstones_sql() -> String {
+    format!(
+        "SELECT feed_id, key FROM tombstones INDEXED BY tombstones_long_keys \
+         WHERE kind = 'entry' AND {} \
+         AND (feed_id, key) > (?, ?) ORDER BY feed_id, key LIMIT 5000",
+        long_key("key")
+    )
+}
+
 /// An entry's article identity: its normalized URL, or for an entry without
 /// a link one of its own within its feed.
 fn identity_key(feed_id: i64, e: &NewEntry) -> String {
@@ -788,6 +889,110 @@ mod tests {
             success: true,
             fetch_url: "https://f.example/".into(),
             ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn entries_stored_under_long_keys_are_rekeyed_once_and_a_repoll_adds_nothing() {
+        let (store, _d) = temp_store().await;
+        let f = feed(&store, "https://f.example/long").await;
+        let now = Utc::now();
+        let long_guid = format!("CBMi{}", "x".repeat(100));
+        let long_link = format!("https://n.example/{}", "y".repeat(80));
+        let old_keys = [format!("id:{long_guid}"), format!("link:{long_link}")];
+        let entries: Vec<NewEntry> = old_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| NewEntry {
+                guid: (i == 0).then(|| long_guid.clone()),
+                ..entry(k, &format!("https://n.example/{i}"))
+            })
+            .collect();
+        store
+            .record_poll(f, entries.clone(), now, move |_| update(now))
+            .await
+            .unwrap();
+        let pruned = format!("id:{}", "z".repeat(65));
+        sqlx::query(
+            "INSERT INTO tombstones (kind, feed_id, key, pruned_at) VALUES ('entry', ?, ?, ?), \
+             ('entry', ?, 'id:short', ?)",
+        )
+        .bind(f)
+        .bind(&pruned)
+        .bind(ts(now))
+        .bind(f)
+        .bind(ts(now))
+        .execute(&store.writer)
+        .await
+        .unwrap();
+
+        assert_eq!(rekey_long_entries(&store.writer).await.unwrap(), 3);
+        assert_eq!(rekey_long_entries(&store.writer).await.unwrap(), 0);
+
+        let keys: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT entry_key, guid FROM feed_items WHERE feed_id = ? ORDER BY id")
+                .bind(f)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let now_keys: Vec<String> = vec![
+            EntryKey::derive(Some(&long_guid), None, None, None)
+                .unwrap()
+                .as_str()
+                .into(),
+            EntryKey::derive(None, Some(&long_link), None, None)
+                .unwrap()
+                .as_str()
+                .into(),
+        ];
+        assert_eq!(
+            keys,
+            vec![
+                (now_keys[0].clone(), Some(long_guid.clone())),
+                (now_keys[1].clone(), None)
+            ]
+        );
+        let tombstones: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM tombstones WHERE feed_id = ? ORDER BY key")
+                .bind(f)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let pruned_now = EntryKey::rekeyed(&pruned).unwrap();
+        assert_eq!(tombstones, vec![pruned_now.as_str(), "id:short"]);
+
+        let again: Vec<NewEntry> = entries
+            .into_iter()
+            .zip(&now_keys)
+            .map(|(e, k)| NewEntry {
+                entry_key: k.clone(),
+                ..e
+            })
+            .collect();
+        let stored = store
+            .record_poll(f, again, now, move |_| update(now))
+            .await
+            .unwrap();
+        assert_eq!(stored, PollStored::default());
+    }
+
+    #[tokio::test]
+    async fn the_search_for_long_keys_reads_only_the_partial_indexes() {
+        let (store, _d) = temp_store().await;
+        for (sql, index) in [
+            (long_items_sql(), "feed_items_long_keys"),
+            (long_tombstones_sql(), "tombstones_long_keys"),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .bind(0)
+                    .bind("")
+                    .fetch_all(&store.pool)
+                    .await
+                    .unwrap();
+            let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+            assert_eq!(steps.len(), 1, "{steps:?}");
+            assert!(steps[0].contains(index), "{steps:?}");
         }
     }
 

@@ -198,6 +198,13 @@ impl Store {
                 "hashed the lookup keys of rows from before migrations 0012 and 0013"
             );
         }
+        let rekeyed = articles::rekey_long_entries(&writer).await?;
+        if rekeyed > 0 {
+            tracing::info!(
+                entries = rekeyed,
+                "keyed entries with long guids or links by hash (migration 0015)"
+            );
+        }
         // Readers get no journal or auto_vacuum pragmas: `auto_vacuum` is
         // written to the file header, so each new reader connection waited
         // for the write lock and failed with "database is locked" while the

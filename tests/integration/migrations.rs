@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use newsd::domain::EntryKey;
 use newsd::store::{ArticleFilter, ArticleSearch, ItemText, SearchOrder, Store, MIGRATOR};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -54,6 +55,25 @@ async fn seed(pool: &SqlitePool, version: i64) {
         ] {
             sqlx::query(sql).execute(pool).await.expect("seed 0001 rows");
         }
+        sqlx::query(
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at) \
+             VALUES (7, ?1, 13, ?2, 'https://old.example/a/2', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        )
+        .bind(format!("id:{}", long_guid()))
+        .bind(long_guid())
+        .execute(pool)
+        .await
+        .expect("seed a feed item keyed by a long guid");
+    }
+    if version >= 6 {
+        sqlx::query(
+            "INSERT INTO tombstones (kind, feed_id, key, pruned_at) \
+             VALUES ('entry', 7, ?1, '2026-01-06T00:00:00Z')",
+        )
+        .bind(format!("id:{}", long_guid().to_lowercase()))
+        .execute(pool)
+        .await
+        .expect("seed an entry tombstone keyed by a long guid");
     }
     if version >= 2 {
         for sql in [
@@ -81,6 +101,11 @@ async fn seed(pool: &SqlitePool, version: i64) {
         .await
         .expect("seed 0003 rows");
     }
+}
+
+/// A guid too long to be an entry key as it is (migration 0015).
+fn long_guid() -> String {
+    format!("CBMi{}", "Q".repeat(90))
 }
 
 /// The seeded rows of `version` are all there and the article is searchable.
@@ -113,6 +138,14 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             count("SELECT COUNT(*) FROM feed_items WHERE feed_id = 7 AND entry_key = 'id:g1' AND article_id = 11").await,
             1
         );
+        // 0015 keys long guids by hash; the store rewrites the old keys.
+        let long_key = EntryKey::derive(Some(&long_guid()), None, None, None).expect("key");
+        let (key, guid): (String, String) =
+            sqlx::query_as("SELECT entry_key, guid FROM feed_items WHERE article_id = 13")
+                .fetch_one(p)
+                .await
+                .expect("the long-guid feed item survived");
+        assert_eq!((key.as_str(), guid), (long_key.as_str(), long_guid()));
         assert_eq!(
             count("SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH 'migrated'").await,
             1,
@@ -179,6 +212,16 @@ async fn check_survived(store: &Store, seeded_version: i64) {
         .check_search_indexes()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    if seeded_version >= 6 {
+        let pruned =
+            EntryKey::derive(Some(&long_guid().to_lowercase()), None, None, None).expect("key");
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM tombstones WHERE kind = 'entry' AND feed_id = 7")
+                .fetch_all(p)
+                .await
+                .expect("entry tombstones");
+        assert_eq!(keys, vec![pruned.as_str()]);
+    }
     if seeded_version >= 2 {
         assert_eq!(
             count("SELECT COUNT(*) FROM google_links WHERE google_id = 'CBMiX' AND status = 'pending' AND article_id = 12").await,
