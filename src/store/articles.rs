@@ -8,8 +8,8 @@ use crate::domain::EntryKey;
 
 use super::feeds::FeedUpdate;
 use super::google::{
-    insert_items, key_hash, merge_fresh_keys, note_decoded, store_google, GoogleEntry, GoogleRow,
-    FRESH_KEYS_LIMIT,
+    insert_items, key_hash, note_decoded, settle_keys, store_google, GoogleEntry, GoogleRow,
+    FRESH_KEYS_LIMIT, MERGE_SLICE,
 };
 use super::{ts, Result, Store, StoreError};
 
@@ -107,7 +107,7 @@ impl Store {
             make_update: Box::new(make_update),
             reply,
         };
-        self.lane
+        self.write_lane("storing a poll")?
             .polls
             .send(job)
             .map_err(|_| StoreError::LaneStopped("the poll writer is gone".into()))?;
@@ -227,7 +227,7 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
         unchecked += size;
         if unchecked >= KEY_CHECK_ENTRIES {
             unchecked = 0;
-            if let Err(e) = settle_keys(&writer, FRESH_KEYS_LIMIT).await {
+            if let Err(e) = settle_keys(&writer, FRESH_KEYS_LIMIT, MERGE_SLICE).await {
                 tracing::warn!(error = %e, "could not merge the fresh lookup keys; retried later");
             }
         }
@@ -252,17 +252,6 @@ async fn write_and_reply(writer: &SqlitePool, group: Vec<PollJob>) {
         // One job, one result.
         let _ = job.reply.send(result.map(|mut one| one.swap_remove(0)));
     }
-}
-
-/// `merge_fresh_keys` in a transaction of its own; how many keys moved.
-async fn settle_keys(writer: &SqlitePool, limit: i64) -> Result<u64> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let merged = merge_fresh_keys(&mut tx, limit).await?;
-    tx.commit().await?;
-    if merged > 0 {
-        tracing::debug!(keys = merged, "merged the fresh lookup keys");
-    }
-    Ok(merged)
 }
 
 /// Writes and commits every poll of `group`, or none of them; their results
@@ -1305,7 +1294,7 @@ mod tests {
     }
 
     async fn settle_all_keys(store: &Store) -> u64 {
-        settle_keys(&store.writer, 1).await.unwrap()
+        settle_keys(&store.writer, 1, 2).await.unwrap()
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::articles::{assign_identity_in, padded, placeholders, NewEntry, PollStored, CHUNK_ROWS};
 use super::{parse_ts, ts, Result, Store, StoreError};
@@ -90,39 +90,96 @@ pub(super) async fn fill_key_hashes(pool: &sqlx::SqlitePool) -> Result<u64> {
     Ok(filled)
 }
 
-/// Fresh keys (per table) past which `merge_fresh_keys` settles them: a
-/// fresh tier of this size is ~400 pages, which every commit may touch; a
-/// merge touches each settled page once, so this many keys share the cost.
+/// Fresh keys (per table) past which `settle_keys` settles them: a fresh
+/// tier of this size is ~400 pages, which every commit may touch; a merge
+/// touches each settled page once, so this many keys share the cost.
 pub(super) const FRESH_KEYS_LIMIT: i64 = 65_536;
 
-/// Moves each key table's fresh tier into its settled tier, in hash order,
-/// once it holds at least `limit` keys (migration 0014 tells why); how many
-/// keys moved. Within the caller's transaction.
-pub(super) async fn merge_fresh_keys(conn: &mut SqliteConnection, limit: i64) -> Result<u64> {
+/// Fresh keys moved per transaction of a merge. With ten million settled
+/// keys in each table, merging both full tiers in one transaction held the
+/// write lock for 2.2 s (`merge_on_ten_million_settled_keys`), and longer as
+/// the archive grows: past `database.busy_timeout` (5 s) a `newsd feeds add`
+/// meanwhile would fail. A slice covers an eighth of the hash space, so the
+/// slices together touch the settled pages no more often than one merge.
+pub(super) const MERGE_SLICE: i64 = 8_192;
+
+/// A table of lookup keys (migration 0014) and its hash column.
+#[derive(Debug, Clone, Copy)]
+struct KeyTable {
+    table: &'static str,
+    hash: &'static str,
+}
+
+const KEY_TABLES: [KeyTable; 2] = [
+    KeyTable {
+        table: "google_link_keys",
+        hash: "id_hash",
+    },
+    KeyTable {
+        table: "provisional_keys",
+        hash: "provisional_hash",
+    },
+];
+
+/// Moves each key table's fresh tier into its settled tier, in hash order
+/// (migration 0014 tells why), once it holds at least `limit` keys: `slice`
+/// keys per transaction, so other writers get the lock in between. How many
+/// keys moved.
+pub(super) async fn settle_keys(writer: &SqlitePool, limit: i64, slice: i64) -> Result<u64> {
     let mut merged = 0;
-    for (table, hash) in [
-        ("google_link_keys", "id_hash"),
-        ("provisional_keys", "provisional_hash"),
-    ] {
+    for t in KEY_TABLES {
         let fresh: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE fresh = 1"))
-                .fetch_one(&mut *conn)
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {} WHERE fresh = 1", t.table))
+                .fetch_one(writer)
                 .await?;
         if fresh == 0 || fresh < limit {
             continue;
         }
-        sqlx::query(&format!(
-            "INSERT OR IGNORE INTO {table} (fresh, {hash}, article_id) \
-             SELECT 0, {hash}, article_id FROM {table} WHERE fresh = 1 ORDER BY {hash}, article_id"
-        ))
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(&format!("DELETE FROM {table} WHERE fresh = 1"))
-            .execute(&mut *conn)
-            .await?;
-        merged += fresh as u64;
+        loop {
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            let moved = merge_fresh_slice(&mut tx, t, slice).await?;
+            tx.commit().await?;
+            merged += moved;
+            if moved < slice.max(1) as u64 {
+                break;
+            }
+        }
+    }
+    if merged > 0 {
+        tracing::debug!(keys = merged, "merged the fresh lookup keys");
     }
     Ok(merged)
+}
+
+/// Moves up to `slice` of `t`'s fresh keys, the lowest first, into its
+/// settled tier; how many moved. Within the caller's transaction.
+async fn merge_fresh_slice(conn: &mut SqliteConnection, t: KeyTable, slice: i64) -> Result<u64> {
+    let KeyTable { table, hash } = t;
+    let last: Option<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT {hash}, article_id FROM {table} WHERE fresh = 1 \
+         ORDER BY {hash}, article_id LIMIT 1 OFFSET ?"
+    ))
+    .bind(slice.max(1) - 1)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // Past the end of the tier: the slice is whatever is left.
+    let (upto, max) = last.unwrap_or((i64::MAX, i64::MAX));
+    let range = format!("fresh = 1 AND ({hash}, article_id) <= (?1, ?2)");
+    sqlx::query(&format!(
+        "INSERT OR IGNORE INTO {table} (fresh, {hash}, article_id) \
+         SELECT 0, {hash}, article_id FROM {table} WHERE {range} ORDER BY {hash}, article_id"
+    ))
+    .bind(upto)
+    .bind(max)
+    .execute(&mut *conn)
+    .await?;
+    let moved = sqlx::query(&format!("DELETE FROM {table} WHERE {range}"))
+        .bind(upto)
+        .bind(max)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(moved)
 }
 
 /// How long a provisional identity (title + publisher host) matches.
@@ -859,7 +916,118 @@ async fn split_link(
 
 #[cfg(test)]
 mod tests {
-    use super::key_hash;
+    use super::super::test_support::temp_store;
+    use super::{
+        key_hash, merge_fresh_slice, settle_keys, KeyTable, FRESH_KEYS_LIMIT, KEY_TABLES,
+        MERGE_SLICE,
+    };
+    use std::time::Instant;
+
+    async fn keys(store: &super::Store, fresh: i64) -> Vec<(i64, i64)> {
+        sqlx::query_as(
+            "SELECT id_hash, article_id FROM google_link_keys WHERE fresh = ? ORDER BY 1, 2",
+        )
+        .bind(fresh)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_full_fresh_tier_settles_in_slices_lowest_hashes_first_and_loses_no_key() {
+        let (store, _d) = temp_store().await;
+        let mut all: Vec<(i64, i64)> = vec![(i64::MIN, 1), (-5, 2), (-5, 3), (0, 4), (7, 5)];
+        all.extend([(9, 6), (100, 7), (i64::MAX, 8), (i64::MAX, 9), (42, 10)]);
+        for (hash, article) in &all {
+            sqlx::query(
+                "INSERT INTO google_link_keys (fresh, id_hash, article_id) VALUES (1, ?, ?)",
+            )
+            .bind(hash)
+            .bind(article)
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        }
+        all.sort();
+        assert_eq!(settle_keys(&store.writer, 11, 3).await.unwrap(), 0);
+        assert_eq!(keys(&store, 1).await, all);
+
+        let mut tx = store.writer.begin().await.unwrap();
+        assert_eq!(
+            merge_fresh_slice(&mut tx, KEY_TABLES[0], 3).await.unwrap(),
+            3
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(keys(&store, 0).await, all[..3]);
+
+        assert_eq!(settle_keys(&store.writer, 7, 3).await.unwrap(), 7);
+        assert_eq!(keys(&store, 0).await, all);
+        assert!(keys(&store, 1).await.is_empty());
+    }
+
+    /// How long a merge holds the write lock on a large archive: ten
+    /// million settled keys and a full fresh tier in each key table, merged
+    /// in one transaction and in slices.
+    /// `cargo test --release --lib merge_on_ten_million -- --ignored --nocapture`
+    #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "builds a 400 MB database twice; run by hand (BENCHMARKS.md)"]
+    async fn merge_on_ten_million_settled_keys() {
+        let settled: i64 = std::env::var("MERGE_SETTLED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000);
+        for slice in [FRESH_KEYS_LIMIT, MERGE_SLICE] {
+            let (store, _d) = temp_store().await;
+            for t in KEY_TABLES {
+                let KeyTable { table, hash } = t;
+                // Settled keys evenly over the hash space, inserted in
+                // order; fresh keys at random.
+                sqlx::query(&format!(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?1) \
+                     INSERT INTO {table} (fresh, {hash}, article_id) \
+                     SELECT 0, (x - ?1 / 2) * (9223372036854775807 / ?1) * 2, x FROM c"
+                ))
+                .bind(settled)
+                .execute(&store.writer)
+                .await
+                .unwrap();
+                sqlx::query(&format!(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?1) \
+                     INSERT INTO {table} (fresh, {hash}, article_id) SELECT 1, random(), ?2 + x FROM c"
+                ))
+                .bind(FRESH_KEYS_LIMIT)
+                .bind(settled)
+                .execute(&store.writer)
+                .await
+                .unwrap();
+            }
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&store.writer)
+                .await
+                .unwrap();
+            let started = Instant::now();
+            let merged = settle_keys(&store.writer, FRESH_KEYS_LIMIT, slice)
+                .await
+                .unwrap();
+            let took = started.elapsed();
+            // Slices that move keys; each table's last one finds none left.
+            let slices = 2 * ((FRESH_KEYS_LIMIT + slice - 1) / slice);
+            println!(
+                "{settled} settled keys per table, {merged} merged in slices of {slice}: \
+                 {took:?}, ~{:?} of write lock per slice",
+                took / slices as u32
+            );
+            assert_eq!(merged as i64, 2 * FRESH_KEYS_LIMIT);
+            let left: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM google_link_keys WHERE fresh = 1) \
+                      + (SELECT COUNT(*) FROM provisional_keys WHERE fresh = 1)",
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            assert_eq!(left, 0);
+        }
+    }
 
     #[test]
     fn the_id_hash_is_the_first_eight_bytes_of_sha256_little_endian() {

@@ -73,6 +73,8 @@ pub enum StoreError {
     Lane(std::io::Error),
     #[error("the database write thread stopped: {0}")]
     LaneStopped(String),
+    #[error("the database is open read-only; {0} needs a writer")]
+    ReadOnly(&'static str),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -98,8 +100,9 @@ pub struct Store {
     path: PathBuf,
     /// Test hook, see [`Store::set_page_limit`]; 0 when never used.
     page_limit: Arc<AtomicI64>,
-    /// The write thread: poll writes and search indexing.
-    lane: Arc<lane::WriteLane>,
+    /// The write thread: poll writes and search indexing; none for a
+    /// read-only store.
+    lane: Option<Arc<lane::WriteLane>>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -216,7 +219,10 @@ impl Store {
             .connect_with(reader)
             .await?;
         let checkpoints = Self::options(&path, busy_timeout, false)?;
-        let lane = Arc::new(lane::WriteLane::start(writer.clone(), Some(checkpoints))?);
+        let lane = Some(Arc::new(lane::WriteLane::start(
+            writer.clone(),
+            Some(checkpoints),
+        )?));
         Ok(Store {
             pool,
             writer,
@@ -265,13 +271,12 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        let lane = Arc::new(lane::WriteLane::start(pool.clone(), None)?);
         let store = Store {
             writer: pool.clone(),
             pool,
             path,
             page_limit: Arc::default(),
-            lane,
+            lane: None,
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -359,13 +364,17 @@ impl Store {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    fn write_lane(&self, what: &'static str) -> Result<&lane::WriteLane> {
+        self.lane.as_deref().ok_or(StoreError::ReadOnly(what))
+    }
+
     /// Adds articles stored or changed since the last call to the full-text
     /// indexes, in batches; returns how many. Search sees an article once
     /// this ran. Only articles with text in a script written without spaces
     /// go into the trigram index (migration 0007).
     pub async fn index_pending(&self) -> Result<usize> {
         let store = self.clone();
-        self.lane
+        self.write_lane("search indexing")?
             .run(async move {
                 let mut total = 0;
                 while let Some(n) = store.index_batch().await? {
@@ -380,18 +389,19 @@ impl Store {
     /// batch's worth of new articles waits: the indexing then overlaps with
     /// the fetching and parsing of the next polls instead of following them.
     fn index_when_a_batch_waits(&self, added: usize) {
-        let lane = &self.lane;
+        let Some(lane) = &self.lane else { return };
         let waiting = lane.unindexed.fetch_add(added, Ordering::Relaxed) + added;
         if waiting < INDEX_BATCH as usize || lane.indexing.swap(true, Ordering::AcqRel) {
             return;
         }
         lane.unindexed.store(0, Ordering::Relaxed);
         let store = self.clone();
-        self.lane.spawn(async move {
+        let done = lane.clone();
+        lane.spawn(async move {
             if let Err(e) = store.index_batch().await {
                 tracing::warn!(error = %e, "background search indexing failed; the articles stay queued");
             }
-            store.lane.indexing.store(false, Ordering::Release);
+            done.indexing.store(false, Ordering::Release);
         });
     }
 
@@ -719,6 +729,31 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::SchemaVersion { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_read_only_store_has_no_write_thread_and_refuses_writes_by_name() {
+        let (store, dir) = temp_store().await;
+        store.close().await;
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let reader = Store::open_read_only(&url, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(reader.lane.is_none());
+        let now = chrono::Utc::now();
+        let err = reader
+            .record_poll(1, Vec::new(), now, |_| Default::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::ReadOnly("storing a poll")),
+            "{err}"
+        );
+        let err = reader.index_pending().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the database is open read-only; search indexing needs a writer"
+        );
     }
 
     #[tokio::test]
