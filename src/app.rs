@@ -37,6 +37,49 @@ const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
 const CLUSTER_EVERY: Duration = Duration::from_secs(30);
 /// How often the database gets its upkeep (checkpoint, optimize, vacuum).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// How often the running daemon's housekeeping loop looks for work: new
+/// articles reach search within about this long.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+
+/// What one round of the daemon's housekeeping did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HousekeepingReport {
+    /// Articles added to the search indexes.
+    pub indexed: usize,
+    /// Story clustering ran (every 30 s).
+    pub clustered: bool,
+    /// The database got its upkeep (every 6 hours).
+    pub maintained: bool,
+    /// Retention ran (every `retention.prune_interval`, when a limit is
+    /// set), and what it pruned.
+    pub pruned: Option<PruneReport>,
+}
+
+/// When the daemon's periodic housekeeping jobs last ran.
+#[derive(Debug, Clone)]
+pub struct Housekeeping {
+    clustered_at: DateTime<Utc>,
+    maintained_at: DateTime<Utc>,
+    pruned_at: Option<DateTime<Utc>>,
+}
+
+impl Housekeeping {
+    /// Clustering and upkeep first fall due a period after `started`;
+    /// pruning on the first round, so that a daemon restarted more often
+    /// than `prune_interval` still prunes.
+    pub fn new(started: DateTime<Utc>) -> Self {
+        Housekeeping {
+            clustered_at: started,
+            maintained_at: started,
+            pruned_at: None,
+        }
+    }
+}
+
+/// `every` has passed from `since` to `now` (never, if the clock went back).
+fn has_passed(since: DateTime<Utc>, now: DateTime<Utc>, every: Duration) -> bool {
+    (now - since).to_std().is_ok_and(|d| d >= every)
+}
 
 const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
     application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
@@ -351,6 +394,52 @@ impl App {
         if let Err(e) = self.cluster_once().await {
             warn!(error = %e, "story clustering failed; retried on the next round");
         }
+    }
+
+    /// One round of the daemon's housekeeping, by the clock `now`: search
+    /// indexing of new articles, and whichever of clustering, database upkeep
+    /// and retention have fallen due since they last ran (`state`). Failures
+    /// are logged; the job is retried when it next falls due.
+    pub async fn housekeeping_once(
+        &self,
+        state: &mut Housekeeping,
+        now: DateTime<Utc>,
+    ) -> HousekeepingReport {
+        let mut report = HousekeepingReport::default();
+        match self.inner.store.index_pending().await {
+            Ok(n) => report.indexed = n,
+            Err(e) => warn!(error = %e, "full-text indexing failed; retried on the next round"),
+        }
+        if has_passed(state.clustered_at, now, CLUSTER_EVERY) {
+            state.clustered_at = now;
+            self.cluster_stories().await;
+            report.clustered = true;
+        }
+        if has_passed(state.maintained_at, now, MAINTENANCE_EVERY) {
+            state.maintained_at = now;
+            if let Err(e) = self.inner.store.maintenance().await {
+                warn!(error = %e, "database maintenance failed");
+            }
+            report.maintained = true;
+        }
+        let retention = &self.inner.settings.retention;
+        if retention.policy().is_active()
+            && state
+                .pruned_at
+                .is_none_or(|at| has_passed(at, now, retention.prune_interval.0))
+        {
+            state.pruned_at = Some(now);
+            match self.prune_once(now).await {
+                Ok(r) => {
+                    if r.articles > 0 {
+                        info!(?r, "pruned old articles");
+                    }
+                    report.pruned = Some(r);
+                }
+                Err(e) => warn!(error = %e, "pruning failed"),
+            }
+        }
+        report
     }
 
     /// One poll of one feed: fetch, parse, store, schedule. Never fails: a
@@ -675,11 +764,6 @@ impl App {
         let busy_hosts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let per_host = self.inner.settings.http.per_host_concurrency.max(1);
         let finished = Arc::new(Notify::new());
-        let mut last_maintenance = tokio::time::Instant::now();
-        let mut last_clustering = tokio::time::Instant::now();
-        // None: prune on the first round, so a daemon restarted more often
-        // than `prune_interval` still prunes.
-        let mut last_prune: Option<tokio::time::Instant> = None;
         info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
@@ -719,6 +803,25 @@ impl App {
                 tokio::select! {
                     _ = tokio::time::sleep(get_interval) => {}
                     _ = resolver_stop.cancelled() => break,
+                }
+            }
+        });
+        // Housekeeping on a large archive can take seconds (clustering reads
+        // the whole recent window): in a loop of its own it never holds up
+        // the polls falling due meanwhile, and a shutdown drops it mid-way,
+        // which rolls its transaction back, instead of waiting for it.
+        let keeper = self.clone();
+        let keeper_stop = shutdown.clone();
+        tracker.spawn(async move {
+            let mut state = Housekeeping::new(Utc::now());
+            loop {
+                tokio::select! {
+                    _ = keeper.housekeeping_once(&mut state, Utc::now()) => {}
+                    _ = keeper_stop.cancelled() => break,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+                    _ = keeper_stop.cancelled() => break,
                 }
             }
         });
@@ -828,39 +931,6 @@ impl App {
                 if last_page {
                     break;
                 }
-            }
-            // Housekeeping on a large archive can take seconds (clustering
-            // reads the whole recent window): a shutdown drops it mid-way,
-            // which rolls its transaction back, instead of waiting for it.
-            let housekeeping = async {
-                self.index_search().await;
-                // Clustering reads the whole recent window, so it runs on a timer
-                // rather than after every finished poll.
-                if last_clustering.elapsed() >= CLUSTER_EVERY {
-                    last_clustering = tokio::time::Instant::now();
-                    self.cluster_stories().await;
-                }
-                if last_maintenance.elapsed() >= MAINTENANCE_EVERY {
-                    last_maintenance = tokio::time::Instant::now();
-                    if let Err(e) = self.inner.store.maintenance().await {
-                        warn!(error = %e, "database maintenance failed");
-                    }
-                }
-                let prune_every = self.inner.settings.retention.prune_interval.0;
-                if self.inner.settings.retention.policy().is_active()
-                    && last_prune.is_none_or(|t| t.elapsed() >= prune_every)
-                {
-                    last_prune = Some(tokio::time::Instant::now());
-                    match self.prune_once(Utc::now()).await {
-                        Ok(r) if r.articles > 0 => info!(?r, "pruned old articles"),
-                        Ok(_) => {}
-                        Err(e) => warn!(error = %e, "pruning failed"),
-                    }
-                }
-            };
-            tokio::select! {
-                () = housekeeping => {}
-                _ = shutdown.cancelled() => break,
             }
             // Every feed due at `now` is in flight or waits for its host: a
             // finishing poll wakes this loop, a host's spacing and feeds

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use newsd::app::{Housekeeping, HousekeepingReport};
 use newsd::store::{
     FeedUpdate, GoogleEntry, NewEntry, NewFeed, RetentionPolicy, SearchQuery, Store,
 };
@@ -423,4 +424,53 @@ async fn the_prune_command_reports_on_a_dry_run_and_then_prunes() {
     );
     assert!(text.contains("reclaimed"), "{text}");
     assert_eq!(t.article_count().await, 1);
+}
+
+#[tokio::test]
+async fn housekeeping_indexes_every_round_and_runs_each_periodic_job_when_due_by_its_clock() {
+    let t = crate::helpers::spawn_app_with(
+        &[],
+        "[retention]\nmax_age = \"30d\"\nprune_interval = \"1h\"\n",
+    )
+    .await;
+    let store = t.app.store();
+    let start = Utc::now();
+    let a = feed(store, "https://feeds.example/a").await;
+    poll(
+        store,
+        a,
+        &[entry("1", "first quokka")],
+        ago(start, 40 * DAY),
+    )
+    .await;
+    poll(store, a, &[entry("2", "second quokka")], start).await;
+    let at = |secs: i64| start + chrono::Duration::seconds(secs);
+    let mut state = Housekeeping::new(start);
+
+    let first = t.app.housekeeping_once(&mut state, at(1)).await;
+    assert_eq!(first.indexed, 2, "{first:?}");
+    assert!(!first.clustered && !first.maintained, "{first:?}");
+    let pruned = first.pruned.expect("retention runs on the first round");
+    assert_eq!(pruned.articles, 1);
+    assert_eq!(t.article_count().await, 1);
+
+    let quiet = t.app.housekeeping_once(&mut state, at(29)).await;
+    assert_eq!(quiet, HousekeepingReport::default());
+
+    let clustered = t.app.housekeeping_once(&mut state, at(30)).await;
+    assert!(
+        clustered.clustered && clustered.pruned.is_none(),
+        "{clustered:?}"
+    );
+    assert!(!t.app.housekeeping_once(&mut state, at(59)).await.clustered);
+
+    let hour = t.app.housekeeping_once(&mut state, at(3601)).await;
+    assert!(hour.clustered && !hour.maintained, "{hour:?}");
+    assert!(hour.pruned.is_some(), "{hour:?}");
+
+    let upkeep = t.app.housekeeping_once(&mut state, at(6 * 3600)).await;
+    assert!(upkeep.maintained, "{upkeep:?}");
+    // A clock that went back runs nothing periodic.
+    let back = t.app.housekeeping_once(&mut state, at(-60)).await;
+    assert_eq!(back, HousekeepingReport::default());
 }
