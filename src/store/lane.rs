@@ -37,12 +37,9 @@ pub(super) struct WriteLane {
 }
 
 impl WriteLane {
-    /// Starts the thread with the poll writer on it, and with `checkpoints`
-    /// (a connection to the same database) the background checkpointer.
-    pub(super) fn start(
-        writer: SqlitePool,
-        checkpoints: Option<SqliteConnectOptions>,
-    ) -> Result<Self> {
+    /// Starts the thread with the poll writer and, on a connection of its
+    /// own (`checkpoints`), the background checkpointer on it.
+    pub(super) fn start(writer: SqlitePool, checkpoints: SqliteConnectOptions) -> Result<Self> {
         let rt = Builder::new_current_thread()
             .enable_all()
             .build()
@@ -59,9 +56,7 @@ impl WriteLane {
             .map_err(StoreError::Lane)?;
         let (polls, jobs) = mpsc::unbounded_channel();
         drop(handle.spawn(write_polls(writer, jobs)));
-        if let Some(opts) = checkpoints {
-            drop(handle.spawn(checkpoint_in_background(opts)));
-        }
+        drop(handle.spawn(checkpoint_in_background(checkpoints)));
         Ok(WriteLane {
             handle,
             _stop: stop,

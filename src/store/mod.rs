@@ -221,7 +221,7 @@ impl Store {
         let checkpoints = Self::options(&path, busy_timeout, false)?;
         let lane = Some(Arc::new(lane::WriteLane::start(
             writer.clone(),
-            Some(checkpoints),
+            checkpoints,
         )?));
         Ok(Store {
             pool,
