@@ -383,10 +383,16 @@ impl App {
         Ok(())
     }
 
-    async fn index_search(&self) {
-        if let Err(e) = self.inner.store.index_pending().await {
-            warn!(error = %e, "full-text indexing failed; retried on the next round");
-        }
+    /// How many articles went into the search indexes (0 when it failed).
+    async fn index_search(&self) -> usize {
+        self.inner
+            .store
+            .index_pending()
+            .await
+            .inspect_err(
+                |e| warn!(error = %e, "full-text indexing failed; retried on the next round"),
+            )
+            .unwrap_or(0)
     }
 
     /// Also compares full text stored since the last call.
@@ -405,11 +411,10 @@ impl App {
         state: &mut Housekeeping,
         now: DateTime<Utc>,
     ) -> HousekeepingReport {
-        let mut report = HousekeepingReport::default();
-        match self.inner.store.index_pending().await {
-            Ok(n) => report.indexed = n,
-            Err(e) => warn!(error = %e, "full-text indexing failed; retried on the next round"),
-        }
+        let mut report = HousekeepingReport {
+            indexed: self.index_search().await,
+            ..Default::default()
+        };
         if has_passed(state.clustered_at, now, CLUSTER_EVERY) {
             state.clustered_at = now;
             self.cluster_stories().await;

@@ -483,23 +483,15 @@ pub(super) async fn rekey_long_entries(pool: &SqlitePool) -> Result<u64> {
             let Some(now) = EntryKey::rekeyed(key) else {
                 continue;
             };
-            // A tombstone is only ever looked up, so one under the new key
-            // replaces the old whether or not it was already there.
-            sqlx::query(
-                "INSERT OR IGNORE INTO tombstones (kind, feed_id, key, pruned_at) \
-                 SELECT kind, feed_id, ?3, pruned_at FROM tombstones \
+            // A tombstone is only ever looked up, so one already under the
+            // new key may be replaced.
+            changed += sqlx::query(
+                "UPDATE OR REPLACE tombstones SET key = ?3 \
                  WHERE kind = 'entry' AND feed_id = ?1 AND key = ?2",
             )
             .bind(feed_id)
             .bind(key)
             .bind(now.as_str())
-            .execute(&mut *tx)
-            .await?;
-            changed += sqlx::query(
-                "DELETE FROM tombstones WHERE kind = 'entry' AND feed_id = ? AND key = ?",
-            )
-            .bind(feed_id)
-            .bind(key)
             .execute(&mut *tx)
             .await?
             .rows_affected();
