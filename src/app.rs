@@ -158,7 +158,39 @@ struct Inner {
     resolver: Resolver,
     fulltext: FulltextWorker,
     polls: Arc<PollMetrics>,
+    /// Feeds parsed at once: one core fewer than the machine has (at least
+    /// one). With a parse per poll in flight, the parses crowded the store's
+    /// writer thread, the one stage that cannot run in parallel, off the CPU.
+    parses: Semaphore,
 }
+
+/// What a poll holds only while it uses the network and parses: its fetch
+/// permit and its host's politeness slot. Given back once the feed is
+/// parsed, so the next fetch starts while this poll's entries wait for the
+/// store's writer, which then finds more polls to commit together.
+pub struct FetchSlot(Option<Box<dyn FnOnce() + Send>>);
+
+impl FetchSlot {
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
+        FetchSlot(Some(Box::new(release)))
+    }
+
+    pub fn release(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}
+
+impl Drop for FetchSlot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Polls in flight per fetch permit: those past their fetch wait for the
+/// writer, and bounding them bounds the parsed entries held in memory.
+const POLLS_PER_FETCH: usize = 2;
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
     let h = &settings.http;
@@ -202,6 +234,7 @@ impl App {
                 resolver,
                 fulltext,
                 polls: Arc::default(),
+                parses: Semaphore::new(parse_permits()),
             }),
         })
     }
@@ -354,12 +387,19 @@ impl App {
         mode: PollMode,
     ) -> Vec<PollReport> {
         let cancel = CancellationToken::new();
+        let fetches = self.inner.settings.scheduler.max_concurrent_fetches;
+        let permits = Arc::new(Semaphore::new(fetches));
         let reports = futures::stream::iter(feeds)
             .map(|feed| {
                 let cancel = cancel.clone();
-                async move { self.poll_feed(&feed, now, mode, &cancel).await }
+                let permits = permits.clone();
+                async move {
+                    let permit = permits.acquire_owned().await;
+                    let slot = FetchSlot::new(move || drop(permit));
+                    self.poll_feed(&feed, now, mode, &cancel, slot).await
+                }
             })
-            .buffer_unordered(self.inner.settings.scheduler.max_concurrent_fetches)
+            .buffer_unordered(fetches * POLLS_PER_FETCH)
             .collect()
             .await;
         self.index_search().await;
@@ -455,8 +495,11 @@ impl App {
         now: DateTime<Utc>,
         mode: PollMode,
         cancel: &CancellationToken,
+        slot: FetchSlot,
     ) -> PollReport {
-        self.poll_feed_recorded(feed, now, mode, cancel).await.0
+        self.poll_feed_recorded(feed, now, mode, cancel, slot)
+            .await
+            .0
     }
 
     /// [`Self::poll_feed`], also telling whether the outcome reached the
@@ -469,6 +512,7 @@ impl App {
         now: DateTime<Utc>,
         mode: PollMode,
         cancel: &CancellationToken,
+        slot: FetchSlot,
     ) -> (PollReport, bool) {
         let report = |status| PollReport {
             feed_id: feed.id,
@@ -493,7 +537,7 @@ impl App {
         };
         // From here on the work is local and short: it completes (or its
         // transaction rolls back) even during shutdown.
-        let (status, recorded) = match self.store_poll(feed, fetched, now).await {
+        let (status, recorded) = match self.store_poll(feed, fetched, now, slot).await {
             Ok(status) => {
                 match &status {
                     PollStatus::Failed { error } => warn!(%error, "feed poll failed"),
@@ -556,10 +600,16 @@ impl App {
         feed: &FeedRow,
         fetched: Result<FetchResponse, FetchError>,
         now: DateTime<Utc>,
+        mut slot: FetchSlot,
     ) -> anyhow::Result<PollStatus> {
+        // Only a feed to parse keeps its slot past this point; the slot is
+        // given back before anything waits for the writer.
+        if !matches!(&fetched, Ok(r) if (200..=299).contains(&r.status)) {
+            slot.release();
+        }
         let store = &self.inner.store;
         let mut update = self.unchanged_update(feed, now);
-        let resp = match fetched {
+        let mut resp = match fetched {
             Ok(r) => r,
             Err(e) => {
                 let status = match e {
@@ -617,11 +667,15 @@ impl App {
             200..=299 => {
                 let base = resp.url.clone();
                 let max_entries = self.inner.settings.scheduler.max_entries_per_poll;
-                let body = resp.body.clone();
+                // Taken, not shared: a parsed poll waiting for the writer
+                // holds its entries, not the document too.
+                let body = std::mem::take(&mut resp.body);
                 let google = &self.inner.settings.google_news;
                 let (google_base, edition) = (google.base(), google.edition.clone());
                 // Normalizing the entries is CPU work like parsing: both stay
                 // off the runtime's workers, which carry every poll's I/O.
+                // Never closed, so the permit is always granted.
+                let parsing = self.inner.parses.acquire().await;
                 let parsed = tokio::task::spawn_blocking(move || {
                     parse_feed(&body, &base, max_entries).map(|parsed| {
                         let entries: Vec<NewEntry> = parsed
@@ -634,6 +688,8 @@ impl App {
                 })
                 .await
                 .context("feed parser task")?;
+                drop(parsing);
+                slot.release();
                 let (parsed, entries) = match parsed {
                     Ok(p) => p,
                     Err(e) => {
@@ -764,6 +820,9 @@ impl App {
         let polls_cancel = CancellationToken::new();
         let settings = &self.inner.settings.scheduler;
         let permits = Arc::new(Semaphore::new(settings.max_concurrent_fetches));
+        let polls = Arc::new(Semaphore::new(
+            settings.max_concurrent_fetches * POLLS_PER_FETCH,
+        ));
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
         // Scheduled polls in flight per politeness key (registrable domain).
         let busy_hosts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -878,6 +937,13 @@ impl App {
                             continue;
                         }
                     }
+                    let poll = tokio::select! {
+                        p = polls.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => break 'outer,
+                        },
+                        _ = shutdown.cancelled() => break 'outer,
+                    };
                     let permit = tokio::select! {
                         p = permits.clone().acquire_owned() => match p {
                             Ok(p) => p,
@@ -889,10 +955,25 @@ impl App {
                     if let Some(h) = &host {
                         *lock(&busy_hosts).entry(h.clone()).or_default() += 1;
                     }
+                    let slot = {
+                        let (busy_hosts, finished) = (busy_hosts.clone(), finished.clone());
+                        FetchSlot::new(move || {
+                            drop(permit);
+                            if let Some(h) = &host {
+                                let mut busy = lock(&busy_hosts);
+                                if let Some(n) = busy.get_mut(h) {
+                                    *n = n.saturating_sub(1);
+                                    if *n == 0 {
+                                        busy.remove(h);
+                                    }
+                                }
+                            }
+                            finished.notify_one();
+                        })
+                    };
                     let app = self.clone();
                     let cancel = polls_cancel.clone();
                     let in_flight = in_flight.clone();
-                    let busy_hosts = busy_hosts.clone();
                     let finished = finished.clone();
                     tracker.spawn(
                         async move {
@@ -904,18 +985,14 @@ impl App {
                                 app.inner.polls.observe_lateness(late);
                             }
                             let (_, recorded) = app
-                                .poll_feed_recorded(&feed, started, PollMode::Scheduled, &cancel)
+                                .poll_feed_recorded(
+                                    &feed,
+                                    started,
+                                    PollMode::Scheduled,
+                                    &cancel,
+                                    slot,
+                                )
                                 .await;
-                            drop(permit);
-                            if let Some(h) = &host {
-                                let mut busy = lock(&busy_hosts);
-                                if let Some(n) = busy.get_mut(h) {
-                                    *n = n.saturating_sub(1);
-                                    if *n == 0 {
-                                        busy.remove(h);
-                                    }
-                                }
-                            }
                             if !recorded {
                                 // Not even the failure could be written (disk full):
                                 // the row still says "due", so keep the feed marked in
@@ -928,6 +1005,7 @@ impl App {
                                 }
                             }
                             lock(&in_flight).remove(&feed.id);
+                            drop(poll);
                             finished.notify_one();
                         }
                         .in_current_span(),
@@ -983,6 +1061,12 @@ impl App {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Permits for parsing: every core but one, which is left to the store's
+/// writer thread.
+fn parse_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 fn jitter() -> f64 {

@@ -134,6 +134,9 @@ async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
     !conn.is_in_transaction()
 }
 
+/// The writer connection's page cache, in KiB (a negative `cache_size`).
+const WRITER_CACHE_KIB: &str = "-16384";
+
 /// SQLite's largest `max_page_count`.
 const MAX_PAGE_COUNT: i64 = 4_294_967_294;
 
@@ -308,7 +311,14 @@ impl Store {
             .pragma("wal_autocheckpoint", "50000")
             // Statement journals (every multi-row insert needs one) in memory
             // instead of a temporary file.
-            .pragma("temp_store", "memory"))
+            .pragma("temp_store", "memory")
+            // A group commit changes a few thousand pages across some twenty
+            // b-trees. In SQLite's default 2 MiB cache they spilled into the
+            // WAL mid-transaction, to be written again at commit, and the
+            // upper levels of those b-trees were read back for every group:
+            // 16 MiB took 12-15 % off the writer's CPU per Google-shaped
+            // entry (BENCHMARKS.md, session 9). Readers keep the default.
+            .pragma("cache_size", WRITER_CACHE_KIB))
     }
 
     pub async fn check_schema_version(&self) -> Result<()> {
@@ -704,6 +714,19 @@ mod tests {
         assert_eq!(fk, 1);
         assert_eq!(store.integrity_check().await.unwrap(), "ok");
         store.maintenance().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_writer_caches_sixteen_mebibytes_of_pages_and_readers_the_default() {
+        let (store, _dir) = temp_store().await;
+        let cache_of = |pool: SqlitePool| async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA cache_size")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(cache_of(store.writer.clone()).await, -16384);
+        assert_eq!(cache_of(store.pool().clone()).await, -2000);
     }
 
     #[tokio::test]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use newsd::app::PollStatus;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, SqliteConnection};
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -504,4 +506,100 @@ async fn feeds_waiting_out_their_hosts_spacing_do_not_hold_fetch_permits() {
         "the lone feed waited {waited:?} behind the crowded host's spacing"
     );
     assert!((1..=5).contains(&crowded_polls), "{crowded_polls}");
+}
+
+/// Two feeds, one fetch permit, and the database's write lock held by
+/// another connection: the first poll's entries wait for the writer.
+async fn two_feeds_behind_a_held_write_lock(
+) -> (MockServer, crate::helpers::TestApp, SqliteConnection) {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/a",
+        rss(&[item("a1", "Alpha", "https://a.example/1")]),
+    )
+    .await;
+    serve(
+        &server,
+        "/b",
+        rss(&[item("b1", "Beta", "https://b.example/1")]),
+    )
+    .await;
+    let t = crate::helpers::spawn_app_env(
+        &[format!("{}/a", server.uri()), format!("{}/b", server.uri())],
+        "",
+        &[
+            ("NEWSD__SCHEDULER__MAX_CONCURRENT_FETCHES", "1"),
+            ("NEWSD__DATABASE__BUSY_TIMEOUT", "30s"),
+        ],
+    )
+    .await;
+    let mut lock = SqliteConnectOptions::new()
+        .filename(t.app.store().path())
+        .connect()
+        .await
+        .expect("second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .expect("write lock");
+    (server, t, lock)
+}
+
+/// Waits until the server has been asked for every path in `paths`.
+async fn fetched_within(server: &MockServer, paths: &[&str], limit: Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        let seen: Vec<String> = server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect();
+        if paths.iter().all(|p| seen.iter().any(|s| s == p)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_poll_waiting_for_the_writer_hands_its_fetch_permit_to_the_next_feed() {
+    let (server, t, mut lock) = two_feeds_behind_a_held_write_lock().await;
+    let app = t.app.clone();
+    let polls = tokio::spawn(async move { app.poll_all_once(Utc::now()).await });
+    let both = fetched_within(&server, &["/a", "/b"], Duration::from_secs(5)).await;
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    assert!(
+        both,
+        "the second feed was not fetched while the first waited for the writer"
+    );
+    let reports = polls.await.expect("join").expect("polls");
+    assert!(reports
+        .iter()
+        .all(|r| matches!(r.status, PollStatus::Ok { new_items: 1, .. })));
+    assert_eq!(t.article_count().await, 2);
+}
+
+#[tokio::test]
+async fn the_daemon_fetches_the_next_due_feed_while_a_parsed_poll_waits_for_the_writer() {
+    let (server, t, mut lock) = two_feeds_behind_a_held_write_lock().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (app, stopper) = (t.app.clone(), stop.clone());
+    let run = tokio::spawn(async move { app.run_until_stopped(stopper).await });
+    let both = fetched_within(&server, &["/a", "/b"], Duration::from_secs(5)).await;
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    assert!(
+        both,
+        "the second feed was not fetched while the first waited for the writer"
+    );
+    let start = std::time::Instant::now();
+    while t.article_count().await < 2 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    run.await.expect("join").expect("run");
+    assert_eq!(t.article_count().await, 2);
 }
