@@ -824,7 +824,8 @@ impl App {
             settings.max_concurrent_fetches * POLLS_PER_FETCH,
         ));
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-        // Scheduled polls in flight per politeness key (registrable domain).
+        // Scheduled polls fetching per politeness key (registrable domain);
+        // a poll leaves the count once its feed is parsed (`FetchSlot`).
         let busy_hosts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let per_host = self.inner.settings.http.per_host_concurrency.max(1);
         let finished = Arc::new(Notify::new());
