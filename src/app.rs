@@ -488,7 +488,8 @@ impl App {
     }
 
     /// One poll of one feed: fetch, parse, store, schedule. Never fails: a
-    /// broken feed is recorded on its row and reported.
+    /// broken feed is recorded on its row and reported. `slot` is given
+    /// back once the feed is parsed, before the poll waits for the writer.
     pub async fn poll_feed(
         &self,
         feed: &FeedRow,
