@@ -603,8 +603,9 @@ impl App {
         now: DateTime<Utc>,
         mut slot: FetchSlot,
     ) -> anyhow::Result<PollStatus> {
-        // Only a feed to parse keeps its slot past this point; the slot is
-        // given back before anything waits for the writer.
+        // Only a 2xx response keeps its slot past this point, to be parsed
+        // (or, from an unsupported Google edition, recorded as an error);
+        // the rest are only recorded, and the writer may keep them waiting.
         if !matches!(&fetched, Ok(r) if (200..=299).contains(&r.status)) {
             slot.release();
         }
@@ -939,17 +940,15 @@ impl App {
                             continue;
                         }
                     }
-                    let poll = tokio::select! {
-                        p = polls.clone().acquire_owned() => match p {
-                            Ok(p) => p,
-                            Err(_) => break 'outer,
-                        },
-                        _ = shutdown.cancelled() => break 'outer,
+                    let acquired = async {
+                        let poll = polls.clone().acquire_owned().await.ok()?;
+                        let permit = permits.clone().acquire_owned().await.ok()?;
+                        Some((poll, permit))
                     };
-                    let permit = tokio::select! {
-                        p = permits.clone().acquire_owned() => match p {
-                            Ok(p) => p,
-                            Err(_) => break 'outer,
+                    let (poll, permit) = tokio::select! {
+                        p = acquired => match p {
+                            Some(p) => p,
+                            None => break 'outer,
                         },
                         _ = shutdown.cancelled() => break 'outer,
                     };
