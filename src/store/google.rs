@@ -346,7 +346,7 @@ pub(super) async fn store_google(
         .into_iter()
         .map(|(r, article)| Ok((r, id_of(article)?)))
         .collect::<Result<_>>()?;
-    insert_links(conn, &links).await?;
+    insert_links(conn, &links, LinkIds::New).await?;
     insert_items(conn, &items).await
 }
 
@@ -483,11 +483,32 @@ async fn insert_unresolved(
     Ok(ids)
 }
 
+/// Whether the ids of the links `insert_links` gets may be linked already.
+#[derive(Clone, Copy, PartialEq)]
+enum LinkIds {
+    /// `store_google` looked every id up in this transaction and passes each
+    /// new id once: a second lookup per link cost ~5 % of the writer's time.
+    New,
+    /// The decoded path meets ids again when feeds overlap: an id the
+    /// archive links already is left as it is.
+    MaybeLinked,
+}
+
 /// New Google links and the related coverage they carry. A link whose id
-/// carried the publisher URL is resolved as it is stored. An id the archive
-/// links already is left as it is (the decoded path meets ids again when
-/// feeds overlap; `store_google` passes only new ones).
-async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) -> Result<()> {
+/// carried the publisher URL is resolved as it is stored.
+async fn insert_links(
+    conn: &mut SqliteConnection,
+    links: &[NewLink<'_, '_>],
+    ids: LinkIds,
+) -> Result<()> {
+    let unlinked = match ids {
+        LinkIds::New => "",
+        LinkIds::MaybeLinked => {
+            "AND NOT EXISTS (SELECT 1 FROM google_link_keys AS k \
+               CROSS JOIN google_links AS g ON g.article_id = k.article_id AND g.google_id = v.column1 \
+               WHERE k.fresh IN (0, 1) AND k.id_hash = v.column10)"
+        }
+    };
     for chunk in links.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
@@ -496,10 +517,7 @@ async fn insert_links(conn: &mut SqliteConnection, links: &[NewLink<'_, '_>]) ->
              SELECT v.column1, v.column10, v.column2, v.column3, v.column4, v.column5, v.column6, \
                v.column7, v.column8, v.column8, v.column9, \
                CASE WHEN v.column9 IS NULL THEN NULL ELSE v.column8 END \
-             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS \
-               (SELECT 1 FROM google_link_keys AS k \
-                CROSS JOIN google_links AS g ON g.article_id = k.article_id AND g.google_id = v.column1 \
-                WHERE k.fresh IN (0, 1) AND k.id_hash = v.column10)",
+             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL {unlinked}",
             placeholders(size, 10)
         );
         let mut q = sqlx::query(&sql);
@@ -604,7 +622,7 @@ pub(super) async fn note_decoded(
         status: "decoded",
         publisher_url: item.entry.url.as_deref(),
     };
-    insert_links(conn, &[link]).await
+    insert_links(conn, &[link], LinkIds::MaybeLinked).await
 }
 
 impl Store {
