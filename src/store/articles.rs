@@ -1,4 +1,5 @@
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -9,7 +10,7 @@ use crate::domain::EntryKey;
 use super::feeds::FeedUpdate;
 use super::google::{
     insert_items, key_hash, note_decoded, settle_keys, store_google, GoogleEntry, GoogleRow,
-    FRESH_KEYS_LIMIT, MERGE_SLICE,
+    SettledKeys, FRESH_KEYS_LIMIT, MERGE_SLICE,
 };
 use super::{ts, Result, Store, StoreError};
 
@@ -197,7 +198,11 @@ const GROUP_ENTRIES: usize = 2_000;
 /// the ends of the append-mostly indexes), so a group costs far fewer page
 /// writes than its polls one by one. A group with a failing poll is rolled
 /// back and its polls are written one by one, each with its own outcome.
-pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedReceiver<PollJob>) {
+pub(super) async fn write_polls(
+    writer: SqlitePool,
+    settled: Arc<SettledKeys>,
+    mut jobs: mpsc::UnboundedReceiver<PollJob>,
+) {
     // A second poll of a feed already in the group starts the next group:
     // within a group each feed's row is written once, and a poll must see
     // the entries the previous poll of its feed stored.
@@ -223,11 +228,11 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
             size += job.entries.len().max(1);
             group.push(job);
         }
-        write_and_reply(&writer, group).await;
+        write_and_reply(&writer, &settled, group).await;
         unchecked += size;
         if unchecked >= KEY_CHECK_ENTRIES {
             unchecked = 0;
-            if let Err(e) = settle_keys(&writer, FRESH_KEYS_LIMIT, MERGE_SLICE).await {
+            if let Err(e) = settle_keys(&writer, &settled, FRESH_KEYS_LIMIT, MERGE_SLICE).await {
                 tracing::warn!(error = %e, "could not merge the fresh lookup keys; retried later");
             }
         }
@@ -238,9 +243,9 @@ pub(super) async fn write_polls(writer: SqlitePool, mut jobs: mpsc::UnboundedRec
 /// look counts them).
 const KEY_CHECK_ENTRIES: usize = 4_096;
 
-async fn write_and_reply(writer: &SqlitePool, group: Vec<PollJob>) {
+async fn write_and_reply(writer: &SqlitePool, settled: &SettledKeys, group: Vec<PollJob>) {
     if group.len() > 1 {
-        if let Ok(results) = write_group(writer, &group).await {
+        if let Ok(results) = write_group(writer, settled, &group).await {
             for (job, stored) in group.into_iter().zip(results) {
                 let _ = job.reply.send(Ok(stored));
             }
@@ -248,7 +253,7 @@ async fn write_and_reply(writer: &SqlitePool, group: Vec<PollJob>) {
         }
     }
     for job in group {
-        let result = write_group(writer, std::slice::from_ref(&job)).await;
+        let result = write_group(writer, settled, std::slice::from_ref(&job)).await;
         // One job, one result.
         let _ = job.reply.send(result.map(|mut one| one.swap_remove(0)));
     }
@@ -256,9 +261,13 @@ async fn write_and_reply(writer: &SqlitePool, group: Vec<PollJob>) {
 
 /// Writes and commits every poll of `group`, or none of them; their results
 /// in order.
-async fn write_group(writer: &SqlitePool, group: &[PollJob]) -> Result<Vec<PollStored>> {
+async fn write_group(
+    writer: &SqlitePool,
+    settled: &SettledKeys,
+    group: &[PollJob],
+) -> Result<Vec<PollStored>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let results = record_group_in(&mut tx, group).await?;
+    let results = record_group_in(&mut tx, settled, group).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -288,7 +297,11 @@ pub(super) fn padded<T>(chunk: &[T]) -> (usize, impl Iterator<Item = Option<&T>>
 /// statement is a round trip to sqlx's SQLite thread, and with a statement
 /// per poll and step the round trips, not SQLite's work, took most of the
 /// writer's time.
-async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result<Vec<PollStored>> {
+async fn record_group_in(
+    tx: &mut SqliteConnection,
+    settled: &SettledKeys,
+    group: &[PollJob],
+) -> Result<Vec<PollStored>> {
     let mut stored = vec![PollStored::default(); group.len()];
     let nows: Vec<String> = group.iter().map(|job| ts(job.now)).collect();
     let entries: Vec<Entry<'_>> = group
@@ -343,7 +356,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
             }
             // An id that carried its URL (old ids, rare now) is stored on its
             // own, after the Google items before it, which it may join.
-            store_google(&mut *tx, &google_rows, &mut stored).await?;
+            store_google(&mut *tx, settled, &google_rows, &mut stored).await?;
             google_rows.clear();
             let url_key = identity_key(feed_id, entry);
             let (article_id, created) = merge_entry(&mut *tx, &url_key, entry, &nows[poll]).await?;
@@ -354,7 +367,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
                 stored[poll].new_articles += 1;
             }
         }
-        store_google(&mut *tx, &google_rows, &mut stored).await?;
+        store_google(&mut *tx, settled, &google_rows, &mut stored).await?;
         store_plain(&mut *tx, &plain, &mut stored).await?;
     }
     let updates: Vec<(i64, FeedUpdate)> = group
@@ -1286,7 +1299,9 @@ mod tests {
     }
 
     async fn settle_all_keys(store: &Store) -> u64 {
-        settle_keys(&store.writer, 1, 2).await.unwrap()
+        settle_keys(&store.writer, &store.settled, 1, 2)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

@@ -103,29 +103,177 @@ pub(super) const FRESH_KEYS_LIMIT: i64 = 65_536;
 /// slices together touch the settled pages no more often than one merge.
 pub(super) const MERGE_SLICE: i64 = 8_192;
 
-/// A table of lookup keys (migration 0014) and its hash column.
+/// A table of lookup keys (migration 0014), its hash column, and its place
+/// in [`SettledKeys`].
 #[derive(Debug, Clone, Copy)]
 struct KeyTable {
     table: &'static str,
     hash: &'static str,
+    slot: usize,
 }
 
 const KEY_TABLES: [KeyTable; 2] = [
     KeyTable {
         table: "google_link_keys",
         hash: "id_hash",
+        slot: 0,
     },
     KeyTable {
         table: "provisional_keys",
         hash: "provisional_hash",
+        slot: 1,
     },
 ];
+
+/// Which hashes each key table's settled tier may hold: a Bloom filter per
+/// table. Nearly every key an ingest looks up is new, and the settled tier
+/// outgrows the writer's cache (a few MiB per million keys), so looking in
+/// it read a page from disk for nothing: ~10 % of the writer's time on
+/// Google-shaped feeds at 500,000 keys (BENCHMARKS.md, session 10). A lookup
+/// now reads the settled tier only for a hash the filter may hold.
+///
+/// Only `merge_fresh_slice` writes settled keys (besides migration 0014,
+/// before any filter exists), and it adds them here before its commit; a
+/// merge rolled back leaves bits for keys that are not there, which costs
+/// only a lookup. A filter is filled from its table the first time a lookup
+/// needs it, inside the writer's transaction, so no merge comes between the
+/// read and the fill; one grown past its capacity is dropped and filled
+/// again, larger, the same way.
+#[derive(Default)]
+pub(super) struct SettledKeys {
+    filters: std::sync::Mutex<[Option<Bloom>; 2]>,
+}
+
+impl std::fmt::Debug for SettledKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = self.lock().each_ref().map(|b| b.as_ref().map(|b| b.keys));
+        f.debug_struct("SettledKeys").field("keys", &keys).finish()
+    }
+}
+
+/// Settled-tier lookups for the hashes a filter may hold; the others look in
+/// the fresh tier alone.
+const BOTH_TIERS: &str = "0, 1";
+const FRESH_TIER: &str = "1";
+
+impl SettledKeys {
+    /// For each hash, whether `t`'s settled tier may hold it. `conn` must be
+    /// in the writer's transaction (see the type).
+    async fn may_hold(
+        &self,
+        conn: &mut SqliteConnection,
+        t: KeyTable,
+        hashes: impl Iterator<Item = i64>,
+    ) -> Result<Vec<bool>> {
+        let loaded = self.lock()[t.slot].is_some();
+        if !loaded {
+            let filter = Bloom::load(conn, t).await?;
+            self.lock()[t.slot] = Some(filter);
+        }
+        let filters = self.lock();
+        Ok(match &filters[t.slot] {
+            Some(filter) => hashes.map(|h| filter.may_contain(h)).collect(),
+            None => hashes.map(|_| true).collect(),
+        })
+    }
+
+    /// Records keys about to be settled in `t`.
+    fn settle(&self, t: KeyTable, hashes: &[i64]) {
+        let mut filters = self.lock();
+        let slot = &mut filters[t.slot];
+        if let Some(filter) = slot {
+            hashes.iter().for_each(|&h| filter.insert(h));
+            if filter.over_capacity() {
+                *slot = None;
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, [Option<Bloom>; 2]> {
+        // A panic elsewhere while holding the lock left bits set, never
+        // cleared: the filter is still sound.
+        self.filters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Bits per key a filter is sized for, and the hash functions: ~1 % false
+/// positives when full.
+const BLOOM_BITS_PER_KEY: u64 = 10;
+const BLOOM_PROBES: usize = 3;
+
+/// A Bloom filter over 64-bit key hashes, which are already uniform (the
+/// first eight bytes of a SHA-256): the probes are derived from the hash
+/// itself (double hashing).
+pub(super) struct Bloom {
+    words: Vec<u64>,
+    keys: u64,
+}
+
+impl Bloom {
+    /// Room for twice `keys`, and at least for two full fresh tiers.
+    fn with_room_for(keys: u64) -> Bloom {
+        let keys = keys.max(FRESH_KEYS_LIMIT as u64).saturating_mul(2);
+        let bits = keys
+            .saturating_mul(BLOOM_BITS_PER_KEY)
+            .next_power_of_two()
+            .max(64);
+        Bloom {
+            words: vec![0; (bits / 64) as usize],
+            keys: 0,
+        }
+    }
+
+    async fn load(conn: &mut SqliteConnection, t: KeyTable) -> Result<Bloom> {
+        use futures::TryStreamExt;
+        let KeyTable { table, hash, .. } = t;
+        let settled: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE fresh = 0"))
+                .fetch_one(&mut *conn)
+                .await?;
+        let mut filter = Bloom::with_room_for(settled.max(0) as u64);
+        let sql = format!("SELECT {hash} FROM {table} WHERE fresh = 0");
+        let mut rows = sqlx::query_scalar::<_, i64>(&sql).fetch(&mut *conn);
+        while let Some(h) = rows.try_next().await? {
+            filter.insert(h);
+        }
+        Ok(filter)
+    }
+
+    fn probes(&self, hash: i64) -> [usize; BLOOM_PROBES] {
+        let bits = self.words.len() as u64 * 64;
+        let h = hash as u64;
+        let (a, b) = (h & 0xffff_ffff, (h >> 32) | 1);
+        std::array::from_fn(|i| (a.wrapping_add((i as u64).wrapping_mul(b)) % bits) as usize)
+    }
+
+    fn insert(&mut self, hash: i64) {
+        for bit in self.probes(hash) {
+            self.words[bit / 64] |= 1 << (bit % 64);
+        }
+        self.keys += 1;
+    }
+
+    fn may_contain(&self, hash: i64) -> bool {
+        self.probes(hash)
+            .iter()
+            .all(|&bit| self.words[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+
+    fn over_capacity(&self) -> bool {
+        self.keys * BLOOM_BITS_PER_KEY > self.words.len() as u64 * 64
+    }
+}
 
 /// Moves each key table's fresh tier into its settled tier, in hash order
 /// (migration 0014 tells why), once it holds at least `limit` keys: `slice`
 /// keys per transaction, so other writers get the lock in between. How many
 /// keys moved.
-pub(super) async fn settle_keys(writer: &SqlitePool, limit: i64, slice: i64) -> Result<u64> {
+pub(super) async fn settle_keys(
+    writer: &SqlitePool,
+    settled: &SettledKeys,
+    limit: i64,
+    slice: i64,
+) -> Result<u64> {
     let mut merged = 0;
     for t in KEY_TABLES {
         let fresh: i64 =
@@ -137,7 +285,7 @@ pub(super) async fn settle_keys(writer: &SqlitePool, limit: i64, slice: i64) -> 
         }
         loop {
             let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let moved = merge_fresh_slice(&mut tx, t, slice).await?;
+            let moved = merge_fresh_slice(&mut tx, settled, t, slice).await?;
             tx.commit().await?;
             merged += moved;
             if moved < slice.max(1) as u64 {
@@ -153,8 +301,13 @@ pub(super) async fn settle_keys(writer: &SqlitePool, limit: i64, slice: i64) -> 
 
 /// Moves up to `slice` of `t`'s fresh keys, the lowest first, into its
 /// settled tier; how many moved. Within the caller's transaction.
-async fn merge_fresh_slice(conn: &mut SqliteConnection, t: KeyTable, slice: i64) -> Result<u64> {
-    let KeyTable { table, hash } = t;
+async fn merge_fresh_slice(
+    conn: &mut SqliteConnection,
+    settled: &SettledKeys,
+    t: KeyTable,
+    slice: i64,
+) -> Result<u64> {
+    let KeyTable { table, hash, .. } = t;
     let last: Option<(i64, i64)> = sqlx::query_as(&format!(
         "SELECT {hash}, article_id FROM {table} WHERE fresh = 1 \
          ORDER BY {hash}, article_id LIMIT 1 OFFSET ?"
@@ -165,6 +318,12 @@ async fn merge_fresh_slice(conn: &mut SqliteConnection, t: KeyTable, slice: i64)
     // Past the end of the tier: the slice is whatever is left.
     let (upto, max) = last.unwrap_or((i64::MAX, i64::MAX));
     let range = format!("fresh = 1 AND ({hash}, article_id) <= (?1, ?2)");
+    let moving: Vec<i64> = sqlx::query_scalar(&format!("SELECT {hash} FROM {table} WHERE {range}"))
+        .bind(upto)
+        .bind(max)
+        .fetch_all(&mut *conn)
+        .await?;
+    settled.settle(t, &moving);
     sqlx::query(&format!(
         "INSERT OR IGNORE INTO {table} (fresh, {hash}, article_id) \
          SELECT 0, {hash}, article_id FROM {table} WHERE {range} ORDER BY {hash}, article_id"
@@ -260,18 +419,19 @@ enum ArticleRef {
 /// a time, the statements' round trips took most of the writer's time.
 pub(super) async fn store_google(
     conn: &mut SqliteConnection,
+    settled: &SettledKeys,
     rows: &[GoogleRow<'_>],
     stored: &mut [PollStored],
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut links = known_links(conn, rows).await?;
+    let mut links = known_links(conn, settled, rows).await?;
     let windows: Vec<String> = rows
         .iter()
         .map(|r| ts(r.at - chrono::Duration::hours(PROVISIONAL_WINDOW_HOURS)))
         .collect();
-    let stories = known_stories(conn, rows, &links, &windows).await?;
+    let stories = known_stories(conn, settled, rows, &links, &windows).await?;
 
     let mut new: Vec<&GoogleRow<'_>> = Vec::new();
     // Provisional key -> the first article created here with it.
@@ -353,28 +513,38 @@ pub(super) async fn store_google(
 /// The archive's articles for the rows' Google ids.
 async fn known_links<'a>(
     conn: &mut SqliteConnection,
+    settled: &SettledKeys,
     rows: &'a [GoogleRow<'_>],
 ) -> Result<HashMap<&'a str, ArticleRef>> {
+    let may_be_settled = settled
+        .may_hold(conn, KEY_TABLES[0], rows.iter().map(|r| r.id_hash))
+        .await?;
+    let (both, fresh): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .zip(may_be_settled)
+        .partition(|(_, settled)| *settled);
     let mut links = HashMap::new();
-    for chunk in rows.chunks(CHUNK_ROWS) {
-        let (size, padded_rows) = padded(chunk);
-        // Rows come back by their position in the chunk.
-        let sql = format!(
-            "SELECT v.column1, g.article_id FROM (VALUES {}) AS v \
-             CROSS JOIN google_link_keys AS k ON k.fresh IN (0, 1) AND k.id_hash = v.column3 \
-             CROSS JOIN google_links AS g ON g.article_id = k.article_id AND g.google_id = v.column2",
-            placeholders(size, 3)
-        );
-        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
-        for (k, r) in padded_rows.enumerate() {
-            q = q
-                .bind(r.map(|_| k as i64))
-                .bind(r.map(|r| &r.google.google_id))
-                .bind(r.map(|r| r.id_hash));
-        }
-        for (k, article_id) in q.fetch_all(&mut *conn).await? {
-            if let Some(r) = chunk.get(k as usize) {
-                links.insert(r.google.google_id.as_str(), ArticleRef::Stored(article_id));
+    for (part, tiers) in [(both, BOTH_TIERS), (fresh, FRESH_TIER)] {
+        for chunk in part.chunks(CHUNK_ROWS) {
+            let (size, padded_rows) = padded(chunk);
+            // Rows come back by their position in the chunk.
+            let sql = format!(
+                "SELECT v.column1, g.article_id FROM (VALUES {}) AS v \
+                 CROSS JOIN google_link_keys AS k ON k.fresh IN ({tiers}) AND k.id_hash = v.column3 \
+                 CROSS JOIN google_links AS g ON g.article_id = k.article_id AND g.google_id = v.column2",
+                placeholders(size, 3)
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+            for (k, r) in padded_rows.enumerate() {
+                q = q
+                    .bind(r.map(|_| k as i64))
+                    .bind(r.map(|(r, _)| &r.google.google_id))
+                    .bind(r.map(|(r, _)| r.id_hash));
+            }
+            for (k, article_id) in q.fetch_all(&mut *conn).await? {
+                if let Some((r, _)) = chunk.get(k as usize) {
+                    links.insert(r.google.google_id.as_str(), ArticleRef::Stored(article_id));
+                }
             }
         }
     }
@@ -385,6 +555,7 @@ async fn known_links<'a>(
 /// Google id: the archive's first article of that story and its resolution.
 async fn known_stories<'a>(
     conn: &mut SqliteConnection,
+    settled: &SettledKeys,
     rows: &'a [GoogleRow<'_>],
     links: &HashMap<&str, ArticleRef>,
     windows: &'a [String],
@@ -404,30 +575,39 @@ async fn known_stories<'a>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
+    let may_be_settled = settled
+        .may_hold(conn, KEY_TABLES[1], wanted.iter().map(|w| w.2))
+        .await?;
+    let (both, fresh): (Vec<_>, Vec<_>) = wanted
+        .into_iter()
+        .zip(may_be_settled)
+        .partition(|(_, settled)| *settled);
     let mut stories = HashMap::new();
-    for chunk in wanted.chunks(CHUNK_ROWS) {
-        let (size, padded_rows) = padded(chunk);
-        // Rows come back by their position in the chunk.
-        let sql = format!(
-            "SELECT v.column1, a.id, a.resolution FROM (VALUES {}) AS v \
-             CROSS JOIN articles AS a ON a.id = (SELECT s.id FROM provisional_keys AS k \
-               CROSS JOIN articles AS s ON s.id = k.article_id \
-               WHERE k.fresh IN (0, 1) AND k.provisional_hash = v.column4 \
-                 AND s.provisional_key = v.column2 AND s.first_seen_at >= v.column3 \
-               ORDER BY s.id LIMIT 1)",
-            placeholders(size, 4)
-        );
-        let mut q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql);
-        for (k, w) in padded_rows.enumerate() {
-            q = q
-                .bind(w.map(|_| k as i64))
-                .bind(w.map(|w| w.0))
-                .bind(w.map(|w| w.1))
-                .bind(w.map(|w| w.2));
-        }
-        for (k, id, resolution) in q.fetch_all(&mut *conn).await? {
-            if let Some(&(key, window, _)) = chunk.get(k as usize) {
-                stories.insert((key, window), (id, resolution));
+    for (part, tiers) in [(both, BOTH_TIERS), (fresh, FRESH_TIER)] {
+        for chunk in part.chunks(CHUNK_ROWS) {
+            let (size, padded_rows) = padded(chunk);
+            // Rows come back by their position in the chunk.
+            let sql = format!(
+                "SELECT v.column1, a.id, a.resolution FROM (VALUES {}) AS v \
+                 CROSS JOIN articles AS a ON a.id = (SELECT s.id FROM provisional_keys AS k \
+                   CROSS JOIN articles AS s ON s.id = k.article_id \
+                   WHERE k.fresh IN ({tiers}) AND k.provisional_hash = v.column4 \
+                     AND s.provisional_key = v.column2 AND s.first_seen_at >= v.column3 \
+                   ORDER BY s.id LIMIT 1)",
+                placeholders(size, 4)
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql);
+            for (k, w) in padded_rows.enumerate() {
+                q = q
+                    .bind(w.map(|_| k as i64))
+                    .bind(w.map(|(w, _)| w.0))
+                    .bind(w.map(|(w, _)| w.1))
+                    .bind(w.map(|(w, _)| w.2));
+            }
+            for (k, id, resolution) in q.fetch_all(&mut *conn).await? {
+                if let Some(&((key, window, _), _)) = chunk.get(k as usize) {
+                    stories.insert((key, window), (id, resolution));
+                }
             }
         }
     }
@@ -936,10 +1116,32 @@ async fn split_link(
 mod tests {
     use super::super::test_support::temp_store;
     use super::{
-        key_hash, merge_fresh_slice, settle_keys, KeyTable, FRESH_KEYS_LIMIT, KEY_TABLES,
+        key_hash, merge_fresh_slice, settle_keys, Bloom, KeyTable, FRESH_KEYS_LIMIT, KEY_TABLES,
         MERGE_SLICE,
     };
     use std::time::Instant;
+
+    #[test]
+    fn a_key_filter_holds_every_hash_it_was_given_and_few_others() {
+        let mut filter = Bloom::with_room_for(100_000);
+        let given: Vec<i64> = (0..200_000)
+            .map(|i| key_hash(&format!("given {i}")))
+            .collect();
+        for &h in &given {
+            filter.insert(h);
+        }
+        assert!(given.iter().all(|&h| filter.may_contain(h)));
+        let others = (0..100_000)
+            .filter(|i| filter.may_contain(key_hash(&format!("other {i}"))))
+            .count();
+        // Sized for twice 100,000 keys at ten bits each: ~1 % when full.
+        assert!(others < 2_000, "{others} of 100,000 absent hashes passed");
+        assert!(!filter.over_capacity());
+        for i in 0..70_000 {
+            filter.insert(key_hash(&format!("more {i}")));
+        }
+        assert!(filter.over_capacity());
+    }
 
     async fn keys(store: &super::Store, fresh: i64) -> Vec<(i64, i64)> {
         sqlx::query_as(
@@ -967,18 +1169,30 @@ mod tests {
             .unwrap();
         }
         all.sort();
-        assert_eq!(settle_keys(&store.writer, 11, 3).await.unwrap(), 0);
+        assert_eq!(
+            settle_keys(&store.writer, &store.settled, 11, 3)
+                .await
+                .unwrap(),
+            0
+        );
         assert_eq!(keys(&store, 1).await, all);
 
         let mut tx = store.writer.begin().await.unwrap();
         assert_eq!(
-            merge_fresh_slice(&mut tx, KEY_TABLES[0], 3).await.unwrap(),
+            merge_fresh_slice(&mut tx, &store.settled, KEY_TABLES[0], 3)
+                .await
+                .unwrap(),
             3
         );
         tx.commit().await.unwrap();
         assert_eq!(keys(&store, 0).await, all[..3]);
 
-        assert_eq!(settle_keys(&store.writer, 7, 3).await.unwrap(), 7);
+        assert_eq!(
+            settle_keys(&store.writer, &store.settled, 7, 3)
+                .await
+                .unwrap(),
+            7
+        );
         assert_eq!(keys(&store, 0).await, all);
         assert!(keys(&store, 1).await.is_empty());
     }
@@ -997,7 +1211,7 @@ mod tests {
         for slice in [FRESH_KEYS_LIMIT, MERGE_SLICE] {
             let (store, _d) = temp_store().await;
             for t in KEY_TABLES {
-                let KeyTable { table, hash } = t;
+                let KeyTable { table, hash, .. } = t;
                 // Settled keys evenly over the hash space, inserted in
                 // order; fresh keys at random.
                 sqlx::query(&format!(
@@ -1024,7 +1238,7 @@ mod tests {
                 .await
                 .unwrap();
             let started = Instant::now();
-            let merged = settle_keys(&store.writer, FRESH_KEYS_LIMIT, slice)
+            let merged = settle_keys(&store.writer, &store.settled, FRESH_KEYS_LIMIT, slice)
                 .await
                 .unwrap();
             let took = started.elapsed();

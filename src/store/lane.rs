@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteConnectOptions;
@@ -21,6 +22,7 @@ use tokio::runtime::{Builder, Handle};
 use tokio::sync::{mpsc, oneshot};
 
 use super::articles::{write_polls, PollJob};
+use super::google::SettledKeys;
 use super::{Result, StoreError};
 
 #[derive(Debug)]
@@ -39,7 +41,11 @@ pub(super) struct WriteLane {
 impl WriteLane {
     /// Starts the thread with the poll writer and, on a connection of its
     /// own (`checkpoints`), the background checkpointer on it.
-    pub(super) fn start(writer: SqlitePool, checkpoints: SqliteConnectOptions) -> Result<Self> {
+    pub(super) fn start(
+        writer: SqlitePool,
+        settled: Arc<SettledKeys>,
+        checkpoints: SqliteConnectOptions,
+    ) -> Result<Self> {
         let rt = Builder::new_current_thread()
             .enable_all()
             .build()
@@ -55,7 +61,7 @@ impl WriteLane {
             })
             .map_err(StoreError::Lane)?;
         let (polls, jobs) = mpsc::unbounded_channel();
-        drop(handle.spawn(write_polls(writer, jobs)));
+        drop(handle.spawn(write_polls(writer, settled, jobs)));
         drop(handle.spawn(checkpoint_in_background(checkpoints)));
         Ok(WriteLane {
             handle,

@@ -103,6 +103,10 @@ pub struct Store {
     /// The write thread: poll writes and search indexing; none for a
     /// read-only store.
     lane: Option<Arc<lane::WriteLane>>,
+    /// The lane's filter of settled lookup keys, for tests that settle keys
+    /// themselves: a merge the filter did not see would hide its keys.
+    #[cfg(test)]
+    settled: Arc<google::SettledKeys>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -222,8 +226,10 @@ impl Store {
             .connect_with(reader)
             .await?;
         let checkpoints = Self::options(&path, busy_timeout, false)?;
+        let settled = Arc::new(google::SettledKeys::default());
         let lane = Some(Arc::new(lane::WriteLane::start(
             writer.clone(),
+            settled.clone(),
             checkpoints,
         )?));
         Ok(Store {
@@ -232,6 +238,8 @@ impl Store {
             path,
             page_limit,
             lane,
+            #[cfg(test)]
+            settled,
         })
     }
 
@@ -280,6 +288,8 @@ impl Store {
             path,
             page_limit: Arc::default(),
             lane: None,
+            #[cfg(test)]
+            settled: Arc::default(),
         };
         store.check_schema_version().await?;
         Ok(store)
