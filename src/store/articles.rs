@@ -266,6 +266,9 @@ async fn write_group(
     settled: &SettledKeys,
     group: &[PollJob],
 ) -> Result<Vec<PollStored>> {
+    if let Err(e) = settled.fill(writer).await {
+        tracing::warn!(error = %e, "could not fill the settled-key filters; lookups read both tiers");
+    }
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let results = record_group_in(&mut tx, settled, group).await?;
     tx.commit().await?;

@@ -128,17 +128,18 @@ const KEY_TABLES: [KeyTable; 2] = [
 /// Which hashes each key table's settled tier may hold: a Bloom filter per
 /// table. Nearly every key an ingest looks up is new, and the settled tier
 /// outgrows the writer's cache (a few MiB per million keys), so looking in
-/// it read a page from disk for nothing: ~10 % of the writer's time on
-/// Google-shaped feeds at 500,000 keys (BENCHMARKS.md, session 10). A lookup
-/// now reads the settled tier only for a hash the filter may hold.
+/// it read a page from disk for nothing (BENCHMARKS.md, session 10). A
+/// lookup now reads the settled tier only for a hash the filter may hold,
+/// and both tiers while a table has no filter.
 ///
 /// Only `merge_fresh_slice` writes settled keys (besides migration 0014,
 /// before any filter exists), and it adds them here before its commit; a
 /// merge rolled back leaves bits for keys that are not there, which costs
-/// only a lookup. A filter is filled from its table the first time a lookup
-/// needs it, inside the writer's transaction, so no merge comes between the
-/// read and the fill; one grown past its capacity is dropped and filled
-/// again, larger, the same way.
+/// only a lookup. The poll writer fills a missing filter (at first, and
+/// after one grew past its capacity) before it begins a group's
+/// transaction, so the scan holds no write lock (15 s for two tables of ten
+/// million keys); the writer pool's one connection keeps any merge from
+/// running meanwhile.
 #[derive(Default)]
 pub(super) struct SettledKeys {
     filters: std::sync::Mutex<[Option<Bloom>; 2]>,
@@ -157,24 +158,25 @@ const BOTH_TIERS: &str = "0, 1";
 const FRESH_TIER: &str = "1";
 
 impl SettledKeys {
-    /// For each hash, whether `t`'s settled tier may hold it. `conn` must be
-    /// in the writer's transaction (see the type).
-    async fn may_hold(
-        &self,
-        conn: &mut SqliteConnection,
-        t: KeyTable,
-        hashes: impl Iterator<Item = i64>,
-    ) -> Result<Vec<bool>> {
-        let loaded = self.lock()[t.slot].is_some();
-        if !loaded {
-            let filter = Bloom::load(conn, t).await?;
-            self.lock()[t.slot] = Some(filter);
+    /// Fills the filters that are missing from their tables, outside any
+    /// transaction (see the type).
+    pub(super) async fn fill(&self, writer: &SqlitePool) -> Result<()> {
+        for t in KEY_TABLES {
+            if self.lock()[t.slot].is_none() {
+                let mut conn = writer.acquire().await?;
+                let filter = Bloom::load(&mut conn, t).await?;
+                self.lock()[t.slot] = Some(filter);
+            }
         }
-        let filters = self.lock();
-        Ok(match &filters[t.slot] {
+        Ok(())
+    }
+
+    /// For each hash, whether `t`'s settled tier may hold it.
+    fn may_hold(&self, t: KeyTable, hashes: impl Iterator<Item = i64>) -> Vec<bool> {
+        match &self.lock()[t.slot] {
             Some(filter) => hashes.map(|h| filter.may_contain(h)).collect(),
             None => hashes.map(|_| true).collect(),
-        })
+        }
     }
 
     /// Records keys about to be settled in `t`.
@@ -515,9 +517,7 @@ async fn known_links<'a>(
     settled: &SettledKeys,
     rows: &'a [GoogleRow<'_>],
 ) -> Result<HashMap<&'a str, ArticleRef>> {
-    let may_be_settled = settled
-        .may_hold(conn, KEY_TABLES[0], rows.iter().map(|r| r.id_hash))
-        .await?;
+    let may_be_settled = settled.may_hold(KEY_TABLES[0], rows.iter().map(|r| r.id_hash));
     let (both, fresh): (Vec<_>, Vec<_>) = rows
         .iter()
         .zip(may_be_settled)
@@ -574,9 +574,7 @@ async fn known_stories<'a>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let may_be_settled = settled
-        .may_hold(conn, KEY_TABLES[1], wanted.iter().map(|w| w.2))
-        .await?;
+    let may_be_settled = settled.may_hold(KEY_TABLES[1], wanted.iter().map(|w| w.2));
     let (both, fresh): (Vec<_>, Vec<_>) = wanted
         .into_iter()
         .zip(may_be_settled)
@@ -1236,6 +1234,19 @@ mod tests {
                 .execute(&store.writer)
                 .await
                 .unwrap();
+            // How long the poll writer's first group after start waits
+            // while the filters are filled from the settled tiers.
+            let mut conn = store.writer.acquire().await.unwrap();
+            let started = Instant::now();
+            for t in KEY_TABLES {
+                let filter = Bloom::load(&mut conn, t).await.unwrap();
+                assert_eq!(filter.keys as i64, settled);
+            }
+            println!(
+                "{settled} settled keys per table: both key filters filled in {:?}",
+                started.elapsed()
+            );
+            drop(conn);
             let started = Instant::now();
             let merged = settle_keys(&store.writer, &store.settled, FRESH_KEYS_LIMIT, slice)
                 .await
