@@ -171,12 +171,22 @@ impl SettledKeys {
         Ok(())
     }
 
-    /// For each hash, whether `t`'s settled tier may hold it.
-    fn may_hold(&self, t: KeyTable, hashes: impl Iterator<Item = i64>) -> Vec<bool> {
-        match &self.lock()[t.slot] {
-            Some(filter) => hashes.map(|h| filter.may_contain(h)).collect(),
-            None => hashes.map(|_| true).collect(),
-        }
+    /// `items` split by where their keys (`hash`) may be in `t`: those the
+    /// settled tier may hold, to look up in both tiers, and the others, in
+    /// the fresh tier alone; each with its tiers for `fresh IN (...)`.
+    fn by_tier<T>(
+        &self,
+        t: KeyTable,
+        items: impl IntoIterator<Item = T>,
+        hash: impl Fn(&T) -> i64,
+    ) -> [(Vec<T>, &'static str); 2] {
+        let filters = self.lock();
+        let (both, fresh) = items.into_iter().partition(|item| {
+            filters[t.slot]
+                .as_ref()
+                .is_none_or(|filter| filter.may_contain(hash(item)))
+        });
+        [(both, BOTH_TIERS), (fresh, FRESH_TIER)]
     }
 
     /// Records keys about to be settled in `t`.
@@ -319,20 +329,18 @@ async fn merge_fresh_slice(
     // Past the end of the tier: the slice is whatever is left.
     let (upto, max) = last.unwrap_or((i64::MAX, i64::MAX));
     let range = format!("fresh = 1 AND ({hash}, article_id) <= (?1, ?2)");
-    let moving: Vec<i64> = sqlx::query_scalar(&format!("SELECT {hash} FROM {table} WHERE {range}"))
-        .bind(upto)
-        .bind(max)
-        .fetch_all(&mut *conn)
-        .await?;
-    settled.settle(t, &moving);
-    sqlx::query(&format!(
+    // A key the settled tier held already (ignored, not returned) is in
+    // the filter already.
+    let settling: Vec<i64> = sqlx::query_scalar(&format!(
         "INSERT OR IGNORE INTO {table} (fresh, {hash}, article_id) \
-         SELECT 0, {hash}, article_id FROM {table} WHERE {range} ORDER BY {hash}, article_id"
+         SELECT 0, {hash}, article_id FROM {table} WHERE {range} ORDER BY {hash}, article_id \
+         RETURNING {hash}"
     ))
     .bind(upto)
     .bind(max)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
+    settled.settle(t, &settling);
     let moved = sqlx::query(&format!("DELETE FROM {table} WHERE {range}"))
         .bind(upto)
         .bind(max)
@@ -517,13 +525,8 @@ async fn known_links<'a>(
     settled: &SettledKeys,
     rows: &'a [GoogleRow<'_>],
 ) -> Result<HashMap<&'a str, ArticleRef>> {
-    let may_be_settled = settled.may_hold(KEY_TABLES[0], rows.iter().map(|r| r.id_hash));
-    let (both, fresh): (Vec<_>, Vec<_>) = rows
-        .iter()
-        .zip(may_be_settled)
-        .partition(|(_, settled)| *settled);
     let mut links = HashMap::new();
-    for (part, tiers) in [(both, BOTH_TIERS), (fresh, FRESH_TIER)] {
+    for (part, tiers) in settled.by_tier(KEY_TABLES[0], rows, |r| r.id_hash) {
         for chunk in part.chunks(CHUNK_ROWS) {
             let (size, padded_rows) = padded(chunk);
             // Rows come back by their position in the chunk.
@@ -537,11 +540,11 @@ async fn known_links<'a>(
             for (k, r) in padded_rows.enumerate() {
                 q = q
                     .bind(r.map(|_| k as i64))
-                    .bind(r.map(|(r, _)| &r.google.google_id))
-                    .bind(r.map(|(r, _)| r.id_hash));
+                    .bind(r.map(|r| &r.google.google_id))
+                    .bind(r.map(|r| r.id_hash));
             }
             for (k, article_id) in q.fetch_all(&mut *conn).await? {
-                if let Some((r, _)) = chunk.get(k as usize) {
+                if let Some(r) = chunk.get(k as usize) {
                     links.insert(r.google.google_id.as_str(), ArticleRef::Stored(article_id));
                 }
             }
@@ -574,13 +577,8 @@ async fn known_stories<'a>(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let may_be_settled = settled.may_hold(KEY_TABLES[1], wanted.iter().map(|w| w.2));
-    let (both, fresh): (Vec<_>, Vec<_>) = wanted
-        .into_iter()
-        .zip(may_be_settled)
-        .partition(|(_, settled)| *settled);
     let mut stories = HashMap::new();
-    for (part, tiers) in [(both, BOTH_TIERS), (fresh, FRESH_TIER)] {
+    for (part, tiers) in settled.by_tier(KEY_TABLES[1], wanted, |w| w.2) {
         for chunk in part.chunks(CHUNK_ROWS) {
             let (size, padded_rows) = padded(chunk);
             // Rows come back by their position in the chunk.
@@ -597,12 +595,12 @@ async fn known_stories<'a>(
             for (k, w) in padded_rows.enumerate() {
                 q = q
                     .bind(w.map(|_| k as i64))
-                    .bind(w.map(|(w, _)| w.0))
-                    .bind(w.map(|(w, _)| w.1))
-                    .bind(w.map(|(w, _)| w.2));
+                    .bind(w.map(|w| w.0))
+                    .bind(w.map(|w| w.1))
+                    .bind(w.map(|w| w.2));
             }
             for (k, id, resolution) in q.fetch_all(&mut *conn).await? {
-                if let Some(&((key, window, _), _)) = chunk.get(k as usize) {
+                if let Some(&(key, window, _)) = chunk.get(k as usize) {
                     stories.insert((key, window), (id, resolution));
                 }
             }
@@ -661,10 +659,11 @@ async fn insert_unresolved(
 }
 
 /// Whether the ids of the links `insert_links` gets may be linked already.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum LinkIds {
     /// `store_google` looked every id up in this transaction and passes each
-    /// new id once: a second lookup per link cost ~5 % of the writer's time.
+    /// new id once: a second lookup would read both key tiers and the link
+    /// row again for every link.
     New,
     /// The decoded path meets ids again when feeds overlap: an id the
     /// archive links already is left as it is.
