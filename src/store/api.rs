@@ -225,6 +225,8 @@ pub struct ArticleFeedItem {
     pub entry_key: String,
     pub guid: Option<String>,
     pub link: Option<String>,
+    /// The Google id of `link`, when the article has a Google link of it.
+    #[sqlx(skip)]
     pub google_id: Option<String>,
     pub first_seen_at: String,
     pub last_seen_at: String,
@@ -591,9 +593,9 @@ impl Store {
             let parsed: Vec<String> = serde_json::from_str(authors).unwrap_or_default();
             columns.insert("authors".into(), parsed.into());
         }
-        let feeds: Vec<ArticleFeedItem> = sqlx::query_as(
+        let mut feeds: Vec<ArticleFeedItem> = sqlx::query_as(
             "SELECT fi.feed_id, f.url AS feed_url, f.name AS feed_name, f.title AS feed_title, \
-             fi.entry_key, fi.guid, fi.link, fi.google_id, fi.first_seen_at, fi.last_seen_at \
+             fi.entry_key, fi.guid, fi.link, fi.first_seen_at, fi.last_seen_at \
              FROM feed_items fi JOIN feeds f ON f.id = fi.feed_id \
              WHERE fi.article_id = ? ORDER BY fi.first_seen_at, fi.id",
         )
@@ -613,6 +615,14 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        for item in &mut feeds {
+            item.google_id = item.link.as_deref().and_then(|link| {
+                google_links
+                    .iter()
+                    .find(|g| super::google::link_names_id(link, &g.google_id))
+                    .map(|g| g.google_id.clone())
+            });
+        }
         let mut links: Vec<String> = feeds.iter().filter_map(|f| f.link.clone()).collect();
         links.sort();
         links.dedup();

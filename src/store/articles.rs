@@ -1117,17 +1117,25 @@ mod tests {
         entry
     }
 
+    /// The Google id in the link of the feed item `item`, as `google` gives
+    /// it.
+    fn google_id_of(item: &str) -> String {
+        format!("replace(replace({item}.link, 'https://news.google.com/rss/articles/', ''), '?oc=5', '')")
+    }
+
     /// Every feed item with the Google id its article was created for (its
     /// first item's) and its link's status, in feed and key order.
     async fn google_items(store: &Store) -> Vec<(String, String, Option<String>)> {
-        sqlx::query_as(
+        sqlx::query_as(&format!(
             "SELECT fi.entry_key, \
-               (SELECT first.google_id FROM feed_items first WHERE first.article_id = a.id \
-                ORDER BY first.id LIMIT 1), g.status FROM feed_items fi \
-             JOIN articles a ON a.id = fi.article_id \
-             LEFT JOIN google_links g ON g.google_id = fi.google_id \
-             ORDER BY fi.feed_id, fi.entry_key",
-        )
+                   (SELECT {} FROM feed_items first WHERE first.article_id = a.id \
+                    ORDER BY first.id LIMIT 1), g.status FROM feed_items fi \
+                 JOIN articles a ON a.id = fi.article_id \
+                 LEFT JOIN google_links g ON g.google_id = {} \
+                 ORDER BY fi.feed_id, fi.entry_key",
+            google_id_of("first"),
+            google_id_of("fi")
+        ))
         .fetch_all(store.pool())
         .await
         .unwrap()
@@ -1828,10 +1836,13 @@ mod tests {
         // of its id points there.
         let mismatched = count(
             &store,
-            "SELECT COUNT(*) FROM feed_items fi JOIN articles a ON a.id = fi.article_id \
-             JOIN google_links g ON g.google_id = fi.google_id \
-             WHERE a.title != 'Headline of ' || fi.google_id OR g.article_id != a.id \
-               OR a.url_key != 'gn:' || a.id",
+            &format!(
+                "SELECT COUNT(*) FROM feed_items fi JOIN articles a ON a.id = fi.article_id \
+                 LEFT JOIN google_links g ON g.google_id = {id} \
+                 WHERE fi.link LIKE 'https://news.google.com/%' AND (a.title != 'Headline of ' || {id} \
+                   OR g.article_id IS NOT a.id OR a.url_key != 'gn:' || a.id)",
+                id = google_id_of("fi")
+            ),
         )
         .await;
         assert_eq!(mismatched, 0);

@@ -47,6 +47,17 @@ pub(crate) fn key_hash(key: &str) -> i64 {
     i64::from_le_bytes(first)
 }
 
+/// Whether a feed item's `link`, as the feed gave it, is the link of Google
+/// id `id`: the id is a segment of its path (`/rss/articles/{id}`), which is
+/// where newsd read it from (`google_news::article_id_from_url`). Feed items
+/// keep no id of their own (migration 0016).
+pub(super) fn link_names_id(link: &str, id: &str) -> bool {
+    url::Url::parse(link)
+        .ok()
+        .and_then(|u| u.path_segments().map(|mut segs| segs.any(|s| s == id)))
+        .unwrap_or(false)
+}
+
 /// The condition that finds the link of a Google id (`?hash`: its
 /// `key_hash`, `?id`: the id) through `google_link_keys` (migration 0014).
 fn by_google_id(hash: u8, id: u8) -> String {
@@ -751,10 +762,10 @@ pub(super) async fn insert_items(
         let (size, padded_rows) = padded(chunk);
         let sql = format!(
             "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, \
-               last_seen_at, google_id) \
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column6, \
-               v.column7 FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL",
-            placeholders(size, 7)
+               last_seen_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column6 \
+             FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL",
+            placeholders(size, 6)
         );
         let mut q = sqlx::query(&sql);
         for item in padded_rows {
@@ -765,8 +776,7 @@ pub(super) async fn insert_items(
                 .bind(item.map(|(_, id)| *id))
                 .bind(r.and_then(|r| r.entry.guid.as_deref()))
                 .bind(r.and_then(|r| r.entry.link.as_deref()))
-                .bind(r.map(|r| r.now))
-                .bind(r.map(|r| &r.google.google_id));
+                .bind(r.map(|r| r.now));
         }
         q.execute(&mut *conn).await?;
     }
@@ -1093,12 +1103,21 @@ async fn split_link(
         .bind(key)
         .fetch_one(&mut *conn)
         .await?;
-    sqlx::query("UPDATE feed_items SET article_id = ?3 WHERE google_id = ?1 AND article_id = ?2")
-        .bind(google_id)
-        .bind(from)
-        .bind(to)
-        .execute(&mut *conn)
-        .await?;
+    let items: Vec<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, link FROM feed_items WHERE article_id = ?")
+            .bind(from)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (item, _) in items
+        .iter()
+        .filter(|(_, link)| link.as_deref().is_some_and(|l| link_names_id(l, google_id)))
+    {
+        sqlx::query("UPDATE feed_items SET article_id = ?2 WHERE id = ?1")
+            .bind(item)
+            .bind(to)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query("UPDATE google_links SET article_id = ?3 WHERE article_id = ?2 AND google_id = ?1")
         .bind(google_id)
         .bind(from)
@@ -1112,10 +1131,30 @@ async fn split_link(
 mod tests {
     use super::super::test_support::temp_store;
     use super::{
-        key_hash, merge_fresh_slice, settle_keys, Bloom, KeyTable, FRESH_KEYS_LIMIT, KEY_TABLES,
-        MERGE_SLICE,
+        key_hash, link_names_id, merge_fresh_slice, settle_keys, Bloom, KeyTable, FRESH_KEYS_LIMIT,
+        KEY_TABLES, MERGE_SLICE,
     };
     use std::time::Instant;
+
+    #[test]
+    fn a_link_names_the_google_id_in_its_path_and_no_other() {
+        let id = "CBMiK2h0dHBzOi8vbmV3cy5leGFtcGxlL2Evb25l0gEA";
+        for link in [
+            format!("https://news.google.com/rss/articles/{id}?oc=5"),
+            format!("http://127.0.0.1:8080/articles/{id}"),
+            format!("https://news.google.com/__i/rss/rd/articles/{id}?hl=en-US&gl=US"),
+        ] {
+            assert!(link_names_id(&link, id), "{link}");
+        }
+        for link in [
+            format!("https://news.google.com/rss/articles/{id}x?oc=5"),
+            format!("https://news.google.com/rss/articles/x{id}"),
+            format!("https://news.google.com/rss/articles/other?id={id}"),
+            format!("not a url {id}"),
+        ] {
+            assert!(!link_names_id(&link, id), "{link}");
+        }
+    }
 
     #[test]
     fn a_key_filter_holds_every_hash_it_was_given_and_few_others() {

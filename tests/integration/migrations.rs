@@ -80,9 +80,9 @@ async fn seed(pool: &SqlitePool, version: i64) {
             "INSERT INTO articles (id, url, url_key, title, first_seen_at, updated_at, resolution, provisional_key) \
              VALUES (12, NULL, 'google:CBMiX', 'Pending Google story', '2026-01-02T00:00:00Z', \
                      '2026-01-02T00:00:00Z', 'unresolved', 'pending google story|pub.example')",
-            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at, google_id) \
+            "INSERT INTO feed_items (feed_id, entry_key, article_id, guid, link, first_seen_at, last_seen_at) \
              VALUES (7, 'id:CBMiX', 12, 'CBMiX', 'https://news.google.com/rss/articles/CBMiX', \
-                     '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'CBMiX')",
+                     '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z')",
             "INSERT INTO google_links (google_id, article_id, hl, gl, ceid, status, next_try_at, first_seen_at) \
              VALUES ('CBMiX', 12, 'en-US', 'US', 'US:en', 'pending', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z')",
             "INSERT INTO story_hints (article_id, url, title, source) \
@@ -90,6 +90,13 @@ async fn seed(pool: &SqlitePool, version: i64) {
         ] {
             sqlx::query(sql).execute(pool).await.expect("seed 0002 rows");
         }
+    }
+    if (2..16).contains(&version) {
+        // Items kept a copy of their Google id until 0016.
+        sqlx::query("UPDATE feed_items SET google_id = 'CBMiX' WHERE entry_key = 'id:CBMiX'")
+            .execute(pool)
+            .await
+            .expect("seed the item's Google id");
     }
     if version >= 3 {
         sqlx::query(
@@ -228,6 +235,25 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             1
         );
         assert_eq!(count("SELECT COUNT(*) FROM story_hints").await, 1);
+        // 0016 drops the item's copy of the id; its link still names it, and
+        // the article's detail still shows it.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM feed_items WHERE article_id = 12 AND link = 'https://news.google.com/rss/articles/CBMiX'").await,
+            1
+        );
+        let detail = store
+            .article_detail(12)
+            .await
+            .expect("article detail")
+            .expect("the Google article");
+        assert_eq!(
+            detail
+                .feeds
+                .iter()
+                .map(|f| f.google_id.as_deref())
+                .collect::<Vec<_>>(),
+            [Some("CBMiX")]
+        );
         if seeded_version < 11 {
             // 0011 gives hints the Google id of their link, and opening the
             // store after 0012 its hash.
