@@ -5,6 +5,8 @@
 #   bench/ingest.sh                 # N=100 and N=5000
 #   SIZES="100" bench/ingest.sh     # only N=100
 #   SHAPE=google bench/ingest.sh    # feeds shaped like Google News search feeds
+#   PY_MODES=minimal bench/ingest.sh  # only the minimal Python script (default: both,
+#                                     # "minimal same-work"; see bench/feedparser_baseline.py)
 #
 # Rounds per size (RUST_ROUNDS_<N>, PY_ROUNDS_<N>) are chosen so that each run
 # lasts >= ~10 s on a 2-core machine; override them through the environment.
@@ -17,6 +19,7 @@ export RUST_LIB_BACKTRACE=0
 SIZES=${SIZES:-"100 5000"}
 CONCURRENCY=${CONCURRENCY:-16}
 SHAPE=${SHAPE:-plain}
+PY_MODES=${PY_MODES:-"minimal same-work"}
 : "${RUST_ROUNDS_100:=3}" "${PY_ROUNDS_100:=2}"
 : "${RUST_ROUNDS_5000:=1}" "${PY_ROUNDS_5000:=1}"
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -43,26 +46,30 @@ for n in $SIZES; do
     "$BIN" --feeds "$n" --rounds "$rust_rounds" --concurrency "$CONCURRENCY" --shape "$SHAPE" --json "${extra[@]}" \
         >"$OUT/rust-$n.json" || echo "newsd run failed its correctness check (see above)" >&2
 
-    echo "load average before python N=$n: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load" >&2
-    echo "== feedparser+sqlite3: $n feeds x $py_rounds rounds" >&2
-    "$BIN" --serve-only --feeds "$n" --port 0 --shape "$SHAPE" >"$OUT/server-$n.out" &
-    server=$!
-    for _ in $(seq 100); do
-        grep -q LISTENING "$OUT/server-$n.out" 2>/dev/null && break
-        sleep 0.1
+    for mode in $PY_MODES; do
+        echo "load average before python ($mode) N=$n: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load" >&2
+        echo "== feedparser+sqlite3 ($mode): $n feeds x $py_rounds rounds" >&2
+        "$BIN" --serve-only --feeds "$n" --port 0 --shape "$SHAPE" >"$OUT/server-$n.out" &
+        server=$!
+        for _ in $(seq 100); do
+            grep -q LISTENING "$OUT/server-$n.out" 2>/dev/null && break
+            sleep 0.1
+        done
+        port=$(awk '/LISTENING/ {print $2}' "$OUT/server-$n.out")
+        flag=()
+        if [ "$mode" = same-work ]; then flag=(--same-work); fi
+        python3 bench/feedparser_baseline.py --server "http://127.0.0.1:$port" \
+            --feeds "$n" --rounds "$py_rounds" --json "${flag[@]}" >"$OUT/py-$mode-$n.json" || status=$?
+        kill "$server"
+        wait "$server" 2>/dev/null || true
+        [ "${status:-0}" -eq 0 ] || exit "$status"
     done
-    port=$(awk '/LISTENING/ {print $2}' "$OUT/server-$n.out")
-    python3 bench/feedparser_baseline.py --server "http://127.0.0.1:$port" \
-        --feeds "$n" --rounds "$py_rounds" --json >"$OUT/py-$n.json" || status=$?
-    kill "$server"
-    wait "$server" 2>/dev/null || true
-    [ "${status:-0}" -eq 0 ] || exit "$status"
 done
 
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/load"
-python3 - "$OUT" $SIZES <<'EOF'
+python3 - "$OUT" "$PY_MODES" $SIZES <<'EOF'
 import json, os, sys
-out, sizes = sys.argv[1], sys.argv[2:]
+out, modes, sizes = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
 def first(path):
     with open(path) as f:
         return json.loads(f.readline())
@@ -71,14 +78,17 @@ print("| feeds | implementation | rounds | new entries stored | poll s | entries
 print("|------:|----------------|-------:|-------------------:|-------:|----------:|-------------:|:-------:|")
 ratios = []
 for n in sizes:
-    r, p = first(f"{out}/rust-{n}.json"), first(f"{out}/py-{n}.json")
-    for d, name in ((r, "newsd (Rust)"), (p, "feedparser + sqlite3")):
+    r = first(f"{out}/rust-{n}.json")
+    py = {m: first(f"{out}/py-{m}-{n}.json") for m in modes}
+    rows = [(r, "newsd (Rust)")] + [(p, f"feedparser + sqlite3, {m}") for m, p in py.items()]
+    for d, name in rows:
         print(f"| {n} | {name} | {d['rounds']} | {d['new_entries']} | {d['seconds']:.1f} | "
               f"{d['entries_per_sec']:,.0f} | {d['peak_rss_mib']:.1f} | {'yes' if d['correct'] else 'NO (%d failed polls)' % d.get('failed_polls', 0)} |")
-    ratios.append((n, r["entries_per_sec"] / p["entries_per_sec"], r))
+    ratios.append((n, {m: r["entries_per_sec"] / p["entries_per_sec"] for m, p in py.items()}, r))
 print()
-for n, ratio, r in ratios:
-    print(f"N={n}: Rust/Python throughput = {ratio:.2f}x; newsd RSS before the first round "
+for n, by_mode, r in ratios:
+    against = ", ".join(f"{ratio:.2f}x {m}" for m, ratio in by_mode.items())
+    print(f"N={n}: Rust/Python throughput = {against}; newsd RSS before the first round "
           f"{r['rss_before_mib']:.1f} MiB, CPU busy {r['cpu_seconds'] / r['seconds']:.2f} of {os.cpu_count()} cores")
 for n in sizes:
     with open(f"{out}/rust-{n}.json") as f:
