@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod crash;
 mod disk_full;
+mod docs;
 mod fetch;
 mod fulltext;
 mod fuzz_regressions;
