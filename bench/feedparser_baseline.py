@@ -61,7 +61,7 @@ def url_key(link):
         for k, v in urllib.parse.parse_qsl(u.query, keep_blank_values=True)
         if not (k.lower().startswith("utm_") or k.lower() in TRACKING)
     )
-    path = u.path.rstrip("/") or ""
+    path = u.path.rstrip("/")
     return host + path + ("?" + urllib.parse.urlencode(query) if query else "")
 
 
