@@ -1,817 +1,582 @@
-//! All SQL lives here. SQLite in WAL mode through sqlx; migrations embedded
-//! and applied at start by writers; readers never migrate.
+//! The archive: every query newsd makes, behind one engine-neutral API.
+//!
+//! [`Store`] is what the rest of newsd holds. Its methods take and return
+//! plain types defined here by role ([`feeds`], [`ingest`],
+//! [`google_links`], [`fulltext_queue`], [`query`], [`stories`],
+//! [`retention`], [`export`], [`stats`]); no sqlx row or connection type
+//! and no engine's SQL reaches its callers (raw FTS5 syntax goes through
+//! only where a method says so). The dedupe rules have one home,
+//! [`identity`]; each engine applies them with its own statements.
+//!
+//! Each engine is a module implementing the same methods: today
+//! [`sqlite`] (one file, WAL, one writer thread), chosen by the scheme of
+//! `database.url`. `Store` holds an enum over the engines rather than a
+//! `dyn` trait object: the methods are async, and an enum keeps them plain
+//! `async fn`s (no boxed futures or `async_trait`) with static dispatch,
+//! while a `match` in each forwarding method makes the compiler name every
+//! method a new engine has yet to implement. Generic code over a trait
+//! would have spread a type parameter through `app`, `api` and `cli`.
+//!
+//! Other modules: [`error`] (the one error type), [`time`] (timestamps as
+//! stored), [`testing`] (fresh stores for tests, every engine from one
+//! place).
 
-mod api;
-mod articles;
-mod feeds;
-mod fulltext;
-mod google;
-mod lane;
-mod retention;
-mod search;
-mod stories;
+pub mod error;
+pub mod export;
+pub mod feeds;
+pub mod fulltext_queue;
+pub mod google_links;
+pub mod identity;
+pub mod ingest;
+pub mod query;
+pub mod retention;
+mod sqlite;
+pub mod stats;
+pub mod stories;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+pub mod time;
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use futures::TryStreamExt;
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::SqlitePool;
+use chrono::{DateTime, Utc};
 
-pub use api::{
+pub use self::error::{Result, StoreError};
+pub use self::export::ExportArticle;
+pub use self::feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats};
+pub use self::google_links::{
+    Budget, GoogleEntry, GoogleQueueStats, Hint, LinkStatus, PendingLink,
+};
+pub use self::ingest::{NewEntry, PollStored};
+pub use self::query::{
     ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
-    ArticleSearch, ItemText, RankKey, SearchOrder, SeenKey, StoryHint,
+    ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder, SearchQuery, SeenKey, StoryHint,
 };
-pub use articles::{ExportArticle, NewEntry, PollStored};
-pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
-pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
-pub use google::{Budget, GoogleEntry, GoogleQueueStats, Hint, PendingLink};
-pub use retention::{PruneReport, RetentionPolicy};
-pub use search::{SearchHit, SearchQuery};
-pub use stories::{ClusterReport, StoryItem};
+pub use self::retention::{PruneReport, RetentionPolicy};
+pub use self::sqlite::MIGRATOR;
+pub use self::stats::Stats;
+pub use self::stories::{ClusterReport, StoryItem};
+pub use self::time::{parse_ts, ts};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+use self::sqlite::SqliteStore;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("invalid database url {url:?}: {reason}")]
-    Url { url: String, reason: String },
-    #[error("cannot create database directory {path}: {source}")]
-    Dir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("database {path} does not exist")]
-    Missing { path: PathBuf },
-    #[error(
-        "database schema is at version {found}, this newsd expects {expected}; run `newsd run` (or a matching newsd) to migrate it"
-    )]
-    SchemaVersion { found: i64, expected: i64 },
-    #[error("no feed matches {0:?}")]
-    FeedNotFound(String),
-    #[error(
-        "feed {0} is managed by the config file; remove it from the config's [[feeds]] instead"
-    )]
-    ConfigManaged(String),
-    #[error("bad search query: {0}")]
-    Query(String),
-    /// A statement affected other rows than the ones it must have: the
-    /// transaction is rolled back rather than committed half right.
-    #[error("unexpected database state: {0}")]
-    Inconsistent(String),
-    #[error("cannot start the database write thread: {0}")]
-    Lane(std::io::Error),
-    #[error("the database write thread stopped: {0}")]
-    LaneStopped(String),
-    #[error("the database is open read-only; {0} needs a writer")]
-    ReadOnly(&'static str),
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-/// A UTC timestamp as stored: RFC 3339, second precision, `Z` suffix.
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
+/// The archive, on whichever engine `database.url` names.
+#[derive(Debug, Clone)]
+pub struct Store {
+    engine: Engine,
 }
 
 #[derive(Debug, Clone)]
-pub struct Store {
-    /// Readers: several connections, never blocked by the writer (WAL).
-    pool: SqlitePool,
-    /// The one writing connection: writers queue for it here instead of
-    /// spinning on SQLite's busy handler against each other.
-    writer: SqlitePool,
-    path: PathBuf,
-    /// Test hook, see [`Store::set_page_limit`]; 0 when never used.
-    page_limit: Arc<AtomicI64>,
-    /// The write thread: poll writes and search indexing; none for a
-    /// read-only store.
-    lane: Option<Arc<lane::WriteLane>>,
-    /// The lane's filter of settled lookup keys, for tests that settle keys
-    /// themselves: a merge the filter did not see would hide its keys.
-    #[cfg(test)]
-    settled: Arc<google::SettledKeys>,
+enum Engine {
+    Sqlite(SqliteStore),
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Stats {
-    pub feeds: i64,
-    pub feeds_enabled: i64,
-    pub feeds_failing: i64,
-    pub articles: i64,
-    pub articles_with_text: i64,
-    pub feed_items: i64,
-    pub database_bytes: u64,
+/// Runs a call on the store's engine: every engine implements the same
+/// methods, so each forwarding method is one `match`.
+macro_rules! on_engine {
+    ($self:ident, $e:ident => $call:expr) => {
+        match &$self.engine {
+            Engine::Sqlite($e) => $call,
+        }
+    };
 }
 
-/// Whether a connection going back to the pool is out of any transaction;
-/// one that is not gets closed instead of reused.
-///
-/// When a statement fails with SQLITE_FULL or an I/O error, SQLite may roll
-/// the whole transaction back by itself. sqlx 0.8 still counts it as open:
-/// the ROLLBACK it sends when the `Transaction` drops fails ("no transaction
-/// is active"), and from then on every `BEGIN` on that connection is refused
-/// ("attempted to call begin_with at non-zero transaction depth"), so one full
-/// disk used to leave the writer pool unable to write ever again.
-async fn transaction_closed(conn: &mut sqlx::SqliteConnection) -> bool {
-    use sqlx::Connection as _;
-    if conn.is_in_transaction() {
-        // Let the rollback a dropped `Transaction` queued run first.
-        let _ = conn.ping().await;
-    }
-    !conn.is_in_transaction()
-}
-
-/// The writer connection's page cache, in KiB (a negative `cache_size`).
-const WRITER_CACHE_KIB: &str = "-16384";
-
-/// SQLite's largest `max_page_count`.
-const MAX_PAGE_COUNT: i64 = 4_294_967_294;
-
-/// An article waiting for the search indexes: id, title, summary, text.
-type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
-
-/// Articles indexed per transaction: large enough that FTS5 writes few
-/// segments per round.
-const INDEX_BATCH: i64 = 2000;
-
-async fn apply_page_limit(
-    conn: &mut sqlx::SqliteConnection,
-    limit: &AtomicI64,
-) -> std::result::Result<(), sqlx::Error> {
-    let limit = limit.load(Ordering::SeqCst);
-    if limit > 0 {
-        sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
-
-pub fn db_path(url: &str) -> Result<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .ok_or_else(|| StoreError::Url {
+/// Which engine a database URL names, or why none does.
+fn engine_of(url: &str) -> Result<&'static str> {
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("sqlite") => Ok("sqlite"),
+        _ => Err(StoreError::Url {
             url: url.to_owned(),
             reason: "must start with sqlite:".into(),
-        })?;
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Err(StoreError::Url {
-            url: url.to_owned(),
-            reason: "a file path is required".into(),
-        });
+        }),
     }
-    Ok(PathBuf::from(path))
+}
+
+/// The file the archive at `url` lives in; the single-writer lock sits
+/// beside it.
+pub fn db_path(url: &str) -> Result<std::path::PathBuf> {
+    engine_of(url)?;
+    sqlite::db_path(url)
 }
 
 impl Store {
     /// Opens (creating if needed) and migrates the database: for writers.
     pub async fn open(url: &str, busy_timeout: Duration) -> Result<Self> {
-        let path = db_path(url)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let opts = Self::options(&path, busy_timeout, true)?
-            .create_if_missing(true)
-            // Only takes effect when the file is created, which is when we want it.
-            .auto_vacuum(SqliteAutoVacuum::Incremental);
-        let page_limit = Arc::new(AtomicI64::new(0));
-        let writer = Self::pool_options(&page_limit, 1)
-            .connect_with(opts.clone())
-            .await?;
-        MIGRATOR.run(&writer).await?;
-        let hashed = google::fill_key_hashes(&writer).await?;
-        if hashed > 0 {
-            tracing::info!(
-                rows = hashed,
-                "hashed the lookup keys of rows from before migrations 0012 and 0013"
-            );
-        }
-        let rekeyed = articles::rekey_long_entries(&writer).await?;
-        if rekeyed > 0 {
-            tracing::info!(
-                entries = rekeyed,
-                "keyed entries with long guids or links by hash (migration 0015)"
-            );
-        }
-        // Readers get no journal or auto_vacuum pragmas: `auto_vacuum` is
-        // written to the file header, so each new reader connection waited
-        // for the write lock and failed with "database is locked" while the
-        // writer held it past busy_timeout (seen in examples/api_bench.rs:
-        // API requests answering 500 during ingest). WAL mode is already
-        // set on the file by the writer.
-        let reader = Self::options(&path, busy_timeout, false)?;
-        let pool = Self::pool_options(&page_limit, 4)
-            .connect_with(reader)
-            .await?;
-        let checkpoints = Self::options(&path, busy_timeout, false)?;
-        let settled = Arc::new(google::SettledKeys::default());
-        let lane = Some(Arc::new(lane::WriteLane::start(
-            writer.clone(),
-            settled.clone(),
-            checkpoints,
-        )?));
-        Ok(Store {
-            pool,
-            writer,
-            path,
-            page_limit,
-            lane,
-            #[cfg(test)]
-            settled,
-        })
-    }
-
-    /// Pool options shared by the reader and writer pools: a connection that
-    /// comes back still inside a transaction (SQLite rolled it back on its own,
-    /// e.g. after SQLITE_FULL) is closed, and the test-only page limit applies.
-    ///
-    /// Connections are kept for the life of the process: sqlx's defaults
-    /// close them after 10 idle or 30 minutes, which suits network databases;
-    /// here each replacement only built a new page cache on a new thread
-    /// while the old one's memory went back to a fragmented heap, and the
-    /// daemon's RSS stepped up by 2-4 MiB each time (BENCHMARKS.md, "Soak",
-    /// run 10). A connection's memory is bounded by its `cache_size`.
-    fn pool_options(page_limit: &Arc<AtomicI64>, max: u32) -> SqlitePoolOptions {
-        let (on_connect, on_acquire) = (page_limit.clone(), page_limit.clone());
-        SqlitePoolOptions::new()
-            .max_connections(max)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .after_release(|conn, _| Box::pin(async move { Ok(transaction_closed(conn).await) }))
-            .after_connect(move |conn, _| {
-                let limit = on_connect.clone();
-                Box::pin(async move { apply_page_limit(conn, &limit).await })
-            })
-            .before_acquire(move |conn, _| {
-                let limit = on_acquire.clone();
-                Box::pin(async move { apply_page_limit(conn, &limit).await.map(|()| true) })
-            })
+        engine_of(url)?;
+        let engine = Engine::Sqlite(SqliteStore::open(url, busy_timeout).await?);
+        Ok(Store { engine })
     }
 
     /// Opens an existing database without migrating or writing: for readers.
     /// Refuses a database at another schema version.
     pub async fn open_read_only(url: &str, busy_timeout: Duration) -> Result<Self> {
-        let path = db_path(url)?;
-        if !path.exists() {
-            return Err(StoreError::Missing { path });
-        }
-        let opts = Self::options(&path, busy_timeout, false)?.read_only(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
-        let store = Store {
-            writer: pool.clone(),
-            pool,
-            path,
-            page_limit: Arc::default(),
-            lane: None,
-            #[cfg(test)]
-            settled: Arc::default(),
-        };
-        store.check_schema_version().await?;
-        Ok(store)
+        engine_of(url)?;
+        let engine = Engine::Sqlite(SqliteStore::open_read_only(url, busy_timeout).await?);
+        Ok(Store { engine })
     }
 
-    fn options(path: &Path, busy_timeout: Duration, writer: bool) -> Result<SqliteConnectOptions> {
-        let url = format!("sqlite://{}", path.display());
-        let opts = SqliteConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Url {
-                url,
-                reason: e.to_string(),
-            })?
-            .foreign_keys(true)
-            .busy_timeout(busy_timeout);
-        if !writer {
-            return Ok(opts);
-        }
-        Ok(opts
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            // Keeps the WAL file from growing without bound between checkpoints.
-            .pragma("journal_size_limit", "67108864")
-            // The background checkpointer (store/lane.rs) copies the WAL;
-            // the writer's own checkpoint only lets the WAL start over, at
-            // ~200 MiB. Each one waits in fsync for the writeback the other
-            // connection started, so rarer is faster: ingest at N=5,000 ran
-            // 10 % faster than with one every ~40 MiB. A quiet daemon's WAL
-            // starts over long before (see `checkpoint_in_background`).
-            .pragma("wal_autocheckpoint", "50000")
-            // Statement journals (every multi-row insert needs one) in memory
-            // instead of a temporary file.
-            .pragma("temp_store", "memory")
-            // A group commit changes a few thousand pages across some twenty
-            // b-trees. In SQLite's default 2 MiB cache they spilled into the
-            // WAL mid-transaction, to be written again at commit, and the
-            // upper levels of those b-trees were read back for every group:
-            // 16 MiB took 12-15 % off the writer's CPU per Google-shaped
-            // entry (BENCHMARKS.md, session 9). Readers keep the default.
-            .pragma("cache_size", WRITER_CACHE_KIB))
+    /// Where the archive lives, for messages and size accounting.
+    pub fn path(&self) -> &Path {
+        on_engine!(self, e => e.path())
     }
 
-    pub async fn check_schema_version(&self) -> Result<()> {
-        let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(&self.pool)
-                .await
-                .unwrap_or(None);
-        let found = found.unwrap_or(0);
-        if found != expected {
-            return Err(StoreError::SchemaVersion { found, expected });
-        }
-        Ok(())
-    }
-
-    /// Test hook: caps the database at its current size plus `extra_pages`
-    /// (`PRAGMA max_page_count` on every connection of the writer pool, also
-    /// those it opens later), or lifts the cap (`None`). Simulates a full
-    /// disk; the daemon never calls it. Takes effect as connections are
-    /// next acquired.
+    /// Test hook: caps the database at its current size plus `extra_pages`,
+    /// or lifts the cap (`None`), to simulate a full disk. The daemon never
+    /// calls it.
     #[doc(hidden)]
     pub async fn set_page_limit(&self, extra_pages: Option<i64>) -> Result<()> {
-        let limit = match extra_pages {
-            Some(extra) => {
-                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-                    .fetch_one(&self.pool)
-                    .await?;
-                pages + extra.max(0)
-            }
-            None => MAX_PAGE_COUNT,
-        };
-        self.page_limit.store(limit, Ordering::SeqCst);
-        Ok(())
+        on_engine!(self, e => e.set_page_limit(extra_pages).await)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The SQLite engine's reader pool, for tests that look at rows
+    /// directly.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        on_engine!(self, e => e.pool())
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The SQLite engine itself, for the engine's own tests.
+    #[cfg(test)]
+    fn sqlite(&self) -> &SqliteStore {
+        on_engine!(self, e => e)
+    }
+
+    // ---- Upkeep and operations
+
+    pub async fn check_schema_version(&self) -> Result<()> {
+        on_engine!(self, e => e.check_schema_version().await)
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
-    }
-
-    /// `BEGIN IMMEDIATE`: takes the write lock up front, so a transaction never
-    /// fails halfway when another connection wrote since it started reading.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    fn write_lane(&self, what: &'static str) -> Result<&lane::WriteLane> {
-        self.lane.as_deref().ok_or(StoreError::ReadOnly(what))
-    }
-
-    /// Adds articles stored or changed since the last call to the full-text
-    /// indexes, in batches; returns how many. Search sees an article once
-    /// this ran. Only articles with text in a script written without spaces
-    /// go into the trigram index (migration 0007).
-    pub async fn index_pending(&self) -> Result<usize> {
-        let store = self.clone();
-        self.write_lane("search indexing")?
-            .run(async move {
-                let mut total = 0;
-                while let Some(n) = store.index_batch().await? {
-                    total += n;
-                }
-                Ok(total)
-            })
-            .await
-    }
-
-    /// Indexes in the background, on the write thread between polls, once a
-    /// batch's worth of new articles waits: the indexing then overlaps with
-    /// the fetching and parsing of the next polls instead of following them.
-    fn index_when_a_batch_waits(&self, added: usize) {
-        let Some(lane) = &self.lane else { return };
-        let waiting = lane.unindexed.fetch_add(added, Ordering::Relaxed) + added;
-        if waiting < INDEX_BATCH as usize || lane.indexing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        lane.unindexed.store(0, Ordering::Relaxed);
-        let store = self.clone();
-        let done = lane.clone();
-        lane.spawn(async move {
-            if let Err(e) = store.index_batch().await {
-                tracing::warn!(error = %e, "background search indexing failed; the articles stay queued");
-            }
-            done.indexing.store(false, Ordering::Release);
-        });
-    }
-
-    /// One batch of `index_pending`, in its own transaction; `None` when
-    /// nothing was waiting.
-    async fn index_batch(&self) -> Result<Option<usize>> {
-        let mut tx = self.begin_write().await?;
-        let upto: Option<i64> = sqlx::query_scalar(
-            "SELECT max(article_id) FROM \
-             (SELECT article_id FROM fts_pending ORDER BY article_id LIMIT ?)",
-        )
-        .bind(INDEX_BATCH)
-        .fetch_one(&mut *tx)
-        .await?;
-        let Some(upto) = upto else {
-            return Ok(None);
-        };
-        // Only texts with a character outside ASCII can be in such a script:
-        // SQLite compares lengths in characters and bytes, so only those
-        // rows come over to be checked here (sending every row was a large
-        // part of the write thread's time). Streamed, not collected: a
-        // batch of long texts (hostile pages are capped only by the body
-        // size) never sits in memory at once.
-        let mut unspaced = Vec::new();
-        {
-            let mut rows = sqlx::query_as::<_, PendingRow>(
-                "SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
-                 CROSS JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ? \
-                 AND (length(CAST(a.title AS BLOB)) != length(a.title) \
-                   OR length(CAST(a.summary AS BLOB)) != length(a.summary) \
-                   OR length(CAST(a.text AS BLOB)) != length(a.text))",
-            )
-            .bind(upto)
-            .fetch(&mut *tx);
-            while let Some((id, title, summary, text)) = rows.try_next().await? {
-                if [title, summary, text]
-                    .iter()
-                    .flatten()
-                    .any(|s| s.chars().any(search::is_unspaced_script))
-                {
-                    unspaced.push(id);
-                }
-            }
-        }
-        // CROSS JOIN keeps the queue outermost: with a plain join SQLite
-        // may carry `<= upto` over to articles.id and walk the whole
-        // archive up to it, every batch.
-        sqlx::query(
-            "INSERT INTO articles_fts (rowid, title, summary, text) \
-             SELECT a.id, a.title, a.summary, a.text FROM fts_pending p \
-             CROSS JOIN articles a ON a.id = p.article_id WHERE p.article_id <= ?",
-        )
-        .bind(upto)
-        .execute(&mut *tx)
-        .await?;
-        if !unspaced.is_empty() {
-            let ids = serde_json::to_string(&unspaced).unwrap_or_else(|_| "[]".into());
-            sqlx::query(
-                "INSERT OR IGNORE INTO trigram_rows (article_id) \
-                 SELECT value FROM json_each(?)",
-            )
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO articles_trigram (rowid, title, summary, text) \
-                 SELECT a.id, a.title, a.summary, a.text FROM json_each(?) j \
-                 CROSS JOIN articles a ON a.id = j.value",
-            )
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let n = sqlx::query("DELETE FROM fts_pending WHERE article_id <= ?")
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(Some(n as usize))
+        on_engine!(self, e => e.close().await)
     }
 
     pub async fn integrity_check(&self) -> Result<String> {
-        Ok(sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_one(&self.pool)
-            .await?)
+        on_engine!(self, e => e.integrity_check().await)
     }
 
     /// FTS5's own check of both search indexes against their content: an
     /// error names the index that does not match. Needs a writer connection
     /// (the check is an `INSERT` command), and reads the whole archive.
     pub async fn check_search_indexes(&self) -> Result<()> {
-        for table in ["articles_fts", "articles_trigram"] {
-            sqlx::query(&format!(
-                "INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)"
-            ))
-            .execute(&self.writer)
-            .await
-            .map_err(|e| StoreError::Inconsistent(format!("{table}: {e}")))?;
-        }
-        Ok(())
+        on_engine!(self, e => e.check_search_indexes().await)
     }
 
     /// Periodic upkeep for a database that lives for months: checkpoint the
     /// WAL, let SQLite refresh its statistics, hand free pages back to the OS.
     pub async fn maintenance(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.writer)
-            .await?;
-        sqlx::query("PRAGMA optimize").execute(&self.writer).await?;
-        sqlx::query("PRAGMA incremental_vacuum(1000)")
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        on_engine!(self, e => e.maintenance().await)
     }
 
     /// A consistent copy of the live database (safe while the daemon writes).
     pub async fn backup(&self, dest: &Path) -> Result<()> {
-        sqlx::query("VACUUM INTO ?")
-            .bind(dest.to_string_lossy().into_owned())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        on_engine!(self, e => e.backup(dest).await)
     }
 
     pub async fn stats(&self) -> Result<Stats> {
-        let (feeds, feeds_enabled, feeds_failing): (i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(enabled), 0), COALESCE(SUM(error_count > 0), 0) FROM feeds",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let (articles, articles_with_text): (i64, i64) =
-            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(text IS NOT NULL), 0) FROM articles")
-                .fetch_one(&self.pool)
-                .await?;
-        let feed_items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feed_items")
-            .fetch_one(&self.pool)
-            .await?;
-        let database_bytes = [
-            self.path.clone(),
-            PathBuf::from(format!("{}-wal", self.path.display())),
-        ]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-        Ok(Stats {
-            feeds,
-            feeds_enabled,
-            feeds_failing,
-            articles,
-            articles_with_text,
-            feed_items,
-            database_bytes,
-        })
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod test_support {
-    use super::*;
-
-    pub async fn temp_store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, Duration::from_secs(5)).await.unwrap();
-        (store, dir)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::test_support::temp_store;
-    use super::*;
-
-    async fn limit_pages(store: &Store, extra: Option<i64>) {
-        store.set_page_limit(extra).await.unwrap();
+        on_engine!(self, e => e.stats().await)
     }
 
-    #[tokio::test]
-    async fn the_wal_is_copied_in_the_background_and_starts_over_between_bursts_of_writing() {
-        let (store, _d) = temp_store().await;
-        let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let wal = PathBuf::from(format!("{}-wal", store.path().display()));
-        // Four bursts of ~3 MiB of WAL each: far below the writer's own
-        // threshold (~200 MiB), so only the background checkpointer copies
-        // them, and only its copying lets the WAL start over.
-        let mut first_burst = None;
-        for burst in 0..4 {
-            let before = size(store.path());
-            let mut tx = store.begin_write().await.unwrap();
-            for i in 0..500 {
-                sqlx::query(
-                    "INSERT INTO articles (url_key, summary, first_seen_at, updated_at) \
-                     VALUES (?, ?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
-                )
-                .bind(format!("https://n.example/{burst}/{i}"))
-                .bind("x".repeat(2_000))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            }
-            tx.commit().await.unwrap();
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while size(store.path()) < before + 1_000_000 {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "burst {burst}: the database file stayed at {} bytes",
-                    size(store.path())
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            // The copy is complete once the database file is synced too.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            first_burst = first_burst.or(Some(size(&wal)));
-        }
-        // One burst's worth when the WAL started over at each burst, four
-        // when it never did; a slow disk may make one burst miss its turn.
-        let first_burst = first_burst.unwrap_or_default();
-        assert!(
-            size(&wal) < first_burst * 5 / 2,
-            "the WAL grew to {} bytes over four bursts of {first_burst}",
-            size(&wal)
-        );
+    // ---- Subscriptions
+
+    /// Upserts the config's feeds (keyed by URL) and disables config feeds
+    /// that left the config. Nothing is deleted.
+    pub async fn sync_config_feeds(
+        &self,
+        feeds: &[NewFeed],
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport> {
+        on_engine!(self, e => e.sync_config_feeds(feeds, now).await)
     }
 
-    #[tokio::test]
-    async fn a_transaction_that_hits_a_full_disk_leaves_no_connection_unable_to_write() {
-        // Depending on where SQLITE_FULL strikes, SQLite rolls the whole
-        // transaction back itself; sqlx then kept the connection "in a
-        // transaction" and refused every later BEGIN on it.
-        for extra in 0..8 {
-            let (store, _dir) = temp_store().await;
-            limit_pages(&store, Some(extra)).await;
-            let mut tx = store.begin_write().await.unwrap();
-            let mut failed = false;
-            for i in 0..400 {
-                let r = sqlx::query(
-                    "INSERT INTO articles (url_key, title, summary, first_seen_at, updated_at) \
-                     VALUES (?1, ?2, ?2, 'x', 'x')",
-                )
-                .bind(format!("k{i}"))
-                .bind(format!("word{i} ").repeat(200))
-                .execute(&mut *tx)
-                .await;
-                if r.is_err() {
-                    failed = true;
-                    break;
-                }
-            }
-            assert!(failed, "the limit was never reached");
-            drop(tx);
-            limit_pages(&store, None).await;
-            let mut txs = Vec::new();
-            for _ in 0..4 {
-                let mut conn = store.pool().acquire().await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
-                txs.push(conn);
-            }
-            drop(txs);
-            for _ in 0..4 {
-                let tx = store.begin_write().await;
-                assert!(tx.is_ok(), "extra {extra}: {:?}", tx.err());
-                tx.unwrap().commit().await.unwrap();
-            }
-            assert_eq!(
-                store.integrity_check().await.unwrap(),
-                "ok",
-                "extra {extra}"
-            );
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM articles")
-                .fetch_one(store.pool())
-                .await
-                .unwrap();
-            assert_eq!(n, 0, "extra {extra}: nothing of the failed transaction");
-        }
+    /// Adds a feed from the CLI, OPML or API; returns it and whether it was new.
+    pub async fn add_feed(
+        &self,
+        feed: &NewFeed,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(FeedRow, bool)> {
+        on_engine!(self, e => e.add_feed(feed, origin, now).await)
     }
 
-    #[tokio::test]
-    async fn a_new_database_is_wal_with_incremental_auto_vacuum_and_foreign_keys() {
-        let (store, _dir) = temp_store().await;
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let av: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(av, 2, "2 = incremental");
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
-        assert_eq!(fk, 1);
-        assert_eq!(store.integrity_check().await.unwrap(), "ok");
-        store.maintenance().await.unwrap();
+    /// Finds a feed by numeric id or by URL.
+    pub async fn find_feed(&self, id_or_url: &str) -> Result<Option<FeedRow>> {
+        on_engine!(self, e => e.find_feed(id_or_url).await)
     }
 
-    #[tokio::test]
-    async fn the_writer_caches_sixteen_mebibytes_of_pages_and_readers_the_default() {
-        let (store, _dir) = temp_store().await;
-        let cache_of = |pool: SqlitePool| async move {
-            sqlx::query_scalar::<_, i64>("PRAGMA cache_size")
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        };
-        assert_eq!(cache_of(store.writer.clone()).await, -16384);
-        assert_eq!(cache_of(store.pool().clone()).await, -2000);
+    pub async fn feed_by_id(&self, id: i64) -> Result<Option<FeedRow>> {
+        on_engine!(self, e => e.feed_by_id(id).await)
     }
 
-    #[tokio::test]
-    async fn read_only_open_refuses_a_missing_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("none.db").display());
-        let err = Store::open_read_only(&url, Duration::from_secs(1))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    /// Deletes a user-added feed and its items (articles stay in the archive).
+    pub async fn remove_feed(&self, id_or_url: &str) -> Result<RemoveOutcome> {
+        on_engine!(self, e => e.remove_feed(id_or_url).await)
     }
 
-    #[tokio::test]
-    async fn read_only_open_refuses_another_schema_version() {
-        let (store, dir) = temp_store().await;
-        sqlx::query("UPDATE _sqlx_migrations SET version = 999999 WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
-            .execute(store.pool())
-            .await
-            .unwrap();
-        store.close().await;
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let err = Store::open_read_only(&url, Duration::from_secs(1))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::SchemaVersion { .. }), "{err}");
+    /// Enables or disables a feed; enabling makes it due now.
+    pub async fn set_feed_enabled(
+        &self,
+        id_or_url: &str,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<FeedRow> {
+        on_engine!(self, e => e.set_feed_enabled(id_or_url, enabled, now).await)
     }
 
-    #[tokio::test]
-    async fn a_read_only_store_has_no_write_thread_and_refuses_writes_by_name() {
-        let (store, dir) = temp_store().await;
-        store.close().await;
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let reader = Store::open_read_only(&url, Duration::from_secs(1))
-            .await
-            .unwrap();
-        assert!(reader.lane.is_none());
-        let now = chrono::Utc::now();
-        let err = reader
-            .record_poll(1, Vec::new(), now, |_| Default::default())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StoreError::ReadOnly("storing a poll")),
-            "{err}"
-        );
-        let err = reader.index_pending().await.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the database is open read-only; search indexing needs a writer"
-        );
+    pub async fn list_feeds(&self) -> Result<Vec<FeedRow>> {
+        on_engine!(self, e => e.list_feeds().await)
     }
 
-    #[tokio::test]
-    async fn backup_produces_a_consistent_copy() {
-        let (store, dir) = temp_store().await;
-        let dest = dir.path().join("copy.db");
-        store.backup(&dest).await.unwrap();
-        let url = format!("sqlite://{}", dest.display());
-        let copy = Store::open_read_only(&url, Duration::from_secs(1))
-            .await
-            .unwrap();
-        assert_eq!(copy.integrity_check().await.unwrap(), "ok");
+    /// Enabled feeds whose next poll is due at `now`, earliest first.
+    pub async fn due_feeds(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FeedRow>> {
+        on_engine!(self, e => e.due_feeds(now, limit).await)
     }
 
-    #[test]
-    fn database_urls_map_to_paths() {
-        assert_eq!(
-            db_path("sqlite://data/newsd.db").unwrap(),
-            PathBuf::from("data/newsd.db")
-        );
-        assert_eq!(
-            db_path("sqlite:///tmp/x.db?mode=rwc").unwrap(),
-            PathBuf::from("/tmp/x.db")
-        );
-        assert!(db_path("postgres://x").is_err());
-        assert!(db_path("sqlite::memory:").is_err());
+    pub async fn enabled_feeds(&self) -> Result<Vec<FeedRow>> {
+        on_engine!(self, e => e.enabled_feeds().await)
+    }
+
+    /// When the earliest enabled feed is due.
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        on_engine!(self, e => e.next_due_at().await)
+    }
+
+    /// One page of the feeds due at `now`, in `(next_poll_at, id)` order,
+    /// starting after `after` (the last row of the previous page). The daemon
+    /// reads every page: due feeds it must skip for now (their host is busy)
+    /// must not hide the ones behind them.
+    pub async fn due_feeds_page(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<&FeedRow>,
+        limit: u32,
+    ) -> Result<Vec<FeedRow>> {
+        on_engine!(self, e => e.due_feeds_page(now, after, limit).await)
+    }
+
+    /// When the first enabled feed falls due after `now`.
+    pub async fn next_due_after(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        on_engine!(self, e => e.next_due_after(now).await)
+    }
+
+    // ---- The poll write path
+
+    /// Gives an article the identity that just became known (a resolved
+    /// link, a canonical URL). If another article already holds that
+    /// identity, the two merge (`store::identity` has the rules). Returns
+    /// the surviving id.
+    pub async fn assign_identity(&self, article_id: i64, url_key: &str, url: &str) -> Result<i64> {
+        on_engine!(self, e => e.assign_identity(article_id, url_key, url).await)
+    }
+
+    /// Stores one poll: the feed row update and every entry, in one
+    /// transaction, so a crash leaves the whole poll or none of it.
+    /// `make_update` decides the feed row's new state from what was stored
+    /// (the schedule depends on how many entries were new).
+    ///
+    /// Polls that finish while another is being written are committed
+    /// together (see `write_polls`).
+    pub async fn record_poll(
+        &self,
+        feed_id: i64,
+        entries: impl Into<Vec<NewEntry>>,
+        now: DateTime<Utc>,
+        make_update: impl Fn(&PollStored) -> FeedUpdate + Send + Sync + 'static,
+    ) -> Result<PollStored> {
+        on_engine!(self, e => e.record_poll(feed_id, entries, now, make_update).await)
+    }
+
+    /// Records a poll that stored no entries (errors, 304s).
+    pub async fn record_poll_outcome(&self, feed_id: i64, update: &FeedUpdate) -> Result<()> {
+        on_engine!(self, e => e.record_poll_outcome(feed_id, update).await)
+    }
+
+    // ---- Google News resolution
+
+    /// Links due for a lookup, oldest first. `signed` selects those whose
+    /// article-page signature is already held (ready to POST) or not. A link
+    /// whose provisional sibling already holds a signature comes last: once
+    /// the sibling resolves, it joins the story without a GET.
+    pub async fn pending_google_links(
+        &self,
+        now: DateTime<Utc>,
+        signed: bool,
+        limit: i64,
+    ) -> Result<Vec<PendingLink>> {
+        on_engine!(self, e => e.pending_google_links(now, signed, limit).await)
+    }
+
+    pub async fn google_link(
+        &self,
+        google_id: &str,
+    ) -> Result<Option<(LinkStatus, Option<String>)>> {
+        on_engine!(self, e => e.google_link(google_id).await)
+    }
+
+    pub async fn save_signature(
+        &self,
+        google_id: &str,
+        signature: &str,
+        timestamp: i64,
+    ) -> Result<()> {
+        on_engine!(self, e => e.save_signature(google_id, signature, timestamp).await)
+    }
+
+    /// A failed lookup: retried later with exponential backoff, marked failed
+    /// after `max_attempts`. The article keeps its Google link meanwhile.
+    pub async fn fail_google_link(
+        &self,
+        google_id: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        retry_base: std::time::Duration,
+        max_attempts: i64,
+        drop_signature: bool,
+    ) -> Result<()> {
+        on_engine!(self, e => e.fail_google_link(google_id, error, now, retry_base, max_attempts, drop_signature).await)
+    }
+
+    /// A link resolved to its publisher URL: the one dedupe merge runs with
+    /// the new identity. A provisional article takes it (merging into any
+    /// article that already holds it); an article that already resolved to
+    /// another URL gives this link's items up to their own article (a split).
+    /// Returns the article id the link ends up on.
+    pub async fn resolve_google_link(
+        &self,
+        google_id: &str,
+        publisher_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        on_engine!(self, e => e.resolve_google_link(google_id, publisher_url, now).await)
+    }
+
+    pub async fn google_budget(&self) -> Result<Budget> {
+        on_engine!(self, e => e.google_budget().await)
+    }
+
+    /// Opens the breaker: no Google lookups until `until`.
+    pub async fn trip_google_breaker(
+        &self,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.trip_google_breaker(until, now).await)
+    }
+
+    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
+        on_engine!(self, e => e.count_google_request(get, now).await)
+    }
+
+    pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {
+        on_engine!(self, e => e.google_queue_stats().await)
+    }
+
+    // ---- Full text
+
+    /// Takes up to `limit` due jobs under a lease until `lease_until`. Jobs
+    /// whose lease ran out (a worker died) are due again.
+    pub async fn lease_fulltext_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<FulltextJob>> {
+        on_engine!(self, e => e.lease_fulltext_jobs(now, lease_until, limit).await)
+    }
+
+    /// Ends a job without text (a named status), or reschedules it.
+    pub async fn finish_fulltext_job(
+        &self,
+        article_id: i64,
+        status: &str,
+        error: Option<&str>,
+        http_status: Option<u16>,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.finish_fulltext_job(article_id, status, error, http_status, retry_at, now).await)
+    }
+
+    /// A job that never reached the host (it is backed off): rescheduled
+    /// without spending an attempt.
+    pub async fn defer_fulltext_job(&self, article_id: i64, until: DateTime<Utc>) -> Result<()> {
+        on_engine!(self, e => e.defer_fulltext_job(article_id, until).await)
+    }
+
+    /// Stores extracted content and finishes the job in one transaction; a
+    /// canonical (or redirected) URL joins the dedupe. Returns the article id
+    /// the content ended up on.
+    pub async fn store_fulltext(
+        &self,
+        article_id: i64,
+        content: &ArticleContent,
+        final_url: &str,
+        identity: Option<(String, String)>,
+        raw: Option<(&str, Option<&str>, Vec<u8>)>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        on_engine!(self, e => e.store_fulltext(article_id, content, final_url, identity, raw, now).await)
+    }
+
+    pub async fn robots_cached(
+        &self,
+        host: &str,
+    ) -> Result<Option<(Option<String>, DateTime<Utc>)>> {
+        on_engine!(self, e => e.robots_cached(host).await)
+    }
+
+    pub async fn cache_robots(
+        &self,
+        host: &str,
+        body: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.cache_robots(host, body, now).await)
+    }
+
+    /// Persists the HTTP layer's per-host backoffs (replacing what was stored).
+    pub async fn save_host_backoffs(&self, backoffs: &[(String, DateTime<Utc>)]) -> Result<()> {
+        on_engine!(self, e => e.save_host_backoffs(backoffs).await)
+    }
+
+    pub async fn host_backoffs(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+        on_engine!(self, e => e.host_backoffs(now).await)
+    }
+
+    pub async fn fulltext_stats(&self) -> Result<FulltextStats> {
+        on_engine!(self, e => e.fulltext_stats().await)
+    }
+
+    /// Raw pages kept for re-extraction, page by page.
+    pub async fn raw_pages(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, Option<String>, Vec<u8>)>> {
+        on_engine!(self, e => e.raw_pages(since, after_id, limit).await)
+    }
+
+    // ---- Search indexing
+
+    /// Adds articles stored or changed since the last call to the full-text
+    /// indexes, in batches; returns how many. Search sees an article once
+    /// this ran. Only articles with text in a script written without spaces
+    /// go into the trigram index (migration 0007).
+    pub async fn index_pending(&self) -> Result<usize> {
+        on_engine!(self, e => e.index_pending().await)
+    }
+
+    // ---- Listing and search (the API's query plans)
+
+    /// The applied schema (migration) version; 0 before any migration.
+    pub async fn schema_version(&self) -> Result<i64> {
+        on_engine!(self, e => e.schema_version().await)
+    }
+
+    /// The newest article id (0 for an empty archive).
+    pub async fn max_article_id(&self) -> Result<i64> {
+        on_engine!(self, e => e.max_article_id().await)
+    }
+
+    /// Newest first by `(first_seen_at, id)`, the page after `after`.
+    pub async fn list_articles(
+        &self,
+        filter: &ArticleFilter,
+        after: Option<&SeenKey>,
+        limit: i64,
+        text: ItemText,
+    ) -> Result<Vec<ArticleItem>> {
+        on_engine!(self, e => e.list_articles(filter, after, limit, text).await)
+    }
+
+    /// Full-text search with the same matching as [`Store::search`] (plain
+    /// words, CJK through the trigram index or a scan, or raw FTS5 syntax),
+    /// ranked by bm25 and paginated by `(rank, id)` within the `max_id`
+    /// snapshot of `after` (or ordered newest first, first page only).
+    pub async fn search_articles(
+        &self,
+        search: &ArticleSearch,
+        filter: &ArticleFilter,
+        after: Option<&RankKey>,
+        max_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ArticleItem>> {
+        on_engine!(self, e => e.search_articles(search, filter, after, max_id, limit).await)
+    }
+
+    /// One article with its feed items, Google links and story hints.
+    pub async fn article_detail(&self, id: i64) -> Result<Option<ArticleDetail>> {
+        on_engine!(self, e => e.article_detail(id).await)
+    }
+
+    /// Everything `/metrics` reports, read in one pass at scrape time.
+    pub async fn api_metrics(&self) -> Result<ApiMetrics> {
+        on_engine!(self, e => e.api_metrics().await)
+    }
+
+    // ---- Search for `newsd search`
+
+    /// Full-text search ranked by bm25, with a highlighted snippet.
+    pub async fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+        on_engine!(self, e => e.search(q).await)
+    }
+
+    // ---- Export
+
+    /// Articles in first-seen order, page by page, for `newsd export`.
+    pub async fn export_page(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportArticle>> {
+        on_engine!(self, e => e.export_page(since, after_id, limit).await)
+    }
+
+    // ---- Stories
+
+    /// Gives every article without a story one, and compares articles whose
+    /// full text arrived after they were clustered once more by text.
+    ///
+    /// Each article is compared only with articles first seen within `span`
+    /// of it (`stories.window`, [`cluster::WINDOW_HOURS`] by default), so the
+    /// cost and memory per call depend on the news volume of a few days, not
+    /// on the archive's size.
+    pub async fn cluster_pending(
+        &self,
+        now: DateTime<Utc>,
+        span: chrono::Duration,
+    ) -> Result<ClusterReport> {
+        on_engine!(self, e => e.cluster_pending(now, span).await)
+    }
+
+    /// Stories newest first (by first seen), keyset-paginated like articles.
+    pub async fn list_stories(
+        &self,
+        after: Option<&SeenKey>,
+        limit: i64,
+    ) -> Result<Vec<StoryItem>> {
+        on_engine!(self, e => e.list_stories(after, limit).await)
+    }
+
+    pub async fn story(&self, id: i64) -> Result<Option<StoryItem>> {
+        on_engine!(self, e => e.story(id).await)
+    }
+
+    // ---- Retention
+
+    /// Removes articles beyond `policy` (see the module docs); with `dry_run`
+    /// only counts what would go and writes nothing (works on a read-only
+    /// store).
+    pub async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        policy: &RetentionPolicy,
+        dry_run: bool,
+    ) -> Result<PruneReport> {
+        on_engine!(self, e => e.prune(now, policy, dry_run).await)
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use newsd::google_news::encode_old_format_id;
+use newsd::store::LinkStatus;
 use wiremock::matchers::{header_exists, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -271,7 +272,7 @@ async fn the_same_story_under_different_ids_and_feeds_lands_as_one_article() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status, "decoded");
+    assert_eq!(status, LinkStatus::Decoded);
     assert_eq!(
         decoded_url.as_deref(),
         Some(publisher_url),

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use newsd::domain::EntryKey;
-use newsd::store::{ArticleFilter, ArticleSearch, ItemText, SearchOrder, Store, MIGRATOR};
+use newsd::store::{
+    ArticleFilter, ArticleSearch, ItemText, LinkStatus, SearchOrder, Store, MIGRATOR,
+};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
@@ -269,7 +271,7 @@ async fn check_survived(store: &Store, seeded_version: i64) {
                 .google_link("CBMiX")
                 .await
                 .expect("google link lookup"),
-            Some(("pending".to_owned(), None)),
+            Some((LinkStatus::Pending, None)),
             "the link of an older schema is found by its id"
         );
         assert_eq!(

@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 
-use super::api::SEARCH_CANDIDATES;
-use super::{ts, Result, Store, StoreError};
+use super::query::SEARCH_CANDIDATES;
+use super::SqliteStore;
+use crate::store::error::{Result, StoreError};
+use crate::store::time::ts;
 
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {
@@ -27,7 +29,7 @@ pub struct SearchHit {
 
 /// Scripts written without spaces between words: the word index cannot split
 /// them, so they go through the trigram index (or a scan when too short).
-pub(super) fn is_unspaced_script(c: char) -> bool {
+pub fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF      // Hiragana, Katakana
         | 0x3400..=0x4DBF    // CJK extension A
@@ -55,7 +57,7 @@ const HIT_COLUMNS: &str = "a.id, a.url, a.title, a.publisher, a.published_at, a.
 const FILTERS: &str = "(?2 IS NULL OR a.first_seen_at >= ?2) \
     AND (?3 IS NULL OR EXISTS (SELECT 1 FROM feed_items fi WHERE fi.article_id = a.id AND fi.feed_id = ?3))";
 
-impl Store {
+impl SqliteStore {
     /// Full-text search ranked by bm25, with a highlighted snippet.
     pub async fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
         let tokens: Vec<&str> = q.text.split_whitespace().collect();
@@ -198,9 +200,9 @@ fn like_clauses(likes: &[String], first_param: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::temp_store;
-    use super::super::{FeedUpdate, NewEntry, NewFeed};
     use super::*;
+    use crate::store::testing::temp_store;
+    use crate::store::{FeedUpdate, NewEntry, NewFeed, Store};
 
     async fn seed(store: &Store) -> i64 {
         let (f, _) = store

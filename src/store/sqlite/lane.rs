@@ -13,7 +13,6 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteConnectOptions;
@@ -21,9 +20,8 @@ use sqlx::{ConnectOptions, SqlitePool};
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::{mpsc, oneshot};
 
-use super::articles::{write_polls, PollJob};
-use super::google::SettledKeys;
-use super::{Result, StoreError};
+use super::ingest::{write_polls, PollJob};
+use crate::store::error::{Result, StoreError};
 
 #[derive(Debug)]
 pub(super) struct WriteLane {
@@ -41,11 +39,7 @@ pub(super) struct WriteLane {
 impl WriteLane {
     /// Starts the thread with the poll writer and, on a connection of its
     /// own (`checkpoints`), the background checkpointer on it.
-    pub(super) fn start(
-        writer: SqlitePool,
-        settled: Arc<SettledKeys>,
-        checkpoints: SqliteConnectOptions,
-    ) -> Result<Self> {
+    pub(super) fn start(writer: SqlitePool, checkpoints: SqliteConnectOptions) -> Result<Self> {
         let rt = Builder::new_current_thread()
             .enable_all()
             .build()
@@ -61,7 +55,7 @@ impl WriteLane {
             })
             .map_err(StoreError::Lane)?;
         let (polls, jobs) = mpsc::unbounded_channel();
-        drop(handle.spawn(write_polls(writer, settled, jobs)));
+        drop(handle.spawn(write_polls(writer, jobs)));
         drop(handle.spawn(checkpoint_in_background(checkpoints)));
         Ok(WriteLane {
             handle,

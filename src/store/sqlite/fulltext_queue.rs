@@ -1,62 +1,16 @@
-//! The full-text queue and the extracted content.
+//! The full-text queue as SQL: leases, outcomes, the extracted content
+//! (whose canonical URL applies the identity model's merge), and the
+//! politeness state the full-text worker keeps (robots.txt, host backoffs).
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
-use super::articles::assign_identity_in;
-use super::{parse_ts, ts, Result, Store};
+use super::identity::assign_identity;
+use super::SqliteStore;
+use crate::store::error::Result;
+use crate::store::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats};
+use crate::store::time::{parse_ts, ts};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct FulltextJob {
-    pub article_id: i64,
-    pub url: String,
-    pub summary: Option<String>,
-    pub attempts: i64,
-}
-
-/// What extraction produced, as stored.
-#[derive(Debug, Clone, Default)]
-pub struct ArticleContent {
-    pub text: String,
-    pub html: Option<String>,
-    pub title: Option<String>,
-    pub authors: Vec<String>,
-    pub published_at: Option<DateTime<Utc>>,
-    pub modified_at: Option<DateTime<Utc>>,
-    pub lang: Option<String>,
-    pub lead_image: Option<String>,
-    pub canonical_url: Option<String>,
-    pub site_name: Option<String>,
-    pub word_count: i64,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct FulltextStats {
-    pub pending: i64,
-    pub done: i64,
-    pub other: Vec<(String, i64)>,
-}
-
-/// Queues an article for full text if it has a fetchable publisher URL.
-pub(super) async fn enqueue_in(
-    conn: &mut SqliteConnection,
-    article_id: i64,
-    now: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO fulltext_jobs (article_id, status, next_try_at, created_at, updated_at) \
-         SELECT id, 'pending', ?2, ?2, ?2 FROM articles WHERE id = ?1 AND url IS NOT NULL \
-         AND text IS NULL AND COALESCE(resolution, '') != 'unresolved' \
-         ON CONFLICT (article_id) DO NOTHING",
-    )
-    .bind(article_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-impl Store {
+impl SqliteStore {
     /// Takes up to `limit` due jobs under a lease until `lease_until`. Jobs
     /// whose lease ran out (a worker died) are due again.
     pub async fn lease_fulltext_jobs(
@@ -205,7 +159,7 @@ impl Store {
                 if current == key {
                     article_id
                 } else {
-                    assign_identity_in(&mut tx, article_id, &key, &url).await?
+                    assign_identity(&mut tx, article_id, &key, &url).await?
                 }
             }
             None => article_id,

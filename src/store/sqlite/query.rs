@@ -7,7 +7,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, QueryBuilder, Row, Sqlite, TypeInfo, ValueRef};
 
 use super::search::{is_unspaced_script, like_pattern, quote};
-use super::{ts, Result, Store, StoreError};
+use super::SqliteStore;
+use crate::store::error::{Result, StoreError};
+use crate::store::time::ts;
 
 /// Filters shared by listings, searches and feeds out. `None` = no filter.
 #[derive(Debug, Clone, Default)]
@@ -270,7 +272,7 @@ pub struct ApiMetrics {
     pub schema_version: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Whether the archive records article languages (`articles.lang`).
     pub async fn has_lang_column(&self) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
@@ -619,7 +621,7 @@ impl Store {
             item.google_id = item.link.as_deref().and_then(|link| {
                 google_links
                     .iter()
-                    .find(|g| super::google::link_names_id(link, &g.google_id))
+                    .find(|g| crate::store::identity::link_names_id(link, &g.google_id))
                     .map(|g| g.google_id.clone())
             });
         }
@@ -960,9 +962,9 @@ fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, plan: &FilterPlan<'_>, id: &s
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::temp_store;
-    use super::super::{FeedUpdate, NewEntry, NewFeed};
     use super::*;
+    use crate::store::testing::temp_store;
+    use crate::store::{FeedUpdate, NewEntry, NewFeed, Store};
 
     /// Adds the feed `url` and records one poll of it at `at` showing `entries`.
     async fn feed_with(store: &Store, url: &str, entries: Vec<NewEntry>, at: DateTime<Utc>) -> i64 {
@@ -1108,7 +1110,7 @@ mod tests {
             lang: Some(l.into()),
             ..Default::default()
         };
-        if !store.has_lang_column().await.unwrap() {
+        if !store.sqlite().has_lang_column().await.unwrap() {
             let all = store
                 .list_articles(&by_lang("en"), None, 10, ItemText::Flag)
                 .await
@@ -1158,6 +1160,7 @@ mod tests {
         let filter = ArticleFilter::default();
         let max_id = store.max_article_id().await.unwrap();
         let all = store
+            .sqlite()
             .search_articles_with(
                 &search,
                 &filter,
@@ -1189,6 +1192,7 @@ mod tests {
             ..search
         };
         let ids: Vec<i64> = store
+            .sqlite()
             .search_articles_with(
                 &newest,
                 &filter,
@@ -1239,6 +1243,7 @@ mod tests {
                 let mut after: Option<SeenKey> = None;
                 loop {
                     let page = store
+                        .sqlite()
                         .list_articles_with(
                             &filter,
                             after.as_ref(),
@@ -1298,6 +1303,7 @@ mod tests {
         let mut after: Option<RankKey> = None;
         loop {
             let page = store
+                .sqlite()
                 .search_articles_with(&search, filter, after.as_ref(), max_id, 2, plans)
                 .await
                 .unwrap();
@@ -1318,6 +1324,7 @@ mod tests {
         let mut after: Option<SeenKey> = None;
         loop {
             let page = store
+                .sqlite()
                 .list_articles_with(filter, after.as_ref(), 2, ItemText::Flag, plans)
                 .await
                 .unwrap();

@@ -1,0 +1,102 @@
+//! Google News links: what an item brings (its id, related coverage), the
+//! resolution queue's rows and the request budget, as every engine
+//! returns them. The SQL is the engine's (`sqlite/google_links.rs`).
+
+use chrono::{DateTime, Utc};
+
+/// Related coverage an item lists.
+#[derive(Debug, Clone, Default)]
+pub struct Hint {
+    pub url: String,
+    pub title: String,
+    pub source: Option<String>,
+    /// The Google article id of `url`: what a hint is matched by.
+    pub google_id: Option<String>,
+}
+
+/// A Google item's extra state, attached to a [`NewEntry`].
+#[derive(Debug, Clone, Default)]
+pub struct GoogleEntry {
+    pub google_id: String,
+    /// The id carried the publisher URL (the entry's `url` is it).
+    pub decoded: bool,
+    /// The id can never be resolved (e.g. a video id).
+    pub unresolvable: Option<String>,
+    pub provisional_key: Option<String>,
+    pub hl: String,
+    pub gl: String,
+    pub ceid: String,
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingLink {
+    pub google_id: String,
+    pub article_id: i64,
+    pub hl: String,
+    pub gl: String,
+    pub ceid: String,
+    pub signature: Option<String>,
+    pub sig_timestamp: Option<i64>,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GoogleQueueStats {
+    pub pending: i64,
+    pub pending_signed: i64,
+    pub resolved: i64,
+    pub decoded: i64,
+    pub joined: i64,
+    pub failed: i64,
+    pub breaker_open_until: Option<String>,
+    pub breaker_trips: i64,
+    pub last_get_at: Option<String>,
+    pub gets_total: i64,
+    pub posts_total: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    pub open_until: Option<DateTime<Utc>>,
+    pub last_get_at: Option<DateTime<Utc>>,
+}
+
+/// Where a Google link is in its resolution, stored as its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStatus {
+    /// Waiting for a lookup.
+    Pending,
+    /// Looked up: the publisher URL is known.
+    Resolved,
+    /// The id carried the publisher URL, read offline.
+    Decoded,
+    /// Its story resolved through another link: no lookup of its own.
+    Joined,
+    /// Given up on, or never resolvable (e.g. a video id).
+    Failed,
+}
+
+impl LinkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Pending => "pending",
+            LinkStatus::Resolved => "resolved",
+            LinkStatus::Decoded => "decoded",
+            LinkStatus::Joined => "joined",
+            LinkStatus::Failed => "failed",
+        }
+    }
+
+    /// A stored status; anything unknown counts as failed, as the queue
+    /// never looks it up again.
+    pub fn from_stored(s: &str) -> Self {
+        match s {
+            "pending" => LinkStatus::Pending,
+            "resolved" => LinkStatus::Resolved,
+            "decoded" => LinkStatus::Decoded,
+            "joined" => LinkStatus::Joined,
+            _ => LinkStatus::Failed,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The identity (dedupe) model: when two things newsd saw are one. Every
+//! engine applies these rules through its own statements (for SQLite,
+//! `sqlite/identity.rs` and the ingest path that calls it); the decisions
+//! themselves are the plain functions below, tested without a database.
+//!
+//! **Entry identity, within a feed.** A feed entry is known by its
+//! [`EntryKey`](crate::domain::EntryKey): its guid, else its link, else a
+//! hash of title and date (long guids and links by their hash). The same
+//! key in the same feed is the same entry: seen again, it is only marked
+//! seen (`feed_items.last_seen_at`), never stored twice, and an entry whose
+//! key, URL or Google id carries a tombstone (retention pruned it) stays
+//! gone.
+//!
+//! **Article identity, across feeds.** An article is known by its
+//! normalized URL ([`CanonicalUrl`](crate::domain::CanonicalUrl):
+//! lowercase host without `www.`, no fragment, default port or tracking
+//! parameters, sorted query), stored as `articles.url_key`. Entries of any
+//! feed with the same key are one article with one feed item per entry. An
+//! entry seen again through another feed changes nothing the article has
+//! and fills what it lacks ([`FILLED_FROM_ENTRIES`]). An entry without a
+//! link is an article of its own within its feed ([`article_key`]).
+//!
+//! **Provisional identity, for Google items.** A new-format Google id
+//! carries no URL, so until its link resolves the article is known by its
+//! Google id and by a provisional key (normalized headline + publisher
+//! host, computed by `google_news`). An item joins the article of its
+//! Google id if the archive holds it, else the first article with its
+//! provisional key first seen within [`PROVISIONAL_WINDOW`] before it, else
+//! it creates an unresolved article (url_key [`unresolved_key`]). Whether
+//! its link needs a lookup of its own is [`link_status`].
+//!
+//! **What a resolved link or a canonical URL changes.** When a link
+//! resolves, or a fetched page names its canonical URL, the article takes
+//! that normalized URL as its identity. If another article already holds
+//! it, the two merge: feed items, Google links and story hints move to the
+//! survivor, its empty fields are filled from the merged one
+//! ([`FILLED_FROM_MERGED`]), it keeps the earlier first-seen time, and the
+//! merged article disappears. A link whose article had already resolved to
+//! another URL was a wrong provisional merge: its items split off to the
+//! article of its own URL (created as a copy when none holds it), found by
+//! [`link_names_id`].
+//!
+//! **Full text.** An article is queued for its full text when it first has
+//! a fetchable publisher URL: stored with one, or resolved to one.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::store::google_links::LinkStatus;
+
+/// Article fields an entry seen again fills when the article lacks them
+/// (authors too, when the article has none).
+pub const FILLED_FROM_ENTRIES: [&str; 5] = [
+    "title",
+    "summary",
+    "publisher",
+    "publisher_url",
+    "published_at",
+];
+
+/// Article fields a merged article fills in its survivor.
+pub const FILLED_FROM_MERGED: [&str; 6] = [
+    "title",
+    "summary",
+    "text",
+    "publisher",
+    "publisher_url",
+    "published_at",
+];
+
+/// How long a provisional identity (headline + publisher host) matches.
+pub const PROVISIONAL_WINDOW: Duration = Duration::hours(36);
+
+/// The earliest first-seen time of an article an item seen at `at` may
+/// join by its provisional key.
+pub fn provisional_window_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    at - PROVISIONAL_WINDOW
+}
+
+/// An entry's article identity: its normalized URL, or for an entry
+/// without a link one of its own within its feed.
+pub fn article_key(feed_id: i64, url_key: Option<&str>, entry_key: &str) -> String {
+    url_key
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("feed:{feed_id}/{entry_key}"))
+}
+
+/// The identity of an unresolved Google article until its link resolves:
+/// unique and short, and new keys come last in the `url_key` index (the
+/// Google id, ~300 random bytes, took each new article at a scattered leaf
+/// page of it).
+pub fn unresolved_key(article_id: i64) -> String {
+    format!("gn:{article_id}")
+}
+
+/// Whether a new Google link is looked up: never for an id that cannot be
+/// resolved, and not when the story it joins has resolved already.
+pub fn link_status(unresolvable: bool, joins_resolved_story: bool) -> LinkStatus {
+    if unresolvable {
+        LinkStatus::Failed
+    } else if joins_resolved_story {
+        LinkStatus::Joined
+    } else {
+        LinkStatus::Pending
+    }
+}
+
+/// Whether a feed item's `link`, as the feed gave it, is the link of Google
+/// id `id`: the id is a segment of its path (`/rss/articles/{id}`), which is
+/// where newsd read it from (`google_news::article_id_from_url`). Feed items
+/// keep no id of their own (migration 0016).
+pub fn link_names_id(link: &str, id: &str) -> bool {
+    url::Url::parse(link)
+        .ok()
+        .and_then(|u| u.path_segments().map(|mut segs| segs.any(|s| s == id)))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_names_the_google_id_in_its_path_and_no_other() {
+        let id = "CBMiK2h0dHBzOi8vbmV3cy5leGFtcGxlL2Evb25l0gEA";
+        for link in [
+            format!("https://news.google.com/rss/articles/{id}?oc=5"),
+            format!("http://127.0.0.1:8080/articles/{id}"),
+            format!("https://news.google.com/__i/rss/rd/articles/{id}?hl=en-US&gl=US"),
+        ] {
+            assert!(link_names_id(&link, id), "{link}");
+        }
+        for link in [
+            format!("https://news.google.com/rss/articles/{id}x?oc=5"),
+            format!("https://news.google.com/rss/articles/x{id}"),
+            format!("https://news.google.com/rss/articles/other?id={id}"),
+            format!("not a url {id}"),
+        ] {
+            assert!(!link_names_id(&link, id), "{link}");
+        }
+    }
+
+    #[test]
+    fn an_entry_with_a_link_is_its_url_and_one_without_is_its_own_within_its_feed() {
+        assert_eq!(
+            article_key(3, Some("news.example/a"), "id:1"),
+            "news.example/a"
+        );
+        assert_eq!(article_key(3, None, "id:1"), "feed:3/id:1");
+        assert_ne!(article_key(3, None, "id:1"), article_key(4, None, "id:1"));
+    }
+
+    #[test]
+    fn a_new_link_is_looked_up_unless_its_story_resolved_or_it_never_can_be() {
+        assert_eq!(link_status(false, false), LinkStatus::Pending);
+        assert_eq!(link_status(false, true), LinkStatus::Joined);
+        assert_eq!(link_status(true, true), LinkStatus::Failed);
+        assert_eq!(link_status(true, false), LinkStatus::Failed);
+    }
+
+    #[test]
+    fn a_provisional_key_matches_for_thirty_six_hours_back() {
+        let at = DateTime::parse_from_rfc3339("2026-03-02T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            provisional_window_start(at).to_rfc3339(),
+            "2026-03-01T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn an_unresolved_article_is_keyed_by_its_own_id() {
+        assert_eq!(unresolved_key(42), "gn:42");
+    }
+}

@@ -1,0 +1,36 @@
+//! What a poll hands the store: its entries, already normalized by the
+//! pure stages (`feed`, `google_news`), and what storing them did.
+
+use chrono::{DateTime, Utc};
+
+use crate::store::google_links::GoogleEntry;
+
+/// One feed entry, ready to store.
+#[derive(Debug, Clone, Default)]
+pub struct NewEntry {
+    /// Identity within the feed (see `domain::EntryKey`).
+    pub entry_key: String,
+    pub guid: Option<String>,
+    /// The `<link>` exactly as the feed gave it.
+    pub link: Option<String>,
+    /// The URL to fetch (tracking parameters stripped).
+    pub url: Option<String>,
+    /// Article identity (normalized URL); `None` for entries without a link.
+    pub url_key: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub publisher: Option<String>,
+    pub publisher_url: Option<String>,
+    pub authors: Vec<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Set for items that arrived through a Google News link.
+    pub google: Option<GoogleEntry>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollStored {
+    /// Entries this feed had not shown before.
+    pub new_items: usize,
+    /// Articles the archive had not seen through any feed.
+    pub new_articles: usize,
+}

@@ -1,0 +1,66 @@
+//! The export's pages of articles.
+
+use chrono::{DateTime, Utc};
+
+use super::sql::split_group;
+use super::SqliteStore;
+use crate::store::error::Result;
+use crate::store::export::ExportArticle;
+use crate::store::time::ts;
+
+#[derive(sqlx::FromRow)]
+struct ArticleExportRow {
+    id: i64,
+    url: Option<String>,
+    title: Option<String>,
+    publisher: Option<String>,
+    published_at: Option<String>,
+    summary: Option<String>,
+    text: Option<String>,
+    authors: String,
+    feeds: Option<String>,
+    links: Option<String>,
+    first_seen_at: String,
+}
+
+impl SqliteStore {
+    /// Articles in first-seen order, page by page, for `newsd export`.
+    pub async fn export_page(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportArticle>> {
+        let rows: Vec<ArticleExportRow> = sqlx::query_as(
+            "SELECT a.id, a.url, a.title, a.publisher, a.published_at, a.summary, a.text, a.authors, \
+               (SELECT group_concat(url, char(31)) FROM (SELECT DISTINCT f.url FROM feed_items fi \
+                 JOIN feeds f ON f.id = fi.feed_id WHERE fi.article_id = a.id ORDER BY f.url)) AS feeds, \
+               (SELECT group_concat(link, char(31)) FROM (SELECT DISTINCT fi.link FROM feed_items fi \
+                 WHERE fi.article_id = a.id AND fi.link IS NOT NULL ORDER BY fi.link)) AS links, \
+               a.first_seen_at \
+             FROM articles a WHERE a.id > ?1 AND (?2 IS NULL OR a.first_seen_at >= ?2) \
+             ORDER BY a.id LIMIT ?3",
+        )
+        .bind(after_id)
+        .bind(since.map(ts))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ExportArticle {
+                id: r.id,
+                url: r.url,
+                title: r.title,
+                publisher: r.publisher,
+                published_at: r.published_at,
+                summary: r.summary,
+                text: r.text,
+                authors: serde_json::from_str(&r.authors).unwrap_or_default(),
+                feeds: split_group(r.feeds),
+                links: split_group(r.links),
+                first_seen_at: r.first_seen_at,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,279 @@
+//! The Google News resolution queue and the request budget: links due for
+//! a lookup, their failures and resolutions (which apply the identity
+//! model's merge or split), and the breaker.
+
+use chrono::{DateTime, Utc};
+
+use super::identity::{assign_identity, queue_fulltext, split_link};
+use super::keys::{by_google_id, key_hash};
+use super::SqliteStore;
+use crate::domain::CanonicalUrl;
+use crate::store::error::{Result, StoreError};
+use crate::store::google_links::{Budget, GoogleQueueStats, LinkStatus, PendingLink};
+use crate::store::time::{parse_ts, ts};
+
+impl SqliteStore {
+    /// Links due for a lookup, oldest first. `signed` selects those whose
+    /// article-page signature is already held (ready to POST) or not. A link
+    /// whose provisional sibling already holds a signature comes last: once
+    /// the sibling resolves, it joins the story without a GET.
+    pub async fn pending_google_links(
+        &self,
+        now: DateTime<Utc>,
+        signed: bool,
+        limit: i64,
+    ) -> Result<Vec<PendingLink>> {
+        Ok(sqlx::query_as(
+            "SELECT g.google_id, g.article_id, g.hl, g.gl, g.ceid, g.signature, g.sig_timestamp, g.attempts \
+             FROM google_links g \
+             WHERE g.status = 'pending' AND g.next_try_at <= ?1 AND (g.signature IS NOT NULL) = ?2 \
+             ORDER BY EXISTS (SELECT 1 FROM google_links s WHERE s.article_id = g.article_id \
+                 AND s.google_id != g.google_id AND s.signature IS NOT NULL AND s.status = 'pending'), \
+               g.first_seen_at, g.google_id LIMIT ?3",
+        )
+        .bind(ts(now))
+        .bind(signed)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn google_link(
+        &self,
+        google_id: &str,
+    ) -> Result<Option<(LinkStatus, Option<String>)>> {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT status, publisher_url FROM google_links WHERE {}",
+            by_google_id(1, 2)
+        ))
+        .bind(key_hash(google_id))
+        .bind(google_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(status, url)| (LinkStatus::from_stored(&status), url)))
+    }
+
+    pub async fn save_signature(
+        &self,
+        google_id: &str,
+        signature: &str,
+        timestamp: i64,
+    ) -> Result<()> {
+        sqlx::query(&format!(
+            "UPDATE google_links SET signature = ?2, sig_timestamp = ?3 WHERE {}",
+            by_google_id(4, 1)
+        ))
+        .bind(google_id)
+        .bind(signature)
+        .bind(timestamp)
+        .bind(key_hash(google_id))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// A failed lookup: retried later with exponential backoff, marked failed
+    /// after `max_attempts`. The article keeps its Google link meanwhile.
+    pub async fn fail_google_link(
+        &self,
+        google_id: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        retry_base: std::time::Duration,
+        max_attempts: i64,
+        drop_signature: bool,
+    ) -> Result<()> {
+        let id_hash = key_hash(google_id);
+        let attempts: i64 = sqlx::query_scalar(&format!(
+            "SELECT attempts FROM google_links WHERE {}",
+            by_google_id(1, 2)
+        ))
+        .bind(id_hash)
+        .bind(google_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(0)
+            + 1;
+        let delay = retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
+        let next = now + chrono::Duration::seconds(delay.min(7.0 * 86400.0) as i64);
+        let status = if attempts >= max_attempts {
+            LinkStatus::Failed
+        } else {
+            LinkStatus::Pending
+        };
+        sqlx::query(&format!(
+            "UPDATE google_links SET attempts = ?2, last_error = ?3, next_try_at = ?4, status = ?5, \
+             signature = CASE WHEN ?6 THEN NULL ELSE signature END, \
+             sig_timestamp = CASE WHEN ?6 THEN NULL ELSE sig_timestamp END \
+             WHERE {}",
+            by_google_id(7, 1)
+        ))
+        .bind(google_id)
+        .bind(attempts)
+        .bind(error)
+        .bind(ts(next))
+        .bind(status.as_str())
+        .bind(drop_signature)
+        .bind(id_hash)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// A link resolved to its publisher URL: the one dedupe merge runs with
+    /// the new identity. A provisional article takes it (merging into any
+    /// article that already holds it); an article that already resolved to
+    /// another URL gives this link's items up to their own article (a split).
+    /// Returns the article id the link ends up on.
+    pub async fn resolve_google_link(
+        &self,
+        google_id: &str,
+        publisher_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let key = CanonicalUrl::parse(publisher_url).map_err(|e| {
+            StoreError::InvalidInput(format!("publisher URL {publisher_url:?}: {e}"))
+        })?;
+        let fetch_url = url::Url::parse(publisher_url)
+            .map(|u| crate::domain::strip_tracking(&u).to_string())
+            .unwrap_or_else(|_| publisher_url.to_owned());
+        let id_hash = key_hash(google_id);
+        let mut tx = self.begin_write().await?;
+        let Some(article_id) = sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT article_id FROM google_links WHERE {}",
+            by_google_id(1, 2)
+        ))
+        .bind(id_hash)
+        .bind(google_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Err(StoreError::NotFound(format!("Google id {google_id}")));
+        };
+        sqlx::query(&format!(
+            "UPDATE google_links SET status = 'resolved', publisher_url = ?2, resolved_at = ?3, \
+             last_error = NULL WHERE {}",
+            by_google_id(4, 1)
+        ))
+        .bind(google_id)
+        .bind(publisher_url)
+        .bind(ts(now))
+        .bind(id_hash)
+        .execute(&mut *tx)
+        .await?;
+        let (current_key, resolution): (String, Option<String>) =
+            sqlx::query_as("SELECT url_key, resolution FROM articles WHERE id = ?")
+                .bind(article_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let survivor = if resolution.as_deref() == Some("unresolved") {
+            let survivor = assign_identity(&mut tx, article_id, key.as_str(), &fetch_url).await?;
+            sqlx::query("UPDATE articles SET resolution = 'resolved' WHERE id = ?")
+                .bind(survivor)
+                .execute(&mut *tx)
+                .await?;
+            // Provisional siblings that have not spent a GET yet now join a
+            // resolved story, as later items of it do: no lookup of their own.
+            // Siblings already holding a signature are still resolved (and
+            // split off if they turn out to be another article).
+            sqlx::query(
+                "UPDATE google_links SET status = 'joined', last_error = NULL \
+                 WHERE article_id = ? AND status = 'pending' AND signature IS NULL",
+            )
+            .bind(survivor)
+            .execute(&mut *tx)
+            .await?;
+            survivor
+        } else if current_key == key.as_str() {
+            article_id
+        } else {
+            split_link(
+                &mut tx,
+                google_id,
+                article_id,
+                key.as_str(),
+                &fetch_url,
+                now,
+            )
+            .await?
+        };
+        queue_fulltext(&mut tx, &[survivor], &ts(now)).await?;
+        tx.commit().await?;
+        Ok(survivor)
+    }
+
+    pub async fn google_budget(&self) -> Result<Budget> {
+        let (open_until, last_get_at): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT open_until, last_get_at FROM google_budget WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Budget {
+            open_until: open_until.as_deref().and_then(parse_ts),
+            last_get_at: last_get_at.as_deref().and_then(parse_ts),
+        })
+    }
+
+    /// Opens the breaker: no Google lookups until `until`.
+    pub async fn trip_google_breaker(
+        &self,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE google_budget SET open_until = ?1, trips = trips + 1, last_trip_at = ?2 WHERE id = 1",
+        )
+        .bind(ts(until))
+        .bind(ts(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
+        let sql = if get {
+            "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = ? WHERE id = 1"
+        } else {
+            "UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1 AND ? IS NOT NULL"
+        };
+        sqlx::query(sql).bind(ts(now)).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {
+        let counts: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*), COALESCE(SUM(signature IS NOT NULL), 0) FROM google_links GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut s = GoogleQueueStats::default();
+        for (status, n, signed) in counts {
+            match LinkStatus::from_stored(&status) {
+                LinkStatus::Pending => {
+                    s.pending = n;
+                    s.pending_signed = signed;
+                }
+                LinkStatus::Resolved => s.resolved = n,
+                LinkStatus::Decoded => s.decoded = n,
+                LinkStatus::Joined => s.joined = n,
+                LinkStatus::Failed => s.failed += n,
+            }
+        }
+        let (open_until, trips, last_get_at, gets, posts): (
+            Option<String>,
+            i64,
+            Option<String>,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT open_until, trips, last_get_at, gets_total, posts_total FROM google_budget WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        s.breaker_open_until = open_until;
+        s.breaker_trips = trips;
+        s.last_get_at = last_get_at;
+        s.gets_total = gets;
+        s.posts_total = posts;
+        Ok(s)
+    }
+}
