@@ -824,10 +824,6 @@ const STORE_VARIANTS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "no full-text job trigger",
-        &["DROP TRIGGER articles_ai_fulltext"],
-    ),
-    (
         "no secondary indexes",
         &[
             "DROP INDEX articles_first_seen",
