@@ -10,6 +10,7 @@ mod fulltext;
 mod fuzz_regressions;
 mod google_news;
 mod helpers;
+mod layout;
 mod migrations;
 mod polling;
 mod properties;
