@@ -15,7 +15,7 @@ use crate::config::{HumanDuration, Settings};
 use crate::domain::FeedUrl;
 use crate::lock::WriterLock;
 use crate::resolver::Resolution;
-use crate::store::{NewFeed, SearchQuery, Store};
+use crate::store::{NewFeed, SearchQuery, SearchText, Store};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -171,8 +171,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
         } => {
             let store = Store::open_read_only(&settings.database.url, busy).await?;
             let q = SearchQuery {
-                text: query.join(" "),
-                fts_syntax: fts,
+                text: SearchText::new(query.join(" "), fts),
                 since: since
                     .as_deref()
                     .map(|s| parse_since(s, Utc::now()))

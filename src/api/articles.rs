@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::params::{query_fingerprint, Cursor, Params};
 use super::{ApiError, ApiState};
 use crate::store::{
-    ArticleFilter, ArticleItem, ArticleSearch, ItemText, RankKey, SearchOrder, SeenKey,
+    ArticleFilter, ArticleItem, ArticleSearch, ItemText, RankKey, SearchOrder, SearchText, SeenKey,
 };
 
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -71,8 +71,7 @@ pub async fn list(
                 None => store.max_article_id().await?,
             };
             let search = ArticleSearch {
-                text: q.to_owned(),
-                fts_syntax: fts,
+                text: SearchText::new(q, fts),
                 order: SearchOrder::Rank,
                 item_text: ItemText::Flag,
             };

@@ -50,15 +50,20 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Store(StoreError::FeedNotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Store(StoreError::ConfigManaged(_)) => (StatusCode::CONFLICT, "config_feed"),
-            ApiError::Store(StoreError::Query(_)) => (StatusCode::BAD_REQUEST, "bad_parameter"),
+            ApiError::Store(StoreError::EmptySearch | StoreError::SearchSyntax { .. }) => {
+                (StatusCode::BAD_REQUEST, "bad_parameter")
+            }
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
     fn message(&self) -> String {
         match self {
-            // Query errors come from `q`: name it like any bad parameter.
-            ApiError::Store(StoreError::Query(m)) => format!("invalid parameter `q`: {m}"),
+            // Search errors come from `q`: name it like any bad parameter.
+            ApiError::Store(StoreError::EmptySearch) => "invalid parameter `q`: empty query".into(),
+            ApiError::Store(StoreError::SearchSyntax { query, reason }) => {
+                format!("invalid parameter `q`: {reason} (in FTS5 query {query:?})")
+            }
             ApiError::Store(e @ (StoreError::FeedNotFound(_) | StoreError::ConfigManaged(_))) => {
                 e.to_string()
             }

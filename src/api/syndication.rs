@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use super::articles::filter_from;
 use super::params::Params;
 use super::{ApiError, ApiState};
-use crate::store::{ArticleFilter, ArticleItem, ArticleSearch, FeedRow, ItemText, SearchOrder};
+use crate::store::{
+    ArticleFilter, ArticleItem, ArticleSearch, FeedRow, ItemText, SearchOrder, SearchText,
+};
 
 const DEFAULT_ENTRIES: i64 = 50;
 const MAX_ENTRIES: i64 = 100;
@@ -105,8 +107,7 @@ pub async fn search_atom(
     let limit = p.limit(DEFAULT_ENTRIES, MAX_ENTRIES)?;
     let filter = filter_from(&p)?;
     let search = ArticleSearch {
-        text: q.to_owned(),
-        fts_syntax: p.bool("fts")?.unwrap_or(false),
+        text: SearchText::new(q, p.bool("fts")?.unwrap_or(false)),
         order: SearchOrder::Newest,
         item_text: ItemText::Full,
     };

@@ -33,9 +33,12 @@ pub enum StoreError {
         "feed {0} is managed by the config file; remove it from the config's [[feeds]] instead"
     )]
     ConfigManaged(String),
-    /// A search the index cannot run (empty, or raw FTS5 syntax it rejects).
-    #[error("bad search query: {0}")]
-    Query(String),
+    /// A search without a word in it.
+    #[error("bad search query: empty query")]
+    EmptySearch,
+    /// FTS5 refused a search given in its syntax (`SearchText::Fts5`).
+    #[error("bad search query: {reason} (in FTS5 query {query:?})")]
+    SearchSyntax { query: String, reason: String },
     /// A value handed to the store that it cannot store (a publisher URL
     /// that does not parse).
     #[error("invalid input: {0}")]

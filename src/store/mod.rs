@@ -52,7 +52,8 @@ pub use self::google_links::{
 pub use self::ingest::{NewEntry, PollStored};
 pub use self::query::{
     ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
-    ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder, SearchQuery, SeenKey, StoryHint,
+    ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder, SearchQuery, SearchText, SeenKey,
+    StoryHint,
 };
 pub use self::retention::{PruneReport, RetentionPolicy};
 pub use self::sqlite::MIGRATOR;

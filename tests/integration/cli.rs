@@ -239,3 +239,87 @@ async fn backup_writes_a_consistent_copy() {
     assert_eq!(copy.integrity_check().await.unwrap(), "ok");
     assert_eq!(copy.stats().await.unwrap().articles, 1);
 }
+
+#[tokio::test]
+async fn search_takes_fts_syntax_feed_since_and_limit_and_finds_two_character_cjk_words() {
+    let chips = feed_server(&[
+        Item {
+            guid: "1",
+            title: "Chip exports rise again",
+            link: "https://n.example/en/1",
+        },
+        Item {
+            guid: "2",
+            title: "Chip makers and chip tariffs",
+            link: "https://n.example/en/2",
+        },
+        Item {
+            guid: "3",
+            title: "東京の天気は雨",
+            link: "https://n.example/ja/3",
+        },
+    ])
+    .await;
+    let weather = feed_server(&[
+        Item {
+            guid: "4",
+            title: "Weather: a chip of ice in \"Paris\" (and more)",
+            link: "https://n.example/en/4",
+        },
+        Item {
+            guid: "5",
+            title: "大学の天気予報",
+            link: "https://n.example/ja/5",
+        },
+    ])
+    .await;
+    let t = spawn_app(&[
+        format!("{}/feed", chips.uri()),
+        format!("{}/feed", weather.uri()),
+    ])
+    .await;
+    let out = t.cli(&["poll", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let urls = |args: &[&str]| -> Vec<String> {
+        let out = t.cli(&[&["search", "--json"][..], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let mut urls: Vec<String> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["url"].to_string())
+            .map(|u| {
+                u.trim_matches('"')
+                    .trim_start_matches("https://n.example/")
+                    .to_owned()
+            })
+            .collect();
+        urls.sort();
+        urls
+    };
+    assert_eq!(urls(&["chip"]), ["en/1", "en/2", "en/4"]);
+    assert_eq!(urls(&["--feed", "2", "chip"]), ["en/4"]);
+    assert_eq!(urls(&["--limit", "1", "chip"]), ["en/2"], "best ranked");
+    assert_eq!(urls(&["--since", "1h", "chip"]).len(), 3);
+    assert!(urls(&["--since", "2999-01-01T00:00:00Z", "chip"]).is_empty());
+    assert_eq!(urls(&["--fts", "tariffs OR weather"]), ["en/2", "en/4"]);
+    assert_eq!(
+        urls(&["\"Paris", "(and"]),
+        ["en/4"],
+        "quotes are plain text"
+    );
+    assert_eq!(urls(&["天気"]), ["ja/3", "ja/5"]);
+    assert_eq!(urls(&["--feed", "1", "天気"]), ["ja/3"]);
+
+    let out = t.cli(&["search", "--fts", "chip*"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("    [Chip] makers and [chip] tariffs\n"),
+        "{text}"
+    );
+    let out = t.cli(&["search", "--fts", "\"unbalanced"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad search query: unterminated string (in FTS5 query \"\\\"unbalanced\")"),
+        "{err}"
+    );
+}

@@ -199,7 +199,6 @@ async fn check_survived(store: &Store, seeded_version: i64) {
         };
         let search = ArticleSearch {
             text: "headline".into(),
-            fts_syntax: false,
             order: SearchOrder::Newest,
             item_text: ItemText::Flag,
         };

@@ -89,7 +89,6 @@ async fn count(store: &Store, sql: &str) -> i64 {
 async fn titles_found(store: &Store, word: &str) -> Vec<String> {
     let q = SearchQuery {
         text: word.into(),
-        fts_syntax: false,
         since: None,
         feed_id: None,
         limit: 100,
@@ -380,7 +379,6 @@ async fn readers_never_see_database_is_locked_while_pruning_and_polling() {
     while !writes.is_finished() {
         let q = SearchQuery {
             text: "quokka".into(),
-            fts_syntax: false,
             since: None,
             feed_id: None,
             limit: 10,
