@@ -40,7 +40,7 @@ pub enum ConfigError {
 }
 
 /// A human duration string such as `"200ms"`, `"75s"`, `"15m"`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);
 
 impl fmt::Debug for HumanDuration {
@@ -108,8 +108,14 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// A byte count: an integer, or a string like `"5MiB"`, `"512KB"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
+
+impl fmt::Debug for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 impl FromStr for ByteSize {
     type Err = String;
@@ -151,6 +157,39 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// Deserializes a count, duration or size that must be above zero, so that a
+/// zero fails naming its key just as a malformed value does. Zero is
+/// `T::default()` for every type this is used on.
+fn positive<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialOrd + fmt::Debug,
+{
+    let value = T::deserialize(d)?;
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{value:?} (must be greater than zero)"
+        )))
+    }
+}
+
+/// [`positive`] for a setting that may be left out (a limit that is off, a
+/// schedule that adapts): zero is no way to say so.
+fn positive_or_unset<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialOrd + fmt::Debug,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(value) if value <= T::default() => Err(serde::de::Error::custom(format!(
+            "{value:?} (must be greater than zero; omit it for the default)"
+        ))),
+        value => Ok(value),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -169,6 +208,7 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct StoriesSettings {
     /// How far apart (first seen) two articles may be and still be one story.
+    #[serde(deserialize_with = "positive")]
     pub window: HumanDuration,
 }
 
@@ -183,11 +223,15 @@ impl StoriesSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RetentionSettings {
     /// Articles first seen longer ago go; unset keeps them forever.
+    #[serde(default, deserialize_with = "positive_or_unset")]
     pub max_age: Option<HumanDuration>,
     /// The oldest articles go while the database is larger; unset: no limit.
+    #[serde(default, deserialize_with = "positive_or_unset")]
     pub max_db_bytes: Option<ByteSize>,
+    #[serde(deserialize_with = "positive")]
     pub prune_interval: HumanDuration,
     /// Articles deleted per transaction.
+    #[serde(deserialize_with = "positive")]
     pub batch: usize,
 }
 
@@ -253,7 +297,9 @@ impl ApiSettings {
 pub struct ExtractSettings {
     pub enabled: bool,
     pub user_agent: String,
+    #[serde(deserialize_with = "positive")]
     pub max_concurrent: usize,
+    #[serde(deserialize_with = "positive")]
     pub max_attempts: i64,
     pub retry_interval: HumanDuration,
     pub lease: HumanDuration,
@@ -266,12 +312,14 @@ pub struct GoogleNewsSettings {
     pub base_url: String,
     pub edition: Edition,
     pub resolve: bool,
+    #[serde(deserialize_with = "positive")]
     pub batch_size: usize,
     pub get_interval: HumanDuration,
     pub gets_per_run: usize,
     pub cooldown: HumanDuration,
     pub post_delay: HumanDuration,
     pub retry_interval: HumanDuration,
+    #[serde(deserialize_with = "positive")]
     pub max_attempts: i64,
 }
 
@@ -290,23 +338,33 @@ pub struct DatabaseSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SchedulerSettings {
+    #[serde(deserialize_with = "positive")]
     pub default_interval: HumanDuration,
+    #[serde(deserialize_with = "positive")]
     pub min_interval: HumanDuration,
+    #[serde(deserialize_with = "positive")]
     pub max_interval: HumanDuration,
     pub jitter: f64,
+    #[serde(deserialize_with = "positive")]
     pub max_concurrent_fetches: usize,
     pub shutdown_grace: HumanDuration,
+    #[serde(deserialize_with = "positive")]
     pub batch_size: u32,
+    #[serde(deserialize_with = "positive")]
     pub max_entries_per_poll: usize,
 }
 
 #[derive(Clone, Deserialize)]
 pub struct HttpSettings {
     pub user_agent: String,
+    #[serde(deserialize_with = "positive")]
     pub connect_timeout: HumanDuration,
+    #[serde(deserialize_with = "positive")]
     pub timeout: HumanDuration,
+    #[serde(deserialize_with = "positive")]
     pub max_body_bytes: ByteSize,
     pub max_redirects: u32,
+    #[serde(deserialize_with = "positive")]
     pub per_host_concurrency: usize,
     pub per_host_delay: HumanDuration,
     pub respect_robots_txt: bool,
@@ -364,6 +422,7 @@ pub struct FeedSettings {
     pub url: Option<String>,
     pub google_news: Option<GoogleNewsFeed>,
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "positive_or_unset")]
     pub interval: Option<HumanDuration>,
 }
 
@@ -476,9 +535,6 @@ impl Settings {
             ("scheduler.min_interval", s.min_interval),
             ("scheduler.max_interval", s.max_interval),
         ] {
-            if d.0.is_zero() {
-                return Err(invalid(key, format!("{d:?}"), "must be greater than zero"));
-            }
             if d.0 < Duration::from_secs(60) {
                 warnings.push(format!(
                     "`{key}` = {d:?} is very aggressive; publishers may rate-limit or block you"
@@ -502,87 +558,12 @@ impl Settings {
                 "must be a fraction in [0, 1)",
             ));
         }
-        if s.max_concurrent_fetches == 0 {
-            return Err(invalid(
-                "scheduler.max_concurrent_fetches",
-                "0".into(),
-                "must be at least 1",
-            ));
-        }
-        if s.batch_size == 0 {
-            return Err(invalid(
-                "scheduler.batch_size",
-                "0".into(),
-                "must be at least 1",
-            ));
-        }
-        if self.stories.window.0.is_zero() {
-            return Err(invalid(
-                "stories.window",
-                format!("{:?}", self.stories.window),
-                "must be greater than zero",
-            ));
-        }
-        let r = &self.retention;
-        if r.batch == 0 {
-            return Err(invalid("retention.batch", "0".into(), "must be at least 1"));
-        }
-        if r.prune_interval.0.is_zero() {
-            return Err(invalid(
-                "retention.prune_interval",
-                format!("{:?}", r.prune_interval),
-                "must be greater than zero",
-            ));
-        }
-        if let Some(d) = r.max_age.filter(|d| d.0.is_zero()) {
-            return Err(invalid(
-                "retention.max_age",
-                format!("{d:?}"),
-                "must be greater than zero; omit it to keep articles forever",
-            ));
-        }
-        if let Some(b) = r.max_db_bytes.filter(|b| b.0 == 0) {
-            return Err(invalid(
-                "retention.max_db_bytes",
-                b.0.to_string(),
-                "must be greater than zero; omit it for no size limit",
-            ));
-        }
-        if s.max_entries_per_poll == 0 {
-            return Err(invalid(
-                "scheduler.max_entries_per_poll",
-                "0".into(),
-                "must be at least 1",
-            ));
-        }
         let h = &self.http;
         if h.user_agent.trim().is_empty() {
             return Err(invalid(
                 "http.user_agent",
                 "\"\"".into(),
                 "must not be empty",
-            ));
-        }
-        for (key, d) in [
-            ("http.connect_timeout", h.connect_timeout),
-            ("http.timeout", h.timeout),
-        ] {
-            if d.0.is_zero() {
-                return Err(invalid(key, format!("{d:?}"), "must be greater than zero"));
-            }
-        }
-        if h.max_body_bytes.0 == 0 {
-            return Err(invalid(
-                "http.max_body_bytes",
-                "0".into(),
-                "must be greater than zero",
-            ));
-        }
-        if h.per_host_concurrency == 0 {
-            return Err(invalid(
-                "http.per_host_concurrency",
-                "0".into(),
-                "must be at least 1",
             ));
         }
         if h.per_host_delay.0 < Duration::from_millis(200) && !h.per_host_delay.0.is_zero() {
@@ -653,35 +634,7 @@ impl Settings {
                 &e.to_string(),
             )
         })?;
-        if g.batch_size == 0 {
-            return Err(invalid(
-                "google_news.batch_size",
-                "0".into(),
-                "must be at least 1",
-            ));
-        }
-        if g.max_attempts < 1 {
-            return Err(invalid(
-                "google_news.max_attempts",
-                g.max_attempts.to_string(),
-                "must be at least 1",
-            ));
-        }
         let x = &self.extract;
-        if x.max_concurrent == 0 {
-            return Err(invalid(
-                "extract.max_concurrent",
-                "0".into(),
-                "must be at least 1",
-            ));
-        }
-        if x.max_attempts < 1 {
-            return Err(invalid(
-                "extract.max_attempts",
-                x.max_attempts.to_string(),
-                "must be at least 1",
-            ));
-        }
         if x.lease.0 < Duration::from_secs(1) {
             return Err(invalid(
                 "extract.lease",
@@ -693,15 +646,6 @@ impl Settings {
             self.feed_url(feed).map_err(|(key, value, reason)| {
                 invalid(&format!("feeds[{i}].{key}"), value, &reason)
             })?;
-            if let Some(interval) = feed.interval {
-                if interval.0.is_zero() {
-                    return Err(invalid(
-                        &format!("feeds[{i}].interval"),
-                        format!("{interval:?}"),
-                        "must be greater than zero",
-                    ));
-                }
-            }
         }
         Ok(warnings)
     }
@@ -852,6 +796,51 @@ mod tests {
         assert!(err.to_string().contains("retention.batch"), "{err}");
         let err = load("[retention]\nmax_age = \"0s\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("retention.max_age"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_count_duration_or_size_is_refused_naming_its_key_and_value() {
+        for (section, key, zero) in [
+            ("scheduler", "default_interval", "\"0s\""),
+            ("scheduler", "min_interval", "\"0s\""),
+            ("scheduler", "max_interval", "\"0s\""),
+            ("scheduler", "max_concurrent_fetches", "0"),
+            ("scheduler", "batch_size", "0"),
+            ("scheduler", "max_entries_per_poll", "0"),
+            ("stories", "window", "\"0s\""),
+            ("retention", "batch", "0"),
+            ("retention", "prune_interval", "\"0s\""),
+            ("retention", "max_age", "\"0s\""),
+            ("retention", "max_db_bytes", "0"),
+            ("http", "connect_timeout", "\"0s\""),
+            ("http", "timeout", "\"0s\""),
+            ("http", "max_body_bytes", "\"0MiB\""),
+            ("http", "per_host_concurrency", "0"),
+            ("google_news", "batch_size", "0"),
+            ("google_news", "max_attempts", "0"),
+            ("extract", "max_concurrent", "0"),
+            ("extract", "max_attempts", "-1"),
+        ] {
+            let err = load(&format!("[{section}]\n{key} = {zero}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("`{section}.{key}`")), "{err}");
+            assert!(err.contains("must be greater than zero"), "{err}");
+            let shown = zero.trim_matches('"').replace("0MiB", "0");
+            assert!(err.contains(&format!(": {shown} (")), "{err}");
+        }
+        let err = load("", &[("NEWSD__HTTP__PER_HOST_CONCURRENCY", "0")]).unwrap_err();
+        assert!(
+            err.to_string().contains("`http.per_host_concurrency`"),
+            "{err}"
+        );
+        let err = load(
+            "[[feeds]]\nurl = \"https://example.com/a\"\n\
+             [[feeds]]\nurl = \"https://example.com/b\"\ninterval = \"0s\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`feeds[1].interval`"), "{err}");
     }
 
     #[test]

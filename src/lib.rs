@@ -26,6 +26,8 @@
 //! - [`config`], [`telemetry`], [`lock`]: settings, logging, the single-writer lock.
 //! - [`metrics`]: in-memory poll counters and scheduling lateness for `/metrics`.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use newsd::cli::{dispatch, Cli};
 use newsd::config::Settings;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{rss, spawn_app, stderr, stdout, Item};
+use crate::helpers::{rss, spawn_app, spawn_app_with, stderr, stdout, Item};
 
 async fn feed_server(items: &[Item<'_>]) -> MockServer {
     let server = MockServer::start().await;
@@ -322,4 +322,24 @@ async fn search_takes_fts_syntax_feed_since_and_limit_and_finds_two_character_cj
         err.contains("bad search query: unterminated string (in FTS5 query \"\\\"unbalanced\")"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn pretty_logs_to_a_file_carry_no_colour_codes() {
+    // An unknown key makes every command log a warning, so there is a line to judge.
+    let t = spawn_app_with(&[], "\n[colour_check]\nx = 1\n").await;
+    let log_path = t.dir.path().join("newsd.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let out = t
+        .cli_command(&["--log-format", "pretty", "stats"])
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stderr(log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.contains("WARN"), "{logged}");
+    assert!(logged.contains("colour_check"), "{logged}");
+    assert!(!logged.contains("\u{1b}["), "{logged:?}");
 }

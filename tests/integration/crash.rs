@@ -15,7 +15,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use tempfile::TempDir;
 
-use crate::helpers::write_config;
+use crate::helpers::{feed_server, write_config};
 
 /// Feeds served; feeds `2k` and `2k+1` carry the same stories (dedupe across feeds).
 const FEEDS: usize = 16;
@@ -49,36 +49,22 @@ fn feed_body(feed: usize, count: usize) -> String {
 }
 
 async fn growing_server() -> GrowingServer {
-    use axum::extract::Path;
-    use axum::routing::get;
     let served: Arc<Vec<AtomicUsize>> = Arc::new((0..FEEDS).map(|_| AtomicUsize::new(0)).collect());
-    let counts: Arc<Vec<AtomicUsize>> = Arc::new((0..FEEDS).map(|_| AtomicUsize::new(0)).collect());
-    let (s, c) = (served.clone(), counts.clone());
-    let router = axum::Router::new().route(
-        "/feed/{n}",
-        get(move |Path(n): Path<usize>| {
-            let (served, counts) = (s.clone(), c.clone());
-            async move {
-                let n = n % FEEDS;
-                let count = counts[n]
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
-                        Some((c + GROWTH).min(MAX_ENTRIES))
-                    })
-                    .map_or(MAX_ENTRIES, |prev| (prev + GROWTH).min(MAX_ENTRIES));
-                served[n].fetch_max(count, Ordering::SeqCst);
-                feed_body(n, count)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let counts: Vec<AtomicUsize> = (0..FEEDS).map(|_| AtomicUsize::new(0)).collect();
+    let s = served.clone();
+    let server = feed_server(move |n| {
+        let n = n % FEEDS;
+        let count = counts[n]
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                Some((c + GROWTH).min(MAX_ENTRIES))
+            })
+            .map_or(MAX_ENTRIES, |prev| (prev + GROWTH).min(MAX_ENTRIES));
+        s[n].fetch_max(count, Ordering::SeqCst);
+        feed_body(n, count)
+    })
+    .await;
     GrowingServer {
-        base: format!("http://{addr}"),
+        base: server.base,
         served,
     }
 }

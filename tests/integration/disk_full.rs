@@ -12,7 +12,7 @@ use newsd::app::PollStatus;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{generated_rss, spawn_app_env, spawn_app_with};
+use crate::helpers::{feed_server, generated_rss, spawn_app_env, spawn_app_with};
 
 /// A feed server whose body the test swaps, counting requests.
 struct Server {
@@ -22,31 +22,13 @@ struct Server {
 }
 
 async fn server(body: String) -> Server {
-    use axum::routing::get;
     let body = Arc::new(Mutex::new(body));
-    let hits = Arc::new(AtomicUsize::new(0));
-    let (b, h) = (body.clone(), hits.clone());
-    let router = axum::Router::new().route(
-        "/feed",
-        get(move || {
-            let (b, h) = (b.clone(), h.clone());
-            async move {
-                h.fetch_add(1, Ordering::SeqCst);
-                b.lock().map(|s| s.clone()).unwrap_or_default()
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let b = body.clone();
+    let server = feed_server(move |_| b.lock().map(|s| s.clone()).unwrap_or_default()).await;
     Server {
-        url: format!("http://{addr}/feed"),
+        url: server.feed(0),
         body,
-        hits,
+        hits: server.hits,
     }
 }
 

@@ -160,6 +160,50 @@ pub fn generated_rss(n: usize, item: impl Fn(usize) -> (String, String, String))
     rss(&items)
 }
 
+/// A feed server on 127.0.0.1: `GET /feed/{n}` answers `body(n)`, counting
+/// the requests. Tests that need their own feeds differ only in the body.
+pub struct FeedServer {
+    pub base: String,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl FeedServer {
+    pub fn feed(&self, n: usize) -> String {
+        format!("{}/feed/{n}", self.base)
+    }
+}
+
+pub async fn feed_server(body: impl Fn(usize) -> String + Send + Sync + 'static) -> FeedServer {
+    use axum::extract::Path;
+    use axum::routing::get;
+    let body = Arc::new(body);
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let router = axum::Router::new().route(
+        "/feed/{n}",
+        get(move |Path(n): Path<usize>| {
+            h.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(body(n))
+        }),
+    );
+    FeedServer {
+        base: serve(router).await,
+        hits,
+    }
+}
+
+/// Serves `router` on a free port of 127.0.0.1 until the test ends; its base URL.
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
 /// A feed server that counts requests in flight at once, for politeness tests.
 pub struct CountingServer {
     pub base: String,
@@ -193,15 +237,8 @@ pub async fn counting_server(delay: Duration) -> CountingServer {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
     CountingServer {
-        base: format!("http://{addr}"),
+        base: serve(router).await,
         max_in_flight,
         hits,
     }

@@ -10,36 +10,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{generated_rss, spawn_app_with, stderr, stdout};
+use crate::helpers::{feed_server, generated_rss, spawn_app_with, stderr, stdout, FeedServer};
 
 const FEEDS: usize = 40;
 const ENTRIES: usize = 150;
 
 /// `FEEDS` feeds of `ENTRIES` distinct entries each, with long summaries so
 /// the writes (and the full-text indexing after them) are heavy.
-async fn feed_server() -> String {
-    use axum::extract::Path;
-    use axum::routing::get;
-    let router = axum::Router::new().route(
-        "/feed/{n}",
-        get(move |Path(n): Path<usize>| async move {
-            generated_rss(ENTRIES, |i| {
-                (
-                    format!("f{n}-{i}"),
-                    format!("Harbour story {i} of feed {n} {}", "words ".repeat(8)),
-                    format!("https://news.example/{n}/{i}"),
-                )
-            })
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+async fn harbour_feeds() -> FeedServer {
+    feed_server(|n| {
+        generated_rss(ENTRIES, |i| {
+            (
+                format!("f{n}-{i}"),
+                format!("Harbour story {i} of feed {n} {}", "words ".repeat(8)),
+                format!("https://news.example/{n}/{i}"),
+            )
+        })
+    })
+    .await
 }
 
 /// A bare HTTP/1.0 GET (the reader thread is not async): the status line and the body.
@@ -65,8 +53,8 @@ fn failure(what: &str, out: &std::process::Output) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite3_newsd_search_and_the_api_never_see_a_locked_database_while_poll_ingests() {
-    let base = feed_server().await;
-    let feeds: Vec<String> = (0..FEEDS).map(|n| format!("{base}/feed/{n}")).collect();
+    let server = harbour_feeds().await;
+    let feeds: Vec<String> = (0..FEEDS).map(|n| server.feed(n)).collect();
     // The schema exists before the readers start (a `sqlite3` on a missing
     // file would create an empty one).
     let t = spawn_app_with(
