@@ -176,7 +176,7 @@ impl SqliteStore {
     /// close them after 10 idle or 30 minutes, which suits network databases;
     /// here each replacement only built a new page cache on a new thread
     /// while the old one's memory went back to a fragmented heap, and the
-    /// daemon's RSS stepped up by 2-4 MiB each time (BENCHMARKS.md, "Soak",
+    /// daemon's RSS stepped up by 1-4 MiB each time (BENCHMARKS.md, "Soak",
     /// run 10). A connection's memory is bounded by its `cache_size`.
     fn pool_options(page_limit: &Arc<AtomicI64>, max: u32) -> SqlitePoolOptions {
         let (on_connect, on_acquire) = (page_limit.clone(), page_limit.clone());
@@ -250,7 +250,8 @@ impl SqliteStore {
             // WAL mid-transaction, to be written again at commit, and the
             // upper levels of those b-trees were read back for every group:
             // 16 MiB took 12-15 % off the writer's CPU per Google-shaped
-            // entry (BENCHMARKS.md, session 9). Readers keep the default.
+            // entry (BENCHMARKS.md, "The writer's page cache is 16 MiB").
+            // Readers keep the default.
             .pragma("cache_size", WRITER_CACHE_KIB))
     }
 
