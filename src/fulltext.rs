@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl};
 use crate::extract::{decode_html, extract, ExtractOptions, Extracted, PageKind};
 use crate::fetch::{host_key, FetchError, FetchRequest, Fetcher};
-use crate::store::{ArticleContent, FulltextJob, Store};
+use crate::store::{ArticleContent, FulltextJob, FulltextStatus, Store};
 
 /// robots.txt answers are kept this long.
 const ROBOTS_TTL_HOURS: i64 = 24;
@@ -32,10 +32,14 @@ pub struct FulltextReport {
 }
 
 impl FulltextReport {
-    fn count(&mut self, status: &str) {
+    fn count(&mut self, status: FulltextStatus) {
+        self.count_named(status.as_str(), 1);
+    }
+
+    fn count_named(&mut self, status: &str, n: usize) {
         match self.without_text.iter_mut().find(|(s, _)| s == status) {
-            Some((_, n)) => *n += 1,
-            None => self.without_text.push((status.to_owned(), 1)),
+            Some((_, seen)) => *seen += n,
+            None => self.without_text.push((status.to_owned(), n)),
         }
     }
 }
@@ -44,9 +48,9 @@ enum Outcome {
     Stored,
     Deferred,
     /// Final status without text.
-    Final(&'static str, String, Option<u16>),
+    Final(FulltextStatus, String, Option<u16>),
     /// Worth another try later (until attempts run out).
-    Retry(&'static str, String, Option<u16>, Option<DateTime<Utc>>),
+    Retry(FulltextStatus, String, Option<u16>, Option<DateTime<Utc>>),
 }
 
 #[derive(Clone)]
@@ -126,7 +130,7 @@ impl FulltextWorker {
     async fn work(&self, job: &FulltextJob, now: DateTime<Utc>) -> Outcome {
         match self.fetch_and_extract(job, now).await {
             Ok(o) => o,
-            Err(e) => Outcome::Retry("failed", format!("{e:#}"), None, None),
+            Err(e) => Outcome::Retry(FulltextStatus::Failed, format!("{e:#}"), None, None),
         }
     }
 
@@ -137,11 +141,17 @@ impl FulltextWorker {
     ) -> anyhow::Result<Outcome> {
         let url = match Url::parse(&job.url) {
             Ok(u) => strip_tracking(&u),
-            Err(e) => return Ok(Outcome::Final("failed", format!("invalid URL: {e}"), None)),
+            Err(e) => {
+                return Ok(Outcome::Final(
+                    FulltextStatus::Failed,
+                    format!("invalid URL: {e}"),
+                    None,
+                ))
+            }
         };
         if self.settings.http.respect_robots_txt && !self.robots_allow(&url, now).await? {
             return Ok(Outcome::Final(
-                "disallowed",
+                FulltextStatus::Disallowed,
                 "robots.txt disallows fetching this page".to_owned(),
                 None,
             ));
@@ -159,26 +169,37 @@ impl FulltextWorker {
                 return Ok(Outcome::Deferred);
             }
             Err(e @ FetchError::Blocked { .. }) => {
-                return Ok(Outcome::Final("blocked", e.to_string(), None))
+                return Ok(Outcome::Final(FulltextStatus::Blocked, e.to_string(), None))
             }
             Err(e @ FetchError::BodyTooLarge { .. }) => {
-                return Ok(Outcome::Final("too_large", e.to_string(), None))
+                return Ok(Outcome::Final(
+                    FulltextStatus::TooLarge,
+                    e.to_string(),
+                    None,
+                ))
             }
-            Err(e) => return Ok(Outcome::Retry("failed", e.to_string(), None, None)),
+            Err(e) => {
+                return Ok(Outcome::Retry(
+                    FulltextStatus::Failed,
+                    e.to_string(),
+                    None,
+                    None,
+                ))
+            }
         };
         let status = resp.status;
         match status {
             200..=299 => {}
             404 | 410 => {
                 return Ok(Outcome::Final(
-                    "not_found",
+                    FulltextStatus::NotFound,
                     format!("HTTP {status}"),
                     Some(status),
                 ))
             }
             429 | 503 => {
                 return Ok(Outcome::Retry(
-                    "failed",
+                    FulltextStatus::Failed,
                     format!("HTTP {status}: the host asked us to wait"),
                     Some(status),
                     resp.retry_after,
@@ -186,7 +207,7 @@ impl FulltextWorker {
             }
             _ => {
                 return Ok(Outcome::Retry(
-                    "failed",
+                    FulltextStatus::Failed,
                     format!("HTTP {status}"),
                     Some(status),
                     None,
@@ -198,7 +219,7 @@ impl FulltextWorker {
             let ct = ct.to_ascii_lowercase();
             if !(ct.contains("html") || ct.starts_with("text/plain") || ct.is_empty()) {
                 return Ok(Outcome::Final(
-                    "not_html",
+                    FulltextStatus::NotHtml,
                     format!(
                         "not an HTML page: {}",
                         ct.split(';').next().unwrap_or_default()
@@ -223,23 +244,25 @@ impl FulltextWorker {
         .await?;
         let kind_status = match extracted.page_kind {
             PageKind::Article => None,
-            PageKind::ConsentWall => Some("consent_wall"),
-            PageKind::BotCheck => Some("bot_check"),
-            PageKind::LoginWall => Some("login_wall"),
-            PageKind::EmptyShell => Some("empty_shell"),
-            PageKind::NotArticle => Some("not_article"),
+            PageKind::ConsentWall => Some(FulltextStatus::ConsentWall),
+            PageKind::BotCheck => Some(FulltextStatus::BotCheck),
+            PageKind::LoginWall => Some(FulltextStatus::LoginWall),
+            PageKind::EmptyShell => Some(FulltextStatus::EmptyShell),
+            PageKind::NotArticle => Some(FulltextStatus::NotArticle),
         };
         if let Some(s) = kind_status {
-            let msg = format!("the page is not the article ({s})");
+            let msg = format!("the page is not the article ({})", s.as_str());
             return Ok(match s {
                 // Walls and checks may pass on a later try; the rest will not.
-                "consent_wall" | "bot_check" => Outcome::Retry(s, msg, Some(status), None),
+                FulltextStatus::ConsentWall | FulltextStatus::BotCheck => {
+                    Outcome::Retry(s, msg, Some(status), None)
+                }
                 _ => Outcome::Final(s, msg, Some(status)),
             });
         }
         let Some(text) = extracted.text.clone().filter(|t| !t.trim().is_empty()) else {
             return Ok(Outcome::Final(
-                "not_article",
+                FulltextStatus::NotArticle,
                 "no article text found".into(),
                 Some(status),
             ));
@@ -248,7 +271,7 @@ impl FulltextWorker {
             || !better_than_summary(&text, extracted.word_count, job.summary.as_deref())
         {
             return Ok(Outcome::Final(
-                "teaser",
+                FulltextStatus::Teaser,
                 format!(
                     "extracted text ({} words) is no better than the feed summary",
                     extracted.word_count
@@ -442,9 +465,7 @@ pub async fn drain(
         total.stored += r.stored;
         total.deferred += r.deferred;
         for (s, n) in r.without_text {
-            for _ in 0..n {
-                total.count(&s);
-            }
+            total.count_named(&s, n);
         }
         if !progressed {
             break;

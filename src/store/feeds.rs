@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::store::time::parse_ts;
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct FeedRow {
     pub id: i64,
     pub url: String,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct FulltextJob {
     pub article_id: i64,
     pub url: String,
@@ -32,4 +32,47 @@ pub struct FulltextStats {
     pub pending: i64,
     pub done: i64,
     pub other: Vec<(String, i64)>,
+}
+
+/// Where an article's full-text job stands, stored as its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FulltextStatus {
+    Pending,
+    Done,
+    /// robots.txt disallows fetching the page.
+    Disallowed,
+    NotHtml,
+    NotFound,
+    /// The SSRF guard refused the address.
+    Blocked,
+    TooLarge,
+    ConsentWall,
+    BotCheck,
+    LoginWall,
+    EmptyShell,
+    NotArticle,
+    /// The page's text is no better than the feed's summary.
+    Teaser,
+    Failed,
+}
+
+impl FulltextStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FulltextStatus::Pending => "pending",
+            FulltextStatus::Done => "done",
+            FulltextStatus::Disallowed => "disallowed",
+            FulltextStatus::NotHtml => "not_html",
+            FulltextStatus::NotFound => "not_found",
+            FulltextStatus::Blocked => "blocked",
+            FulltextStatus::TooLarge => "too_large",
+            FulltextStatus::ConsentWall => "consent_wall",
+            FulltextStatus::BotCheck => "bot_check",
+            FulltextStatus::LoginWall => "login_wall",
+            FulltextStatus::EmptyShell => "empty_shell",
+            FulltextStatus::NotArticle => "not_article",
+            FulltextStatus::Teaser => "teaser",
+            FulltextStatus::Failed => "failed",
+        }
+    }
 }

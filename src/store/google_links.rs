@@ -29,7 +29,7 @@ pub struct GoogleEntry {
     pub hints: Vec<Hint>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PendingLink {
     pub google_id: String,
     pub article_id: i64,

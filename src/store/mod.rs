@@ -45,7 +45,7 @@ use chrono::{DateTime, Utc};
 pub use self::error::{Result, StoreError};
 pub use self::export::ExportArticle;
 pub use self::feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
-pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats};
+pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 pub use self::google_links::{
     Budget, GoogleEntry, GoogleQueueStats, Hint, LinkStatus, PendingLink,
 };
@@ -391,7 +391,7 @@ impl Store {
     pub async fn finish_fulltext_job(
         &self,
         article_id: i64,
-        status: &str,
+        status: FulltextStatus,
         error: Option<&str>,
         http_status: Option<u16>,
         retry_at: Option<DateTime<Utc>>,

@@ -1,6 +1,6 @@
 //! Stories (articles that tell the same news) as every engine lists them.
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoryItem {
     pub id: i64,
     pub title: Option<String>,

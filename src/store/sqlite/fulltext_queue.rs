@@ -5,10 +5,18 @@
 use chrono::{DateTime, Utc};
 
 use super::identity::assign_identity;
+use super::sql::from_row;
 use super::SqliteStore;
 use crate::store::error::Result;
-use crate::store::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats};
+use crate::store::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 use crate::store::time::{parse_ts, ts};
+
+from_row!(FulltextJob {
+    article_id,
+    url,
+    summary,
+    attempts
+});
 
 impl SqliteStore {
     /// Takes up to `limit` due jobs under a lease until `lease_until`. Jobs
@@ -50,14 +58,14 @@ impl SqliteStore {
     pub async fn finish_fulltext_job(
         &self,
         article_id: i64,
-        status: &str,
+        status: FulltextStatus,
         error: Option<&str>,
         http_status: Option<u16>,
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let (status, next) = match retry_at {
-            Some(at) => ("pending", ts(at)),
+            Some(at) => (FulltextStatus::Pending, ts(at)),
             None => (status, ts(now)),
         };
         sqlx::query(
@@ -65,7 +73,7 @@ impl SqliteStore {
              next_try_at = ?5, lease_until = NULL, updated_at = ?6 WHERE article_id = ?1",
         )
         .bind(article_id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(error)
         .bind(http_status.map(i64::from))
         .bind(next)

@@ -6,11 +6,23 @@ use chrono::{DateTime, Utc};
 
 use super::identity::{assign_identity, queue_fulltext, split_link};
 use super::keys::{by_google_id, key_hash};
+use super::sql::from_row;
 use super::SqliteStore;
 use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{Budget, GoogleQueueStats, LinkStatus, PendingLink};
 use crate::store::time::{parse_ts, ts};
+
+from_row!(PendingLink {
+    google_id,
+    article_id,
+    hl,
+    gl,
+    ceid,
+    signature,
+    sig_timestamp,
+    attempts,
+});
 
 impl SqliteStore {
     /// Links due for a lookup, oldest first. `signed` selects those whose

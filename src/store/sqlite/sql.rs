@@ -40,3 +40,19 @@ pub(super) fn split_group(s: Option<String>) -> Vec<String> {
     })
     .unwrap_or_default()
 }
+
+/// `sqlx::FromRow` for one of the store's plain types, column by field
+/// name: the types stay free of any engine, and this engine reads them.
+macro_rules! from_row {
+    ($ty:ident { $($field:ident),+ $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for $ty {
+            fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($ty {
+                    $($field: row.try_get(stringify!($field))?,)+
+                })
+            }
+        }
+    };
+}
+pub(super) use from_row;

@@ -3,11 +3,39 @@
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{padded, placeholders, CHUNK_ROWS};
+use super::sql::{from_row, padded, placeholders, CHUNK_ROWS};
 use super::SqliteStore;
 use crate::store::error::{Result, StoreError};
 use crate::store::feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 use crate::store::time::{parse_ts, ts};
+
+from_row!(FeedRow {
+    id,
+    url,
+    fetch_url,
+    name,
+    origin,
+    enabled,
+    disabled_reason,
+    interval_secs,
+    last_status,
+    last_error,
+    error_count,
+    etag,
+    last_modified,
+    next_poll_at,
+    next_poll_reason,
+    retry_after_until,
+    last_polled_at,
+    last_success_at,
+    redirect_target,
+    redirect_streak,
+    ttl_secs,
+    current_interval_secs,
+    new_per_poll,
+    title,
+    site_url,
+});
 
 const FEED_COLUMNS: &str = "id, url, fetch_url, name, origin, enabled, disabled_reason, interval_secs, \
     last_status, last_error, error_count, etag, last_modified, next_poll_at, next_poll_reason, \

@@ -7,12 +7,21 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use sqlx::SqliteConnection;
 
+use super::sql::from_row;
 use super::SqliteStore;
 use crate::cluster;
 use crate::store::error::Result;
 use crate::store::query::SeenKey;
 use crate::store::stories::{ClusterReport, StoryItem};
 use crate::store::time::{parse_ts, ts};
+
+from_row!(StoryItem {
+    id,
+    title,
+    size,
+    first_seen_at,
+    updated_at
+});
 
 /// Articles clustered per write transaction: keeps the writer free for
 /// polls between batches of an upgraded archive's backlog.
