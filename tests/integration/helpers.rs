@@ -34,8 +34,8 @@ listen = "127.0.0.1:0"
 "#;
 
 pub fn write_config(dir: &TempDir, feeds: &[String], extra: &str) -> PathBuf {
-    let db = dir.path().join("newsd.db");
-    let mut toml = format!("[database]\nurl = \"sqlite://{}\"\n", db.display());
+    let url = newsd::store::testing::database_url(dir.path());
+    let mut toml = format!("[database]\nurl = \"{url}\"\n");
     toml.push_str(BASE_CONFIG);
     toml.push_str(extra);
     for f in feeds {

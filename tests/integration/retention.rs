@@ -12,10 +12,7 @@ use tempfile::TempDir;
 const DAY: i64 = 24 * 3600;
 
 async fn temp_store() -> (Store, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("r.db").display());
-    let store = Store::open(&url, Duration::from_secs(5)).await.unwrap();
-    (store, dir)
+    newsd::store::testing::temp_store().await
 }
 
 async fn feed(store: &Store, url: &str) -> i64 {
@@ -235,7 +232,7 @@ async fn a_dry_run_reports_what_would_go_and_changes_nothing() {
     store.index_pending().await.unwrap();
     store.close().await;
 
-    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let url = newsd::store::testing::database_url(dir.path());
     let reader = Store::open_read_only(&url, Duration::from_secs(5))
         .await
         .unwrap();
@@ -360,7 +357,7 @@ async fn readers_never_see_database_is_locked_while_pruning_and_polling() {
         poll(&store, a, &entries, ago(now, (60 - round) * DAY)).await;
     }
     store.index_pending().await.unwrap();
-    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let url = newsd::store::testing::database_url(dir.path());
     let reader = Store::open_read_only(&url, Duration::from_secs(5))
         .await
         .unwrap();
