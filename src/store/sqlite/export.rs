@@ -24,7 +24,6 @@ struct ArticleExportRow {
 }
 
 impl SqliteStore {
-    /// Articles in first-seen order, page by page, for `newsd export`.
     pub async fn export_page(
         &self,
         since: Option<DateTime<Utc>>,

@@ -19,8 +19,6 @@ from_row!(FulltextJob {
 });
 
 impl SqliteStore {
-    /// Takes up to `limit` due jobs under a lease until `lease_until`. Jobs
-    /// whose lease ran out (a worker died) are due again.
     pub async fn lease_fulltext_jobs(
         &self,
         now: DateTime<Utc>,
@@ -54,7 +52,6 @@ impl SqliteStore {
         Ok(jobs)
     }
 
-    /// Ends a job without text (a named status), or reschedules it.
     pub async fn finish_fulltext_job(
         &self,
         article_id: i64,
@@ -83,8 +80,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A job that never reached the host (it is backed off): rescheduled
-    /// without spending an attempt.
     pub async fn defer_fulltext_job(&self, article_id: i64, until: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "UPDATE fulltext_jobs SET attempts = MAX(attempts - 1, 0), next_try_at = ?2, lease_until = NULL \
@@ -97,9 +92,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Stores extracted content and finishes the job in one transaction; a
-    /// canonical (or redirected) URL joins the dedupe. Returns the article id
-    /// the content ended up on.
     pub async fn store_fulltext(
         &self,
         article_id: i64,
@@ -206,7 +198,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Persists the HTTP layer's per-host backoffs (replacing what was stored).
     pub async fn save_host_backoffs(&self, backoffs: &[(String, DateTime<Utc>)]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM host_backoff")
@@ -252,7 +243,6 @@ impl SqliteStore {
         Ok(s)
     }
 
-    /// Raw pages kept for re-extraction, page by page.
     pub async fn raw_pages(
         &self,
         since: Option<DateTime<Utc>>,

@@ -25,10 +25,6 @@ from_row!(PendingLink {
 });
 
 impl SqliteStore {
-    /// Links due for a lookup, oldest first. `signed` selects those whose
-    /// article-page signature is already held (ready to POST) or not. A link
-    /// whose provisional sibling already holds a signature comes last: once
-    /// the sibling resolves, it joins the story without a GET.
     pub async fn pending_google_links(
         &self,
         now: DateTime<Utc>,
@@ -84,8 +80,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A failed lookup: retried later with exponential backoff, marked failed
-    /// after `max_attempts`. The article keeps its Google link meanwhile.
     pub async fn fail_google_link(
         &self,
         google_id: &str,
@@ -132,11 +126,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A link resolved to its publisher URL: the one dedupe merge runs with
-    /// the new identity. A provisional article takes it (merging into any
-    /// article that already holds it); an article that already resolved to
-    /// another URL gives this link's items up to their own article (a split).
-    /// Returns the article id the link ends up on.
     pub async fn resolve_google_link(
         &self,
         google_id: &str,
@@ -225,7 +214,6 @@ impl SqliteStore {
         })
     }
 
-    /// Opens the breaker: no Google lookups until `until`.
     pub async fn trip_google_breaker(
         &self,
         until: DateTime<Utc>,

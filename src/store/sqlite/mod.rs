@@ -112,7 +112,6 @@ pub fn db_path(url: &str) -> Result<PathBuf> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database: for writers.
     pub async fn open(url: &str, busy_timeout: Duration) -> Result<Self> {
         let path = db_path(url)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -195,8 +194,6 @@ impl SqliteStore {
             })
     }
 
-    /// Opens an existing database without migrating or writing: for readers.
-    /// Refuses a database at another schema version.
     pub async fn open_read_only(url: &str, busy_timeout: Duration) -> Result<Self> {
         let path = db_path(url)?;
         if !path.exists() {
@@ -319,9 +316,6 @@ impl SqliteStore {
             .await?)
     }
 
-    /// FTS5's own check of both search indexes against their content: an
-    /// error names the index that does not match. Needs a writer connection
-    /// (the check is an `INSERT` command), and reads the whole archive.
     pub async fn check_search_indexes(&self) -> Result<()> {
         for table in ["articles_fts", "articles_trigram"] {
             sqlx::query(&format!(
@@ -334,8 +328,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Periodic upkeep for a database that lives for months: checkpoint the
-    /// WAL, let SQLite refresh its statistics, hand free pages back to the OS.
     pub async fn maintenance(&self) -> Result<()> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&self.writer)
@@ -347,7 +339,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A consistent copy of the live database (safe while the daemon writes).
     pub async fn backup(&self, dest: &Path) -> Result<()> {
         sqlx::query("VACUUM INTO ?")
             .bind(dest.to_string_lossy().into_owned())

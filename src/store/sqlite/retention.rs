@@ -34,9 +34,6 @@ const ELIGIBLE: &str = "FROM articles a WHERE NOT EXISTS (SELECT 1 FROM feed_ite
      WHERE fi.article_id = a.id AND fi.last_seen_at >= ?1)";
 
 impl SqliteStore {
-    /// Removes articles beyond `policy` (see the module docs); with `dry_run`
-    /// only counts what would go and writes nothing (works on a read-only
-    /// store).
     pub async fn prune(
         &self,
         now: DateTime<Utc>,

@@ -17,10 +17,6 @@ type PendingRow = (i64, Option<String>, Option<String>, Option<String>);
 const INDEX_BATCH: i64 = 2000;
 
 impl SqliteStore {
-    /// Adds articles stored or changed since the last call to the full-text
-    /// indexes, in batches; returns how many. Search sees an article once
-    /// this ran. Only articles with text in a script written without spaces
-    /// go into the trigram index (migration 0007).
     pub async fn index_pending(&self) -> Result<usize> {
         let store = self.clone();
         self.write_lane("search indexing")?

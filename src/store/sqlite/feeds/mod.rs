@@ -43,8 +43,6 @@ const FEED_COLUMNS: &str = "id, url, fetch_url, name, origin, enabled, disabled_
     current_interval_secs, new_per_poll, title, site_url";
 
 impl SqliteStore {
-    /// Upserts the config's feeds (keyed by URL) and disables config feeds
-    /// that left the config. Nothing is deleted.
     pub async fn sync_config_feeds(
         &self,
         feeds: &[NewFeed],
@@ -131,7 +129,6 @@ impl SqliteStore {
         Ok(report)
     }
 
-    /// Adds a feed from the CLI, OPML or API; returns it and whether it was new.
     pub async fn add_feed(
         &self,
         feed: &NewFeed,
@@ -160,7 +157,6 @@ impl SqliteStore {
         Ok((row, inserted))
     }
 
-    /// Finds a feed by numeric id or by URL.
     pub async fn find_feed(&self, id_or_url: &str) -> Result<Option<FeedRow>> {
         let sql = format!(
             "SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?1 OR (?2 IS NOT NULL AND id = ?2)"
@@ -180,7 +176,6 @@ impl SqliteStore {
             .await?)
     }
 
-    /// Deletes a user-added feed and its items (articles stay in the archive).
     pub async fn remove_feed(&self, id_or_url: &str) -> Result<RemoveOutcome> {
         let feed = self
             .find_feed(id_or_url)
@@ -199,7 +194,6 @@ impl SqliteStore {
         })
     }
 
-    /// Enables or disables a feed; enabling makes it due now.
     pub async fn set_feed_enabled(
         &self,
         id_or_url: &str,
@@ -234,7 +228,6 @@ impl SqliteStore {
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
-    /// Enabled feeds whose next poll is due at `now`, earliest first.
     pub async fn due_feeds(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FeedRow>> {
         let sql = format!(
             "SELECT {FEED_COLUMNS} FROM feeds WHERE enabled = 1 AND next_poll_at <= ? \
@@ -252,7 +245,6 @@ impl SqliteStore {
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
-    /// When the earliest enabled feed is due.
     pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
         let next: Option<String> =
             sqlx::query_scalar("SELECT MIN(next_poll_at) FROM feeds WHERE enabled = 1")
@@ -261,10 +253,6 @@ impl SqliteStore {
         Ok(next.as_deref().and_then(parse_ts))
     }
 
-    /// One page of the feeds due at `now`, in `(next_poll_at, id)` order,
-    /// starting after `after` (the last row of the previous page). The daemon
-    /// reads every page: due feeds it must skip for now (their host is busy)
-    /// must not hide the ones behind them.
     pub async fn due_feeds_page(
         &self,
         now: DateTime<Utc>,
@@ -285,7 +273,6 @@ impl SqliteStore {
             .await?)
     }
 
-    /// When the first enabled feed falls due after `now`.
     pub async fn next_due_after(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         let next: Option<String> = sqlx::query_scalar(
             "SELECT MIN(next_poll_at) FROM feeds WHERE enabled = 1 AND next_poll_at > ?",

@@ -27,13 +27,6 @@ use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
 
 impl SqliteStore {
-    /// Stores one poll: the feed row update and every entry, in one
-    /// transaction, so a crash leaves the whole poll or none of it.
-    /// `make_update` decides the feed row's new state from what was stored
-    /// (the schedule depends on how many entries were new).
-    ///
-    /// Polls that finish while another is being written are committed
-    /// together (see `write_polls`).
     pub async fn record_poll(
         &self,
         feed_id: i64,
@@ -60,7 +53,6 @@ impl SqliteStore {
         Ok(stored)
     }
 
-    /// Records a poll that stored no entries (errors, 304s).
     pub async fn record_poll_outcome(&self, feed_id: i64, update: &FeedUpdate) -> Result<()> {
         let update = update.clone();
         self.record_poll(feed_id, Vec::new(), Utc::now(), move |_| update.clone())

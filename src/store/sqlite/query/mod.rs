@@ -182,7 +182,6 @@ impl From<StoryHintRow> for StoryHint {
     }
 }
 impl SqliteStore {
-    /// The applied schema (migration) version; 0 before any migration.
     pub async fn schema_version(&self) -> Result<i64> {
         let v: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
@@ -191,7 +190,6 @@ impl SqliteStore {
         Ok(v.unwrap_or(0))
     }
 
-    /// The newest article id (0 for an empty archive).
     pub async fn max_article_id(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM articles")
@@ -200,7 +198,6 @@ impl SqliteStore {
         )
     }
 
-    /// Newest first by `(first_seen_at, id)`, the page after `after`.
     pub async fn list_articles(
         &self,
         filter: &ArticleFilter,
@@ -470,7 +467,6 @@ impl SqliteStore {
         }
         Ok(items)
     }
-    /// One article with its feed items, Google links and story hints.
     pub async fn article_detail(&self, id: i64) -> Result<Option<ArticleDetail>> {
         let row = sqlx::query("SELECT * FROM articles WHERE id = ?")
             .bind(id)
@@ -530,7 +526,6 @@ impl SqliteStore {
         }))
     }
 
-    /// Everything `/metrics` reports, read in one pass at scrape time.
     pub async fn api_metrics(&self) -> Result<ApiMetrics> {
         let stats = self.stats().await?;
         let feeds_by_status: Vec<(String, i64)> = sqlx::query_as(

@@ -312,13 +312,6 @@ struct CandidateRow {
 }
 
 impl SqliteStore {
-    /// Gives every article without a story one, and compares articles whose
-    /// full text arrived after they were clustered once more by text.
-    ///
-    /// Each article is compared only with articles first seen within `span`
-    /// of it (`stories.window`, [`cluster::WINDOW_HOURS`] by default), so the
-    /// cost and memory per call depend on the news volume of a few days, not
-    /// on the archive's size.
     pub async fn cluster_pending(
         &self,
         now: DateTime<Utc>,
@@ -392,7 +385,6 @@ impl SqliteStore {
         Ok(report)
     }
 
-    /// Stories newest first (by first seen), keyset-paginated like articles.
     pub async fn list_stories(
         &self,
         after: Option<&SeenKey>,
