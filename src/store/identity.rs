@@ -76,6 +76,13 @@ pub fn provisional_window_start(at: DateTime<Utc>) -> DateTime<Utc> {
     at - PROVISIONAL_WINDOW
 }
 
+/// Whether an item seen at `at` with an article's provisional key joins
+/// that article, first seen at `first_seen`: the key matches within the
+/// window before the item (engines ask the same of their stored articles).
+pub fn joins_provisionally(first_seen: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+    first_seen >= provisional_window_start(at)
+}
+
 /// An entry's article identity: its normalized URL, or for an entry
 /// without a link one of its own within its feed.
 pub fn article_key(feed_id: i64, url_key: Option<&str>, entry_key: &str) -> String {
@@ -166,6 +173,19 @@ mod tests {
             provisional_window_start(at).to_rfc3339(),
             "2026-03-01T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn an_item_joins_a_provisional_story_first_seen_within_the_window_before_it() {
+        let at = DateTime::parse_from_rfc3339("2026-03-02T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(joins_provisionally(at, at));
+        assert!(joins_provisionally(at - Duration::hours(36), at));
+        assert!(!joins_provisionally(
+            at - Duration::hours(36) - Duration::seconds(1),
+            at
+        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::super::keys::key_hash;
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
 use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{GoogleEntry, Hint, LinkStatus};
-use crate::store::identity::{link_status, provisional_window_start};
+use crate::store::identity::{joins_provisionally, link_status, provisional_window_start};
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
 
@@ -86,7 +86,7 @@ pub(super) async fn store_google(
         let found = key.and_then(|k| stories.get(&(k, window.as_str())));
         let earlier = key
             .and_then(|k| new_stories.get(k))
-            .filter(|&&n| new[n].now >= window.as_str());
+            .filter(|&&n| joins_provisionally(new[n].at, r.at));
         let (article, created, resolved) = match (found, earlier) {
             (Some((id, resolution)), _) => (
                 ArticleRef::Stored(*id),
