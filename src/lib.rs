@@ -41,6 +41,7 @@ pub mod google_news;
 pub mod lock;
 pub mod metrics;
 pub mod opml;
+pub mod poll;
 pub mod resolver;
 pub mod scheduler;
 pub mod store;

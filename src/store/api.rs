@@ -986,7 +986,7 @@ mod tests {
             ..Default::default()
         };
         store
-            .record_poll(f.id, entries, at, move |_| u.clone())
+            .record_poll(f.id, entries, at, u.clone())
             .await
             .unwrap();
         f.id

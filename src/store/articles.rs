@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::EntryKey;
 
-use super::feeds::FeedUpdate;
+use super::feeds::{FeedUpdate, PollUpdate};
 use super::google::{
     insert_items, key_hash, note_decoded, settle_keys, store_google, GoogleEntry, GoogleRow,
     SettledKeys, FRESH_KEYS_LIMIT, MERGE_SLICE,
@@ -88,8 +88,8 @@ fn split_group(s: Option<String>) -> Vec<String> {
 impl Store {
     /// Stores one poll: the feed row update and every entry, in one
     /// transaction, so a crash leaves the whole poll or none of it.
-    /// `make_update` decides the feed row's new state from what was stored
-    /// (the schedule depends on how many entries were new).
+    /// `update` is the feed row's new state; its schedule, when it has one
+    /// to plan, is planned from how many entries were new.
     ///
     /// Polls that finish while another is being written are committed
     /// together (see `write_polls`).
@@ -98,14 +98,14 @@ impl Store {
         feed_id: i64,
         entries: impl Into<Vec<NewEntry>>,
         now: DateTime<Utc>,
-        make_update: impl Fn(&PollStored) -> FeedUpdate + Send + Sync + 'static,
+        update: impl Into<PollUpdate>,
     ) -> Result<PollStored> {
         let (reply, stored) = oneshot::channel();
         let job = PollJob {
             feed_id,
             entries: entries.into(),
             now,
-            make_update: Box::new(make_update),
+            update: update.into(),
             reply,
         };
         self.write_lane("storing a poll")?
@@ -121,8 +121,7 @@ impl Store {
 
     /// Records a poll that stored no entries (errors, 304s).
     pub async fn record_poll_outcome(&self, feed_id: i64, update: &FeedUpdate) -> Result<()> {
-        let update = update.clone();
-        self.record_poll(feed_id, Vec::new(), Utc::now(), move |_| update.clone())
+        self.record_poll(feed_id, Vec::new(), Utc::now(), update.clone())
             .await
             .map(drop)
     }
@@ -184,7 +183,7 @@ pub(super) struct PollJob {
     feed_id: i64,
     entries: Vec<NewEntry>,
     now: DateTime<Utc>,
-    make_update: Box<dyn Fn(&PollStored) -> FeedUpdate + Send + Sync>,
+    update: PollUpdate,
     reply: oneshot::Sender<Result<PollStored>>,
 }
 
@@ -376,7 +375,7 @@ async fn record_group_in(
     let updates: Vec<(i64, FeedUpdate)> = group
         .iter()
         .zip(&stored)
-        .map(|(job, stored)| (job.feed_id, (job.make_update)(stored)))
+        .map(|(job, stored)| (job.feed_id, job.update.settle(stored.new_items, job.now)))
         .collect();
     Store::apply_feed_updates(&mut *tx, &updates).await?;
     Ok(stored)
@@ -906,7 +905,7 @@ mod tests {
             })
             .collect();
         store
-            .record_poll(f, entries.clone(), now, move |_| update(now))
+            .record_poll(f, entries.clone(), now, update(now))
             .await
             .unwrap();
         let pruned = format!("id:{}", "z".repeat(65));
@@ -966,10 +965,7 @@ mod tests {
                 ..e
             })
             .collect();
-        let stored = store
-            .record_poll(f, again, now, move |_| update(now))
-            .await
-            .unwrap();
+        let stored = store.record_poll(f, again, now, update(now)).await.unwrap();
         assert_eq!(stored, PollStored::default());
     }
 
@@ -1004,11 +1000,7 @@ mod tests {
         let poll = |feed_id: i64, key: &str| {
             let store = store.clone();
             let e = entry(key, &format!("https://n.example/{key}"));
-            tokio::spawn(async move {
-                store
-                    .record_poll(feed_id, vec![e], now, move |_| update(now))
-                    .await
-            })
+            tokio::spawn(async move { store.record_poll(feed_id, vec![e], now, update(now)).await })
         };
         let first = poll(f1, "first");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -1042,7 +1034,7 @@ mod tests {
         let with_etag = move |etag: &str| {
             let mut u = update(now);
             u.etag = Some(etag.into());
-            move |_: &PollStored| u.clone()
+            u.clone()
         };
         let bare = NewEntry {
             summary: None,
@@ -1166,7 +1158,7 @@ mod tests {
             let (a, b) = two_feeds(&store).await;
             let earlier = google("k", "G0", Some("p.example|known story"));
             store
-                .record_poll(a, vec![earlier], now, move |_| update(now))
+                .record_poll(a, vec![earlier], now, update(now))
                 .await
                 .unwrap();
             sqlx::query("UPDATE articles SET resolution = 'resolved'")
@@ -1182,9 +1174,7 @@ mod tests {
                 let held = store.begin_write().await.unwrap();
                 let writer = store.clone();
                 let blocker = tokio::spawn(async move {
-                    writer
-                        .record_poll(c, Vec::new(), now, move |_| update(now))
-                        .await
+                    writer.record_poll(c, Vec::new(), now, update(now)).await
                 });
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 Some((held, blocker))
@@ -1193,11 +1183,8 @@ mod tests {
             };
             for (feed_id, entries) in [a, b].into_iter().zip(polls.clone()) {
                 let store = store.clone();
-                let poll = async move {
-                    store
-                        .record_poll(feed_id, entries, now, move |_| update(now))
-                        .await
-                };
+                let poll =
+                    async move { store.record_poll(feed_id, entries, now, update(now)).await };
                 if grouped {
                     handles.push(tokio::spawn(poll));
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -1263,7 +1250,7 @@ mod tests {
         for feed in [a, b, a] {
             let entries = vec![google("p", "GP", None), decoded.clone()];
             store
-                .record_poll(feed, entries, now, move |_| update(now))
+                .record_poll(feed, entries, now, update(now))
                 .await
                 .unwrap();
         }
@@ -1324,10 +1311,7 @@ mod tests {
             google("1", "G1", None),
             google("2", "G2", Some("p.example|two")),
         ];
-        let stored = store
-            .record_poll(a, first, now, move |_| update(now))
-            .await
-            .unwrap();
+        let stored = store.record_poll(a, first, now, update(now)).await.unwrap();
         assert_eq!(stored.new_articles, 2);
         assert_keys_match_rows(&store).await;
         assert_eq!(
@@ -1341,10 +1325,7 @@ mod tests {
         // Settling G1/G2 while G3's story stays fresh: lookups read both tiers.
         assert_eq!(settle_all_keys(&store).await, 3);
         let later = vec![google("3", "G3", Some("p.example|three"))];
-        store
-            .record_poll(a, later, now, move |_| update(now))
-            .await
-            .unwrap();
+        store.record_poll(a, later, now, update(now)).await.unwrap();
         assert_eq!(
             count(
                 &store,
@@ -1361,10 +1342,7 @@ mod tests {
             google("b", "G2b", Some("p.example|two")),
             google("d", "G3b", Some("p.example|three")),
         ];
-        let stored = store
-            .record_poll(b, again, now, move |_| update(now))
-            .await
-            .unwrap();
+        let stored = store.record_poll(b, again, now, update(now)).await.unwrap();
         assert_eq!(stored.new_items, 4);
         assert_eq!(stored.new_articles, 0);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 3);
@@ -1390,7 +1368,7 @@ mod tests {
             google("h", "G2", Some("pub.example|y")),
         ];
         store
-            .record_poll(f, entries, now, move |_| update(now))
+            .record_poll(f, entries, now, update(now))
             .await
             .unwrap();
         settle_all_keys(&store).await;
@@ -1438,7 +1416,7 @@ mod tests {
         let hinted = hinted(google("g", "G1", None));
         let entries = vec![entry("p", "https://pub.example/x"), hinted];
         store
-            .record_poll(f, entries, now, move |_| update(now))
+            .record_poll(f, entries, now, update(now))
             .await
             .unwrap();
         let survivor = store
@@ -1470,7 +1448,7 @@ mod tests {
             },
         ];
         let r = store
-            .record_poll(f, &es[..], now, move |_| update(now))
+            .record_poll(f, &es[..], now, update(now))
             .await
             .unwrap();
         assert_eq!((r.new_items, r.new_articles), (2, 1));
@@ -1491,7 +1469,7 @@ mod tests {
             entry("b", "https://n.example/2"),
         ];
         let r = store
-            .record_poll(f, &es[..], now, move |_| update(now))
+            .record_poll(f, &es[..], now, update(now))
             .await
             .unwrap();
         assert_eq!(
@@ -1502,7 +1480,7 @@ mod tests {
             }
         );
         let r = store
-            .record_poll(f, &es[..], now, move |_| update(now))
+            .record_poll(f, &es[..], now, update(now))
             .await
             .unwrap();
         assert_eq!(r, PollStored::default());
@@ -1519,7 +1497,7 @@ mod tests {
                 f1,
                 &[entry("x", "https://n.example/s?utm_source=a")],
                 now,
-                move |_| update(now),
+                update(now),
             )
             .await
             .unwrap();
@@ -1528,7 +1506,7 @@ mod tests {
                 f2,
                 &[entry("y", "http://www.n.example/s")],
                 now,
-                move |_| update(now),
+                update(now),
             )
             .await
             .unwrap();
@@ -1557,7 +1535,7 @@ mod tests {
                 f1,
                 &[entry("a", "https://n.example/real")],
                 now,
-                move |_| update(now),
+                update(now),
             )
             .await
             .unwrap();
@@ -1566,7 +1544,7 @@ mod tests {
                 f2,
                 &[entry("b", "https://redirector.example/x")],
                 now,
-                move |_| update(now),
+                update(now),
             )
             .await
             .unwrap();
@@ -1600,7 +1578,7 @@ mod tests {
                 f,
                 &[entry("a", "https://n.example/indexed")],
                 now,
-                move |_| update(now),
+                update(now),
             )
             .await
             .unwrap();
@@ -1611,7 +1589,7 @@ mod tests {
                 f,
                 &[entry("b", "https://n.example/pending")],
                 now,
-                move |_| update(now),
+                update(now),
             )
             .await
             .unwrap();
@@ -1653,14 +1631,11 @@ mod tests {
             ..Default::default()
         };
         let r = store
-            .record_poll(f, std::slice::from_ref(&e), now, move |_| update(now))
+            .record_poll(f, std::slice::from_ref(&e), now, update(now))
             .await
             .unwrap();
         assert_eq!(r.new_articles, 1);
-        let r = store
-            .record_poll(f, &[e], now, move |_| update(now))
-            .await
-            .unwrap();
+        let r = store.record_poll(f, &[e], now, update(now)).await.unwrap();
         assert_eq!(r.new_articles, 0);
     }
 
@@ -1683,7 +1658,7 @@ mod tests {
         thai.summary = Some("ข่าวภาษาไทย".into());
         let latin = entry("l", "https://n.example/latin");
         store
-            .record_poll(f, &[cjk, thai, latin], now, move |_| update(now))
+            .record_poll(f, &[cjk, thai, latin], now, update(now))
             .await
             .unwrap();
         assert_eq!(store.index_pending().await.unwrap(), 3);
@@ -1735,7 +1710,7 @@ mod tests {
         let mut bare = entry("a", "https://n.example/story");
         bare.title = None;
         store
-            .record_poll(f1, &[bare], now, move |_| update(now))
+            .record_poll(f1, &[bare], now, update(now))
             .await
             .unwrap();
         store.index_pending().await.unwrap();
@@ -1744,7 +1719,7 @@ mod tests {
         full.publisher = Some("N".into());
         full.authors = vec!["Ann".into()];
         let r = store
-            .record_poll(f2, &[full.clone()], now, move |_| update(now))
+            .record_poll(f2, &[full.clone()], now, update(now))
             .await
             .unwrap();
         assert_eq!((r.new_items, r.new_articles), (1, 0));
@@ -1762,7 +1737,7 @@ mod tests {
         full.entry_key = "c".into();
         full.title = Some("Another headline".into());
         store
-            .record_poll(f3, &[full], now, move |_| update(now))
+            .record_poll(f3, &[full], now, update(now))
             .await
             .unwrap();
         assert_eq!(count(&store, "SELECT COUNT(*) FROM fts_pending").await, 0);
@@ -1789,7 +1764,7 @@ mod tests {
         // The same URL under two entry keys, across a chunk boundary.
         es.push(entry("dup", "https://n.example/3"));
         let r = store
-            .record_poll(f, &es[..], now, move |_| update(now))
+            .record_poll(f, &es[..], now, update(now))
             .await
             .unwrap();
         assert_eq!((r.new_items, r.new_articles), (n + 1, n));
@@ -1802,7 +1777,7 @@ mod tests {
             n as i64 + 1
         );
         let r = store
-            .record_poll(f, &es[..], now, move |_| update(now))
+            .record_poll(f, &es[..], now, update(now))
             .await
             .unwrap();
         assert_eq!(r, PollStored::default());
@@ -1818,7 +1793,7 @@ mod tests {
                 f,
                 vec![entry("p", "https://n.example/p")],
                 Utc::now(),
-                |_| update(Utc::now()),
+                update(Utc::now()),
             )
             .await
             .unwrap();
@@ -1828,7 +1803,7 @@ mod tests {
             .map(|i| google(&format!("k{i}"), &format!("G{i}"), Some(&format!("p|{i}"))))
             .collect();
         let r = store
-            .record_poll(f, &es[..], now, move |_| update(now))
+            .record_poll(f, &es[..], now, update(now))
             .await
             .unwrap();
         assert_eq!((r.new_items, r.new_articles), (n, n));

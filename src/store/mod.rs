@@ -29,7 +29,9 @@ pub use api::{
     ArticleSearch, ItemText, RankKey, SearchOrder, SeenKey, StoryHint,
 };
 pub use articles::{ExportArticle, NewEntry, PollStored};
-pub use feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+pub use feeds::{
+    FeedRow, FeedUpdate, FetchedSchedule, NewFeed, PollUpdate, RemoveOutcome, SyncReport,
+};
 pub use fulltext::{ArticleContent, FulltextJob, FulltextStats};
 pub use google::{Budget, GoogleEntry, GoogleQueueStats, Hint, PendingLink};
 pub use retention::{PruneReport, RetentionPolicy};
@@ -775,7 +777,7 @@ mod tests {
         assert!(reader.lane.is_none());
         let now = chrono::Utc::now();
         let err = reader
-            .record_poll(1, Vec::new(), now, |_| Default::default())
+            .record_poll(1, Vec::new(), now, FeedUpdate::default())
             .await
             .unwrap_err();
         assert!(

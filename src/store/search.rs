@@ -242,7 +242,7 @@ mod tests {
             ..Default::default()
         };
         store
-            .record_poll(f.id, &entries[..], now, move |_| u.clone())
+            .record_poll(f.id, &entries[..], now, u.clone())
             .await
             .unwrap();
         store.index_pending().await.unwrap();
