@@ -16,6 +16,7 @@ use crate::fetch::{FetchConfig, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
 use crate::metrics::PollMetrics;
 use crate::poll::{Dispatcher, PollMode, Poller};
+/// What the app's polls report, under the names its callers know.
 pub use crate::poll::{PollReport, PollStatus};
 use crate::resolver::{ResolveReport, Resolver};
 use crate::store::{NewFeed, PruneReport, Store, StoreError};

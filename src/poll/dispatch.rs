@@ -183,10 +183,11 @@ impl Dispatcher {
             if let Some(e) = round.read_error {
                 return Err(e.into());
             }
-            match round.host_ready {
-                _ if started => {}
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => return Ok(reports),
+            if !started {
+                match round.host_ready {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => return Ok(reports),
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::metrics::PollStatus;
 use crate::scheduler::{plan_next, FeedSchedule, Outcome, Policy};
 use crate::store::{FeedRow, FeedUpdate, FetchedSchedule, NewEntry, PollUpdate};
 
-/// One poll's result, recorded once by [`super::Poller::record`].
+/// One poll's result, recorded once (`Poller::record`).
 #[derive(Debug)]
 pub enum PollOutcome {
     /// Not polled (a live Retry-After) or stopped by shutdown: nothing to
