@@ -189,3 +189,107 @@ pub fn fetched(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn planning() -> Planning {
+        Planning {
+            policy: Policy {
+                default_interval: Duration::from_secs(900),
+                min_interval: Duration::from_secs(300),
+                max_interval: Duration::from_secs(86_400),
+                jitter: 0.1,
+            },
+            now: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            jitter: 0.0,
+        }
+    }
+
+    /// A feed that has failed once, with an adaptive state worth keeping.
+    fn feed() -> FeedRow {
+        FeedRow {
+            id: 1,
+            url: "https://f.example/rss".into(),
+            fetch_url: "https://f.example/rss".into(),
+            name: None,
+            origin: "config".into(),
+            enabled: true,
+            disabled_reason: None,
+            interval_secs: None,
+            last_status: Some("error".into()),
+            last_error: Some("HTTP 500".into()),
+            error_count: 1,
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            next_poll_at: "2023-11-14T22:13:20.000Z".into(),
+            next_poll_reason: None,
+            retry_after_until: None,
+            last_polled_at: None,
+            last_success_at: None,
+            redirect_target: None,
+            redirect_streak: 0,
+            ttl_secs: Some(900),
+            current_interval_secs: Some(600),
+            new_per_poll: Some(2.0),
+            title: None,
+            site_url: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_poll_backs_off_and_keeps_the_feeds_adaptive_state() {
+        let (f, p) = (feed(), planning());
+        let past = p.now - chrono::Duration::hours(1);
+        let u = failed(
+            &f,
+            unchanged(&f, p.now),
+            RowStatus::Error,
+            "boom".into(),
+            Some(past),
+            &p,
+        );
+        assert_eq!(u.last_status, "error");
+        assert_eq!(u.last_error.as_deref(), Some("boom"));
+        assert!(!u.success);
+        assert_eq!(u.error_count, 2);
+        // The second error in a row doubles the interval; a Retry-After
+        // already past is neither waited for nor kept.
+        assert_eq!(u.next_poll_at, p.now + chrono::Duration::seconds(1200));
+        assert_eq!(u.retry_after_until, None);
+        assert_eq!(
+            (u.current_interval_secs, u.new_per_poll, u.ttl_secs),
+            (Some(600), Some(2.0), Some(900))
+        );
+        assert_eq!(u.etag, f.etag, "validators survive a failure");
+    }
+
+    #[test]
+    fn a_not_modified_poll_clears_the_errors_and_counts_as_nothing_new() {
+        let (f, p) = (feed(), planning());
+        let u = not_modified(&f, unchanged(&f, p.now), &p);
+        assert_eq!(u.last_status, "not_modified");
+        assert!(u.success);
+        assert_eq!((u.error_count, u.last_error), (0, None));
+        let rate = u.new_per_poll.unwrap_or_default();
+        assert!((rate - 1.4).abs() < 1e-9, "{rate}");
+    }
+
+    #[test]
+    fn a_fetched_poll_leaves_its_schedule_to_the_writer_with_the_feeds_state() {
+        let (f, p) = (feed(), planning());
+        let u = fetched(&f, unchanged(&f, p.now), Some(1800), &p);
+        assert_eq!(u.row.last_status, "ok");
+        assert!(u.row.success);
+        assert_eq!(u.row.error_count, 0);
+        let s = u
+            .schedule
+            .expect("a fetched poll's schedule is planned on write");
+        assert_eq!(s.state, schedule_of(&f));
+        assert_eq!(s.ttl_secs, Some(1800));
+        assert_eq!(s.jitter, p.jitter);
+    }
+}
