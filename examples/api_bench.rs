@@ -649,7 +649,7 @@ async fn ingest(
             ..Default::default()
         };
         let r = store
-            .record_poll(feed.id, &entries[..], now, move |_| u.clone())
+            .record_poll(feed.id, &entries[..], now, u.clone())
             .await?;
         store.index_pending().await?;
         if last_cluster.elapsed() >= Duration::from_secs(30) {

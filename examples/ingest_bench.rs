@@ -34,10 +34,11 @@ use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
 use url::Url;
 
-use newsd::app::{fetch_config, to_new_entry, App, PollStatus};
+use newsd::app::{fetch_config, App, PollStatus};
 use newsd::config::Settings;
 use newsd::feed::parse_feed;
 use newsd::fetch::{FetchRequest, Fetcher};
+use newsd::poll::to_new_entry;
 use newsd::store::{FeedUpdate, NewEntry, NewFeed, Store};
 
 const ITEMS_PER_FEED: usize = 100;
@@ -917,7 +918,7 @@ async fn breakdown(
                 ..Default::default()
             };
             store
-                .record_poll(row.id, entries.as_slice(), now, move |_| update.clone())
+                .record_poll(row.id, entries.as_slice(), now, update.clone())
                 .await?;
         }
         store.index_pending().await?;

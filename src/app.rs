@@ -1,36 +1,26 @@
-//! Wiring: settings, store and HTTP client, the poll of one feed, and the
-//! background loop. Each loop is a thin shell around a `*_once(now)` function.
+//! Wiring: settings, store and HTTP client, and the background loops. Each
+//! loop is a thin shell around a `*_once(now)` function; the poll stage is
+//! [`crate::poll`].
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, instrument, warn, Instrument};
-use url::Url;
+use tracing::{info, warn};
 
 use crate::config::Settings;
-use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
-use crate::feed::{parse_feed, ParsedEntry};
-use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
+use crate::fetch::{FetchConfig, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
-use crate::google_news::{self, Edition};
 use crate::metrics::PollMetrics;
+use crate::poll::{Dispatcher, PollMode, Poller};
+/// What the app's polls report, under the names its callers know.
+pub use crate::poll::{PollReport, PollStatus};
 use crate::resolver::{ResolveReport, Resolver};
-use crate::scheduler::{plan_next, track_redirect, FeedSchedule, Outcome, Policy};
-use crate::store::{
-    FeedRow, FeedUpdate, GoogleEntry, Hint, NewEntry, NewFeed, PruneReport, Store, StoreError,
-};
+use crate::store::{NewFeed, PruneReport, Store, StoreError};
 
-/// How often the scheduler looks at the database even when nothing is due,
-/// so feeds added by `newsd feeds add` are picked up within a minute.
-const RESCAN_EVERY: Duration = Duration::from_secs(60);
 /// How long the full-text worker sleeps when its queue is empty.
 const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
 /// How often the running daemon assigns new articles to stories.
@@ -81,70 +71,6 @@ fn has_passed(since: DateTime<Utc>, now: DateTime<Utc>, every: Duration) -> bool
     (now - since).to_std().is_ok_and(|d| d >= every)
 }
 
-const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
-    application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum PollStatus {
-    Ok {
-        new_items: usize,
-        new_articles: usize,
-    },
-    NotModified,
-    Failed {
-        error: String,
-    },
-    /// HTTP 410: the feed is disabled until re-enabled.
-    Gone,
-    /// A live Retry-After: not polled.
-    Deferred {
-        until: String,
-    },
-    /// Shutdown arrived before the poll finished; nothing was written.
-    Cancelled,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PollReport {
-    pub feed_id: i64,
-    pub url: String,
-    pub status: PollStatus,
-}
-
-impl std::fmt::Display for PollReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "feed {} {}: ", self.feed_id, self.url)?;
-        match &self.status {
-            PollStatus::Ok {
-                new_items,
-                new_articles,
-            } => write!(
-                f,
-                "ok, {new_items} new entries, {new_articles} new articles"
-            ),
-            PollStatus::NotModified => write!(f, "not modified"),
-            PollStatus::Failed { error } => write!(f, "error: {error}"),
-            PollStatus::Gone => write!(
-                f,
-                "gone (HTTP 410): disabled; `newsd feeds enable` to retry"
-            ),
-            PollStatus::Deferred { until } => {
-                write!(f, "deferred: server asked to wait until {until}")
-            }
-            PollStatus::Cancelled => write!(f, "cancelled by shutdown"),
-        }
-    }
-}
-
-/// Whether a poll respects the schedule (`run`) or polls now (`poll --once`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollMode {
-    Scheduled,
-    /// Ignore the schedule and error backoff, but not a live Retry-After.
-    Now,
-}
-
 #[derive(Clone)]
 pub struct App {
     inner: Arc<Inner>,
@@ -153,44 +79,10 @@ pub struct App {
 struct Inner {
     settings: Settings,
     store: Store,
-    fetcher: Fetcher,
-    policy: Policy,
     resolver: Resolver,
     fulltext: FulltextWorker,
-    polls: Arc<PollMetrics>,
-    /// Feeds parsed at once: one core fewer than the machine has (at least
-    /// one). With a parse per poll in flight, the parses crowded the store's
-    /// writer thread, the one stage that cannot run in parallel, off the CPU.
-    parses: Semaphore,
+    poller: Poller,
 }
-
-/// What a poll holds only while it uses the network and parses: its fetch
-/// permit and its host's politeness slot. Given back once the feed is
-/// parsed, so the next fetch starts while this poll's entries wait for the
-/// store's writer, which then finds more polls to commit together.
-pub struct FetchSlot(Option<Box<dyn FnOnce() + Send>>);
-
-impl FetchSlot {
-    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
-        FetchSlot(Some(Box::new(release)))
-    }
-
-    pub fn release(&mut self) {
-        if let Some(release) = self.0.take() {
-            release();
-        }
-    }
-}
-
-impl Drop for FetchSlot {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-/// Polls in flight per fetch permit: those past their fetch wait for the
-/// writer, and bounding them bounds the parsed entries held in memory.
-const POLLS_PER_FETCH: usize = 2;
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
     let h = &settings.http;
@@ -218,23 +110,20 @@ impl App {
             .await
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
-        let policy = Policy::from(&settings.scheduler);
         let resolver = Resolver::new(store.clone(), fetcher.clone(), settings.google_news.clone());
         // Hosts that asked us to wait before a restart are still waited for.
         for (host, until) in store.host_backoffs(Utc::now()).await? {
             fetcher.restore_host_backoff(&host, until);
         }
         let fulltext = FulltextWorker::new(store.clone(), fetcher.clone(), settings.clone());
+        let poller = Poller::new(store.clone(), fetcher, &settings);
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
                 store,
-                fetcher,
-                policy,
                 resolver,
                 fulltext,
-                polls: Arc::default(),
-                parses: Semaphore::new(parse_permits()),
+                poller,
             }),
         })
     }
@@ -257,7 +146,18 @@ impl App {
 
     /// Poll counters and scheduling lateness, for `/metrics`.
     pub fn poll_metrics(&self) -> Arc<PollMetrics> {
-        self.inner.polls.clone()
+        self.inner.poller.metrics().clone()
+    }
+
+    /// The daemon's dispatch of due feeds, its polls run on `tracker` and
+    /// stopped fetching by `cancel`.
+    pub fn dispatcher(&self, tracker: TaskTracker, cancel: CancellationToken) -> Dispatcher {
+        Dispatcher::new(
+            self.inner.poller.clone(),
+            &self.inner.settings,
+            tracker,
+            cancel,
+        )
     }
 
     /// One round of full-text work as the daemon runs it.
@@ -364,46 +264,25 @@ impl App {
         Ok(())
     }
 
-    /// Polls every feed that is due at `now`, waits for all of them.
+    /// Polls every feed that is due at `now` as the daemon dispatches them
+    /// ([`Dispatcher::dispatch_due_once`], round after round), waits for
+    /// all of them.
     pub async fn poll_due_once(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<PollReport>> {
-        let due = self
-            .inner
-            .store
-            .due_feeds(now, self.inner.settings.scheduler.batch_size)
+        let tracker = TaskTracker::new();
+        let reports = self
+            .dispatcher(tracker.clone(), CancellationToken::new())
+            .poll_due(now)
             .await?;
-        Ok(self.poll_many(due, now, PollMode::Scheduled).await)
+        self.index_search().await;
+        Ok(reports)
     }
 
     /// Polls every enabled feed now (`newsd poll --once`).
     pub async fn poll_all_once(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<PollReport>> {
         let feeds = self.inner.store.enabled_feeds().await?;
-        Ok(self.poll_many(feeds, now, PollMode::Now).await)
-    }
-
-    async fn poll_many(
-        &self,
-        feeds: Vec<FeedRow>,
-        now: DateTime<Utc>,
-        mode: PollMode,
-    ) -> Vec<PollReport> {
-        let cancel = CancellationToken::new();
-        let fetches = self.inner.settings.scheduler.max_concurrent_fetches;
-        let permits = Arc::new(Semaphore::new(fetches));
-        let reports = futures::stream::iter(feeds)
-            .map(|feed| {
-                let cancel = cancel.clone();
-                let permits = permits.clone();
-                async move {
-                    let permit = permits.acquire_owned().await;
-                    let slot = FetchSlot::new(move || drop(permit));
-                    self.poll_feed(&feed, now, mode, &cancel, slot).await
-                }
-            })
-            .buffer_unordered(fetches * POLLS_PER_FETCH)
-            .collect()
-            .await;
+        let reports = self.inner.poller.poll_each(feeds, now, PollMode::Now).await;
         self.index_search().await;
-        reports
+        Ok(reports)
     }
 
     /// Brings the search indexes and story clusters up to date with what was
@@ -487,327 +366,6 @@ impl App {
         report
     }
 
-    /// One poll of one feed: fetch, parse, store, schedule. Never fails: a
-    /// broken feed is recorded on its row and reported. `slot` is given
-    /// back once the feed is parsed, before the poll waits for the writer.
-    pub async fn poll_feed(
-        &self,
-        feed: &FeedRow,
-        now: DateTime<Utc>,
-        mode: PollMode,
-        cancel: &CancellationToken,
-        slot: FetchSlot,
-    ) -> PollReport {
-        self.poll_feed_recorded(feed, now, mode, cancel, slot)
-            .await
-            .0
-    }
-
-    /// [`Self::poll_feed`], also telling whether the outcome reached the
-    /// database. When it did not (disk full, I/O error), the feed's row still
-    /// says it is due: the caller must hold off before polling it again.
-    #[instrument(skip_all, fields(feed_id = feed.id, url = %feed.fetch_url))]
-    async fn poll_feed_recorded(
-        &self,
-        feed: &FeedRow,
-        now: DateTime<Utc>,
-        mode: PollMode,
-        cancel: &CancellationToken,
-        slot: FetchSlot,
-    ) -> (PollReport, bool) {
-        let report = |status| PollReport {
-            feed_id: feed.id,
-            url: feed.url.clone(),
-            status,
-        };
-        if mode == PollMode::Now {
-            if let Some(until) = feed.retry_after().filter(|u| *u > now) {
-                let status = PollStatus::Deferred {
-                    until: crate::store::ts(until),
-                };
-                self.inner.polls.record_poll(&status);
-                return (report(status), true);
-            }
-        }
-        let fetched = tokio::select! {
-            r = self.fetch_feed(feed) => r,
-            _ = cancel.cancelled() => {
-                self.inner.polls.record_poll(&PollStatus::Cancelled);
-                return (report(PollStatus::Cancelled), true);
-            }
-        };
-        // From here on the work is local and short: it completes (or its
-        // transaction rolls back) even during shutdown.
-        let (status, recorded) = match self.store_poll(feed, fetched, now, slot).await {
-            Ok(status) => {
-                match &status {
-                    PollStatus::Failed { error } => warn!(%error, "feed poll failed"),
-                    s => info!(status = ?s, "feed polled"),
-                }
-                (status, true)
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                warn!(%error, "storing poll failed");
-                // The poll's transaction rolled back and the row still says
-                // "due now": record the failure with the usual error backoff,
-                // or the feed is fetched again at once, over and over.
-                let mut update = self.unchanged_update(feed, now);
-                self.fail(feed, &mut update, "error", error.clone(), None, now);
-                let recorded = match self.inner.store.record_poll_outcome(feed.id, &update).await {
-                    Ok(()) => true,
-                    Err(e) => {
-                        warn!(error = %e, "recording the failed poll failed too");
-                        false
-                    }
-                };
-                (PollStatus::Failed { error }, recorded)
-            }
-        };
-        self.inner.polls.record_poll(&status);
-        (report(status), recorded)
-    }
-
-    /// The row update of a poll that changes nothing but its outcome.
-    fn unchanged_update(&self, feed: &FeedRow, now: DateTime<Utc>) -> FeedUpdate {
-        FeedUpdate {
-            etag: feed.etag.clone(),
-            last_modified: feed.last_modified.clone(),
-            polled_at: now,
-            fetch_url: feed.fetch_url.clone(),
-            redirect_target: feed.redirect_target.clone(),
-            redirect_streak: feed.redirect_streak,
-            ..Default::default()
-        }
-    }
-
-    async fn fetch_feed(&self, feed: &FeedRow) -> Result<FetchResponse, FetchError> {
-        let url = Url::parse(&feed.fetch_url).map_err(|e| FetchError::InvalidUrl {
-            url: feed.fetch_url.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut req = FetchRequest::get(url);
-        req.etag = feed.etag.clone();
-        req.last_modified = feed.last_modified.clone();
-        req.accept = Some(FEED_ACCEPT.to_owned());
-        // Subscribed feeds are fetched as feed readers do; their own
-        // Retry-After is honoured per feed by the scheduler.
-        req.ignore_host_backoff = true;
-        self.inner.fetcher.fetch(req).await
-    }
-
-    async fn store_poll(
-        &self,
-        feed: &FeedRow,
-        fetched: Result<FetchResponse, FetchError>,
-        now: DateTime<Utc>,
-        mut slot: FetchSlot,
-    ) -> anyhow::Result<PollStatus> {
-        // Only a 2xx response keeps its slot past this point, to be parsed
-        // (or, from an unsupported Google edition, recorded as an error);
-        // the rest are only recorded, and the writer may keep them waiting.
-        if !matches!(&fetched, Ok(r) if (200..=299).contains(&r.status)) {
-            slot.release();
-        }
-        let store = &self.inner.store;
-        let mut update = self.unchanged_update(feed, now);
-        let mut resp = match fetched {
-            Ok(r) => r,
-            Err(e) => {
-                let status = match e {
-                    FetchError::Blocked { .. } => "blocked",
-                    _ => "error",
-                };
-                self.fail(feed, &mut update, status, e.to_string(), None, now);
-                store.record_poll_outcome(feed.id, &update).await?;
-                return Ok(PollStatus::Failed {
-                    error: e.to_string(),
-                });
-            }
-        };
-        let permanent =
-            !resp.hops.is_empty() && resp.hops.iter().all(|h| matches!(h.status, 301 | 308));
-        let (target, streak, moved) = track_redirect(
-            feed.redirect_target.as_deref(),
-            feed.redirect_streak,
-            permanent.then(|| resp.url.as_str()),
-        );
-        update.redirect_target = target;
-        update.redirect_streak = streak;
-        if let Some(moved) = moved {
-            info!(to = %moved, "feed moved permanently; fetching from the new URL");
-            update.fetch_url = moved;
-        }
-        match resp.status {
-            304 => {
-                self.succeed(feed, &mut update, "not_modified", 0, None, now);
-                store.record_poll_outcome(feed.id, &update).await?;
-                Ok(PollStatus::NotModified)
-            }
-            410 => {
-                self.fail(
-                    feed,
-                    &mut update,
-                    "gone",
-                    "HTTP 410 Gone: the feed was removed".into(),
-                    None,
-                    now,
-                );
-                update.disable_reason = Some("gone".into());
-                store.record_poll_outcome(feed.id, &update).await?;
-                Ok(PollStatus::Gone)
-            }
-            200..=299 if google_news::is_unsupported_feed_url(&resp.url) => {
-                let error = format!(
-                    "configuration error: Google News answered {} (this feed is not available for its edition)",
-                    resp.url
-                );
-                self.fail(feed, &mut update, "error", error.clone(), None, now);
-                store.record_poll_outcome(feed.id, &update).await?;
-                Ok(PollStatus::Failed { error })
-            }
-            200..=299 => {
-                let base = resp.url.clone();
-                let max_entries = self.inner.settings.scheduler.max_entries_per_poll;
-                // Taken, not shared: a parsed poll waiting for the writer
-                // holds its entries, not the document too.
-                let body = std::mem::take(&mut resp.body);
-                let google = &self.inner.settings.google_news;
-                let (google_base, edition) = (google.base(), google.edition.clone());
-                // Normalizing the entries is CPU work like parsing: both stay
-                // off the runtime's workers, which carry every poll's I/O.
-                // Never closed, so the permit is always granted.
-                let parsing = self.inner.parses.acquire().await;
-                let parsed = tokio::task::spawn_blocking(move || {
-                    parse_feed(&body, &base, max_entries).map(|parsed| {
-                        let entries: Vec<NewEntry> = parsed
-                            .entries
-                            .iter()
-                            .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
-                            .collect();
-                        (parsed, entries)
-                    })
-                })
-                .await
-                .context("feed parser task")?;
-                drop(parsing);
-                slot.release();
-                let (parsed, entries) = match parsed {
-                    Ok(p) => p,
-                    Err(e) => {
-                        self.fail(feed, &mut update, "error", e.to_string(), None, now);
-                        store.record_poll_outcome(feed.id, &update).await?;
-                        return Ok(PollStatus::Failed {
-                            error: e.to_string(),
-                        });
-                    }
-                };
-                update.etag = resp.etag.clone();
-                update.last_modified = resp.last_modified.clone();
-                update.title = parsed.title.clone();
-                update.site_url = parsed.site_url.clone();
-                let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
-                let (app, row) = (self.clone(), feed.clone());
-                let stored = store
-                    .record_poll(feed.id, entries, now, move |stored| {
-                        let mut update = update.clone();
-                        app.succeed(&row, &mut update, "ok", stored.new_items, ttl, now);
-                        update
-                    })
-                    .await?;
-                Ok(PollStatus::Ok {
-                    new_items: stored.new_items,
-                    new_articles: stored.new_articles,
-                })
-            }
-            status => {
-                let retry_after = if matches!(status, 429 | 503) {
-                    resp.retry_after
-                } else {
-                    None
-                };
-                let error = format!("HTTP {status} from {}", resp.url);
-                self.fail(feed, &mut update, "error", error.clone(), retry_after, now);
-                store.record_poll_outcome(feed.id, &update).await?;
-                Ok(PollStatus::Failed { error })
-            }
-        }
-    }
-
-    fn schedule_of(feed: &FeedRow) -> FeedSchedule {
-        FeedSchedule {
-            configured_secs: feed.interval_secs,
-            current_interval_secs: feed.current_interval_secs,
-            new_per_poll: feed.new_per_poll,
-            error_count: feed.error_count,
-            ttl_secs: feed.ttl_secs,
-        }
-    }
-
-    fn succeed(
-        &self,
-        feed: &FeedRow,
-        update: &mut FeedUpdate,
-        status: &str,
-        new_items: usize,
-        ttl_secs: Option<i64>,
-        now: DateTime<Utc>,
-    ) {
-        let outcome = if status == "not_modified" {
-            Outcome::NotModified
-        } else {
-            Outcome::Fetched {
-                new_items,
-                ttl_secs,
-            }
-        };
-        let plan = plan_next(
-            &Self::schedule_of(feed),
-            &outcome,
-            &self.inner.policy,
-            now,
-            jitter(),
-        );
-        update.last_status = status.to_owned();
-        update.last_error = None;
-        update.error_count = 0;
-        update.success = true;
-        update.retry_after_until = None;
-        update.next_poll_at = plan.next_poll_at;
-        update.next_poll_reason = plan.reason;
-        update.current_interval_secs = Some(plan.interval_secs);
-        update.new_per_poll = plan.new_per_poll;
-        update.ttl_secs = plan.ttl_secs;
-    }
-
-    fn fail(
-        &self,
-        feed: &FeedRow,
-        update: &mut FeedUpdate,
-        status: &str,
-        error: String,
-        retry_after: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) {
-        let plan = plan_next(
-            &Self::schedule_of(feed),
-            &Outcome::Failed { retry_after },
-            &self.inner.policy,
-            now,
-            jitter(),
-        );
-        update.last_status = status.to_owned();
-        update.last_error = Some(error);
-        update.error_count = plan.error_count;
-        update.success = false;
-        update.retry_after_until = retry_after.filter(|r| *r > now);
-        update.next_poll_at = plan.next_poll_at;
-        update.next_poll_reason = plan.reason;
-        update.current_interval_secs = feed.current_interval_secs;
-        update.new_per_poll = feed.new_per_poll;
-        update.ttl_secs = feed.ttl_secs;
-    }
-
     /// One retention pass with the configured policy (the daemon's periodic
     /// prune; `newsd prune` calls the store directly for its dry run).
     pub async fn prune_once(&self, now: DateTime<Utc>) -> Result<PruneReport, StoreError> {
@@ -820,17 +378,7 @@ impl App {
     pub async fn run_until_stopped(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         let polls_cancel = CancellationToken::new();
-        let settings = &self.inner.settings.scheduler;
-        let permits = Arc::new(Semaphore::new(settings.max_concurrent_fetches));
-        let polls = Arc::new(Semaphore::new(
-            settings.max_concurrent_fetches * POLLS_PER_FETCH,
-        ));
-        let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-        // Scheduled polls fetching per politeness key (registrable domain);
-        // a poll leaves the count once its feed is parsed (`FetchSlot`).
-        let busy_hosts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let per_host = self.inner.settings.http.per_host_concurrency.max(1);
-        let finished = Arc::new(Notify::new());
+        let dispatch = self.dispatcher(tracker.clone(), polls_cancel.clone());
         info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
@@ -892,259 +440,37 @@ impl App {
                 }
             }
         });
-        'outer: while !shutdown.is_cancelled() {
+        while !shutdown.is_cancelled() {
             let now = Utc::now();
-            let mut read_failed = false;
-            // The soonest a host skipped for its spacing may be asked again.
-            let mut host_ready: Option<tokio::time::Instant> = None;
-            let mut after: Option<FeedRow> = None;
-            // Every due feed is looked at, page by page: the ones skipped
-            // because their host is busy must not hide the ones behind them.
-            loop {
-                let page = match self
-                    .inner
-                    .store
-                    .due_feeds_page(now, after.as_ref(), settings.batch_size)
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(e) => {
-                        warn!(error = %e, "cannot read due feeds; retrying");
-                        read_failed = true;
-                        break;
-                    }
-                };
-                let last_page = page.len() < settings.batch_size as usize;
-                after = page.last().cloned();
-                for feed in page {
-                    if lock(&in_flight).contains(&feed.id) {
-                        continue;
-                    }
-                    // A poll would only queue behind its host's politeness
-                    // slots while holding one of the few global permits: many
-                    // feeds of one site, due together, would starve every
-                    // other feed. It waits in the database instead, and is
-                    // taken when a poll on its host finishes.
-                    // The same holds for the spacing between two requests to
-                    // one host (`per_host_delay`): the feed is taken once it
-                    // has passed.
-                    let url = Url::parse(&feed.fetch_url).ok();
-                    let host = url.as_ref().map(crate::fetch::host_key);
-                    if let (Some(h), Some(u)) = (&host, &url) {
-                        if lock(&busy_hosts).get(h).is_some_and(|n| *n >= per_host) {
-                            continue;
-                        }
-                        if let Some(at) = self.inner.fetcher.host_ready_at(u) {
-                            host_ready =
-                                Some(host_ready.map_or(at, |r: tokio::time::Instant| r.min(at)));
-                            continue;
-                        }
-                    }
-                    let acquired = async {
-                        let poll = polls.clone().acquire_owned().await.ok()?;
-                        let permit = permits.clone().acquire_owned().await.ok()?;
-                        Some((poll, permit))
-                    };
-                    let (poll, permit) = tokio::select! {
-                        p = acquired => match p {
-                            Some(p) => p,
-                            None => break 'outer,
-                        },
-                        _ = shutdown.cancelled() => break 'outer,
-                    };
-                    lock(&in_flight).insert(feed.id);
-                    if let Some(h) = &host {
-                        *lock(&busy_hosts).entry(h.clone()).or_default() += 1;
-                    }
-                    let slot = {
-                        let (busy_hosts, finished) = (busy_hosts.clone(), finished.clone());
-                        FetchSlot::new(move || {
-                            drop(permit);
-                            if let Some(h) = &host {
-                                let mut busy = lock(&busy_hosts);
-                                if let Some(n) = busy.get_mut(h) {
-                                    *n = n.saturating_sub(1);
-                                    if *n == 0 {
-                                        busy.remove(h);
-                                    }
-                                }
-                            }
-                            finished.notify_one();
-                        })
-                    };
-                    let app = self.clone();
-                    let cancel = polls_cancel.clone();
-                    let in_flight = in_flight.clone();
-                    let finished = finished.clone();
-                    tracker.spawn(
-                        async move {
-                            let started = Utc::now();
-                            // Measured here, after the wait for a fetch permit:
-                            // how far behind its schedule the daemon is running.
-                            if let Some(due) = feed.next_poll() {
-                                let late = (started - due).to_std().unwrap_or(Duration::ZERO);
-                                app.inner.polls.observe_lateness(late);
-                            }
-                            let (_, recorded) = app
-                                .poll_feed_recorded(
-                                    &feed,
-                                    started,
-                                    PollMode::Scheduled,
-                                    &cancel,
-                                    slot,
-                                )
-                                .await;
-                            if !recorded {
-                                // Not even the failure could be written (disk full):
-                                // the row still says "due", so keep the feed marked in
-                                // flight for a while instead of re-fetching it at once.
-                                // Its host is free meanwhile.
-                                finished.notify_one();
-                                tokio::select! {
-                                    _ = tokio::time::sleep(app.inner.policy.min_interval) => {}
-                                    _ = cancel.cancelled() => {}
-                                }
-                            }
-                            lock(&in_flight).remove(&feed.id);
-                            drop(poll);
-                            finished.notify_one();
-                        }
-                        .in_current_span(),
-                    );
-                }
-                if last_page {
-                    break;
-                }
+            let round = tokio::select! {
+                r = dispatch.dispatch_due_once(now) => r,
+                _ = shutdown.cancelled() => break,
+            };
+            if let Some(e) = &round.read_error {
+                warn!(error = %e, "cannot read due feeds; retrying");
             }
             // Every feed due at `now` is in flight or waits for its host: a
             // finishing poll wakes this loop, a host's spacing and feeds
             // falling due later need a timer.
-            let mut wait = if read_failed {
-                Duration::from_secs(1)
-            } else {
-                self.time_until_next_due(now).await
-            };
-            if let Some(at) = host_ready {
-                wait = wait.min(at.saturating_duration_since(tokio::time::Instant::now()));
-            }
+            let wait = dispatch.next_look(&round, now).await;
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = finished.notified() => {}
+                _ = dispatch.a_poll_finished() => {}
                 _ = shutdown.cancelled() => {}
             }
         }
         info!("shutting down: cancelling in-flight fetches");
         tracker.close();
         polls_cancel.cancel();
-        if tokio::time::timeout(settings.shutdown_grace.0, tracker.wait())
-            .await
-            .is_err()
+        if tokio::time::timeout(
+            self.inner.settings.scheduler.shutdown_grace.0,
+            tracker.wait(),
+        )
+        .await
+        .is_err()
         {
             warn!("in-flight work did not finish within the shutdown grace period");
         }
         Ok(())
     }
-
-    async fn time_until_next_due(&self, after: DateTime<Utc>) -> Duration {
-        match self.inner.store.next_due_after(after).await {
-            Ok(Some(at)) => (at - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(RESCAN_EVERY),
-            Ok(None) => RESCAN_EVERY,
-            Err(e) => {
-                warn!(error = %e, "cannot read the schedule; looking again shortly");
-                Duration::from_secs(1)
-            }
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Permits for parsing: every core but one, which is left to the store's
-/// writer thread.
-fn parse_permits() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-}
-
-fn jitter() -> f64 {
-    rand::thread_rng().gen_range(-1.0..=1.0)
-}
-
-/// A parsed entry as the store wants it; `None` when it has no identity at
-/// all. Google News items (links on `google_base`) get their Google state.
-pub fn to_new_entry(
-    e: &ParsedEntry,
-    feed_url: &Url,
-    google_base: &Url,
-    default_edition: &Edition,
-) -> Option<NewEntry> {
-    let published = e.published_at.map(crate::store::ts);
-    let key = EntryKey::derive(
-        e.guid.as_deref(),
-        e.link.as_deref(),
-        e.title.as_deref(),
-        published.as_deref(),
-    )?;
-    let google = google_news::classify(
-        google_base,
-        feed_url,
-        default_edition,
-        google_news::EntryFields {
-            link: e.link.as_deref(),
-            title: e.title.as_deref(),
-            source_name: e.source_name.as_deref(),
-            source_url: e.source_url.as_deref(),
-            description_html: e.summary_html.as_deref(),
-        },
-    );
-    let identity_url = match &google {
-        Some(g) => g.decoded_url.as_deref(),
-        None => e.link.as_deref(),
-    };
-    let parsed = identity_url.and_then(|l| Url::parse(l).ok());
-    let mut entry = NewEntry {
-        entry_key: key.as_str().to_owned(),
-        guid: e.guid.clone(),
-        link: e.link.clone(),
-        url: parsed.as_ref().map(|u| strip_tracking(u).to_string()),
-        url_key: parsed
-            .as_ref()
-            .map(|u| CanonicalUrl::from_url(u).to_string()),
-        title: e.title.clone(),
-        summary: e.summary.clone(),
-        publisher: e.source_name.clone(),
-        publisher_url: e.source_url.clone(),
-        authors: e.authors.clone(),
-        published_at: e.published_at,
-        google: None,
-    };
-    if let Some(g) = google {
-        entry.title = g.title.or(entry.title);
-        // A Google description lists other outlets' headlines: not this article's summary.
-        entry.summary = None;
-        entry.google = Some(GoogleEntry {
-            google_id: g.google_id,
-            decoded: g.decoded_url.is_some() && parsed.is_some(),
-            unresolvable: g.unresolvable,
-            provisional_key: g.provisional_key,
-            hl: g.edition.hl,
-            gl: g.edition.gl,
-            ceid: g.edition.ceid,
-            hints: g
-                .hints
-                .into_iter()
-                .map(|h| Hint {
-                    url: h.url,
-                    title: h.title,
-                    source: h.source,
-                    google_id: h.google_id,
-                })
-                .collect(),
-        });
-    }
-    Some(entry)
 }

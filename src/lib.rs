@@ -18,6 +18,9 @@
 //! - [`store`]: the SQLite archive; every query lives there, including the one
 //!   dedupe merge used whenever an article's identity becomes known, and the
 //!   story clustering step (rules in [`cluster`], pure) run after each round.
+//! - [`poll`]: the poll of one feed (fetch, parse, entries, its row update)
+//!   as one outcome recorded once, and the dispatch of due feeds under the
+//!   daemon's concurrency limits.
 //! - [`app`]: wires the stages together and runs the background loops
 //!   (`*_once(now)` functions inside thin loops, stopped by a token).
 //! - [`api`]: the HTTP API over the store (JSON, Atom/JSON Feed out, probes,
@@ -43,6 +46,7 @@ pub mod google_news;
 pub mod lock;
 pub mod metrics;
 pub mod opml;
+pub mod poll;
 pub mod resolver;
 pub mod scheduler;
 pub mod store;

@@ -6,13 +6,34 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::app::PollStatus;
-
 /// Upper bounds, in seconds, of the lateness histogram's buckets: fine where a
 /// healthy scheduler lives (well under a second), coarse for a backlog.
 pub const LATENESS_BUCKETS: [f64; 13] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 ];
+
+/// What became of one poll. Defined here, with the labels it is counted
+/// under, so that counting a poll needs nothing from the poll stage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PollStatus {
+    Ok {
+        new_items: usize,
+        new_articles: usize,
+    },
+    NotModified,
+    Failed {
+        error: String,
+    },
+    /// HTTP 410: the feed is disabled until re-enabled.
+    Gone,
+    /// A live Retry-After: not polled.
+    Deferred {
+        until: String,
+    },
+    /// Shutdown arrived before the poll finished; nothing was written.
+    Cancelled,
+}
 
 /// Poll outcomes as `/metrics` labels them, in [`PollMetrics`]' slot order.
 pub const OUTCOMES: [&str; 6] = [

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::SchedulerSettings;
-
 /// New entries per poll the adaptive interval aims for: often enough that a
 /// busy feed never scrolls items off between polls, rarely enough that a quiet
 /// one costs little.
@@ -23,17 +21,6 @@ pub struct Policy {
     pub min_interval: Duration,
     pub max_interval: Duration,
     pub jitter: f64,
-}
-
-impl From<&SchedulerSettings> for Policy {
-    fn from(s: &SchedulerSettings) -> Self {
-        Policy {
-            default_interval: s.default_interval.0,
-            min_interval: s.min_interval.0,
-            max_interval: s.max_interval.0,
-            jitter: s.jitter,
-        }
-    }
 }
 
 /// The scheduling state a feed carries between polls.

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::scheduler::{plan_next, FeedSchedule, Outcome, Plan, Policy};
 use crate::store::time::parse_ts;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -103,4 +104,62 @@ pub struct FeedUpdate {
     pub site_url: Option<String>,
     /// Set to disable the feed (e.g. `gone` after HTTP 410).
     pub disable_reason: Option<String>,
+}
+
+impl FeedUpdate {
+    /// Takes the schedule of a poll that succeeded from `plan`.
+    pub fn schedule_from(&mut self, plan: &Plan) {
+        self.next_poll_at = plan.next_poll_at;
+        self.next_poll_reason = plan.reason.clone();
+        self.current_interval_secs = Some(plan.interval_secs);
+        self.new_per_poll = plan.new_per_poll;
+        self.ttl_secs = plan.ttl_secs;
+    }
+}
+
+/// A poll's feed row update as the poll writer takes it. A fetched feed's
+/// next poll depends on how many of its entries were new, which only the
+/// writer learns: its `schedule` is planned there, by the scheduler's pure
+/// rule.
+#[derive(Debug, Clone)]
+pub struct PollUpdate {
+    pub row: FeedUpdate,
+    pub schedule: Option<FetchedSchedule>,
+}
+
+/// What the scheduler needs, besides the count of new entries, to plan the
+/// next poll of a feed that was fetched and parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchedSchedule {
+    pub state: FeedSchedule,
+    /// The feed's `<ttl>`, in seconds.
+    pub ttl_secs: Option<i64>,
+    pub policy: Policy,
+    /// Drawn by the poll, so a poll written twice (in a group that failed,
+    /// then alone) is planned the same both times.
+    pub jitter: f64,
+}
+
+impl From<FeedUpdate> for PollUpdate {
+    fn from(row: FeedUpdate) -> Self {
+        PollUpdate {
+            row,
+            schedule: None,
+        }
+    }
+}
+
+impl PollUpdate {
+    /// The row to write for a poll at `now` that stored `new_items`.
+    pub fn settle(&self, new_items: usize, now: DateTime<Utc>) -> FeedUpdate {
+        let mut row = self.row.clone();
+        if let Some(s) = &self.schedule {
+            let outcome = Outcome::Fetched {
+                new_items,
+                ttl_secs: s.ttl_secs,
+            };
+            row.schedule_from(&plan_next(&s.state, &outcome, &s.policy, now, s.jitter));
+        }
+        row
+    }
 }

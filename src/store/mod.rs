@@ -44,7 +44,9 @@ use chrono::{DateTime, Utc};
 
 pub use self::error::{Result, StoreError};
 pub use self::export::ExportArticle;
-pub use self::feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+pub use self::feeds::{
+    FeedRow, FeedUpdate, FetchedSchedule, NewFeed, PollUpdate, RemoveOutcome, SyncReport,
+};
 pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 pub use self::google_links::{
     Budget, GoogleEntry, GoogleQueueStats, Hint, LinkStatus, PendingLink,
@@ -274,8 +276,8 @@ impl Store {
 
     /// Stores one poll: the feed row update and every entry, in one
     /// transaction, so a crash leaves the whole poll or none of it.
-    /// `make_update` decides the feed row's new state from what was stored
-    /// (the schedule depends on how many entries were new).
+    /// `update` is the feed row's new state; its schedule, when it has one
+    /// to plan, is planned from how many entries were new.
     ///
     /// Polls that finish while another is being written are committed
     /// together (see `write_polls`).
@@ -284,9 +286,9 @@ impl Store {
         feed_id: i64,
         entries: impl Into<Vec<NewEntry>>,
         now: DateTime<Utc>,
-        make_update: impl Fn(&PollStored) -> FeedUpdate + Send + Sync + 'static,
+        update: impl Into<PollUpdate>,
     ) -> Result<PollStored> {
-        on_engine!(self, e => e.record_poll(feed_id, entries, now, make_update).await)
+        on_engine!(self, e => e.record_poll(feed_id, entries, now, update).await)
     }
 
     /// Records a poll that stored no entries (errors, 304s).

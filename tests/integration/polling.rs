@@ -7,6 +7,8 @@ use chrono::Utc;
 use newsd::app::PollStatus;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use wiremock::matchers::{header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -321,6 +323,66 @@ async fn the_scheduler_polls_only_due_feeds_by_the_injected_clock() {
     );
     let later = now + chrono::Duration::hours(25);
     assert_eq!(t.app.poll_due_once(later).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_next_poll_is_planned_from_how_many_entries_the_writer_found_new() {
+    let server = MockServer::start().await;
+    let body = rss(&[
+        item("1", "One", "https://n.example/1"),
+        item("2", "Two", "https://n.example/2"),
+        item("3", "Three", "https://n.example/3"),
+    ]);
+    serve(&server, "/feed", body).await;
+    let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let first = t.app.store().list_feeds().await.unwrap()[0].clone();
+    assert_eq!(first.new_per_poll, Some(3.0));
+    assert!(
+        first
+            .next_poll_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("adaptive: about 3.0 new entries per poll")),
+        "{:?}",
+        first.next_poll_reason
+    );
+    // The same three entries again: none is new, and the average falls.
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    let second = t.app.store().list_feeds().await.unwrap()[0].clone();
+    let rate = second.new_per_poll.expect("a rate");
+    assert!((rate - 2.1).abs() < 1e-9, "{rate}");
+}
+
+#[tokio::test]
+async fn one_dispatch_round_starts_one_poll_per_host_and_the_next_round_takes_the_other_feed() {
+    let server = MockServer::start().await;
+    serve(&server, "/a", rss(&[item("a", "A", "https://n.example/a")])).await;
+    serve(&server, "/b", rss(&[item("b", "B", "https://n.example/b")])).await;
+    let t = spawn_app(&[format!("{}/a", server.uri()), format!("{}/b", server.uri())]).await;
+    let dispatch = t
+        .app
+        .dispatcher(TaskTracker::new(), CancellationToken::new());
+    let now = Utc::now();
+    for round in ["first", "second"] {
+        let started = dispatch.dispatch_due_once(now).await.started;
+        assert_eq!(
+            started.len(),
+            1,
+            "{round} round: one poll per host at a time"
+        );
+        for poll in started {
+            let report = poll.await.expect("join");
+            assert!(
+                matches!(report.status, PollStatus::Ok { new_items: 1, .. }),
+                "{report}"
+            );
+        }
+    }
+    assert!(
+        dispatch.dispatch_due_once(now).await.started.is_empty(),
+        "both feeds polled: nothing is due at the same clock"
+    );
+    assert_eq!(t.article_count().await, 2);
 }
 
 #[tokio::test]

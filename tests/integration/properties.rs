@@ -305,7 +305,7 @@ proptest! {
             let edition = Edition::parse("en-US").expect("static edition");
             let google = Url::parse("https://news.google.com").expect("static url");
             for e in &feed.entries {
-                let _ = newsd::app::to_new_entry(e, &base(), &google, &edition);
+                let _ = newsd::poll::to_new_entry(e, &base(), &google, &edition);
             }
         }
         let text = String::from_utf8_lossy(&doc);

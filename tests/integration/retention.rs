@@ -62,15 +62,20 @@ fn ago(now: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
 /// Records one poll of `feed_id` at `at` showing `entries`; returns new items.
 async fn poll(store: &Store, feed_id: i64, entries: &[NewEntry], at: DateTime<Utc>) -> usize {
     store
-        .record_poll(feed_id, entries, at, move |_| FeedUpdate {
-            last_status: "ok".into(),
-            next_poll_at: at,
-            next_poll_reason: "test".into(),
-            polled_at: at,
-            success: true,
-            fetch_url: "https://feeds.example/x".into(),
-            ..FeedUpdate::default()
-        })
+        .record_poll(
+            feed_id,
+            entries,
+            at,
+            FeedUpdate {
+                last_status: "ok".into(),
+                next_poll_at: at,
+                next_poll_reason: "test".into(),
+                polled_at: at,
+                success: true,
+                fetch_url: "https://feeds.example/x".into(),
+                ..FeedUpdate::default()
+            },
+        )
         .await
         .unwrap()
         .new_items

@@ -1,6 +1,6 @@
 use super::*;
 use crate::store::testing::temp_store;
-use crate::store::Store;
+use crate::store::{FeedUpdate, Store};
 
 async fn limit_pages(store: &Store, extra: Option<i64>) {
     store.set_page_limit(extra).await.unwrap();
@@ -180,7 +180,7 @@ async fn a_read_only_store_has_no_write_thread_and_refuses_writes_by_name() {
     assert!(reader.sqlite().lane.is_none());
     let now = chrono::Utc::now();
     let err = reader
-        .record_poll(1, Vec::new(), now, |_| Default::default())
+        .record_poll(1, Vec::new(), now, FeedUpdate::default())
         .await
         .unwrap_err();
     assert!(

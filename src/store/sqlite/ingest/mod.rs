@@ -22,7 +22,7 @@ use super::keys::{key_hash, settle_keys, FRESH_KEYS_LIMIT, MERGE_SLICE};
 use super::sql::{padded, placeholders, CHUNK_ROWS};
 use super::SqliteStore;
 use crate::store::error::{Result, StoreError};
-use crate::store::feeds::FeedUpdate;
+use crate::store::feeds::{FeedUpdate, PollUpdate};
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
 
@@ -32,14 +32,14 @@ impl SqliteStore {
         feed_id: i64,
         entries: impl Into<Vec<NewEntry>>,
         now: DateTime<Utc>,
-        make_update: impl Fn(&PollStored) -> FeedUpdate + Send + Sync + 'static,
+        update: impl Into<PollUpdate>,
     ) -> Result<PollStored> {
         let (reply, stored) = oneshot::channel();
         let job = PollJob {
             feed_id,
             entries: entries.into(),
             now,
-            make_update: Box::new(make_update),
+            update: update.into(),
             reply,
         };
         self.write_lane("storing a poll")?
@@ -54,8 +54,7 @@ impl SqliteStore {
     }
 
     pub async fn record_poll_outcome(&self, feed_id: i64, update: &FeedUpdate) -> Result<()> {
-        let update = update.clone();
-        self.record_poll(feed_id, Vec::new(), Utc::now(), move |_| update.clone())
+        self.record_poll(feed_id, Vec::new(), Utc::now(), update.clone())
             .await
             .map(drop)
     }
@@ -66,7 +65,7 @@ pub(super) struct PollJob {
     feed_id: i64,
     entries: Vec<NewEntry>,
     now: DateTime<Utc>,
-    make_update: Box<dyn Fn(&PollStored) -> FeedUpdate + Send + Sync>,
+    update: PollUpdate,
     reply: oneshot::Sender<Result<PollStored>>,
 }
 
@@ -227,7 +226,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
     let updates: Vec<(i64, FeedUpdate)> = group
         .iter()
         .zip(&stored)
-        .map(|(job, stored)| (job.feed_id, (job.make_update)(stored)))
+        .map(|(job, stored)| (job.feed_id, job.update.settle(stored.new_items, job.now)))
         .collect();
     apply_feed_updates(&mut *tx, &updates).await?;
     Ok(stored)

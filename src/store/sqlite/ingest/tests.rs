@@ -62,7 +62,7 @@ async fn entries_stored_under_long_keys_are_rekeyed_once_and_a_repoll_adds_nothi
         })
         .collect();
     store
-        .record_poll(f, entries.clone(), now, move |_| update(now))
+        .record_poll(f, entries.clone(), now, update(now))
         .await
         .unwrap();
     let pruned = format!("id:{}", "z".repeat(65));
@@ -122,10 +122,7 @@ async fn entries_stored_under_long_keys_are_rekeyed_once_and_a_repoll_adds_nothi
             ..e
         })
         .collect();
-    let stored = store
-        .record_poll(f, again, now, move |_| update(now))
-        .await
-        .unwrap();
+    let stored = store.record_poll(f, again, now, update(now)).await.unwrap();
     assert_eq!(stored, PollStored::default());
 }
 
@@ -160,11 +157,7 @@ async fn a_failing_poll_committed_with_others_fails_alone() {
     let poll = |feed_id: i64, key: &str| {
         let store = store.clone();
         let e = entry(key, &format!("https://n.example/{key}"));
-        tokio::spawn(async move {
-            store
-                .record_poll(feed_id, vec![e], now, move |_| update(now))
-                .await
-        })
+        tokio::spawn(async move { store.record_poll(feed_id, vec![e], now, update(now)).await })
     };
     let first = poll(f1, "first");
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -198,7 +191,7 @@ async fn polls_written_as_one_group_store_what_they_would_one_after_another() {
     let with_etag = move |etag: &str| {
         let mut u = update(now);
         u.etag = Some(etag.into());
-        move |_: &PollStored| u.clone()
+        u.clone()
     };
     let bare = NewEntry {
         summary: None,
@@ -323,7 +316,7 @@ async fn google_items_of_one_group_join_what_earlier_items_created_as_one_after_
         let (a, b) = two_feeds(&store).await;
         let earlier = google("k", "G0", Some("p.example|known story"));
         store
-            .record_poll(a, vec![earlier], now, move |_| update(now))
+            .record_poll(a, vec![earlier], now, update(now))
             .await
             .unwrap();
         sqlx::query("UPDATE articles SET resolution = 'resolved'")
@@ -338,11 +331,10 @@ async fn google_items_of_one_group_join_what_earlier_items_created_as_one_after_
             let c = feed(&store, "https://f.example/3").await;
             let held = store.sqlite().begin_write().await.unwrap();
             let writer = store.clone();
-            let blocker = tokio::spawn(async move {
-                writer
-                    .record_poll(c, Vec::new(), now, move |_| update(now))
-                    .await
-            });
+            let blocker =
+                tokio::spawn(
+                    async move { writer.record_poll(c, Vec::new(), now, update(now)).await },
+                );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             Some((held, blocker))
         } else {
@@ -350,11 +342,7 @@ async fn google_items_of_one_group_join_what_earlier_items_created_as_one_after_
         };
         for (feed_id, entries) in [a, b].into_iter().zip(polls.clone()) {
             let store = store.clone();
-            let poll = async move {
-                store
-                    .record_poll(feed_id, entries, now, move |_| update(now))
-                    .await
-            };
+            let poll = async move { store.record_poll(feed_id, entries, now, update(now)).await };
             if grouped {
                 handles.push(tokio::spawn(poll));
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -420,7 +408,7 @@ async fn a_google_id_seen_in_several_feeds_and_polls_has_one_link() {
     for feed in [a, b, a] {
         let entries = vec![google("p", "GP", None), decoded.clone()];
         store
-            .record_poll(feed, entries, now, move |_| update(now))
+            .record_poll(feed, entries, now, update(now))
             .await
             .unwrap();
     }
@@ -478,10 +466,7 @@ async fn google_ids_and_stories_are_found_before_and_after_their_keys_settle() {
         google("1", "G1", None),
         google("2", "G2", Some("p.example|two")),
     ];
-    let stored = store
-        .record_poll(a, first, now, move |_| update(now))
-        .await
-        .unwrap();
+    let stored = store.record_poll(a, first, now, update(now)).await.unwrap();
     assert_eq!(stored.new_articles, 2);
     assert_keys_match_rows(&store).await;
     assert_eq!(
@@ -495,10 +480,7 @@ async fn google_ids_and_stories_are_found_before_and_after_their_keys_settle() {
     // Settling G1/G2 while G3's story stays fresh: lookups read both tiers.
     assert_eq!(settle_all_keys(&store).await, 3);
     let later = vec![google("3", "G3", Some("p.example|three"))];
-    store
-        .record_poll(a, later, now, move |_| update(now))
-        .await
-        .unwrap();
+    store.record_poll(a, later, now, update(now)).await.unwrap();
     assert_eq!(
         count(
             &store,
@@ -515,10 +497,7 @@ async fn google_ids_and_stories_are_found_before_and_after_their_keys_settle() {
         google("b", "G2b", Some("p.example|two")),
         google("d", "G3b", Some("p.example|three")),
     ];
-    let stored = store
-        .record_poll(b, again, now, move |_| update(now))
-        .await
-        .unwrap();
+    let stored = store.record_poll(b, again, now, update(now)).await.unwrap();
     assert_eq!(stored.new_items, 4);
     assert_eq!(stored.new_articles, 0);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 3);
@@ -544,7 +523,7 @@ async fn lookup_keys_follow_their_rows_through_resolution_merges_and_deletes() {
         google("h", "G2", Some("pub.example|y")),
     ];
     store
-        .record_poll(f, entries, now, move |_| update(now))
+        .record_poll(f, entries, now, update(now))
         .await
         .unwrap();
     settle_all_keys(&store).await;
@@ -592,7 +571,7 @@ async fn the_related_coverage_of_a_merged_google_article_still_meets_links_by_ha
     let hinted = hinted(google("g", "G1", None));
     let entries = vec![entry("p", "https://pub.example/x"), hinted];
     store
-        .record_poll(f, entries, now, move |_| update(now))
+        .record_poll(f, entries, now, update(now))
         .await
         .unwrap();
     let survivor = store
@@ -624,7 +603,7 @@ async fn an_article_new_in_a_poll_gets_what_a_later_entry_of_that_poll_has_and_i
         },
     ];
     let r = store
-        .record_poll(f, &es[..], now, move |_| update(now))
+        .record_poll(f, &es[..], now, update(now))
         .await
         .unwrap();
     assert_eq!((r.new_items, r.new_articles), (2, 1));
@@ -645,7 +624,7 @@ async fn repeated_polls_store_each_entry_once() {
         entry("b", "https://n.example/2"),
     ];
     let r = store
-        .record_poll(f, &es[..], now, move |_| update(now))
+        .record_poll(f, &es[..], now, update(now))
         .await
         .unwrap();
     assert_eq!(
@@ -656,7 +635,7 @@ async fn repeated_polls_store_each_entry_once() {
         }
     );
     let r = store
-        .record_poll(f, &es[..], now, move |_| update(now))
+        .record_poll(f, &es[..], now, update(now))
         .await
         .unwrap();
     assert_eq!(r, PollStored::default());
@@ -673,7 +652,7 @@ async fn one_article_in_two_feeds_is_one_row_with_two_feed_links() {
             f1,
             &[entry("x", "https://n.example/s?utm_source=a")],
             now,
-            move |_| update(now),
+            update(now),
         )
         .await
         .unwrap();
@@ -682,7 +661,7 @@ async fn one_article_in_two_feeds_is_one_row_with_two_feed_links() {
             f2,
             &[entry("y", "http://www.n.example/s")],
             now,
-            move |_| update(now),
+            update(now),
         )
         .await
         .unwrap();
@@ -711,7 +690,7 @@ async fn assigning_a_known_identity_merges_two_articles_keeping_links() {
             f1,
             &[entry("a", "https://n.example/real")],
             now,
-            move |_| update(now),
+            update(now),
         )
         .await
         .unwrap();
@@ -720,7 +699,7 @@ async fn assigning_a_known_identity_merges_two_articles_keeping_links() {
             f2,
             &[entry("b", "https://redirector.example/x")],
             now,
-            move |_| update(now),
+            update(now),
         )
         .await
         .unwrap();
@@ -754,7 +733,7 @@ async fn deferred_indexing_keeps_the_search_indexes_consistent_through_updates_a
             f,
             &[entry("a", "https://n.example/indexed")],
             now,
-            move |_| update(now),
+            update(now),
         )
         .await
         .unwrap();
@@ -765,7 +744,7 @@ async fn deferred_indexing_keeps_the_search_indexes_consistent_through_updates_a
             f,
             &[entry("b", "https://n.example/pending")],
             now,
-            move |_| update(now),
+            update(now),
         )
         .await
         .unwrap();
@@ -807,14 +786,11 @@ async fn entries_without_links_are_kept_per_feed() {
         ..Default::default()
     };
     let r = store
-        .record_poll(f, std::slice::from_ref(&e), now, move |_| update(now))
+        .record_poll(f, std::slice::from_ref(&e), now, update(now))
         .await
         .unwrap();
     assert_eq!(r.new_articles, 1);
-    let r = store
-        .record_poll(f, &[e], now, move |_| update(now))
-        .await
-        .unwrap();
+    let r = store.record_poll(f, &[e], now, update(now)).await.unwrap();
     assert_eq!(r.new_articles, 0);
 }
 
@@ -836,7 +812,7 @@ async fn only_articles_with_unspaced_scripts_enter_the_trigram_index_and_leave_i
     thai.summary = Some("ข่าวภาษาไทย".into());
     let latin = entry("l", "https://n.example/latin");
     store
-        .record_poll(f, &[cjk, thai, latin], now, move |_| update(now))
+        .record_poll(f, &[cjk, thai, latin], now, update(now))
         .await
         .unwrap();
     assert_eq!(store.index_pending().await.unwrap(), 3);
@@ -888,7 +864,7 @@ async fn an_article_seen_again_gets_only_what_it_lacked_and_is_not_reindexed_oth
     let mut bare = entry("a", "https://n.example/story");
     bare.title = None;
     store
-        .record_poll(f1, &[bare], now, move |_| update(now))
+        .record_poll(f1, &[bare], now, update(now))
         .await
         .unwrap();
     store.index_pending().await.unwrap();
@@ -897,7 +873,7 @@ async fn an_article_seen_again_gets_only_what_it_lacked_and_is_not_reindexed_oth
     full.publisher = Some("N".into());
     full.authors = vec!["Ann".into()];
     let r = store
-        .record_poll(f2, &[full.clone()], now, move |_| update(now))
+        .record_poll(f2, &[full.clone()], now, update(now))
         .await
         .unwrap();
     assert_eq!((r.new_items, r.new_articles), (1, 0));
@@ -915,7 +891,7 @@ async fn an_article_seen_again_gets_only_what_it_lacked_and_is_not_reindexed_oth
     full.entry_key = "c".into();
     full.title = Some("Another headline".into());
     store
-        .record_poll(f3, &[full], now, move |_| update(now))
+        .record_poll(f3, &[full], now, update(now))
         .await
         .unwrap();
     assert_eq!(count(&store, "SELECT COUNT(*) FROM fts_pending").await, 0);
@@ -942,7 +918,7 @@ async fn a_poll_larger_than_one_statement_chunk_stores_every_entry_once() {
     // The same URL under two entry keys, across a chunk boundary.
     es.push(entry("dup", "https://n.example/3"));
     let r = store
-        .record_poll(f, &es[..], now, move |_| update(now))
+        .record_poll(f, &es[..], now, update(now))
         .await
         .unwrap();
     assert_eq!((r.new_items, r.new_articles), (n + 1, n));
@@ -955,7 +931,7 @@ async fn a_poll_larger_than_one_statement_chunk_stores_every_entry_once() {
         n as i64 + 1
     );
     let r = store
-        .record_poll(f, &es[..], now, move |_| update(now))
+        .record_poll(f, &es[..], now, update(now))
         .await
         .unwrap();
     assert_eq!(r, PollStored::default());
@@ -971,7 +947,7 @@ async fn a_google_poll_larger_than_one_statement_chunk_links_each_item_to_its_ow
             f,
             vec![entry("p", "https://n.example/p")],
             Utc::now(),
-            |_| update(Utc::now()),
+            update(Utc::now()),
         )
         .await
         .unwrap();
@@ -981,7 +957,7 @@ async fn a_google_poll_larger_than_one_statement_chunk_links_each_item_to_its_ow
         .map(|i| google(&format!("k{i}"), &format!("G{i}"), Some(&format!("p|{i}"))))
         .collect();
     let r = store
-        .record_poll(f, &es[..], now, move |_| update(now))
+        .record_poll(f, &es[..], now, update(now))
         .await
         .unwrap();
     assert_eq!((r.new_items, r.new_articles), (n, n));

@@ -29,7 +29,7 @@ async fn feed_with(store: &Store, url: &str, entries: Vec<NewEntry>, at: DateTim
         ..Default::default()
     };
     store
-        .record_poll(f.id, entries, at, move |_| u.clone())
+        .record_poll(f.id, entries, at, u.clone())
         .await
         .unwrap();
     f.id
@@ -615,7 +615,7 @@ async fn seed_scripts(store: &Store) -> i64 {
         ..Default::default()
     };
     store
-        .record_poll(f.id, &entries[..], now, move |_| u.clone())
+        .record_poll(f.id, &entries[..], now, u.clone())
         .await
         .unwrap();
     store.index_pending().await.unwrap();
