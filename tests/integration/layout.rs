@@ -133,7 +133,10 @@ fn paths_in(code: &str) -> Vec<String> {
         while let Some(at) = code[from..].find(root) {
             let start = from + at;
             from = start + root.len();
-            if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+            // Inside a longer path (`super::super::x`): that path was
+            // taken from its start.
+            let inside = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+            if start > 0 && inside(bytes[start - 1]) {
                 continue;
             }
             let end = code[start..]
@@ -255,6 +258,10 @@ fn paths_resolve_to_the_files_they_name_and_a_circle_between_two_is_found() {
     assert!(a.contains(&"crate::b::X".to_owned()), "{a:?}");
     assert!(a.contains(&"super::b::g".to_owned()), "{a:?}");
     assert!(!a.iter().any(|p| p.contains("::c")), "{a:?}");
+    assert_eq!(
+        paths_in("fn g() { super::super::x::y() }"),
+        ["super::super::x::y"]
+    );
     let to: Vec<_> = a
         .iter()
         .filter_map(|p| resolve(&["a".to_owned()], p, &known))

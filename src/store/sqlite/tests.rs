@@ -162,7 +162,7 @@ async fn read_only_open_refuses_another_schema_version() {
         .await
         .unwrap();
     store.close().await;
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = crate::store::testing::database_url(dir.path());
     let err = Store::open_read_only(&url, Duration::from_secs(1))
         .await
         .unwrap_err();
@@ -173,7 +173,7 @@ async fn read_only_open_refuses_another_schema_version() {
 async fn a_read_only_store_has_no_write_thread_and_refuses_writes_by_name() {
     let (store, dir) = temp_store().await;
     store.close().await;
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = crate::store::testing::database_url(dir.path());
     let reader = Store::open_read_only(&url, Duration::from_secs(1))
         .await
         .unwrap();
