@@ -31,7 +31,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use newsd::api::{self, Access, ApiState};
 use newsd::config::Settings;
-use newsd::store::{FeedUpdate, NewEntry, NewFeed, Store};
+use newsd::store::{FeedStatus, FeedUpdate, NewEntry, NewFeed, Store};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -642,7 +642,7 @@ async fn ingest(
             .collect();
         let t = Instant::now();
         let u = FeedUpdate {
-            last_status: "ok".into(),
+            last_status: FeedStatus::Ok,
             next_poll_at: now,
             polled_at: now,
             fetch_url: feed.url.clone(),

@@ -39,7 +39,7 @@ use newsd::config::Settings;
 use newsd::feed::parse_feed;
 use newsd::fetch::{FetchRequest, Fetcher};
 use newsd::poll::to_new_entry;
-use newsd::store::{FeedUpdate, NewEntry, NewFeed, Store};
+use newsd::store::{FeedStatus, FeedUpdate, NewEntry, NewFeed, Store};
 
 const ITEMS_PER_FEED: usize = 100;
 
@@ -909,7 +909,7 @@ async fn breakdown(
         let t = Instant::now();
         for (row, entries) in rows.iter().zip(&parsed) {
             let update = FeedUpdate {
-                last_status: "ok".into(),
+                last_status: FeedStatus::Ok,
                 next_poll_at: now + chrono::Duration::minutes(15),
                 next_poll_reason: "bench".into(),
                 polled_at: now,

@@ -598,7 +598,7 @@ async fn feeds(command: FeedsCommand, settings: &Settings) -> anyhow::Result<()>
                     continue;
                 }
                 let state = if f.enabled {
-                    f.last_status.clone().unwrap_or_else(|| "new".into())
+                    f.last_status.map_or("new", |s| s.as_str()).to_owned()
                 } else {
                     format!(
                         "disabled ({})",

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::articles::parse_id;
 use super::{ApiError, ApiState};
 use crate::config::FeedSettings;
-use crate::store::{FeedRow, NewFeed, RemoveOutcome};
+use crate::store::{FeedRow, FeedStatus, NewFeed, RemoveOutcome};
 
 /// A feed as the API shows it: identity, then health.
 #[derive(Debug, serde::Serialize)]
@@ -58,7 +58,7 @@ impl<'a> From<&'a FeedRow> for FeedView<'a> {
             interval_secs: f.interval_secs,
             current_interval_secs: f.current_interval_secs,
             health: Health {
-                last_status: f.last_status.as_deref(),
+                last_status: f.last_status.map(FeedStatus::as_str),
                 error_count: f.error_count,
                 last_error: f.last_error.as_deref(),
                 next_poll_at: &f.next_poll_at,

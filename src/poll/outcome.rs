@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::metrics::PollStatus;
 use crate::scheduler::{plan_next, FeedSchedule, Outcome, Policy};
-use crate::store::{FeedRow, FeedUpdate, FetchedSchedule, NewEntry, PollUpdate};
+use crate::store::{FeedRow, FeedStatus, FeedUpdate, FetchedSchedule, NewEntry, PollUpdate};
 
 /// One poll's result, recorded once (`Poller::record`).
 #[derive(Debug)]
@@ -60,29 +60,6 @@ impl std::fmt::Display for PollReport {
     }
 }
 
-/// A feed row's `last_status` after a poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowStatus {
-    Ok,
-    NotModified,
-    Error,
-    /// Refused by the SSRF guard.
-    Blocked,
-    Gone,
-}
-
-impl RowStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            RowStatus::Ok => "ok",
-            RowStatus::NotModified => "not_modified",
-            RowStatus::Error => "error",
-            RowStatus::Blocked => "blocked",
-            RowStatus::Gone => "gone",
-        }
-    }
-}
-
 /// What the scheduler plans a poll's rows with, besides the feed's state:
 /// the same for every row the poll may write.
 #[derive(Debug, Clone, Copy)]
@@ -121,7 +98,7 @@ fn schedule_of(feed: &FeedRow) -> FeedSchedule {
 pub fn failed(
     feed: &FeedRow,
     mut update: FeedUpdate,
-    status: RowStatus,
+    status: FeedStatus,
     error: String,
     retry_after: Option<DateTime<Utc>>,
     p: &Planning,
@@ -134,7 +111,7 @@ pub fn failed(
         now,
         p.jitter,
     );
-    update.last_status = status.as_str().to_owned();
+    update.last_status = status;
     update.last_error = Some(error);
     update.error_count = plan.error_count;
     update.success = false;
@@ -147,8 +124,8 @@ pub fn failed(
     update
 }
 
-fn succeeded(mut update: FeedUpdate, status: RowStatus) -> FeedUpdate {
-    update.last_status = status.as_str().to_owned();
+fn succeeded(mut update: FeedUpdate, status: FeedStatus) -> FeedUpdate {
+    update.last_status = status;
     update.last_error = None;
     update.error_count = 0;
     update.success = true;
@@ -165,7 +142,7 @@ pub fn not_modified(feed: &FeedRow, update: FeedUpdate, p: &Planning) -> FeedUpd
         p.now,
         p.jitter,
     );
-    let mut update = succeeded(update, RowStatus::NotModified);
+    let mut update = succeeded(update, FeedStatus::NotModified);
     update.schedule_from(&plan);
     update
 }
@@ -180,7 +157,7 @@ pub fn fetched(
     p: &Planning,
 ) -> PollUpdate {
     PollUpdate {
-        row: succeeded(update, RowStatus::Ok),
+        row: succeeded(update, FeedStatus::Ok),
         schedule: Some(FetchedSchedule {
             state: schedule_of(feed),
             ttl_secs,
@@ -220,7 +197,7 @@ mod tests {
             enabled: true,
             disabled_reason: None,
             interval_secs: None,
-            last_status: Some("error".into()),
+            last_status: Some(FeedStatus::Error),
             last_error: Some("HTTP 500".into()),
             error_count: 1,
             etag: Some("\"v1\"".into()),
@@ -247,12 +224,12 @@ mod tests {
         let u = failed(
             &f,
             unchanged(&f, p.now),
-            RowStatus::Error,
+            FeedStatus::Error,
             "boom".into(),
             Some(past),
             &p,
         );
-        assert_eq!(u.last_status, "error");
+        assert_eq!(u.last_status, FeedStatus::Error);
         assert_eq!(u.last_error.as_deref(), Some("boom"));
         assert!(!u.success);
         assert_eq!(u.error_count, 2);
@@ -271,7 +248,7 @@ mod tests {
     fn a_not_modified_poll_clears_the_errors_and_counts_as_nothing_new() {
         let (f, p) = (feed(), planning());
         let u = not_modified(&f, unchanged(&f, p.now), &p);
-        assert_eq!(u.last_status, "not_modified");
+        assert_eq!(u.last_status, FeedStatus::NotModified);
         assert!(u.success);
         assert_eq!((u.error_count, u.last_error), (0, None));
         let rate = u.new_per_poll.unwrap_or_default();
@@ -282,7 +259,7 @@ mod tests {
     fn a_fetched_poll_leaves_its_schedule_to_the_writer_with_the_feeds_state() {
         let (f, p) = (feed(), planning());
         let u = fetched(&f, unchanged(&f, p.now), Some(1800), &p);
-        assert_eq!(u.row.last_status, "ok");
+        assert_eq!(u.row.last_status, FeedStatus::Ok);
         assert!(u.row.success);
         assert_eq!(u.row.error_count, 0);
         let s = u

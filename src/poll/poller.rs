@@ -17,10 +17,10 @@ use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::google_news::{self, Edition};
 use crate::metrics::{PollMetrics, PollStatus};
 use crate::scheduler::{track_redirect, Policy};
-use crate::store::{FeedRow, NewEntry, Store};
+use crate::store::{FeedRow, FeedStatus, NewEntry, Store};
 
 use super::entry::to_new_entry;
-use super::outcome::{self, Planning, PollOutcome, PollReport, RowStatus};
+use super::outcome::{self, Planning, PollOutcome, PollReport};
 
 const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
     application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
@@ -265,7 +265,7 @@ impl Poller {
         let update = outcome::failed(
             feed,
             outcome::unchanged(feed, now),
-            RowStatus::Error,
+            FeedStatus::Error,
             error,
             None,
             &self.planning(now),
@@ -325,8 +325,8 @@ impl Poller {
             Ok(r) => r,
             Err(e) => {
                 let status = match e {
-                    FetchError::Blocked { .. } => RowStatus::Blocked,
-                    _ => RowStatus::Error,
+                    FetchError::Blocked { .. } => FeedStatus::Blocked,
+                    _ => FeedStatus::Error,
                 };
                 return failed(update, status, e.to_string(), None);
             }
@@ -352,7 +352,7 @@ impl Poller {
             410 => {
                 let error = "HTTP 410 Gone: the feed was removed".to_owned();
                 let mut update =
-                    outcome::failed(feed, update, RowStatus::Gone, error, None, &planning);
+                    outcome::failed(feed, update, FeedStatus::Gone, error, None, &planning);
                 update.disable_reason = Some("gone".into());
                 PollOutcome::Row {
                     update,
@@ -364,7 +364,7 @@ impl Poller {
                     "configuration error: Google News answered {} (this feed is not available for its edition)",
                     resp.url
                 );
-                failed(update, RowStatus::Error, error, None)
+                failed(update, FeedStatus::Error, error, None)
             }
             200..=299 => {
                 let base = resp.url.clone();
@@ -393,14 +393,14 @@ impl Poller {
                 slot.release();
                 let (parsed, entries) = match parsed {
                     Ok(Ok(p)) => p,
-                    Ok(Err(e)) => return failed(update, RowStatus::Error, e.to_string(), None),
+                    Ok(Err(e)) => return failed(update, FeedStatus::Error, e.to_string(), None),
                     // Like a poll that could not be stored: recorded on the
                     // row as it was, without this response's redirect.
                     Err(e) => {
                         let error = format!("feed parser task: {e}");
                         return failed(
                             outcome::unchanged(feed, now),
-                            RowStatus::Error,
+                            FeedStatus::Error,
                             error,
                             None,
                         );
@@ -423,7 +423,7 @@ impl Poller {
                     None
                 };
                 let error = format!("HTTP {status} from {}", resp.url);
-                failed(update, RowStatus::Error, error, retry_after)
+                failed(update, FeedStatus::Error, error, retry_after)
             }
         }
     }

@@ -16,7 +16,7 @@ pub struct FeedRow {
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub interval_secs: Option<i64>,
-    pub last_status: Option<String>,
+    pub last_status: Option<FeedStatus>,
     pub last_error: Option<String>,
     pub error_count: i64,
     pub etag: Option<String>,
@@ -47,6 +47,43 @@ impl FeedRow {
             .as_deref()
             .or(self.title.as_deref())
             .unwrap_or(&self.url)
+    }
+}
+
+/// A feed's `last_status`: how its last poll ended, stored as its text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedStatus {
+    #[default]
+    Ok,
+    NotModified,
+    Error,
+    /// Refused by the SSRF guard.
+    Blocked,
+    /// HTTP 410: the feed is disabled.
+    Gone,
+}
+
+impl FeedStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedStatus::Ok => "ok",
+            FeedStatus::NotModified => "not_modified",
+            FeedStatus::Error => "error",
+            FeedStatus::Blocked => "blocked",
+            FeedStatus::Gone => "gone",
+        }
+    }
+
+    /// A stored status; one this newsd does not know reads as an error.
+    pub fn from_stored(s: &str) -> Self {
+        match s {
+            "ok" => FeedStatus::Ok,
+            "not_modified" => FeedStatus::NotModified,
+            "blocked" => FeedStatus::Blocked,
+            "gone" => FeedStatus::Gone,
+            _ => FeedStatus::Error,
+        }
     }
 }
 
@@ -84,7 +121,7 @@ pub enum RemoveOutcome {
 /// Everything a poll changes on its feed row, decided by the scheduler.
 #[derive(Debug, Clone, Default)]
 pub struct FeedUpdate {
-    pub last_status: String,
+    pub last_status: FeedStatus,
     pub last_error: Option<String>,
     pub error_count: i64,
     pub etag: Option<String>,

@@ -45,7 +45,8 @@ use chrono::{DateTime, Utc};
 pub use self::error::{Result, StoreError};
 pub use self::export::ExportArticle;
 pub use self::feeds::{
-    FeedRow, FeedUpdate, FetchedSchedule, NewFeed, PollUpdate, RemoveOutcome, SyncReport,
+    FeedRow, FeedStatus, FeedUpdate, FetchedSchedule, NewFeed, PollUpdate, RemoveOutcome,
+    SyncReport,
 };
 pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 pub use self::google_links::{

@@ -597,7 +597,7 @@ async fn google_news_feeds_are_configured_by_intent_and_unsupported_feeds_are_co
         "{}",
         feeds[1].url
     );
-    assert_eq!(feeds[1].last_status.as_deref(), Some("ok"));
+    assert_eq!(feeds[1].last_status.map(|s| s.as_str()), Some("ok"));
 }
 
 #[tokio::test]

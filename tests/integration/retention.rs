@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use newsd::app::{Housekeeping, HousekeepingReport};
 use newsd::store::{
-    FeedUpdate, GoogleEntry, NewEntry, NewFeed, RetentionPolicy, SearchQuery, Store,
+    FeedStatus, FeedUpdate, GoogleEntry, NewEntry, NewFeed, RetentionPolicy, SearchQuery, Store,
 };
 use tempfile::TempDir;
 
@@ -67,7 +67,7 @@ async fn poll(store: &Store, feed_id: i64, entries: &[NewEntry], at: DateTime<Ut
             entries,
             at,
             FeedUpdate {
-                last_status: "ok".into(),
+                last_status: FeedStatus::Ok,
                 next_poll_at: at,
                 next_poll_reason: "test".into(),
                 polled_at: at,

@@ -5,7 +5,7 @@ use crate::domain::CanonicalUrl;
 use crate::domain::EntryKey;
 use crate::store::google_links::{GoogleEntry, Hint, LinkStatus};
 use crate::store::testing::temp_store;
-use crate::store::{NewFeed, Store};
+use crate::store::{FeedStatus, NewFeed, Store};
 
 fn entry(key: &str, link: &str) -> NewEntry {
     NewEntry {
@@ -36,7 +36,7 @@ async fn two_feeds(store: &Store) -> (i64, i64) {
 
 fn update(now: DateTime<Utc>) -> FeedUpdate {
     FeedUpdate {
-        last_status: "ok".into(),
+        last_status: FeedStatus::Ok,
         next_poll_at: now,
         polled_at: now,
         success: true,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::store::testing::temp_store;
-use crate::store::{FeedUpdate, NewEntry, NewFeed, Store};
+use crate::store::{FeedStatus, FeedUpdate, NewEntry, NewFeed, Store};
 
 /// Adds the feed `url` and records one poll of it at `at` showing `entries`.
 async fn feed_with(store: &Store, url: &str, entries: Vec<NewEntry>, at: DateTime<Utc>) -> i64 {
@@ -22,7 +22,7 @@ async fn feed_with(store: &Store, url: &str, entries: Vec<NewEntry>, at: DateTim
         .await
         .unwrap();
     let u = FeedUpdate {
-        last_status: "ok".into(),
+        last_status: FeedStatus::Ok,
         next_poll_at: at,
         polled_at: at,
         fetch_url: url.into(),
@@ -608,7 +608,7 @@ async fn seed_scripts(store: &Store) -> i64 {
         mk("4", "東京の天気", "雨"),
     ];
     let u = FeedUpdate {
-        last_status: "ok".into(),
+        last_status: FeedStatus::Ok,
         next_poll_at: now,
         polled_at: now,
         fetch_url: "https://f.example/rss".into(),
