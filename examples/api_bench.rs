@@ -31,6 +31,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use newsd::api::{self, Access, ApiState};
 use newsd::config::Settings;
+use newsd::domain::{CanonicalUrl, EntryKey};
 use newsd::store::{FeedStatus, FeedUpdate, NewEntry, NewFeed, Store};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
@@ -624,11 +625,11 @@ async fn ingest(
             .map(|j| {
                 let k = format!("{}/{round}/{j}", feed.id);
                 NewEntry {
-                    entry_key: format!("id:{k}"),
+                    entry_key: EntryKey::from_stored(format!("id:{k}")),
                     guid: Some(k.clone()),
                     link: Some(format!("https://live.example/{k}")),
                     url: Some(format!("https://live.example/{k}")),
-                    url_key: Some(format!("live.example/{k}")),
+                    url_key: Some(CanonicalUrl::from_stored(format!("live.example/{k}"))),
                     title: Some(format!(
                         "Live update {round} on markets and weather number {}",
                         rng.gen_range(0..1_000_000)

@@ -170,8 +170,9 @@ impl fmt::Display for CanonicalUrl {
     }
 }
 
-/// An entry's identity within one feed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// An entry's identity within one feed. `Default` is the empty key, only
+/// a starting point for building an entry field by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct EntryKey(String);
 
 /// The longest guid or link an entry key holds as it is, in characters.
@@ -226,6 +227,11 @@ impl EntryKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A key as the archive stored it.
+    pub fn from_stored(s: String) -> Self {
+        EntryKey(s)
     }
 }
 

@@ -40,13 +40,11 @@ pub fn to_new_entry(
     };
     let parsed = identity_url.and_then(|l| Url::parse(l).ok());
     let mut entry = NewEntry {
-        entry_key: key.as_str().to_owned(),
+        entry_key: key,
         guid: e.guid.clone(),
         link: e.link.clone(),
         url: parsed.as_ref().map(|u| strip_tracking(u).to_string()),
-        url_key: parsed
-            .as_ref()
-            .map(|u| CanonicalUrl::from_url(u).to_string()),
+        url_key: parsed.as_ref().map(CanonicalUrl::from_url),
         title: e.title.clone(),
         summary: e.summary.clone(),
         publisher: e.source_name.clone(),

@@ -3,20 +3,21 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::{CanonicalUrl, EntryKey};
 use crate::store::google_links::GoogleEntry;
 
 /// One feed entry, ready to store.
 #[derive(Debug, Clone, Default)]
 pub struct NewEntry {
     /// Identity within the feed (see `domain::EntryKey`).
-    pub entry_key: String,
+    pub entry_key: EntryKey,
     pub guid: Option<String>,
     /// The `<link>` exactly as the feed gave it.
     pub link: Option<String>,
     /// The URL to fetch (tracking parameters stripped).
     pub url: Option<String>,
     /// Article identity (normalized URL); `None` for entries without a link.
-    pub url_key: Option<String>,
+    pub url_key: Option<CanonicalUrl>,
     pub title: Option<String>,
     pub summary: Option<String>,
     pub publisher: Option<String>,

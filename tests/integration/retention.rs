@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use newsd::app::{Housekeeping, HousekeepingReport};
+use newsd::domain::{CanonicalUrl, EntryKey};
 use newsd::store::{
     FeedStatus, FeedUpdate, GoogleEntry, NewEntry, NewFeed, RetentionPolicy, SearchQuery, Store,
 };
@@ -27,11 +28,11 @@ async fn feed(store: &Store, url: &str) -> i64 {
 fn entry(key: &str, title: &str) -> NewEntry {
     let url = format!("https://news.example/{key}");
     NewEntry {
-        entry_key: format!("id:{key}"),
+        entry_key: EntryKey::from_stored(format!("id:{key}")),
         guid: Some(key.into()),
         link: Some(url.clone()),
         url: Some(url.clone()),
-        url_key: Some(url),
+        url_key: Some(CanonicalUrl::from_stored(url)),
         title: Some(title.into()),
         summary: Some(format!("{title} summary")),
         ..NewEntry::default()
@@ -40,7 +41,7 @@ fn entry(key: &str, title: &str) -> NewEntry {
 
 fn google_entry(id: &str, title: &str) -> NewEntry {
     NewEntry {
-        entry_key: format!("id:{id}"),
+        entry_key: EntryKey::from_stored(format!("id:{id}")),
         guid: Some(id.into()),
         link: Some(format!("https://news.google.com/rss/articles/{id}")),
         title: Some(title.into()),
@@ -209,9 +210,9 @@ async fn a_pruned_entry_reemitted_by_a_feed_does_not_come_back() {
     assert_eq!(poll(&store, a, &old, now).await, 0);
     // Another feed carries the same URL, or the same Google article.
     let mut same_url = entry("x", "old story elsewhere");
-    same_url.entry_key = "id:other-guid".into();
+    same_url.entry_key = EntryKey::from_stored("id:other-guid".into());
     let mut same_google = google_entry("CBMiold", "old google elsewhere");
-    same_google.entry_key = "id:other-google".into();
+    same_google.entry_key = EntryKey::from_stored("id:other-google".into());
     assert_eq!(poll(&store, b, &[same_url, same_google], now).await, 0);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM articles").await, 0);
 

@@ -376,7 +376,7 @@ pub(super) async fn insert_items(
             let r = item.map(|(r, _)| *r);
             q = q
                 .bind(r.map(|r| r.feed_id))
-                .bind(r.map(|r| &r.entry.entry_key))
+                .bind(r.map(|r| r.entry.entry_key.as_str()))
                 .bind(item.map(|(_, id)| *id))
                 .bind(r.and_then(|r| r.entry.guid.as_deref()))
                 .bind(r.and_then(|r| r.entry.link.as_deref()))

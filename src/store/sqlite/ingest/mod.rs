@@ -182,7 +182,7 @@ async fn record_group_in(tx: &mut SqliteConnection, group: &[PollJob]) -> Result
                 continue;
             }
             // Also skips a key repeated within its poll.
-            if !seen.insert((feed_id, entry.entry_key.clone())) {
+            if !seen.insert((feed_id, entry.entry_key.as_str().to_owned())) {
                 continue;
             }
             let Some(google) = &entry.google else {
@@ -260,7 +260,7 @@ async fn mark_seen(
         for e in padded_rows {
             q = q
                 .bind(e.map(|e| e.feed_id))
-                .bind(e.map(|e| &e.entry.entry_key))
+                .bind(e.map(|e| e.entry.entry_key.as_str()))
                 .bind(e.map(|e| &nows[e.poll]));
         }
         seen.extend(q.fetch_all(&mut *tx).await?);
@@ -292,8 +292,8 @@ async fn pruned_entries(
             q = q
                 .bind(e.map(|_| (c * CHUNK_ROWS + k) as i64))
                 .bind(e.map(|e| e.feed_id))
-                .bind(e.map(|e| &e.entry.entry_key))
-                .bind(e.and_then(|e| e.entry.url_key.as_deref()))
+                .bind(e.map(|e| e.entry.entry_key.as_str()))
+                .bind(e.and_then(|e| e.entry.url_key.as_ref().map(|k| k.as_str())))
                 .bind(e.and_then(|e| e.entry.google.as_ref().map(|g| g.google_id.as_str())));
         }
         pruned.extend(q.fetch_all(&mut *tx).await?.into_iter().map(|i| i as usize));

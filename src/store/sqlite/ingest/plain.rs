@@ -5,6 +5,7 @@ use sqlx::SqliteConnection;
 
 use super::super::identity::{merge_entries, EntryArticle};
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
+use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
 use crate::store::identity::article_key;
 use crate::store::ingest::{NewEntry, PollStored};
@@ -25,7 +26,7 @@ impl<'a> PlainRow<'a> {
         PlainRow {
             poll,
             feed_id,
-            entry_key: &e.entry_key,
+            entry_key: e.entry_key.as_str(),
             guid: e.guid.as_deref(),
             link: e.link.as_deref(),
             article: entry_article(feed_id, now, e),
@@ -38,7 +39,11 @@ pub(super) fn entry_article<'a>(feed_id: i64, now: &'a str, e: &'a NewEntry) -> 
     EntryArticle {
         now,
         url: e.url.as_deref(),
-        url_key: article_key(feed_id, e.url_key.as_deref(), &e.entry_key),
+        url_key: article_key(
+            feed_id,
+            e.url_key.as_ref().map(CanonicalUrl::as_str),
+            e.entry_key.as_str(),
+        ),
         title: e.title.as_deref(),
         summary: e.summary.as_deref(),
         publisher: e.publisher.as_deref(),

@@ -9,10 +9,10 @@ use crate::store::{FeedStatus, NewFeed, Store};
 
 fn entry(key: &str, link: &str) -> NewEntry {
     NewEntry {
-        entry_key: key.into(),
+        entry_key: EntryKey::from_stored(key.into()),
         link: Some(link.into()),
         url: Some(link.into()),
-        url_key: Some(CanonicalUrl::parse(link).unwrap().to_string()),
+        url_key: Some(CanonicalUrl::parse(link).unwrap()),
         title: Some(format!("Title {key}")),
         ..Default::default()
     }
@@ -118,7 +118,7 @@ async fn entries_stored_under_long_keys_are_rekeyed_once_and_a_repoll_adds_nothi
         .into_iter()
         .zip(&now_keys)
         .map(|(e, k)| NewEntry {
-            entry_key: k.clone(),
+            entry_key: EntryKey::from_stored(k.clone()),
             ..e
         })
         .collect();
@@ -238,7 +238,7 @@ async fn polls_written_as_one_group_store_what_they_would_one_after_another() {
 
 fn google(key: &str, id: &str, story: Option<&str>) -> NewEntry {
     NewEntry {
-        entry_key: key.into(),
+        entry_key: EntryKey::from_stored(key.into()),
         link: Some(format!("https://news.google.com/rss/articles/{id}?oc=5")),
         title: Some(format!("Headline of {id}")),
         google: Some(GoogleEntry {
@@ -401,7 +401,7 @@ async fn a_google_id_seen_in_several_feeds_and_polls_has_one_link() {
     let now = Utc::now();
     let mut decoded = google("d", "GD", None);
     decoded.url = Some("https://pub.example/story".into());
-    decoded.url_key = Some("pub.example/story".into());
+    decoded.url_key = Some(CanonicalUrl::from_stored("pub.example/story".into()));
     if let Some(g) = decoded.google.as_mut() {
         g.decoded = true;
     }
@@ -781,7 +781,7 @@ async fn entries_without_links_are_kept_per_feed() {
     let f = feed(&store, "https://f.example/rss").await;
     let now = Utc::now();
     let e = NewEntry {
-        entry_key: "hash:1".into(),
+        entry_key: EntryKey::from_stored("hash:1".into()),
         title: Some("No link".into()),
         ..Default::default()
     };
@@ -888,7 +888,7 @@ async fn an_article_seen_again_gets_only_what_it_lacked_and_is_not_reindexed_oth
     );
     store.index_pending().await.unwrap();
     // A third feed brings nothing new: no update, nothing to re-index.
-    full.entry_key = "c".into();
+    full.entry_key = EntryKey::from_stored("c".into());
     full.title = Some("Another headline".into());
     store
         .record_poll(f3, &[full], now, update(now))

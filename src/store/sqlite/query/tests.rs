@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::domain::{CanonicalUrl, EntryKey};
 use crate::store::testing::temp_store;
 use crate::store::{FeedStatus, FeedUpdate, NewEntry, NewFeed, Store};
 
@@ -38,9 +39,9 @@ async fn feed_with(store: &Store, url: &str, entries: Vec<NewEntry>, at: DateTim
 async fn seed(store: &Store, n: usize, at: DateTime<Utc>) -> i64 {
     let entries: Vec<NewEntry> = (0..n)
         .map(|i| NewEntry {
-            entry_key: format!("{at}-{i}"),
+            entry_key: EntryKey::from_stored(format!("{at}-{i}")),
             url: Some(format!("https://n.example/{at}/{i}")),
-            url_key: Some(format!("n.example/{at}/{i}")),
+            url_key: Some(CanonicalUrl::from_stored(format!("n.example/{at}/{i}"))),
             title: Some(format!("Story {i} about chips")),
             summary: Some(if i % 2 == 0 { "chips chips" } else { "chips" }.into()),
             publisher: Some("Example News".into()),
@@ -246,9 +247,11 @@ async fn both_feed_plans_list_the_same_pages() {
     let entries: Vec<NewEntry> = [format!("{at}-1"), format!("{at}-3"), "x".into(), "y".into()]
         .iter()
         .map(|k| NewEntry {
-            entry_key: format!("g-{k}"),
+            entry_key: EntryKey::from_stored(format!("g-{k}")),
             url: Some(format!("https://n.example/{k}")),
-            url_key: Some(format!("n.example/{k}").replace(&format!("{at}-"), &format!("{at}/"))),
+            url_key: Some(CanonicalUrl::from_stored(
+                format!("n.example/{k}").replace(&format!("{at}-"), &format!("{at}/")),
+            )),
             title: Some(format!("Item {k}")),
             ..Default::default()
         })
@@ -362,9 +365,9 @@ async fn a_search_in_a_small_feed_finds_what_walking_the_matches_finds() {
     // Articles 2 and 4 of the first feed (one twice), and two of its own.
     let later = at + chrono::Duration::seconds(5);
     let entry = |key: &str, url_key: String, title: &str| NewEntry {
-        entry_key: key.into(),
+        entry_key: EntryKey::from_stored(key.into()),
         url: Some(format!("https://{url_key}")),
-        url_key: Some(url_key),
+        url_key: Some(CanonicalUrl::from_stored(url_key)),
         title: Some(title.into()),
         ..Default::default()
     };
@@ -590,9 +593,9 @@ async fn seed_scripts(store: &Store) -> i64 {
         .unwrap();
     let now = Utc::now();
     let mk = |k: &str, title: &str, summary: &str| NewEntry {
-        entry_key: k.into(),
+        entry_key: EntryKey::from_stored(k.into()),
         url: Some(format!("https://n.example/{k}")),
-        url_key: Some(format!("n.example/{k}")),
+        url_key: Some(CanonicalUrl::from_stored(format!("n.example/{k}"))),
         title: Some(title.into()),
         summary: Some(summary.into()),
         ..Default::default()
