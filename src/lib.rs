@@ -1,32 +1,44 @@
 //! newsd keeps a local, queryable archive of the news.
 //!
-//! Data flows one way through the pipeline:
+//! Three loops and housekeeping, joined by durable queues in the database
+//! (every queue is a table, so a restart or a crash loses no work):
 //!
 //! ```text
-//! scheduler ──► fetch ──► feed ──► (google_news) ──► (extract) ──► store
-//!  when to       the one    parse     links to         full text     all SQL,
-//!  poll next     HTTP       bytes     publisher URLs                 dedupe merge
-//!                client     to entries
+//!  polling ──► feeds due ─► fetch ─► feed ─► poll ─► store ─┬─► google_links (pending)
+//!  (poll::Dispatcher::dispatch_due_once)     entries, one   │        │
+//!                                            outcome each   │        ▼
+//!                                                           │    resolution ──► identity merge / split
+//!                                                           │    (App::resolve_once, resolver, google_news)
+//!                                                           ▼        │
+//!                                                  fulltext_jobs ◄───┘ (an article with a publisher URL)
+//!                                                           │
+//!                                                           ▼
+//!                                                      full text ──► extract ──► store (text, canonical URL)
+//!                                                      (App::fulltext_once, fulltext)
+//!
+//!  housekeeping (App::housekeeping_once): search indexing (fts_pending),
+//!  story clustering (cluster), upkeep, retention
 //! ```
 //!
-//! - [`scheduler`]: pure rules for when each feed is polled next (adaptive
-//!   interval, backoff, Retry-After, permanent redirects).
-//! - [`fetch`]: the only HTTP client: per-host politeness, redirects hop by
-//!   hop, body and time limits, conditional GET, SSRF guard.
+//! Each loop is a thin shell in [`app`] around a `*_once(now)` function that
+//! the daemon and the tests call alike, stopped by a cancellation token.
+//!
+//! Modules:
+//! - [`app`]: builds the parts from the settings and runs the loops.
+//! - [`poll`]: the poll of one feed as one outcome recorded once, and the dispatch of due feeds under the concurrency limits.
+//! - [`scheduler`]: pure rules for when a feed is polled next (adaptive interval, backoff, Retry-After).
+//! - [`fetch`]: the one HTTP client: politeness per host, redirects hop by hop, limits, conditional GET, SSRF guard.
 //! - [`feed`]: feed bytes to plain entries (pure).
+//! - [`google_news`]: Google News feeds, ids and the resolution protocol (pure, but for `resolve`'s requests through `fetch`).
+//! - [`resolver`]: the resolution queue's worker: Google's budget, the breaker, lookups, merges.
+//! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, store.
+//! - [`extract`]: HTML to article text and metadata (pure); [`extract_cmd`]: `newsd extract` over files.
+//! - [`cluster`]: pure rules for which articles tell one story.
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
-//! - [`store`]: the SQLite archive; every query lives there, including the one
-//!   dedupe merge used whenever an article's identity becomes known, and the
-//!   story clustering step (rules in [`cluster`], pure) run after each round.
-//! - [`poll`]: the poll of one feed (fetch, parse, entries, its row update)
-//!   as one outcome recorded once, and the dispatch of due feeds under the
-//!   daemon's concurrency limits.
-//! - [`app`]: wires the stages together and runs the background loops
-//!   (`*_once(now)` functions inside thin loops, stopped by a token).
-//! - [`api`]: the HTTP API over the store (JSON, Atom/JSON Feed out, probes,
-//!   metrics), served by `newsd run` and read-only by `newsd serve`.
-//! - [`cli`]: the commands behind `newsd`.
-//! - [`config`], [`telemetry`], [`lock`]: settings, logging, the single-writer lock.
+//! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`.
+//! - [`api`]: the HTTP API (JSON, Atom and JSON Feed out, probes, metrics), under `newsd run` and read-only `newsd serve`.
+//! - [`cli`]: the commands behind `newsd`; [`opml`]: OPML import and export.
+//! - [`config`]: the one typed `Settings`; [`telemetry`]: logging; [`lock`]: the single-writer lock.
 //! - [`metrics`]: in-memory poll counters and scheduling lateness for `/metrics`.
 
 #![forbid(unsafe_code)]

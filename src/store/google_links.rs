@@ -14,7 +14,7 @@ pub struct Hint {
     pub google_id: Option<String>,
 }
 
-/// A Google item's extra state, attached to a [`NewEntry`].
+/// A Google item's extra state, attached to a [`NewEntry`](crate::store::NewEntry).
 #[derive(Debug, Clone, Default)]
 pub struct GoogleEntry {
     pub google_id: String,

@@ -9,7 +9,7 @@
 //! [`identity`]; each engine applies them with its own statements.
 //!
 //! Each engine is a module implementing the same methods: today
-//! [`sqlite`] (one file, WAL, one writer thread), chosen by the scheme of
+//! `sqlite` (one file, WAL, one writer thread), chosen by the scheme of
 //! `database.url`. `Store` holds an enum over the engines rather than a
 //! `dyn` trait object: the methods are async, and an enum keeps them plain
 //! `async fn`s (no boxed futures or `async_trait`) with static dispatch,
@@ -18,7 +18,7 @@
 //! would have spread a type parameter through `app`, `api` and `cli`.
 //!
 //! Other modules: [`error`] (the one error type), [`time`] (timestamps as
-//! stored), [`testing`] (fresh stores for tests, every engine from one
+//! stored), `testing` (fresh stores for tests, every engine from one
 //! place).
 
 pub mod error;
@@ -546,7 +546,7 @@ impl Store {
     /// full text arrived after they were clustered once more by text.
     ///
     /// Each article is compared only with articles first seen within `span`
-    /// of it (`stories.window`, [`cluster::WINDOW_HOURS`] by default), so the
+    /// of it (`stories.window`, [`crate::cluster::WINDOW_HOURS`] by default), so the
     /// cost and memory per call depend on the news volume of a few days, not
     /// on the archive's size.
     pub async fn cluster_pending(
