@@ -48,7 +48,7 @@ fn filters() -> Vec<Value> {
             "lang",
             "query",
             json!({ "type": "string" }),
-            "Only articles in this language (ignored when the archive records no languages).",
+            "Only articles in this language (a tag such as `en`; its subtags, such as `en-GB`, match too).",
         ),
         param(
             "since",
