@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
-use crate::feed::{parse_feed, ParsedEntry};
+use crate::feed::{parse_feed_with_content_type, ParsedEntry};
 use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
 use crate::google_news::{self, Edition};
@@ -672,6 +672,7 @@ impl App {
                 // Taken, not shared: a parsed poll waiting for the writer
                 // holds its entries, not the document too.
                 let body = std::mem::take(&mut resp.body);
+                let content_type = resp.content_type.take();
                 let google = &self.inner.settings.google_news;
                 let (google_base, edition) = (google.base(), google.edition.clone());
                 // Normalizing the entries is CPU work like parsing: both stay
@@ -679,14 +680,15 @@ impl App {
                 // Never closed, so the permit is always granted.
                 let parsing = self.inner.parses.acquire().await;
                 let parsed = tokio::task::spawn_blocking(move || {
-                    parse_feed(&body, &base, max_entries).map(|parsed| {
-                        let entries: Vec<NewEntry> = parsed
-                            .entries
-                            .iter()
-                            .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
-                            .collect();
-                        (parsed, entries)
-                    })
+                    parse_feed_with_content_type(&body, content_type.as_deref(), &base, max_entries)
+                        .map(|parsed| {
+                            let entries: Vec<NewEntry> = parsed
+                                .entries
+                                .iter()
+                                .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
+                                .collect();
+                            (parsed, entries)
+                        })
                 })
                 .await
                 .context("feed parser task")?;
@@ -707,11 +709,13 @@ impl App {
                 update.title = parsed.title.clone();
                 update.site_url = parsed.site_url.clone();
                 let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
+                let note = parsed.status_note(entries.len());
                 let (app, row) = (self.clone(), feed.clone());
                 let stored = store
                     .record_poll(feed.id, entries, now, move |stored| {
                         let mut update = update.clone();
                         app.succeed(&row, &mut update, "ok", stored.new_items, ttl, now);
+                        update.last_error = note.clone();
                         update
                     })
                     .await?;

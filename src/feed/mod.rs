@@ -1,9 +1,17 @@
 //! Feed parsing: bytes in, plain entries out. Pure: no IO.
 //!
-//! feed-rs does the format work (RSS 0.9x/1.0/2.0, Atom, JSON Feed); this
-//! module turns its model into the few fields newsd keeps, refuses to use the
-//! identifiers feed-rs would invent, and reads RSS `<source url>` (publisher
-//! name and homepage, which Google News relies on and feed-rs drops).
+//! feed-rs does the format work (RSS 0.9x/1.0/2.0, Atom, JSON Feed). Before
+//! it, the document is decoded to UTF-8 ([`charset`]) and what it would
+//! refuse is repaired ([`repair`]); after it, this module turns its model into
+//! the few fields newsd keeps, refuses to use the identifiers feed-rs would
+//! invent, and reads what feed-rs drops from RSS items: `<source url>`
+//! (publisher name and homepage, which Google News relies on) and
+//! `isPermaLink`.
+
+mod charset;
+mod repair;
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use quick_xml::events::Event;
@@ -37,6 +45,26 @@ pub struct ParsedFeed {
     /// RSS `<ttl>` in minutes.
     pub ttl_minutes: Option<u32>,
     pub entries: Vec<ParsedEntry>,
+    /// What was ill-formed in the document and repaired; empty when nothing was.
+    pub repairs: Vec<String>,
+}
+
+impl ParsedFeed {
+    /// What the feed's status should say about a successful parse of which
+    /// `kept` entries could be stored: the repairs made, or why none was kept.
+    pub fn status_note(&self, kept: usize) -> Option<String> {
+        let mut notes = Vec::new();
+        if !self.repairs.is_empty() {
+            notes.push(format!("repaired: {}", self.repairs.join(", ")));
+        }
+        if kept == 0 && !self.entries.is_empty() {
+            notes.push(format!(
+                "none of the {} entries was stored: each lacks an id, a link, a title and a date",
+                self.entries.len()
+            ));
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,41 +89,76 @@ pub struct ParsedEntry {
 
 /// Parses a feed document. `base` resolves relative links.
 pub fn parse_feed(body: &[u8], base: &Url, max_entries: usize) -> Result<ParsedFeed, FeedError> {
+    parse_feed_with_content_type(body, None, base, max_entries)
+}
+
+/// Parses a feed document served with this `Content-Type`, whose charset
+/// overrides the document's own declaration (RFC 7303).
+pub fn parse_feed_with_content_type(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+    max_entries: usize,
+) -> Result<ParsedFeed, FeedError> {
+    let text = charset::to_utf8(body, content_type);
+    let repaired = if text.trim_start().starts_with('{') {
+        repair::Repaired {
+            text: Cow::Borrowed(text.as_ref()),
+            repairs: Vec::new(),
+            root: None,
+            truncated: false,
+        }
+    } else {
+        repair::repair(&text)
+    };
+    if repaired.truncated {
+        return Err(FeedError::Malformed(
+            "the document ends inside a tag: the transfer was cut off".to_owned(),
+        ));
+    }
+    let doc = repaired.text.as_bytes();
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         // An empty id marks "the feed gave none": feed-rs would otherwise invent
         // one (a random UUID when there is no link) that changes on every poll.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = match parser.parse(body) {
+    let feed = match parser.parse(doc) {
         Ok(f) => f,
         Err(e) => {
-            if looks_like_html(body) {
+            if looks_like_html(doc) {
                 return Err(FeedError::Html {
-                    discovered: discover_feed_links(&String::from_utf8_lossy(body), base),
+                    discovered: discover_feed_links(&repaired.text, base),
                 });
             }
-            return Err(FeedError::Malformed(e.to_string()));
+            return Err(FeedError::Malformed(refusal(&e, repaired.root.as_deref())));
         }
     };
-    let sources = if feed.feed_type == feed_rs::model::FeedType::RSS2 {
-        rss_item_sources(body)
+    let is_rss = matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::RSS2 | feed_rs::model::FeedType::RSS0
+    );
+    let extras = if is_rss {
+        rss_item_extras(doc)
     } else {
         Vec::new()
     };
-    let sources_align = sources.len() == feed.entries.len();
+    let extras_align = extras.len() == feed.entries.len();
     let entries = feed
         .entries
         .into_iter()
         .take(max_entries)
         .enumerate()
         .map(|(i, e)| {
-            let (source_name, source_url) = if sources_align {
-                sources[i].clone()
+            let extra = if extras_align {
+                extras[i].clone()
             } else {
-                (None, None)
+                ItemExtras {
+                    permalink_guid: is_rss,
+                    ..ItemExtras::default()
+                }
             };
-            convert_entry(e, base, source_name, source_url)
+            convert_entry(e, base, extra)
         })
         .collect();
     Ok(ParsedFeed {
@@ -105,26 +168,53 @@ pub fn parse_feed(body: &[u8], base: &Url, max_entries: usize) -> Result<ParsedF
         site_url: feed
             .links
             .iter()
-            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .find(|l| is_alternate(l))
             .map(|l| l.href.clone()),
         ttl_minutes: feed.ttl,
         entries,
+        repairs: repaired.repairs,
     })
 }
 
-fn convert_entry(
-    e: feed_rs::model::Entry,
-    base: &Url,
-    source_name: Option<String>,
-    source_url: Option<String>,
-) -> ParsedEntry {
+/// What was wrong, in place of feed-rs's "no root element".
+fn refusal(e: &feed_rs::parser::ParseFeedError, root: Option<&str>) -> String {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    if !matches!(e, ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) {
+        return e.to_string();
+    }
+    match root {
+        Some(r) if r.eq_ignore_ascii_case("channel") => {
+            "not a supported feed: the root element is <CHANNEL>, a Channel Definition Format (CDF) document".to_owned()
+        }
+        Some(r) => format!(
+            "not a feed: the root element is <{r}>, not <rss>, <rdf:RDF>, <feed> or <entry>"
+        ),
+        None => "not a feed: the document has no XML element and is not JSON".to_owned(),
+    }
+}
+
+/// The article's own page: `alternate`, or a link without `rel`.
+fn is_alternate(link: &feed_rs::model::Link) -> bool {
+    link.rel
+        .as_deref()
+        .is_none_or(|r| r.trim().is_empty() || r.trim().eq_ignore_ascii_case("alternate"))
+}
+
+fn convert_entry(e: feed_rs::model::Entry, base: &Url, extra: ItemExtras) -> ParsedEntry {
+    let web = |u: &Url| matches!(u.scheme(), "http" | "https");
+    // Other links (enclosures, licences, replies, self) are not the article:
+    // taken as its URL, they would merge distinct entries.
     let link = e
         .links
         .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| e.links.first())
-        .and_then(|l| base.join(l.href.trim()).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(|l| is_alternate(l))
+        .find_map(|l| base.join(l.href.trim()).ok().filter(web))
+        .or_else(|| {
+            extra
+                .permalink_guid
+                .then(|| Url::parse(e.id.trim()).ok().filter(web))
+                .flatten()
+        })
         .map(String::from);
     let summary_html = e
         .summary
@@ -153,31 +243,54 @@ fn convert_entry(
             .map(|p| clean_text(&p.name))
             .filter(|n| !n.is_empty())
             .collect(),
-        source_name: source_name
+        source_name: extra
+            .source_name
             .map(|s| clean_text(&s))
             .filter(|s| !s.is_empty()),
-        source_url,
+        source_url: extra.source_url,
     }
 }
 
-/// `(name, url)` of each RSS `<item>`'s `<source>`, in document order.
-fn rss_item_sources(body: &[u8]) -> Vec<(Option<String>, Option<String>)> {
+/// What feed-rs drops from an RSS `<item>`.
+#[derive(Debug, Clone, Default)]
+struct ItemExtras {
+    /// `<source>` text: the publisher's name.
+    source_name: Option<String>,
+    /// `<source url>`: the publisher's homepage.
+    source_url: Option<String>,
+    /// The `<guid>` may be the article URL: `isPermaLink` is absent or true.
+    permalink_guid: bool,
+}
+
+/// [`ItemExtras`] of each RSS `<item>`, in document order.
+fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();
     let mut buf = Vec::new();
     let mut in_item = false;
     let mut in_source = false;
-    let mut current: (Option<String>, Option<String>) = (None, None);
+    let mut current = ItemExtras::default();
     loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => match e.local_name().as_ref() {
-                b"item" => {
+        let event = reader.read_event_into(&mut buf);
+        match event {
+            Ok(Event::Start(ref e) | Event::Empty(ref e)) => match e.local_name().as_ref() {
+                b"item" if matches!(event, Ok(Event::Start(_))) => {
                     in_item = true;
-                    current = (None, None);
+                    current = ItemExtras {
+                        permalink_guid: true,
+                        ..ItemExtras::default()
+                    };
+                }
+                b"guid" if in_item => {
+                    current.permalink_guid = e
+                        .try_get_attribute("isPermaLink")
+                        .ok()
+                        .flatten()
+                        .is_none_or(|a| !a.value.trim_ascii().eq_ignore_ascii_case(b"false"));
                 }
                 b"source" if in_item => {
-                    in_source = true;
-                    current.1 = e
+                    in_source = matches!(event, Ok(Event::Start(_)));
+                    current.source_url = e
                         .try_get_attribute("url")
                         .ok()
                         .flatten()
@@ -187,18 +300,18 @@ fn rss_item_sources(body: &[u8]) -> Vec<(Option<String>, Option<String>)> {
             },
             Ok(Event::Text(t)) if in_source => {
                 if let Ok(text) = t.decode() {
-                    let name = current.0.get_or_insert_with(String::new);
+                    let name = current.source_name.get_or_insert_with(String::new);
                     name.push_str(&text);
                 }
             }
             Ok(Event::GeneralRef(r)) if in_source => {
                 if let Ok(name) = r.decode() {
-                    let text = current.0.get_or_insert_with(String::new);
+                    let text = current.source_name.get_or_insert_with(String::new);
                     text.push_str(&decode_entities(&format!("&{name};")));
                 }
             }
             Ok(Event::CData(t)) if in_source => {
-                let name = current.0.get_or_insert_with(String::new);
+                let name = current.source_name.get_or_insert_with(String::new);
                 name.push_str(&String::from_utf8_lossy(&t));
             }
             Ok(Event::End(e)) => match e.local_name().as_ref() {
