@@ -144,6 +144,8 @@ pub fn parse_feed_with_content_type(
         Vec::new()
     };
     let extras_align = extras.len() == feed.entries.len();
+    // Atom and JSON Feed say whether a text is HTML; RSS does not.
+    let typed = !is_rss && feed.feed_type != feed_rs::model::FeedType::RSS1;
     let entries = feed
         .entries
         .into_iter()
@@ -158,13 +160,14 @@ pub fn parse_feed_with_content_type(
                     ..ItemExtras::default()
                 }
             };
-            convert_entry(e, base, extra)
+            convert_entry(e, base, extra, typed)
         })
         .collect();
     Ok(ParsedFeed {
         title: feed
             .title
-            .map(|t| clip(&clean_text(&t.content), MAX_TITLE_CHARS)),
+            .map(|t| clip(&text_construct(&t, typed), MAX_TITLE_CHARS))
+            .filter(|t| !t.is_empty()),
         site_url: feed
             .links
             .iter()
@@ -200,7 +203,12 @@ fn is_alternate(link: &feed_rs::model::Link) -> bool {
         .is_none_or(|r| r.trim().is_empty() || r.trim().eq_ignore_ascii_case("alternate"))
 }
 
-fn convert_entry(e: feed_rs::model::Entry, base: &Url, extra: ItemExtras) -> ParsedEntry {
+fn convert_entry(
+    e: feed_rs::model::Entry,
+    base: &Url,
+    extra: ItemExtras,
+    typed: bool,
+) -> ParsedEntry {
     let web = |u: &Url| matches!(u.scheme(), "http" | "https");
     // Other links (enclosures, licences, replies, self) are not the article:
     // taken as its URL, they would merge distinct entries.
@@ -232,7 +240,7 @@ fn convert_entry(e: feed_rs::model::Entry, base: &Url, extra: ItemExtras) -> Par
         link,
         title: e
             .title
-            .map(|t| clip(&clean_text(&html_to_text(&t.content)), MAX_TITLE_CHARS))
+            .map(|t| clip(&text_construct(&t, typed), MAX_TITLE_CHARS))
             .filter(|t| !t.is_empty()),
         summary,
         summary_html: summary_html.map(|s| clip(&s, MAX_SUMMARY_CHARS * 4)),
@@ -405,6 +413,13 @@ pub fn html_to_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         out.push_str(&rest[..lt]);
         let after = &rest[lt..];
+        // As in the HTML tokenizer, only `<` before a letter, `/` or `!`
+        // opens markup; any other is the character itself ("x < y").
+        if !starts_markup(&after[1..]) {
+            out.push('<');
+            rest = &after[1..];
+            continue;
+        }
         let gt = match after.find('>') {
             Some(g) => g,
             None => {
@@ -447,7 +462,9 @@ pub fn html_to_text(html: &str) -> String {
                 | "blockquote"
         ) {
             out.push('\n');
-        } else {
+        } else if matches!(name.as_str(), "img" | "td" | "th" | "hr" | "dd" | "dt") {
+            // Cells and images separate words; phrasing and unknown elements
+            // sit inside them (`H<sub>2</sub>O`).
             out.push(' ');
         }
         rest = &after[gt + 1..];
@@ -462,9 +479,119 @@ pub fn html_to_text(html: &str) -> String {
         .join("\n")
 }
 
-/// Whitespace runs (including pretty-printer indentation) folded to one space.
+fn starts_markup(after_lt: &str) -> bool {
+    match after_lt.as_bytes() {
+        [b'/', c, ..] => c.is_ascii_alphabetic(),
+        [b'!' | b'?', ..] => true,
+        [c, ..] => c.is_ascii_alphabetic(),
+        [] => false,
+    }
+}
+
+/// Phrasing elements, which mark up words rather than separate them.
+fn is_inline(name: &str) -> bool {
+    matches!(
+        name,
+        "a" | "abbr"
+            | "b"
+            | "bdi"
+            | "bdo"
+            | "big"
+            | "cite"
+            | "code"
+            | "del"
+            | "dfn"
+            | "em"
+            | "font"
+            | "i"
+            | "ins"
+            | "kbd"
+            | "mark"
+            | "q"
+            | "s"
+            | "samp"
+            | "small"
+            | "span"
+            | "strike"
+            | "strong"
+            | "sub"
+            | "sup"
+            | "time"
+            | "tt"
+            | "u"
+            | "var"
+    )
+}
+
+/// Plain text of a title: an HTML construct reduced to text, a plain-text
+/// one kept as written ("Use the <br> element"). RSS does not say which its
+/// titles are, so there markup that parses as HTML decides, as in feedparser.
+fn text_construct(t: &feed_rs::model::Text, typed: bool) -> String {
+    let html = if typed {
+        t.content_type.subty().as_str() == "html"
+    } else {
+        looks_like_markup(&t.content)
+    };
+    if html {
+        html_to_text(&t.content)
+    } else {
+        clean_text(&decode_entities(&t.content))
+    }
+}
+
+/// An untyped text with an HTML element in it.
+fn looks_like_markup(s: &str) -> bool {
+    s.match_indices('<').any(|(i, _)| {
+        let tag = s[i + 1..].strip_prefix('/').unwrap_or(&s[i + 1..]);
+        let len = tag.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        len > 0
+            && tag[len..].starts_with(['>', ' ', '/'])
+            && html_element(&tag[..len].to_ascii_lowercase())
+    })
+}
+
+fn html_element(name: &str) -> bool {
+    is_inline(name)
+        || matches!(
+            name,
+            "p" | "br"
+                | "div"
+                | "img"
+                | "li"
+                | "ul"
+                | "ol"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "blockquote"
+                | "script"
+                | "style"
+                | "iframe"
+                | "table"
+                | "tr"
+                | "td"
+                | "hr"
+                | "pre"
+        )
+}
+
+/// Whitespace runs (including pretty-printer indentation) folded to one
+/// space; control characters, which no reader can show, removed.
 pub fn clean_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    let without_controls: String;
+    let s = if s.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        without_controls = s
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .collect();
+        &without_controls
+    } else {
+        s
+    };
     for word in s.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
@@ -481,59 +608,10 @@ fn clip(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// Named (the whole HTML5 table) and numeric character references decoded;
+/// unknown names are kept as written.
 pub fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp..];
-        // Byte search: a multi-byte character may sit right after the '&'.
-        let semi = after.as_bytes()[..after.len().min(12)]
-            .iter()
-            .position(|&b| b == b';');
-        let decoded = semi.and_then(|semi| {
-            let name = &after[1..semi];
-            let ch = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                "mdash" => Some('—'),
-                "ndash" => Some('–'),
-                "hellip" => Some('…'),
-                "rsquo" => Some('’'),
-                "lsquo" => Some('‘'),
-                "rdquo" => Some('”'),
-                "ldquo" => Some('“'),
-                _ => {
-                    let num = name.strip_prefix('#')?;
-                    let code = match num.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => num.parse().ok()?,
-                    };
-                    char::from_u32(code)
-                }
-            }?;
-            Some((ch, semi))
-        });
-        match decoded {
-            Some((ch, semi)) => {
-                out.push(ch);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &after[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 #[cfg(test)]
@@ -651,5 +729,33 @@ mod tests {
         );
         assert_eq!(html_to_text("plain  text"), "plain text");
         assert_eq!(html_to_text("a < b"), "a < b");
+    }
+
+    #[test]
+    fn html_to_text_keeps_a_less_than_that_opens_no_tag_and_inline_words_together() {
+        assert_eq!(
+            html_to_text("Is x < y? Ask the <<experts>>"),
+            "Is x < y? Ask the <>"
+        );
+        assert_eq!(
+            html_to_text("H<sub>2</sub>O is <b>water</b>"),
+            "H2O is water"
+        );
+    }
+
+    #[test]
+    fn control_characters_other_than_whitespace_are_removed() {
+        assert_eq!(
+            clean_text("Bell\u{7} and\u{1b} escape\tend"),
+            "Bell and escape end"
+        );
+    }
+
+    #[test]
+    fn the_whole_html5_entity_table_is_decoded() {
+        assert_eq!(
+            decode_entities("Caf&eacute; na&iuml;ve &frac12; &hearts; &bogus;"),
+            "Café naïve ½ ♥ &bogus;"
+        );
     }
 }

@@ -231,3 +231,26 @@ async fn html_named_entities_are_decoded_in_feed_and_entry_titles() {
     assert_eq!(p.feed_title.as_deref(), Some("Café naïve — ♥"));
     assert_eq!(p.titles(), ["Señor Álvarez & the ½ marathon"]);
 }
+
+#[tokio::test]
+async fn plain_text_titles_keep_their_characters_and_html_titles_become_text() {
+    let p = poll_xml("typed_titles.xml").await;
+    stored(&p, 3);
+    assert_eq!(p.feed_title.as_deref(), Some("The Chemistry Desk"));
+    assert_eq!(
+        p.titles(),
+        [
+            "Use the <br> element",
+            "Is x < y? Ask the <<experts>>",
+            "H2O & CO2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn feed_and_entry_titles_lose_markup_scripts_and_control_characters() {
+    let p = poll_xml("markup_in_rss_titles.xml").await;
+    stored(&p, 2);
+    assert_eq!(p.feed_title.as_deref(), Some("Bold news"));
+    assert_eq!(p.titles(), ["Bell in the title", "Breaking: cats & dogs"]);
+}
