@@ -9,6 +9,7 @@
 //! `isPermaLink`.
 
 mod charset;
+mod json;
 mod repair;
 
 use std::borrow::Cow;
@@ -101,7 +102,8 @@ pub fn parse_feed_with_content_type(
     max_entries: usize,
 ) -> Result<ParsedFeed, FeedError> {
     let text = charset::to_utf8(body, content_type);
-    let repaired = if text.trim_start().starts_with('{') {
+    let is_json = text.trim_start().starts_with('{');
+    let repaired = if is_json {
         repair::Repaired {
             text: Cow::Borrowed(text.as_ref()),
             repairs: Vec::new(),
@@ -123,7 +125,13 @@ pub fn parse_feed_with_content_type(
         // one (a random UUID when there is no link) that changes on every poll.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = match parser.parse(doc) {
+    let feed = match parser.parse(doc).or_else(|e| {
+        is_json
+            .then(|| json::normalize(&text))
+            .flatten()
+            .and_then(|j| parser.parse(j.as_bytes()).ok())
+            .ok_or(e)
+    }) {
         Ok(f) => f,
         Err(e) => {
             if looks_like_html(doc) {
@@ -533,10 +541,14 @@ fn text_construct(t: &feed_rs::model::Text, typed: bool) -> String {
         looks_like_markup(&t.content)
     };
     if html {
-        html_to_text(&t.content)
-    } else {
-        clean_text(&decode_entities(&t.content))
+        return html_to_text(&t.content);
     }
+    let decoded = decode_entities(&t.content);
+    // Escaped twice (`&amp;lt;b&amp;gt;`, or escaped inside CDATA): still markup.
+    if !typed && looks_like_markup(&decoded) {
+        return html_to_text(&decoded);
+    }
+    clean_text(&decoded)
 }
 
 /// An untyped text with an HTML element in it.
@@ -583,7 +595,12 @@ fn html_element(name: &str) -> bool {
 pub fn clean_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let without_controls: String;
-    let s = if s.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+    // By byte, as this runs on every text: C0 controls, DEL, and the lead
+    // byte of C1 controls (U+0080..U+009F), which also leads some letters.
+    let suspect = s.bytes().any(|b| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) || b == 0x7f || b == 0xc2
+    });
+    let s = if suspect && s.chars().any(|c| c.is_control() && !c.is_whitespace()) {
         without_controls = s
             .chars()
             .filter(|c| !c.is_control() || c.is_whitespace())
@@ -611,6 +628,9 @@ fn clip(s: &str, max_chars: usize) -> String {
 /// Named (the whole HTML5 table) and numeric character references decoded;
 /// unknown names are kept as written.
 pub fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
     html_escape::decode_html_entities(s).into_owned()
 }
 

@@ -295,7 +295,7 @@ impl Repairer<'_> {
         if i > 0 {
             self.w.replace(0..i, "");
         }
-        while let Some(off) = bytes[i..].iter().position(|&b| b == b'<' || b == b'&') {
+        while let Some(off) = memchr::memchr2(b'<', b'&', &bytes[i..]) {
             let at = i + off;
             if bytes[at] == b'&' {
                 i = match reference(src, at) {

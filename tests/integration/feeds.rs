@@ -254,3 +254,14 @@ async fn feed_and_entry_titles_lose_markup_scripts_and_control_characters() {
     assert_eq!(p.feed_title.as_deref(), Some("Bold news"));
     assert_eq!(p.titles(), ["Bell in the title", "Breaking: cats & dogs"]);
 }
+
+#[tokio::test]
+async fn json_feed_1_0_with_numeric_ids_and_a_bare_version_is_read() {
+    let p = poll("json_feed_1_0_numeric_ids.json", "application/feed+json").await;
+    stored(&p, 2);
+    assert_eq!(p.feed_title.as_deref(), Some("JSON Feed as published"));
+    assert_eq!(p.titles(), ["Numeric id", "String id"]);
+    let p = poll("gofeed/version_json_11.json", "application/feed+json").await;
+    assert_eq!(p.last_status.as_deref(), Some("ok"), "{:?}", p.last_error);
+    assert_eq!(p.feed_title.as_deref(), Some("title"));
+}
