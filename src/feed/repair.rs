@@ -553,6 +553,13 @@ impl Repairer<'_> {
         } else if !placeholder.is_empty() {
             self.w.replace(end..end, placeholder);
         }
+        if !self_closing && is_date_element(local) {
+            let text_end = memchr::memchr(b'<', &bytes[end..]).map_or(src.len(), |l| end + l);
+            if let Some(date) = zoneless_date(&src[end..text_end]) {
+                self.w.replace(end..text_end, &date);
+                return text_end;
+            }
+        }
         end
     }
 
@@ -635,6 +642,34 @@ impl Repairer<'_> {
     }
 }
 
+fn is_date_element(local: &str) -> bool {
+    matches!(
+        local,
+        "pubDate" | "date" | "published" | "updated" | "issued" | "modified" | "created"
+    )
+}
+
+/// A date and time without a zone (`2004-07-08 23:56:58`), which feed-rs
+/// drops, as RFC 3339 in UTC: the zone most such feeds mean, and a date
+/// rather than none. A date alone or anything else is left to feed-rs.
+fn zoneless_date(text: &str) -> Option<String> {
+    const FORMATS: [&str; 4] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ];
+    let text = text.trim();
+    FORMATS.iter().find_map(|f| {
+        chrono::NaiveDateTime::parse_from_str(text, f)
+            .ok()
+            .map(|t| {
+                t.and_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            })
+    })
+}
+
 /// End of a `<!DOCTYPE …>`, whose internal subset may hold `>`.
 fn doctype_end(src: &str, at: usize) -> Option<usize> {
     let mut depth = 0usize;
@@ -695,6 +730,16 @@ mod tests {
             r.text,
             "<feed><title>Caf&#233; &amp;bogus; &amp;</title></feed>"
         );
+    }
+
+    #[test]
+    fn dates_without_a_zone_are_read_as_utc_and_others_left_alone() {
+        let r = repair("<rss version=\"2.0\"><channel><item><pubDate>2004-07-08 23:56:58</pubDate><dc:date>Thu, 08 Jul 2004 23:56:58 GMT</dc:date></item></channel></rss>");
+        assert_eq!(
+            r.text,
+            "<rss version=\"2.0\"><channel><item><pubDate>2004-07-08T23:56:58Z</pubDate><dc:date>Thu, 08 Jul 2004 23:56:58 GMT</dc:date></item></channel></rss>"
+        );
+        assert!(r.repairs.is_empty());
     }
 
     #[test]

@@ -265,3 +265,57 @@ async fn json_feed_1_0_with_numeric_ids_and_a_bare_version_is_read() {
     assert_eq!(p.last_status.as_deref(), Some("ok"), "{:?}", p.last_error);
     assert_eq!(p.feed_title.as_deref(), Some("title"));
 }
+
+#[tokio::test]
+async fn dates_without_a_zone_are_stored_as_utc_and_no_date_is_invented() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("zoneless_dates.xml"), "application/rss+xml"),
+        )
+        .mount(&server)
+        .await;
+    let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
+    let status = t
+        .app
+        .poll_all_once(Utc::now())
+        .await
+        .unwrap()
+        .remove(0)
+        .status;
+    assert!(
+        matches!(status, PollStatus::Ok { new_items: 3, .. }),
+        "{status:?}"
+    );
+    let dates: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT published_at FROM articles ORDER BY id")
+            .fetch_all(t.app.store().pool())
+            .await
+            .unwrap();
+    let dates: Vec<Option<&str>> = dates
+        .iter()
+        .map(|d| d.as_deref().map(|d| &d[..19]))
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            Some("2004-07-08T23:56:58"),
+            Some("2004-07-09T08:00:00"),
+            None
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_feed_whose_entries_cannot_be_identified_says_why_none_was_stored() {
+    let p = poll_xml("entries_without_identity.xml").await;
+    stored(&p, 0);
+    assert_eq!(p.last_status.as_deref(), Some("ok"));
+    let note = p.last_error.unwrap_or_default();
+    assert!(
+        note.starts_with("none of the 2 entries was stored"),
+        "{note}"
+    );
+}
