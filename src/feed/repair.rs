@@ -519,7 +519,14 @@ impl Repairer<'_> {
         let local = src[name.clone()].rsplit(':').next().unwrap_or_default();
         self.channel_seen |= local == "channel";
         let mut renamed = None;
-        rewrite |= self.dialect_fixes(&src[name.clone()], local, &mut attrs, &mut renamed);
+        let mut base64 = false;
+        rewrite |= self.dialect_fixes(
+            &src[name.clone()],
+            local,
+            &mut attrs,
+            &mut renamed,
+            &mut base64,
+        );
         if !self_closing {
             self.stack.push(Open {
                 name: name.clone(),
@@ -553,14 +560,23 @@ impl Repairer<'_> {
         } else if !placeholder.is_empty() {
             self.w.replace(end..end, placeholder);
         }
-        if !self_closing && is_date_element(local) {
-            let text_end = memchr::memchr(b'<', &bytes[end..]).map_or(src.len(), |l| end + l);
-            if let Some(date) = zoneless_date(&src[end..text_end]) {
-                self.w.replace(end..text_end, &date);
-                return text_end;
-            }
+        if self_closing || !(base64 || is_date_element(local)) {
+            return end;
         }
-        end
+        let text_end = memchr::memchr(b'<', &bytes[end..]).map_or(src.len(), |l| end + l);
+        let text = &src[end..text_end];
+        let replaced = if base64 {
+            decode_base64(text)
+        } else {
+            zoneless_date(text)
+        };
+        match replaced {
+            Some(t) => {
+                self.w.replace(end..text_end, &t);
+                text_end
+            }
+            None => end,
+        }
     }
 
     fn absorb(&mut self, c: Counts) {
@@ -577,6 +593,7 @@ impl Repairer<'_> {
         local: &str,
         attrs: &mut Vec<Attribute<'_>>,
         renamed: &mut Option<&'static str>,
+        base64: &mut bool,
     ) -> bool {
         let mut changed = false;
         let mut atom03_namespace = false;
@@ -626,10 +643,30 @@ impl Repairer<'_> {
                 changed |= renamed.is_some();
             }
             let element = renamed.unwrap_or(local);
-            if matches!(
+            let text_construct = matches!(
                 element,
                 "title" | "subtitle" | "summary" | "rights" | "content"
-            ) {
+            );
+            // Atom 0.3's mode="base64", and Atom 1.0's binary media types
+            // (RFC 4287 §4.1.3.3), carry base64; decoded, it is read as HTML.
+            // Content given by reference (`src`) names its media type, and has none inline.
+            if text_construct
+                && !attrs.iter().any(|a| a.name == "src")
+                && attrs.iter().any(|a| {
+                    (a.name == "mode" && a.value.trim().eq_ignore_ascii_case("base64"))
+                        || (a.name == "type" && is_binary_type(&a.value))
+                })
+            {
+                *base64 = true;
+                attrs.retain(|a| a.name != "mode" && a.name != "type");
+                attrs.push(Attribute {
+                    name: "type",
+                    value: Cow::Borrowed("html"),
+                    quote: '"',
+                });
+                return true;
+            }
+            if text_construct {
                 for a in attrs.iter_mut().filter(|a| a.name == "type") {
                     if let Some(t) = atom_text_type(element, &a.value) {
                         a.value = Cow::Borrowed(t);
@@ -640,6 +677,29 @@ impl Repairer<'_> {
         }
         changed
     }
+}
+
+/// A media type that is neither text nor XML: its content is base64.
+fn is_binary_type(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    v.contains('/') && !v.starts_with("text/") && !v.ends_with("xml")
+}
+
+/// Base64 text decoded and escaped for XML, or `None` when it is no base64
+/// of UTF-8 text (then it stays as it was).
+fn decode_base64(text: &str) -> Option<String> {
+    use base64::Engine as _;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
+    let decoded = String::from_utf8(bytes).ok()?;
+    Some(
+        decoded
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+    )
 }
 
 fn is_date_element(local: &str) -> bool {
@@ -740,6 +800,18 @@ mod tests {
             "<rss version=\"2.0\"><channel><item><pubDate>2004-07-08T23:56:58Z</pubDate><dc:date>Thu, 08 Jul 2004 23:56:58 GMT</dc:date></item></channel></rss>"
         );
         assert!(r.repairs.is_empty());
+    }
+
+    #[test]
+    fn base64_atom_text_is_decoded_as_html() {
+        let r = repair("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"application/octet-stream\">PHA+RmVlZCBUaXRsZTwvcD4=</title><subtitle mode=\"base64\">not base64!</subtitle></feed>");
+        assert_eq!(
+            r.text,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">&lt;p&gt;Feed Title&lt;/p&gt;</title><subtitle type=\"html\">not base64!</subtitle></feed>"
+        );
+        let by_reference =
+            "<feed><entry><content type=\"image/png\" src=\"https://e.com/a.png\"/></entry></feed>";
+        assert_eq!(repair(by_reference).text, by_reference);
     }
 
     #[test]

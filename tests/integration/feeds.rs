@@ -319,3 +319,27 @@ async fn a_feed_whose_entries_cannot_be_identified_says_why_none_was_stored() {
         "{note}"
     );
 }
+
+#[tokio::test]
+async fn unusual_atom_text_types_and_base64_titles_are_read_not_refused() {
+    let p = poll_xml("atom_unusual_text_types.xml").await;
+    stored(&p, 5);
+    assert_eq!(p.feed_title.as_deref(), Some("Unusual types"));
+    assert_eq!(
+        p.titles(),
+        [
+            "Upper-case HTML",
+            "Empty type",
+            "XHTML+XML type",
+            "Base64 & title",
+            "Unknown type"
+        ]
+    );
+    for name in [
+        "gofeed/atom10_feed_title_base64.xml",
+        "gofeed/atom03_feed_title_base64.xml",
+    ] {
+        let p = poll_xml(name).await;
+        assert_eq!(p.feed_title.as_deref(), Some("Feed Title"), "{name}");
+    }
+}
