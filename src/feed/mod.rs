@@ -594,26 +594,17 @@ fn html_element(name: &str) -> bool {
 /// space; control characters, which no reader can show, removed.
 pub fn clean_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let without_controls: String;
-    // By byte, as this runs on every text: C0 controls, DEL, and the lead
-    // byte of C1 controls (U+0080..U+009F), which also leads some letters.
-    let suspect = s.bytes().any(|b| {
-        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) || b == 0x7f || b == 0xc2
-    });
-    let s = if suspect && s.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        without_controls = s
-            .chars()
-            .filter(|c| !c.is_control() || c.is_whitespace())
-            .collect();
-        &without_controls
-    } else {
-        s
-    };
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else if !c.is_control() {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
         }
-        out.push_str(word);
     }
     out
 }

@@ -720,6 +720,12 @@ fn zoneless_date(text: &str) -> Option<String> {
         "%Y-%m-%dT%H:%M",
     ];
     let text = text.trim();
+    // Most dates are RFC 822 or carry a zone: known at a glance, not parsed here.
+    let b = text.as_bytes();
+    let iso_like = b.len() >= 16 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-';
+    if !iso_like || text.ends_with('Z') || b[16..].iter().any(|&c| c == b'+' || c == b'-') {
+        return None;
+    }
     FORMATS.iter().find_map(|f| {
         chrono::NaiveDateTime::parse_from_str(text, f)
             .ok()
