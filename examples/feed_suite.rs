@@ -92,6 +92,29 @@ fn expected_link(item: &Value) -> Option<String> {
         .and_then(|l| l.get("href").and_then(text).or_else(|| text(l)))
 }
 
+/// Markup a reader would show raw: an HTML tag, an entity, a control character.
+fn unclean(text: &str) -> bool {
+    let tag = text.match_indices('<').any(|(i, _)| {
+        let rest = text[i + 1..].trim_start_matches('/');
+        rest.starts_with(|c: char| c.is_ascii_alphabetic())
+            && rest.find('>').is_some_and(|g| {
+                !rest[..g].contains(char::is_whitespace) || rest[..g].contains('=')
+            })
+    });
+    let entity = text.match_indices('&').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        let len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'#')
+            .count();
+        len > 0 && rest[len..].starts_with(';')
+    });
+    tag || entity
+        || text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let Some(root) = args.next() else {
@@ -107,6 +130,7 @@ fn main() -> Result<()> {
     let (mut parsed, mut kept, mut expected_entries) = (0, 0, 0);
     let (mut feed_titles, mut titles, mut links, mut guids) = Default::default();
     let mut refused = Vec::new();
+    let mut dirty = 0;
     for (input, expected) in &files {
         let body = std::fs::read(input)?;
         let want: Value = std::fs::read(expected)
@@ -144,6 +168,19 @@ fn main() -> Result<()> {
             .filter_map(|e| to_new_entry(e, &base, &google, &Edition::default()))
             .collect();
         kept += stored.len();
+        let texts = feed.title.iter().chain(
+            stored
+                .iter()
+                .flat_map(|e| e.title.iter().chain(e.summary.iter())),
+        );
+        for t in texts {
+            if unclean(t) {
+                dirty += 1;
+                if verbose {
+                    println!("unclean text: {}: {t:?}", input.display());
+                }
+            }
+        }
         if stored.len() == feed.entries.len() {
             for (got, want) in feed.entries.iter().zip(&want_items) {
                 Tally::add(
@@ -186,6 +223,7 @@ fn main() -> Result<()> {
     println!("inputs: {}", files.len());
     println!("parsed: {parsed} (refused {})", refused.len());
     println!("entries stored: {kept} (expected output has {expected_entries})");
+    println!("stored titles, summaries and feed titles with a tag, an entity or a control character: {dirty}");
     println!("feed titles matching: {feed_titles}");
     println!("entry titles matching: {titles}");
     println!("entry links matching: {links}");
