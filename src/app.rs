@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl, EntryKey};
-use crate::feed::{parse_feed_with_content_type, ParsedEntry};
+use crate::feed::{parse_feed_served, ParsedEntry};
 use crate::fetch::{FetchConfig, FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
 use crate::google_news::{self, Edition};
@@ -672,7 +672,7 @@ impl App {
                 // Taken, not shared: a parsed poll waiting for the writer
                 // holds its entries, not the document too.
                 let body = std::mem::take(&mut resp.body);
-                let content_type = resp.content_type.take();
+                let ctype = resp.content_type.take();
                 let google = &self.inner.settings.google_news;
                 let (google_base, edition) = (google.base(), google.edition.clone());
                 // Normalizing the entries is CPU work like parsing: both stay
@@ -680,15 +680,14 @@ impl App {
                 // Never closed, so the permit is always granted.
                 let parsing = self.inner.parses.acquire().await;
                 let parsed = tokio::task::spawn_blocking(move || {
-                    parse_feed_with_content_type(&body, content_type.as_deref(), &base, max_entries)
-                        .map(|parsed| {
-                            let entries: Vec<NewEntry> = parsed
-                                .entries
-                                .iter()
-                                .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
-                                .collect();
-                            (parsed, entries)
-                        })
+                    parse_feed_served(&body, ctype.as_deref(), &base, max_entries).map(|parsed| {
+                        let entries: Vec<NewEntry> = parsed
+                            .entries
+                            .iter()
+                            .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
+                            .collect();
+                        (parsed, entries)
+                    })
                 })
                 .await
                 .context("feed parser task")?;

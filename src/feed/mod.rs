@@ -90,12 +90,12 @@ pub struct ParsedEntry {
 
 /// Parses a feed document. `base` resolves relative links.
 pub fn parse_feed(body: &[u8], base: &Url, max_entries: usize) -> Result<ParsedFeed, FeedError> {
-    parse_feed_with_content_type(body, None, base, max_entries)
+    parse_feed_served(body, None, base, max_entries)
 }
 
 /// Parses a feed document served with this `Content-Type`, whose charset
 /// overrides the document's own declaration (RFC 7303).
-pub fn parse_feed_with_content_type(
+pub fn parse_feed_served(
     body: &[u8],
     content_type: Option<&str>,
     base: &Url,
