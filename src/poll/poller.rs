@@ -12,7 +12,7 @@ use tracing::{info, instrument, warn};
 use url::Url;
 
 use crate::config::Settings;
-use crate::feed::parse_feed;
+use crate::feed::parse_feed_served;
 use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::google_news::{self, Edition};
 use crate::metrics::{PollMetrics, PollStatus};
@@ -372,6 +372,7 @@ impl Poller {
                 // Taken, not shared: a parsed poll waiting for the writer
                 // holds its entries, not the document too.
                 let body = std::mem::take(&mut resp.body);
+                let ctype = resp.content_type.take();
                 let (google_base, edition) =
                     (self.inner.google_base.clone(), self.inner.edition.clone());
                 // Normalizing the entries is CPU work like parsing: both stay
@@ -379,7 +380,7 @@ impl Poller {
                 // Never closed, so the permit is always granted.
                 let parsing = self.inner.parses.acquire().await;
                 let parsed = tokio::task::spawn_blocking(move || {
-                    parse_feed(&body, &base, max_entries).map(|parsed| {
+                    parse_feed_served(&body, ctype.as_deref(), &base, max_entries).map(|parsed| {
                         let entries: Vec<NewEntry> = parsed
                             .entries
                             .iter()
@@ -411,10 +412,12 @@ impl Poller {
                 update.title = parsed.title.clone();
                 update.site_url = parsed.site_url.clone();
                 let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
-                PollOutcome::Entries {
-                    entries,
-                    update: outcome::fetched(feed, update, ttl, &planning),
-                }
+                let note = parsed.status_note(entries.len());
+                let mut update = outcome::fetched(feed, update, ttl, &planning);
+                // A repaired document, or entries none of which could be
+                // stored, is said on the row of a poll that succeeded.
+                update.row.last_error = note;
+                PollOutcome::Entries { entries, update }
             }
             status => {
                 let retry_after = if matches!(status, 429 | 503) {

@@ -232,7 +232,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             // Keeps the WAL file from growing without bound between checkpoints.
             .pragma("journal_size_limit", "67108864")
-            // The background checkpointer (store/lane.rs) copies the WAL;
+            // The background checkpointer (`lane`) copies the WAL;
             // the writer's own checkpoint only lets the WAL start over, at
             // ~200 MiB. Each one waits in fsync for the writeback the other
             // connection started, so rarer is faster: ingest at N=5,000 ran

@@ -1,9 +1,18 @@
 //! Feed parsing: bytes in, plain entries out. Pure: no IO.
 //!
-//! feed-rs does the format work (RSS 0.9x/1.0/2.0, Atom, JSON Feed); this
-//! module turns its model into the few fields newsd keeps, refuses to use the
-//! identifiers feed-rs would invent, and reads RSS `<source url>` (publisher
-//! name and homepage, which Google News relies on and feed-rs drops).
+//! feed-rs does the format work (RSS 0.9x/1.0/2.0, Atom, JSON Feed). Before
+//! it, the document is decoded to UTF-8 ([`charset`]) and what it would
+//! refuse is repaired ([`repair`]); after it, this module turns its model into
+//! the few fields newsd keeps, refuses to use the identifiers feed-rs would
+//! invent, and reads what feed-rs drops from RSS items: `<source url>`
+//! (publisher name and homepage, which Google News relies on) and
+//! `isPermaLink`.
+
+mod charset;
+mod json;
+mod repair;
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use quick_xml::events::Event;
@@ -37,6 +46,26 @@ pub struct ParsedFeed {
     /// RSS `<ttl>` in minutes.
     pub ttl_minutes: Option<u32>,
     pub entries: Vec<ParsedEntry>,
+    /// What was ill-formed in the document and repaired; empty when nothing was.
+    pub repairs: Vec<String>,
+}
+
+impl ParsedFeed {
+    /// What the feed's status should say about a successful parse of which
+    /// `kept` entries could be stored: the repairs made, or why none was kept.
+    pub fn status_note(&self, kept: usize) -> Option<String> {
+        let mut notes = Vec::new();
+        if !self.repairs.is_empty() {
+            notes.push(format!("repaired: {}", self.repairs.join(", ")));
+        }
+        if kept == 0 && !self.entries.is_empty() {
+            notes.push(format!(
+                "none of the {} entries was stored: each lacks an id, a link, a title and a date",
+                self.entries.len()
+            ));
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,70 +90,147 @@ pub struct ParsedEntry {
 
 /// Parses a feed document. `base` resolves relative links.
 pub fn parse_feed(body: &[u8], base: &Url, max_entries: usize) -> Result<ParsedFeed, FeedError> {
+    parse_feed_served(body, None, base, max_entries)
+}
+
+/// Parses a feed document served with this `Content-Type`, whose charset
+/// overrides the document's own declaration (RFC 7303).
+pub fn parse_feed_served(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+    max_entries: usize,
+) -> Result<ParsedFeed, FeedError> {
+    let text = charset::to_utf8(body, content_type);
+    let is_json = text.trim_start().starts_with('{');
+    let repaired = if is_json {
+        repair::Repaired {
+            text: Cow::Borrowed(text.as_ref()),
+            repairs: Vec::new(),
+            root: None,
+            truncated: false,
+        }
+    } else {
+        repair::repair(&text)
+    };
+    if repaired.truncated {
+        return Err(FeedError::Malformed(
+            "the document ends inside a tag: the transfer was cut off".to_owned(),
+        ));
+    }
+    let doc = repaired.text.as_bytes();
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         // An empty id marks "the feed gave none": feed-rs would otherwise invent
         // one (a random UUID when there is no link) that changes on every poll.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = match parser.parse(body) {
+    let feed = match parser.parse(doc).or_else(|e| {
+        is_json
+            .then(|| json::normalize(&text))
+            .flatten()
+            .and_then(|j| parser.parse(j.as_bytes()).ok())
+            .ok_or(e)
+    }) {
         Ok(f) => f,
         Err(e) => {
-            if looks_like_html(body) {
+            if looks_like_html(doc) {
                 return Err(FeedError::Html {
-                    discovered: discover_feed_links(&String::from_utf8_lossy(body), base),
+                    discovered: discover_feed_links(&repaired.text, base),
                 });
             }
-            return Err(FeedError::Malformed(e.to_string()));
+            return Err(FeedError::Malformed(refusal(&e, repaired.root.as_deref())));
         }
     };
-    let sources = if feed.feed_type == feed_rs::model::FeedType::RSS2 {
-        rss_item_sources(body)
+    let is_rss = matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::RSS2 | feed_rs::model::FeedType::RSS0
+    );
+    let extras = if is_rss {
+        rss_item_extras(doc)
     } else {
         Vec::new()
     };
-    let sources_align = sources.len() == feed.entries.len();
+    let extras_align = extras.len() == feed.entries.len();
+    // Atom and JSON Feed say whether a text is HTML; RSS does not.
+    let typed = !is_rss && feed.feed_type != feed_rs::model::FeedType::RSS1;
     let entries = feed
         .entries
         .into_iter()
         .take(max_entries)
         .enumerate()
         .map(|(i, e)| {
-            let (source_name, source_url) = if sources_align {
-                sources[i].clone()
+            let extra = if extras_align {
+                extras[i].clone()
             } else {
-                (None, None)
+                ItemExtras {
+                    permalink_guid: is_rss,
+                    ..ItemExtras::default()
+                }
             };
-            convert_entry(e, base, source_name, source_url)
+            convert_entry(e, base, extra, typed)
         })
         .collect();
     Ok(ParsedFeed {
         title: feed
             .title
-            .map(|t| clip(&clean_text(&t.content), MAX_TITLE_CHARS)),
+            .map(|t| clip(&text_construct(&t, typed), MAX_TITLE_CHARS))
+            .filter(|t| !t.is_empty()),
         site_url: feed
             .links
             .iter()
-            .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .find(|l| is_alternate(l))
             .map(|l| l.href.clone()),
         ttl_minutes: feed.ttl,
         entries,
+        repairs: repaired.repairs,
     })
+}
+
+/// What was wrong, in place of feed-rs's "no root element".
+fn refusal(e: &feed_rs::parser::ParseFeedError, root: Option<&str>) -> String {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    if !matches!(e, ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)) {
+        return e.to_string();
+    }
+    match root {
+        Some(r) if r.eq_ignore_ascii_case("channel") => {
+            "not a supported feed: the root element is <CHANNEL>, a Channel Definition Format (CDF) document".to_owned()
+        }
+        Some(r) => format!(
+            "not a feed: the root element is <{r}>, not <rss>, <rdf:RDF>, <feed> or <entry>"
+        ),
+        None => "not a feed: the document has no XML element and is not JSON".to_owned(),
+    }
+}
+
+/// The article's own page: `alternate`, or a link without `rel`.
+fn is_alternate(link: &feed_rs::model::Link) -> bool {
+    link.rel
+        .as_deref()
+        .is_none_or(|r| r.trim().is_empty() || r.trim().eq_ignore_ascii_case("alternate"))
 }
 
 fn convert_entry(
     e: feed_rs::model::Entry,
     base: &Url,
-    source_name: Option<String>,
-    source_url: Option<String>,
+    extra: ItemExtras,
+    typed: bool,
 ) -> ParsedEntry {
+    let web = |u: &Url| matches!(u.scheme(), "http" | "https");
+    // Other links (enclosures, licences, replies, self) are not the article:
+    // taken as its URL, they would merge distinct entries.
     let link = e
         .links
         .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| e.links.first())
-        .and_then(|l| base.join(l.href.trim()).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(|l| is_alternate(l))
+        .find_map(|l| base.join(l.href.trim()).ok().filter(web))
+        .or_else(|| {
+            extra
+                .permalink_guid
+                .then(|| Url::parse(e.id.trim()).ok().filter(web))
+                .flatten()
+        })
         .map(String::from);
     let summary_html = e
         .summary
@@ -142,7 +248,7 @@ fn convert_entry(
         link,
         title: e
             .title
-            .map(|t| clip(&clean_text(&html_to_text(&t.content)), MAX_TITLE_CHARS))
+            .map(|t| clip(&text_construct(&t, typed), MAX_TITLE_CHARS))
             .filter(|t| !t.is_empty()),
         summary,
         summary_html: summary_html.map(|s| clip(&s, MAX_SUMMARY_CHARS * 4)),
@@ -153,31 +259,54 @@ fn convert_entry(
             .map(|p| clean_text(&p.name))
             .filter(|n| !n.is_empty())
             .collect(),
-        source_name: source_name
+        source_name: extra
+            .source_name
             .map(|s| clean_text(&s))
             .filter(|s| !s.is_empty()),
-        source_url,
+        source_url: extra.source_url,
     }
 }
 
-/// `(name, url)` of each RSS `<item>`'s `<source>`, in document order.
-fn rss_item_sources(body: &[u8]) -> Vec<(Option<String>, Option<String>)> {
+/// What feed-rs drops from an RSS `<item>`.
+#[derive(Debug, Clone, Default)]
+struct ItemExtras {
+    /// `<source>` text: the publisher's name.
+    source_name: Option<String>,
+    /// `<source url>`: the publisher's homepage.
+    source_url: Option<String>,
+    /// The `<guid>` may be the article URL: `isPermaLink` is absent or true.
+    permalink_guid: bool,
+}
+
+/// [`ItemExtras`] of each RSS `<item>`, in document order.
+fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();
     let mut buf = Vec::new();
     let mut in_item = false;
     let mut in_source = false;
-    let mut current: (Option<String>, Option<String>) = (None, None);
+    let mut current = ItemExtras::default();
     loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => match e.local_name().as_ref() {
-                b"item" => {
+        let event = reader.read_event_into(&mut buf);
+        match event {
+            Ok(Event::Start(ref e) | Event::Empty(ref e)) => match e.local_name().as_ref() {
+                b"item" if matches!(event, Ok(Event::Start(_))) => {
                     in_item = true;
-                    current = (None, None);
+                    current = ItemExtras {
+                        permalink_guid: true,
+                        ..ItemExtras::default()
+                    };
+                }
+                b"guid" if in_item => {
+                    current.permalink_guid = e
+                        .try_get_attribute("isPermaLink")
+                        .ok()
+                        .flatten()
+                        .is_none_or(|a| !a.value.trim_ascii().eq_ignore_ascii_case(b"false"));
                 }
                 b"source" if in_item => {
-                    in_source = true;
-                    current.1 = e
+                    in_source = matches!(event, Ok(Event::Start(_)));
+                    current.source_url = e
                         .try_get_attribute("url")
                         .ok()
                         .flatten()
@@ -187,18 +316,18 @@ fn rss_item_sources(body: &[u8]) -> Vec<(Option<String>, Option<String>)> {
             },
             Ok(Event::Text(t)) if in_source => {
                 if let Ok(text) = t.decode() {
-                    let name = current.0.get_or_insert_with(String::new);
+                    let name = current.source_name.get_or_insert_with(String::new);
                     name.push_str(&text);
                 }
             }
             Ok(Event::GeneralRef(r)) if in_source => {
                 if let Ok(name) = r.decode() {
-                    let text = current.0.get_or_insert_with(String::new);
+                    let text = current.source_name.get_or_insert_with(String::new);
                     text.push_str(&decode_entities(&format!("&{name};")));
                 }
             }
             Ok(Event::CData(t)) if in_source => {
-                let name = current.0.get_or_insert_with(String::new);
+                let name = current.source_name.get_or_insert_with(String::new);
                 name.push_str(&String::from_utf8_lossy(&t));
             }
             Ok(Event::End(e)) => match e.local_name().as_ref() {
@@ -292,6 +421,13 @@ pub fn html_to_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         out.push_str(&rest[..lt]);
         let after = &rest[lt..];
+        // As in the HTML tokenizer, only `<` before a letter, `/` or `!`
+        // opens markup; any other is the character itself ("x < y").
+        if !starts_markup(&after[1..]) {
+            out.push('<');
+            rest = &after[1..];
+            continue;
+        }
         let gt = match after.find('>') {
             Some(g) => g,
             None => {
@@ -334,7 +470,9 @@ pub fn html_to_text(html: &str) -> String {
                 | "blockquote"
         ) {
             out.push('\n');
-        } else {
+        } else if matches!(name.as_str(), "img" | "td" | "th" | "hr" | "dd" | "dt") {
+            // Cells and images separate words; phrasing and unknown elements
+            // sit inside them (`H<sub>2</sub>O`).
             out.push(' ');
         }
         rest = &after[gt + 1..];
@@ -349,14 +487,124 @@ pub fn html_to_text(html: &str) -> String {
         .join("\n")
 }
 
-/// Whitespace runs (including pretty-printer indentation) folded to one space.
+fn starts_markup(after_lt: &str) -> bool {
+    match after_lt.as_bytes() {
+        [b'/', c, ..] => c.is_ascii_alphabetic(),
+        [b'!' | b'?', ..] => true,
+        [c, ..] => c.is_ascii_alphabetic(),
+        [] => false,
+    }
+}
+
+/// Phrasing elements, which mark up words rather than separate them.
+fn is_inline(name: &str) -> bool {
+    matches!(
+        name,
+        "a" | "abbr"
+            | "b"
+            | "bdi"
+            | "bdo"
+            | "big"
+            | "cite"
+            | "code"
+            | "del"
+            | "dfn"
+            | "em"
+            | "font"
+            | "i"
+            | "ins"
+            | "kbd"
+            | "mark"
+            | "q"
+            | "s"
+            | "samp"
+            | "small"
+            | "span"
+            | "strike"
+            | "strong"
+            | "sub"
+            | "sup"
+            | "time"
+            | "tt"
+            | "u"
+            | "var"
+    )
+}
+
+/// Plain text of a title: an HTML construct reduced to text, a plain-text
+/// one kept as written ("Use the <br> element"). RSS does not say which its
+/// titles are, so there markup that parses as HTML decides, as in feedparser.
+fn text_construct(t: &feed_rs::model::Text, typed: bool) -> String {
+    let html = if typed {
+        t.content_type.subty().as_str() == "html"
+    } else {
+        looks_like_markup(&t.content)
+    };
+    if html {
+        return html_to_text(&t.content);
+    }
+    let decoded = decode_entities(&t.content);
+    // Escaped twice (`&amp;lt;b&amp;gt;`, or escaped inside CDATA): still markup.
+    if !typed && looks_like_markup(&decoded) {
+        return html_to_text(&decoded);
+    }
+    clean_text(&decoded)
+}
+
+/// An untyped text with an HTML element in it.
+fn looks_like_markup(s: &str) -> bool {
+    s.match_indices('<').any(|(i, _)| {
+        let tag = s[i + 1..].strip_prefix('/').unwrap_or(&s[i + 1..]);
+        let len = tag.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        len > 0
+            && tag[len..].starts_with(['>', ' ', '/'])
+            && html_element(&tag[..len].to_ascii_lowercase())
+    })
+}
+
+fn html_element(name: &str) -> bool {
+    is_inline(name)
+        || matches!(
+            name,
+            "p" | "br"
+                | "div"
+                | "img"
+                | "li"
+                | "ul"
+                | "ol"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "blockquote"
+                | "script"
+                | "style"
+                | "iframe"
+                | "table"
+                | "tr"
+                | "td"
+                | "hr"
+                | "pre"
+        )
+}
+
+/// Whitespace runs (including pretty-printer indentation) folded to one
+/// space; control characters, which no reader can show, removed.
 pub fn clean_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else if !c.is_control() {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
         }
-        out.push_str(word);
     }
     out
 }
@@ -368,59 +616,13 @@ fn clip(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// Named (the whole HTML5 table) and numeric character references decoded;
+/// unknown names are kept as written.
 pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_owned();
     }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp..];
-        // Byte search: a multi-byte character may sit right after the '&'.
-        let semi = after.as_bytes()[..after.len().min(12)]
-            .iter()
-            .position(|&b| b == b';');
-        let decoded = semi.and_then(|semi| {
-            let name = &after[1..semi];
-            let ch = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                "mdash" => Some('—'),
-                "ndash" => Some('–'),
-                "hellip" => Some('…'),
-                "rsquo" => Some('’'),
-                "lsquo" => Some('‘'),
-                "rdquo" => Some('”'),
-                "ldquo" => Some('“'),
-                _ => {
-                    let num = name.strip_prefix('#')?;
-                    let code = match num.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => num.parse().ok()?,
-                    };
-                    char::from_u32(code)
-                }
-            }?;
-            Some((ch, semi))
-        });
-        match decoded {
-            Some((ch, semi)) => {
-                out.push(ch);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &after[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 #[cfg(test)]
@@ -538,5 +740,33 @@ mod tests {
         );
         assert_eq!(html_to_text("plain  text"), "plain text");
         assert_eq!(html_to_text("a < b"), "a < b");
+    }
+
+    #[test]
+    fn html_to_text_keeps_a_less_than_that_opens_no_tag_and_inline_words_together() {
+        assert_eq!(
+            html_to_text("Is x < y? Ask the <<experts>>"),
+            "Is x < y? Ask the <>"
+        );
+        assert_eq!(
+            html_to_text("H<sub>2</sub>O is <b>water</b>"),
+            "H2O is water"
+        );
+    }
+
+    #[test]
+    fn control_characters_other_than_whitespace_are_removed() {
+        assert_eq!(
+            clean_text("Bell\u{7} and\u{1b} escape\tend"),
+            "Bell and escape end"
+        );
+    }
+
+    #[test]
+    fn the_whole_html5_entity_table_is_decoded() {
+        assert_eq!(
+            decode_entities("Caf&eacute; na&iuml;ve &frac12; &hearts; &bogus;"),
+            "Café naïve ½ ♥ &bogus;"
+        );
     }
 }
