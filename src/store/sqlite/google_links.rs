@@ -198,7 +198,7 @@ impl SqliteStore {
             )
             .await?
         };
-        queue_fulltext(&mut tx, &[survivor], &ts(now)).await?;
+        queue_fulltext(&mut tx, &[survivor], Some(&ts(now))).await?;
         tx.commit().await?;
         Ok(survivor)
     }

@@ -116,9 +116,7 @@ pub(super) async fn merge_entries(
                 .map(|(id, _)| id),
         );
     }
-    if let Some(first) = new.first() {
-        queue_fulltext(conn, &fetchable, first.now).await?;
-    }
+    queue_fulltext(conn, &fetchable, None).await?;
 
     // After the insert, so that an article new in this batch also gets what
     // a later entry of it has and it lacks; only articles missing something
@@ -164,12 +162,12 @@ pub(super) async fn merge_entries(
     Ok(created)
 }
 
-/// Queues articles for full text if they have a fetchable publisher URL
-/// and no text yet.
+/// Queues articles for full text if they have a URL to fetch (`url`: the
+/// publisher's article) and no text yet, due at `at`, or when first seen.
 pub(super) async fn queue_fulltext(
     conn: &mut SqliteConnection,
     article_ids: &[i64],
-    now: &str,
+    at: Option<&str>,
 ) -> Result<()> {
     if article_ids.is_empty() {
         return Ok(());
@@ -177,13 +175,14 @@ pub(super) async fn queue_fulltext(
     let ids = serde_json::to_string(article_ids).unwrap_or_else(|_| "[]".into());
     sqlx::query(
         "INSERT INTO fulltext_jobs (article_id, status, next_try_at, created_at, updated_at) \
-         SELECT a.id, 'pending', ?2, ?2, ?2 FROM json_each(?1) AS j CROSS JOIN articles AS a \
+         SELECT a.id, 'pending', COALESCE(?2, a.first_seen_at), COALESCE(?2, a.first_seen_at), \
+           COALESCE(?2, a.first_seen_at) FROM json_each(?1) AS j CROSS JOIN articles AS a \
            ON a.id = j.value \
          WHERE a.url IS NOT NULL AND a.text IS NULL AND COALESCE(a.resolution, '') != 'unresolved' \
          ON CONFLICT (article_id) DO NOTHING",
     )
     .bind(ids)
-    .bind(now)
+    .bind(at)
     .execute(conn)
     .await?;
     Ok(())

@@ -11,7 +11,9 @@ use super::super::keys::key_hash;
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
 use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{GoogleEntry, Hint, LinkStatus};
-use crate::store::identity::{joins_provisionally, link_status, provisional_window_start};
+use crate::store::identity::{
+    joins_provisionally, link_status, provisional_window_start, unresolved_key,
+};
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
 
@@ -224,12 +226,10 @@ async fn known_stories<'a>(
     Ok(stories)
 }
 
-/// Creates the unresolved articles of `new`; their ids in order. Their
-/// identity until the link resolves is `gn:<article id>`: unique and short,
-/// and new keys come last in the `url_key` index (the Google id, ~300 random
-/// bytes, took each new article at a scattered leaf page of it). The ids are
-/// the next free ones, as SQLite would choose them: this connection is the
-/// only writer and holds the transaction.
+/// Creates the unresolved articles of `new`, keyed by
+/// `identity::unresolved_key`; their ids in order. The ids are the next free
+/// ones, as SQLite would choose them: this connection is the only writer and
+/// holds the transaction.
 async fn insert_unresolved(
     conn: &mut SqliteConnection,
     new: &[&GoogleRow<'_>],
@@ -246,17 +246,17 @@ async fn insert_unresolved(
         let sql = format!(
             "INSERT INTO articles (id, url, url_key, title, summary, publisher, publisher_url, authors, \
                published_at, first_seen_at, updated_at, resolution, provisional_key, provisional_hash) \
-             SELECT v.column1, v.column2, 'gn:' || v.column1, v.column3, v.column4, v.column5, v.column6, \
+             SELECT v.column1, v.column2, v.column12, v.column3, v.column4, v.column5, v.column6, \
                v.column7, v.column8, v.column9, v.column9, 'unresolved', v.column10, v.column11 \
              FROM (VALUES {}) AS v WHERE v.column1 IS NOT NULL",
-            placeholders(size, 11)
+            placeholders(size, 12)
         );
         let mut q = sqlx::query(&sql);
-        let mut ids_iter = ids.iter();
-        for r in padded_rows {
+        let ids = ids.iter().copied().map(Some).chain(std::iter::repeat(None));
+        for (r, id) in padded_rows.zip(ids) {
             let e = r.map(|r| r.entry);
             q = q
-                .bind(r.and_then(|_| ids_iter.next()))
+                .bind(id)
                 .bind(e.and_then(|e| e.link.as_deref()))
                 .bind(e.and_then(|e| e.title.as_deref()))
                 .bind(e.and_then(|e| e.summary.as_deref()))
@@ -266,7 +266,8 @@ async fn insert_unresolved(
                 .bind(e.and_then(|e| e.published_at.map(ts)))
                 .bind(r.map(|r| r.now))
                 .bind(r.and_then(|r| r.google.provisional_key.as_deref()))
-                .bind(r.and_then(|r| r.provisional_hash));
+                .bind(r.and_then(|r| r.provisional_hash))
+                .bind(id.map(unresolved_key));
         }
         q.execute(&mut *conn).await?;
     }

@@ -980,3 +980,57 @@ async fn a_google_poll_larger_than_one_statement_chunk_links_each_item_to_its_ow
         n as i64
     );
 }
+
+#[tokio::test]
+async fn an_article_is_queued_for_full_text_once_it_has_a_publisher_url_and_never_before() {
+    let (store, _d) = temp_store().await;
+    let f = feed(&store, "https://f.example/rss").await;
+    let first_seen = Utc::now() - chrono::Duration::minutes(5);
+    let mut decoded = google("d", "GD", None);
+    decoded.url = Some("https://pub.example/decoded".into());
+    decoded.url_key = Some(CanonicalUrl::from_stored("pub.example/decoded".into()));
+    if let Some(g) = decoded.google.as_mut() {
+        g.decoded = true;
+    }
+    let entries = vec![
+        entry("p", "https://pub.example/plain"),
+        decoded,
+        google("u", "GU", None),
+    ];
+    store
+        .record_poll(f, entries, first_seen, update(first_seen))
+        .await
+        .unwrap();
+    let queued = |store: Store| async move {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT a.url, j.next_try_at FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id \
+             WHERE j.status = 'pending' ORDER BY a.url",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    };
+    // The plain and the decoded article, due when first seen; the unresolved
+    // Google article has no publisher URL to fetch yet.
+    let due = ts(first_seen);
+    assert_eq!(
+        queued(store.clone()).await,
+        [
+            ("https://pub.example/decoded".to_owned(), due.clone()),
+            ("https://pub.example/plain".to_owned(), due.clone()),
+        ]
+    );
+    let resolved_at = Utc::now();
+    store
+        .resolve_google_link("GU", "https://pub.example/resolved", resolved_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued(store.clone()).await,
+        [
+            ("https://pub.example/decoded".to_owned(), due.clone()),
+            ("https://pub.example/plain".to_owned(), due),
+            ("https://pub.example/resolved".to_owned(), ts(resolved_at)),
+        ]
+    );
+}
