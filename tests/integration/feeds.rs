@@ -333,6 +333,32 @@ async fn an_atom_entry_with_only_an_updated_date_is_published_then() {
 }
 
 #[tokio::test]
+async fn rss_items_take_dublin_core_and_atom_titles_and_dates_their_own_lack() {
+    let p = poll_xml("dublin_core_items.xml").await;
+    stored(&p, 3);
+    assert_eq!(
+        p.titles(),
+        [
+            "Dublin Core title & date",
+            "RSS title wins",
+            "Published before updated"
+        ]
+    );
+    assert_eq!(
+        p.published,
+        [
+            Some("2004-07-08T23:56:58".to_owned()),
+            Some("2004-07-09T06:00:00".to_owned()),
+            Some("2004-07-10T00:00:00".to_owned())
+        ]
+    );
+    let p = poll_xml("rss091_dublin_core.xml").await;
+    stored(&p, 1);
+    assert_eq!(p.titles(), ["A 0.91 item titled and dated by Dublin Core"]);
+    assert_eq!(p.published, [Some("2004-07-08T23:56:58".to_owned())]);
+}
+
+#[tokio::test]
 async fn a_feed_whose_entries_cannot_be_identified_says_why_none_was_stored() {
     let p = poll_xml("entries_without_identity.xml").await;
     stored(&p, 0);
