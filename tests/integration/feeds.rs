@@ -359,6 +359,24 @@ async fn rss_items_take_dublin_core_and_atom_titles_and_dates_their_own_lack() {
 }
 
 #[tokio::test]
+async fn common_malformed_dates_are_read_and_text_that_is_no_date_gives_none() {
+    let p = poll_xml("malformed_dates.xml").await;
+    stored(&p, 6);
+    let at = |d: &str| Some(d.to_owned());
+    assert_eq!(
+        p.published,
+        [
+            at("2004-07-09T04:56:58"),
+            at("2004-07-08T21:56:58"),
+            at("2004-07-08T23:56:58"),
+            at("2004-07-08T23:56:00"),
+            at("2004-07-01T00:00:00"),
+            None
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_feed_whose_entries_cannot_be_identified_says_why_none_was_stored() {
     let p = poll_xml("entries_without_identity.xml").await;
     stored(&p, 0);
