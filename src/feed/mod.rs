@@ -755,6 +755,24 @@ mod tests {
     }
 
     #[test]
+    fn dublin_core_is_known_by_its_namespace_not_its_prefix() {
+        let xml = br#"<rss version="2.0" xmlns:purl="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+            <item><guid>1</guid><purl:title>Bound to another prefix</purl:title><purl:date>2004-07-08</purl:date></item>
+            <item><guid>2</guid><media:title>A video's title</media:title></item>
+            </channel></rss>"#;
+        let f = parse_feed(xml, &base(), 100).unwrap();
+        assert_eq!(
+            f.entries[0].title.as_deref(),
+            Some("Bound to another prefix")
+        );
+        assert_eq!(
+            f.entries[0].published_at.map(|d| d.to_rfc3339()),
+            Some("2004-07-08T00:00:00+00:00".to_owned())
+        );
+        assert_eq!(f.entries[1].title, None);
+    }
+
+    #[test]
     fn atom_and_json_feed_parse() {
         let atom = br#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
             <entry><id>urn:e1</id><title>E1</title><link href="https://example.com/e1"/><updated>2026-11-01T00:00:00Z</updated>

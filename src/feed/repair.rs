@@ -712,10 +712,26 @@ fn is_date_element(local: &str) -> bool {
 /// A date feed-rs would drop (`2004-07-08 23:56:58`, `Thu, 8 Jul 2004
 /// 23:56 EST`), as RFC 3339 in UTC; one it reads, or none, is left alone.
 fn nonstandard_date(text: &str) -> Option<String> {
-    if super::date::standard(text).is_some() {
+    if rfc822_at_a_glance(text.trim().as_bytes()) || super::date::standard(text).is_some() {
         return None;
     }
     super::date::lenient(text).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// `Thu, 08 Jul 2004 23:56:58 GMT` or `… +0200`, most feeds' dates, which
+/// feed-rs reads or nobody can: known without the cost of parsing them.
+fn rfc822_at_a_glance(b: &[u8]) -> bool {
+    if b.len() != 29 && b.len() != 31 {
+        return false;
+    }
+    let zone = &b[26..];
+    let shape = b[3] == b',' && b[19] == b':' && b[22] == b':';
+    let spaces = [4, 7, 11, 16, 25].iter().all(|&i| b[i] == b' ');
+    let zone_ok = zone == b"GMT"
+        || (zone.len() == 5
+            && matches!(zone[0], b'+' | b'-')
+            && zone[1..].iter().all(u8::is_ascii_digit));
+    shape && spaces && zone_ok
 }
 
 /// End of a `<!DOCTYPE …>`, whose internal subset may hold `>`.
