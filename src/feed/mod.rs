@@ -387,7 +387,8 @@ fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
             Event::End(e) => {
                 let local = e.local_name();
                 if let Some((what, _)) = capture.take_if(|(_, n)| n == local.as_ref()) {
-                    let value = Some(std::mem::take(&mut text));
+                    // An empty element must not hide a later one (`atom:updated`).
+                    let value = Some(std::mem::take(&mut text)).filter(|t| !t.trim().is_empty());
                     let slot = match what {
                         Capture::Source => &mut current.source_name,
                         Capture::DcTitle => &mut current.dc_title,
@@ -755,10 +756,10 @@ mod tests {
     }
 
     #[test]
-    fn dublin_core_is_known_by_its_namespace_not_its_prefix() {
-        let xml = br#"<rss version="2.0" xmlns:purl="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+    fn dublin_core_is_known_by_its_namespace_not_its_prefix_and_an_empty_date_hides_none() {
+        let xml = br#"<rss version="2.0" xmlns:purl="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>T</title>
             <item><guid>1</guid><purl:title>Bound to another prefix</purl:title><purl:date>2004-07-08</purl:date></item>
-            <item><guid>2</guid><media:title>A video's title</media:title></item>
+            <item><guid>2</guid><media:title>A video's title</media:title><purl:date> </purl:date><atom:updated>2004-07-09T00:00:00Z</atom:updated></item>
             </channel></rss>"#;
         let f = parse_feed(xml, &base(), 100).unwrap();
         assert_eq!(
@@ -770,6 +771,10 @@ mod tests {
             Some("2004-07-08T00:00:00+00:00".to_owned())
         );
         assert_eq!(f.entries[1].title, None);
+        assert_eq!(
+            f.entries[1].published_at.map(|d| d.to_rfc3339()),
+            Some("2004-07-09T00:00:00+00:00".to_owned())
+        );
     }
 
     #[test]
