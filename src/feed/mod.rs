@@ -9,6 +9,7 @@
 //! `isPermaLink`.
 
 mod charset;
+mod date;
 mod json;
 mod repair;
 
@@ -248,11 +249,16 @@ fn convert_entry(
         link,
         title: e
             .title
-            .map(|t| clip(&text_construct(&t, typed), MAX_TITLE_CHARS))
+            .map(|t| text_construct(&t, typed))
+            .or_else(|| extra.dc_title.as_deref().map(untyped_text))
+            .map(|t| clip(&t, MAX_TITLE_CHARS))
             .filter(|t| !t.is_empty()),
         summary,
         summary_html: summary_html.map(|s| clip(&s, MAX_SUMMARY_CHARS * 4)),
-        published_at: e.published.or(e.updated),
+        published_at: e
+            .published
+            .or(e.updated)
+            .or_else(|| extra.date.as_deref().and_then(date::parse)),
         authors: e
             .authors
             .into_iter()
@@ -276,6 +282,31 @@ struct ItemExtras {
     source_url: Option<String>,
     /// The `<guid>` may be the article URL: `isPermaLink` is absent or true.
     permalink_guid: bool,
+    /// `<dc:title>`, for items without a `<title>`.
+    dc_title: Option<String>,
+    /// `<dc:date>` (which feed-rs reads only in RSS 1.0 and 2.0) or
+    /// `<atom:published>`, else `<atom:updated>`.
+    date: Option<String>,
+}
+
+/// The namespaces of the item children newsd reads besides RSS's own.
+#[derive(Clone, Copy, PartialEq)]
+enum Ns {
+    DublinCore,
+    Atom,
+    /// None, RSS's, or one newsd does not read.
+    Other,
+}
+
+/// The item child whose text is being read.
+#[derive(Clone, Copy, PartialEq)]
+enum Capture {
+    Source,
+    DcTitle,
+    /// A publication date.
+    Date,
+    /// `atom:updated`, which a publication date replaces.
+    Updated,
 }
 
 /// [`ItemExtras`] of each RSS `<item>`, in document order.
@@ -283,67 +314,120 @@ fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();
     let mut buf = Vec::new();
+    // Prefixes the root binds, where feeds declare their namespaces: resolving
+    // each element's namespace (`NsReader`) costs 5 % of the whole parse.
+    let mut prefixes: Option<Vec<(Vec<u8>, Ns)>> = None;
     let mut in_item = false;
-    let mut in_source = false;
+    // What is being read and the local name that ends it.
+    let mut capture: Option<(Capture, Vec<u8>)> = None;
+    let mut text = String::new();
+    let mut updated = None;
     let mut current = ItemExtras::default();
-    loop {
-        let event = reader.read_event_into(&mut buf);
+    while let Ok(event) = reader.read_event_into(&mut buf) {
+        let start = matches!(event, Event::Start(_));
         match event {
-            Ok(Event::Start(ref e) | Event::Empty(ref e)) => match e.local_name().as_ref() {
-                b"item" if matches!(event, Ok(Event::Start(_))) => {
-                    in_item = true;
-                    current = ItemExtras {
-                        permalink_guid: true,
-                        ..ItemExtras::default()
-                    };
-                }
-                b"guid" if in_item => {
-                    current.permalink_guid = e
-                        .try_get_attribute("isPermaLink")
-                        .ok()
-                        .flatten()
-                        .is_none_or(|a| !a.value.trim_ascii().eq_ignore_ascii_case(b"false"));
-                }
-                b"source" if in_item => {
-                    in_source = matches!(event, Ok(Event::Start(_)));
-                    current.source_url = e
-                        .try_get_attribute("url")
-                        .ok()
-                        .flatten()
-                        .map(|a| decode_entities(String::from_utf8_lossy(&a.value).trim()));
-                }
-                _ => {}
-            },
-            Ok(Event::Text(t)) if in_source => {
-                if let Ok(text) = t.decode() {
-                    let name = current.source_name.get_or_insert_with(String::new);
-                    name.push_str(&text);
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let bound = prefixes.get_or_insert_with(|| root_prefixes(e));
+                let ns = e.name().prefix().map_or(Ns::Other, |p| {
+                    bound
+                        .iter()
+                        .find(|(name, _)| name.as_slice() == p.as_ref())
+                        .map_or(Ns::Other, |&(_, ns)| ns)
+                });
+                let local = e.local_name();
+                let what = match (ns, local.as_ref()) {
+                    (_, b"item") if start => {
+                        in_item = true;
+                        updated = None;
+                        current = ItemExtras {
+                            permalink_guid: true,
+                            ..ItemExtras::default()
+                        };
+                        None
+                    }
+                    _ if !in_item || capture.is_some() => None,
+                    (Ns::Other, b"guid") => {
+                        current.permalink_guid = e
+                            .try_get_attribute("isPermaLink")
+                            .ok()
+                            .flatten()
+                            .is_none_or(|a| !a.value.trim_ascii().eq_ignore_ascii_case(b"false"));
+                        None
+                    }
+                    (Ns::Other, b"source") => {
+                        current.source_url = e
+                            .try_get_attribute("url")
+                            .ok()
+                            .flatten()
+                            .map(|a| decode_entities(String::from_utf8_lossy(&a.value).trim()));
+                        Some(Capture::Source)
+                    }
+                    (Ns::DublinCore, b"title") => Some(Capture::DcTitle),
+                    (Ns::DublinCore, b"date") | (Ns::Atom, b"published") => Some(Capture::Date),
+                    (Ns::Atom, b"updated") => Some(Capture::Updated),
+                    _ => None,
+                };
+                if let Some(w) = what.filter(|_| start) {
+                    capture = Some((w, local.as_ref().to_vec()));
                 }
             }
-            Ok(Event::GeneralRef(r)) if in_source => {
+            Event::Text(t) if capture.is_some() => {
+                if let Ok(t) = t.decode() {
+                    text.push_str(&t);
+                }
+            }
+            Event::GeneralRef(r) if capture.is_some() => {
                 if let Ok(name) = r.decode() {
-                    let text = current.source_name.get_or_insert_with(String::new);
                     text.push_str(&decode_entities(&format!("&{name};")));
                 }
             }
-            Ok(Event::CData(t)) if in_source => {
-                let name = current.source_name.get_or_insert_with(String::new);
-                name.push_str(&String::from_utf8_lossy(&t));
+            Event::CData(t) if capture.is_some() => {
+                text.push_str(&String::from_utf8_lossy(&t));
             }
-            Ok(Event::End(e)) => match e.local_name().as_ref() {
-                b"source" => in_source = false,
-                b"item" if in_item => {
+            Event::End(e) => {
+                let local = e.local_name();
+                if let Some((what, _)) = capture.take_if(|(_, n)| n == local.as_ref()) {
+                    // An empty element must not hide a later one (`atom:updated`).
+                    let value = Some(std::mem::take(&mut text)).filter(|t| !t.trim().is_empty());
+                    let slot = match what {
+                        Capture::Source => &mut current.source_name,
+                        Capture::DcTitle => &mut current.dc_title,
+                        Capture::Date => &mut current.date,
+                        Capture::Updated => &mut updated,
+                    };
+                    if slot.is_none() {
+                        *slot = value;
+                    }
+                } else if local.as_ref() == b"item" && in_item {
                     in_item = false;
+                    capture = None;
+                    text.clear();
+                    current.date = current.date.take().or(updated.take());
                     out.push(std::mem::take(&mut current));
                 }
-                _ => {}
-            },
-            Ok(Event::Eof) | Err(_) => break,
+            }
+            Event::Eof => break,
             _ => {}
         }
         buf.clear();
     }
     out
+}
+
+/// The Dublin Core and Atom prefixes an element declares.
+fn root_prefixes(e: &quick_xml::events::BytesStart<'_>) -> Vec<(Vec<u8>, Ns)> {
+    e.attributes()
+        .flatten()
+        .filter_map(|a| {
+            let prefix = a.key.as_ref().strip_prefix(b"xmlns:")?;
+            let ns = match a.value.trim_ascii() {
+                b"http://purl.org/dc/elements/1.1/" => Ns::DublinCore,
+                b"http://www.w3.org/2005/Atom" => Ns::Atom,
+                _ => return None,
+            };
+            Some((prefix.to_vec(), ns))
+        })
+        .collect()
 }
 
 fn looks_like_html(body: &[u8]) -> bool {
@@ -535,17 +619,22 @@ fn is_inline(name: &str) -> bool {
 /// one kept as written ("Use the <br> element"). RSS does not say which its
 /// titles are, so there markup that parses as HTML decides, as in feedparser.
 fn text_construct(t: &feed_rs::model::Text, typed: bool) -> String {
-    let html = if typed {
-        t.content_type.subty().as_str() == "html"
-    } else {
-        looks_like_markup(&t.content)
-    };
-    if html {
+    if !typed {
+        return untyped_text(&t.content);
+    }
+    if t.content_type.subty().as_str() == "html" {
         return html_to_text(&t.content);
     }
-    let decoded = decode_entities(&t.content);
+    clean_text(&decode_entities(&t.content))
+}
+
+fn untyped_text(s: &str) -> String {
+    if looks_like_markup(s) {
+        return html_to_text(s);
+    }
+    let decoded = decode_entities(s);
     // Escaped twice (`&amp;lt;b&amp;gt;`, or escaped inside CDATA): still markup.
-    if !typed && looks_like_markup(&decoded) {
+    if looks_like_markup(&decoded) {
         return html_to_text(&decoded);
     }
     clean_text(&decoded)
@@ -664,6 +753,28 @@ mod tests {
             Some("https://www.reuters.com")
         );
         assert_eq!(f.entries[1].source_name, None);
+    }
+
+    #[test]
+    fn dublin_core_is_known_by_its_namespace_not_its_prefix_and_an_empty_date_hides_none() {
+        let xml = br#"<rss version="2.0" xmlns:purl="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>T</title>
+            <item><guid>1</guid><purl:title>Bound to another prefix</purl:title><purl:date>2004-07-08</purl:date></item>
+            <item><guid>2</guid><media:title>A video's title</media:title><purl:date> </purl:date><atom:updated>2004-07-09T00:00:00Z</atom:updated></item>
+            </channel></rss>"#;
+        let f = parse_feed(xml, &base(), 100).unwrap();
+        assert_eq!(
+            f.entries[0].title.as_deref(),
+            Some("Bound to another prefix")
+        );
+        assert_eq!(
+            f.entries[0].published_at.map(|d| d.to_rfc3339()),
+            Some("2004-07-08T00:00:00+00:00".to_owned())
+        );
+        assert_eq!(f.entries[1].title, None);
+        assert_eq!(
+            f.entries[1].published_at.map(|d| d.to_rfc3339()),
+            Some("2004-07-09T00:00:00+00:00".to_owned())
+        );
     }
 
     #[test]

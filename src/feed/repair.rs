@@ -568,7 +568,7 @@ impl Repairer<'_> {
         let replaced = if base64 {
             decode_base64(text)
         } else {
-            zoneless_date(text)
+            nonstandard_date(text)
         };
         match replaced {
             Some(t) => {
@@ -709,31 +709,29 @@ fn is_date_element(local: &str) -> bool {
     )
 }
 
-/// A date and time without a zone (`2004-07-08 23:56:58`), which feed-rs
-/// drops, as RFC 3339 in UTC: the zone most such feeds mean, and a date
-/// rather than none. A date alone or anything else is left to feed-rs.
-fn zoneless_date(text: &str) -> Option<String> {
-    const FORMATS: [&str; 4] = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ];
-    let text = text.trim();
-    // Most dates are RFC 822 or carry a zone: known at a glance, not parsed here.
-    let b = text.as_bytes();
-    let iso_like = b.len() >= 16 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-';
-    if !iso_like || text.ends_with('Z') || b[16..].iter().any(|&c| c == b'+' || c == b'-') {
+/// A date feed-rs would drop (`2004-07-08 23:56:58`, `Thu, 8 Jul 2004
+/// 23:56 EST`), as RFC 3339 in UTC; one it reads, or none, is left alone.
+fn nonstandard_date(text: &str) -> Option<String> {
+    if rfc822_at_a_glance(text.trim().as_bytes()) || super::date::standard(text).is_some() {
         return None;
     }
-    FORMATS.iter().find_map(|f| {
-        chrono::NaiveDateTime::parse_from_str(text, f)
-            .ok()
-            .map(|t| {
-                t.and_utc()
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-            })
-    })
+    super::date::lenient(text).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// `Thu, 08 Jul 2004 23:56:58 GMT` or `… +0200`, most feeds' dates, which
+/// feed-rs reads or nobody can: known without the cost of parsing them.
+fn rfc822_at_a_glance(b: &[u8]) -> bool {
+    if b.len() != 29 && b.len() != 31 {
+        return false;
+    }
+    let zone = &b[26..];
+    let shape = b[3] == b',' && b[19] == b':' && b[22] == b':';
+    let spaces = [4, 7, 11, 16, 25].iter().all(|&i| b[i] == b' ');
+    let zone_ok = zone == b"GMT"
+        || (zone.len() == 5
+            && matches!(zone[0], b'+' | b'-')
+            && zone[1..].iter().all(u8::is_ascii_digit));
+    shape && spaces && zone_ok
 }
 
 /// End of a `<!DOCTYPE …>`, whose internal subset may hold `>`.

@@ -15,6 +15,8 @@ struct Polled {
     last_error: Option<String>,
     /// `(title, url)` of every stored article, in insertion order.
     articles: Vec<(Option<String>, Option<String>)>,
+    /// `published_at` of every stored article, in insertion order, to the second.
+    published: Vec<Option<String>>,
 }
 
 impl Polled {
@@ -60,12 +62,21 @@ async fn poll(name: &str, content_type: &str) -> Polled {
         .fetch_all(pool)
         .await
         .unwrap();
+    let published: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT published_at FROM articles ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
     Polled {
         status,
         feed_title,
         last_status,
         last_error,
         articles,
+        published: published
+            .into_iter()
+            .map(|d| d.map(|d| d.chars().take(19).collect()))
+            .collect(),
     }
 }
 
@@ -303,6 +314,63 @@ async fn dates_without_a_zone_are_stored_as_utc_and_no_date_is_invented() {
         [
             Some("2004-07-08T23:56:58"),
             Some("2004-07-09T08:00:00"),
+            None
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_atom_entry_with_only_an_updated_date_is_published_then() {
+    let p = poll_xml("atom_updated_only.xml").await;
+    stored(&p, 2);
+    assert_eq!(
+        p.published,
+        [
+            Some("2026-11-01T06:30:00".to_owned()),
+            Some("2026-10-31T12:00:00".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rss_items_take_dublin_core_and_atom_titles_and_dates_their_own_lack() {
+    let p = poll_xml("dublin_core_items.xml").await;
+    stored(&p, 3);
+    assert_eq!(
+        p.titles(),
+        [
+            "Dublin Core title & date",
+            "RSS title wins",
+            "Published before updated"
+        ]
+    );
+    assert_eq!(
+        p.published,
+        [
+            Some("2004-07-08T23:56:58".to_owned()),
+            Some("2004-07-09T06:00:00".to_owned()),
+            Some("2004-07-10T00:00:00".to_owned())
+        ]
+    );
+    let p = poll_xml("rss091_dublin_core.xml").await;
+    stored(&p, 1);
+    assert_eq!(p.titles(), ["A 0.91 item titled and dated by Dublin Core"]);
+    assert_eq!(p.published, [Some("2004-07-08T23:56:58".to_owned())]);
+}
+
+#[tokio::test]
+async fn common_malformed_dates_are_read_and_text_that_is_no_date_gives_none() {
+    let p = poll_xml("malformed_dates.xml").await;
+    stored(&p, 6);
+    let at = |d: &str| Some(d.to_owned());
+    assert_eq!(
+        p.published,
+        [
+            at("2004-07-09T04:56:58"),
+            at("2004-07-08T21:56:58"),
+            at("2004-07-08T23:56:58"),
+            at("2004-07-08T23:56:00"),
+            at("2004-07-01T00:00:00"),
             None
         ]
     );
