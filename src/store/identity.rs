@@ -41,7 +41,8 @@
 //! [`link_names_id`].
 //!
 //! **Full text.** An article is queued for its full text when it first has
-//! a fetchable publisher URL: stored with one, or resolved to one.
+//! a URL of the publisher's article to fetch (`articles.url`, not the
+//! `publisher_url` of its site): stored with one, or resolved to one.
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -2,7 +2,7 @@
 //! `store::identity`): the one merge of entries into articles by identity,
 //! the merge of two articles when one takes the other's identity, the split
 //! of a Google link whose provisional merge turned out wrong, and the
-//! full-text queueing that follows an article's publisher URL. Nothing else
+//! full-text queueing that follows an article's URL to fetch. Nothing else
 //! in the engine creates, merges or splits articles (the ingest path's
 //! unresolved Google articles excepted: they have no identity yet).
 
@@ -49,7 +49,7 @@ pub(super) struct EntryArticle<'a> {
 /// trips took most of the writer's time): an article already holding a
 /// row's `url_key` keeps what it has and gets what it lacks; otherwise a
 /// new article, created by the first row with that key. Returns, per row,
-/// whether it created its article. New articles with a publisher URL are
+/// whether it created its article. New articles with a URL to fetch are
 /// queued for full text.
 pub(super) async fn merge_entries(
     conn: &mut SqliteConnection,
@@ -81,7 +81,7 @@ pub(super) async fn merge_entries(
     let new: Vec<&EntryArticle<'_>> = new.into_iter().map(|(r, _)| *r).collect();
     let seen_before: Vec<&EntryArticle<'_>> = seen_before.into_iter().map(|(r, _)| *r).collect();
 
-    let mut fetchable = Vec::new();
+    let mut inserted = Vec::with_capacity(new.len());
     for chunk in new.chunks(CHUNK_ROWS) {
         let (size, padded_rows) = padded(chunk);
         // No ON CONFLICT: every identity here is new (checked above, within
@@ -91,10 +91,10 @@ pub(super) async fn merge_entries(
                publisher, publisher_url, authors, published_at) \
              SELECT v.column1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
                v.column7, v.column8, v.column9 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL \
-             RETURNING id, url IS NOT NULL",
+             RETURNING id",
             placeholders(size, 9)
         );
-        let mut q = sqlx::query_as::<_, (i64, bool)>(&sql);
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
         for r in padded_rows {
             let r = r.copied();
             q = q
@@ -108,15 +108,10 @@ pub(super) async fn merge_entries(
                 .bind(r.map(|r| &r.authors))
                 .bind(r.and_then(|r| r.published_at.as_deref()));
         }
-        let inserted = q.fetch_all(&mut *conn).await?;
-        fetchable.extend(
-            inserted
-                .into_iter()
-                .filter(|&(_, url)| url)
-                .map(|(id, _)| id),
-        );
+        inserted.extend(q.fetch_all(&mut *conn).await?);
     }
-    queue_fulltext(conn, &fetchable, None).await?;
+    // Those without a URL to fetch are passed over there.
+    queue_fulltext(conn, &inserted, None).await?;
 
     // After the insert, so that an article new in this batch also gets what
     // a later entry of it has and it lacks; only articles missing something
