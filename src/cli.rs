@@ -13,8 +13,8 @@ use crate::api::{self, Access, ApiState};
 use crate::app::{App, PollStatus};
 use crate::config::{HumanDuration, Settings};
 use crate::domain::FeedUrl;
-use crate::lock::WriterLock;
 use crate::resolver::Resolution;
+use crate::store::WriterLock;
 use crate::store::{NewFeed, SearchQuery, SearchText, Store};
 use crate::telemetry::LogFormat;
 
@@ -240,7 +240,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     s.articles_with_text,
                     s.feed_items,
                     s.database_bytes,
-                    store.path().display()
+                    store.location()
                 );
                 println!(
                     "google links: {} pending ({} with signature), {} resolved, {} decoded offline, {} joined, {} failed",
@@ -383,8 +383,7 @@ async fn prune(settings: Settings, dry_run: bool) -> anyhow::Result<()> {
 }
 
 async fn open_writer(settings: Settings) -> anyhow::Result<(App, WriterLock)> {
-    let path = crate::store::db_path(&settings.database.url)?;
-    let lock = WriterLock::acquire(&path)?;
+    let lock = crate::store::lock_writer(&settings.database.url).await?;
     let app = App::build(settings).await?;
     app.sync_config_feeds(Utc::now()).await?;
     Ok((app, lock))

@@ -53,6 +53,12 @@ pub enum StoreError {
     LaneStopped(String),
     #[error("the database is open read-only; {0} needs a writer")]
     ReadOnly(&'static str),
+    #[error("{0} is not supported by this database engine")]
+    Unsupported(String),
+    #[error("another newsd writer (`newsd run` or `newsd poll --once`) is already using {db}; only one may write at a time")]
+    WriterBusy { db: String },
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

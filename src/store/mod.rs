@@ -8,9 +8,10 @@
 //! only where a method says so). The dedupe rules have one home,
 //! [`identity`]; each engine applies them with its own statements.
 //!
-//! Each engine is a module implementing the same methods: today
-//! `sqlite` (one file, WAL, one writer thread), chosen by the scheme of
-//! `database.url`. `Store` holds an enum over the engines rather than a
+//! Each engine is a module implementing the same methods: `sqlite` (one
+//! file, WAL, one writer thread; the default) and `postgres` (a server
+//! database, for archives that outgrow one machine), chosen by the scheme
+//! of `database.url`. `Store` holds an enum over the engines rather than a
 //! `dyn` trait object: the methods are async, and an enum keeps them plain
 //! `async fn`s (no boxed futures or `async_trait`) with static dispatch,
 //! while a `match` in each forwarding method makes the compiler name every
@@ -28,6 +29,7 @@ pub mod fulltext_queue;
 pub mod google_links;
 pub mod identity;
 pub mod ingest;
+mod postgres;
 pub mod query;
 pub mod retention;
 mod sqlite;
@@ -53,6 +55,7 @@ pub use self::google_links::{
     Budget, GoogleEntry, GoogleQueueStats, Hint, LinkStatus, PendingLink,
 };
 pub use self::ingest::{NewEntry, PollStored};
+pub use self::postgres::{redacted as redacted_url, MIGRATOR as POSTGRES_MIGRATOR};
 pub use self::query::{
     ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
     ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder, SearchQuery, SearchText, SeenKey,
@@ -64,6 +67,7 @@ pub use self::stats::Stats;
 pub use self::stories::{ClusterReport, StoryItem};
 pub use self::time::{parse_ts, ts};
 
+use self::postgres::PostgresStore;
 use self::sqlite::SqliteStore;
 
 /// The archive, on whichever engine `database.url` names.
@@ -75,6 +79,7 @@ pub struct Store {
 #[derive(Debug, Clone)]
 enum Engine {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 /// Runs a call on the store's engine: every engine implements the same
@@ -83,68 +88,147 @@ macro_rules! on_engine {
     ($self:ident, $e:ident => $call:expr) => {
         match &$self.engine {
             Engine::Sqlite($e) => $call,
+            Engine::Postgres($e) => $call,
         }
     };
 }
 
+/// The engines a `database.url` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Sqlite,
+    Postgres,
+}
+
 /// Which engine a database URL names, or why none does.
-fn engine_of(url: &str) -> Result<&'static str> {
+pub fn engine_of(url: &str) -> Result<EngineKind> {
+    if postgres::is_postgres_url(url) {
+        return Ok(EngineKind::Postgres);
+    }
     match url.split_once(':').map(|(scheme, _)| scheme) {
-        Some("sqlite") => Ok("sqlite"),
+        Some("sqlite") => Ok(EngineKind::Sqlite),
         _ => Err(StoreError::Url {
-            url: url.to_owned(),
-            reason: "must start with sqlite:".into(),
+            url: redacted(url),
+            reason: "must start with sqlite:, postgres:// or postgresql://".into(),
         }),
     }
 }
 
-/// The file the archive at `url` lives in; the single-writer lock sits
-/// beside it.
-pub fn db_path(url: &str) -> Result<std::path::PathBuf> {
-    engine_of(url)?;
-    sqlite::db_path(url)
+/// `url` as messages show it: any password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    if postgres::is_postgres_url(url) {
+        postgres::redacted(url)
+    } else {
+        url.to_owned()
+    }
+}
+
+/// The single-writer lock of an archive: held for as long as this value
+/// lives, released by the OS or the server when the process dies.
+#[derive(Debug)]
+pub enum WriterLock {
+    /// An exclusive `flock` on a file beside the SQLite database.
+    File(crate::lock::WriterLock),
+    /// A session advisory lock on a connection of its own.
+    Postgres(postgres::PgWriterLock),
+}
+
+/// Takes the single-writer lock of the archive at `url`, or says who holds
+/// it: only one `newsd run` or `poll --once` may write at a time.
+pub async fn lock_writer(url: &str) -> Result<WriterLock> {
+    match engine_of(url)? {
+        EngineKind::Sqlite => {
+            let path = sqlite::db_path(url)?;
+            Ok(WriterLock::File(crate::lock::WriterLock::acquire(&path)?))
+        }
+        EngineKind::Postgres => match postgres::lock_writer(url).await? {
+            Some(lock) => Ok(WriterLock::Postgres(lock)),
+            None => Err(StoreError::WriterBusy {
+                db: postgres::redacted(url),
+            }),
+        },
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) and migrates the database: for writers.
     pub async fn open(url: &str, busy_timeout: Duration) -> Result<Self> {
-        engine_of(url)?;
-        let engine = Engine::Sqlite(SqliteStore::open(url, busy_timeout).await?);
+        let engine = match engine_of(url)? {
+            EngineKind::Sqlite => Engine::Sqlite(SqliteStore::open(url, busy_timeout).await?),
+            EngineKind::Postgres => Engine::Postgres(PostgresStore::open(url, busy_timeout).await?),
+        };
         Ok(Store { engine })
     }
 
     /// Opens an existing database without migrating or writing: for readers.
     /// Refuses a database at another schema version.
     pub async fn open_read_only(url: &str, busy_timeout: Duration) -> Result<Self> {
-        engine_of(url)?;
-        let engine = Engine::Sqlite(SqliteStore::open_read_only(url, busy_timeout).await?);
+        let engine = match engine_of(url)? {
+            EngineKind::Sqlite => {
+                Engine::Sqlite(SqliteStore::open_read_only(url, busy_timeout).await?)
+            }
+            EngineKind::Postgres => {
+                Engine::Postgres(PostgresStore::open_read_only(url, busy_timeout).await?)
+            }
+        };
         Ok(Store { engine })
     }
 
-    /// Where the archive lives, for messages and size accounting.
-    pub fn path(&self) -> &Path {
-        on_engine!(self, e => e.path())
+    pub fn engine(&self) -> EngineKind {
+        match &self.engine {
+            Engine::Sqlite(_) => EngineKind::Sqlite,
+            Engine::Postgres(_) => EngineKind::Postgres,
+        }
+    }
+
+    /// Where the archive lives, for messages: a file path, or a server URL
+    /// without its password.
+    pub fn location(&self) -> String {
+        match &self.engine {
+            Engine::Sqlite(e) => e.path().display().to_string(),
+            Engine::Postgres(e) => e.location().to_owned(),
+        }
     }
 
     /// Test hook: caps the database at its current size plus `extra_pages`,
     /// or lifts the cap (`None`), to simulate a full disk. The daemon never
-    /// calls it.
+    /// calls it. SQLite only.
     #[doc(hidden)]
     pub async fn set_page_limit(&self, extra_pages: Option<i64>) -> Result<()> {
-        on_engine!(self, e => e.set_page_limit(extra_pages).await)
+        match &self.engine {
+            Engine::Sqlite(e) => e.set_page_limit(extra_pages).await,
+            Engine::Postgres(_) => Err(StoreError::Unsupported(
+                "a page limit (a test hook of the SQLite engine)".into(),
+            )),
+        }
     }
 
     /// The SQLite engine's reader pool, for tests that look at rows
-    /// directly.
+    /// directly; `None` on another engine.
     #[cfg(any(test, feature = "test-support"))]
     pub fn pool(&self) -> &sqlx::SqlitePool {
-        on_engine!(self, e => e.pool())
+        match &self.engine {
+            Engine::Sqlite(e) => e.pool(),
+            Engine::Postgres(_) => panic!("Store::pool is the SQLite engine's; use pg_pool"),
+        }
+    }
+
+    /// The PostgreSQL engine's pool, for tests that look at rows directly.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.engine {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(e) => Some(e.pool()),
+        }
     }
 
     /// The SQLite engine itself, for the engine's own tests.
     #[cfg(test)]
     fn sqlite(&self) -> &SqliteStore {
-        on_engine!(self, e => e)
+        match &self.engine {
+            Engine::Sqlite(e) => e,
+            Engine::Postgres(_) => panic!("a SQLite engine test ran on PostgreSQL"),
+        }
     }
 
     // ---- Upkeep and operations

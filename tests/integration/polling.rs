@@ -597,7 +597,7 @@ async fn two_feeds_behind_a_held_write_lock(
     )
     .await;
     let mut lock = SqliteConnectOptions::new()
-        .filename(t.app.store().path())
+        .filename(t.app.store().location())
         .connect()
         .await
         .expect("second connection");

@@ -10,13 +10,13 @@ async fn limit_pages(store: &Store, extra: Option<i64>) {
 async fn the_wal_is_copied_in_the_background_and_starts_over_between_bursts_of_writing() {
     let (store, _d) = temp_store().await;
     let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let wal = PathBuf::from(format!("{}-wal", store.path().display()));
+    let wal = PathBuf::from(format!("{}-wal", store.sqlite().path().display()));
     // Four bursts of ~3 MiB of WAL each: far below the writer's own
     // threshold (~200 MiB), so only the background checkpointer copies
     // them, and only its copying lets the WAL start over.
     let mut first_burst = None;
     for burst in 0..4 {
-        let before = size(store.path());
+        let before = size(store.sqlite().path());
         let mut tx = store.sqlite().begin_write().await.unwrap();
         for i in 0..500 {
             sqlx::query(
@@ -31,11 +31,11 @@ async fn the_wal_is_copied_in_the_background_and_starts_over_between_bursts_of_w
         }
         tx.commit().await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while size(store.path()) < before + 1_000_000 {
+        while size(store.sqlite().path()) < before + 1_000_000 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "burst {burst}: the database file stayed at {} bytes",
-                size(store.path())
+                size(store.sqlite().path())
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
