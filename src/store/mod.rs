@@ -22,6 +22,8 @@
 //! stored), `testing` (fresh stores for tests, every engine from one
 //! place).
 
+#[cfg(test)]
+mod conformance;
 pub mod error;
 pub mod export;
 pub mod feeds;

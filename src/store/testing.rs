@@ -196,3 +196,36 @@ pub(crate) async fn temp_sqlite() -> (super::sqlite::SqliteStore, tempfile::Temp
     let (store, dir) = temp_store().await;
     (store.sqlite().clone(), dir)
 }
+
+/// The one `BIGINT` a bind-less query returns, on either engine: for tests
+/// that check rows the API does not show (write the SQL so both engines
+/// read it, e.g. `SELECT COUNT(*) FROM feed_items WHERE …`).
+pub async fn scalar_i64(store: &Store, sql: &str) -> i64 {
+    match store.pg_pool() {
+        Some(pool) => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await,
+        None => {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(store.pool())
+                .await
+        }
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The first column (text or NULL) of every row a bind-less query returns,
+/// on either engine.
+pub async fn strings(store: &Store, sql: &str) -> Vec<Option<String>> {
+    match store.pg_pool() {
+        Some(pool) => {
+            sqlx::query_scalar::<_, Option<String>>(sql)
+                .fetch_all(pool)
+                .await
+        }
+        None => {
+            sqlx::query_scalar::<_, Option<String>>(sql)
+                .fetch_all(store.pool())
+                .await
+        }
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}

@@ -1,0 +1,1 @@
+//! Conformance: the export role on every engine.

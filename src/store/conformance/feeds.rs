@@ -1,0 +1,1 @@
+//! Conformance: the feeds role on every engine.

@@ -1,0 +1,1 @@
+//! Conformance: the fulltext_queue role on every engine.

@@ -1,0 +1,1 @@
+//! Conformance: the google_links role on every engine.

@@ -1,0 +1,1 @@
+//! Conformance: the ingest role on every engine.

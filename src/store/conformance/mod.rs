@@ -1,0 +1,13 @@
+//! The store conformance suite: every test here runs on every engine
+//! (`store_test!`), through the engine-neutral `Store` API (and, for rows
+//! the API does not show, portable SQL through `store::testing`). Tests of
+//! one engine's own machinery stay beside that engine.
+
+mod export;
+mod feeds;
+mod fulltext_queue;
+mod google_links;
+mod ingest;
+mod query;
+mod retention;
+mod stories;

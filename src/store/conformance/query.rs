@@ -1,0 +1,1 @@
+//! Conformance: the query role on every engine.

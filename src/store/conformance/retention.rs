@@ -1,0 +1,1 @@
+//! Conformance: the retention role on every engine.

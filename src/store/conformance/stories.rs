@@ -1,0 +1,1 @@
+//! Conformance: the stories role on every engine.
