@@ -7,6 +7,9 @@
 #   SHAPE=google bench/ingest.sh    # feeds shaped like Google News search feeds
 #   PY_MODES=minimal bench/ingest.sh  # only the minimal Python script (default: both,
 #                                     # "minimal same-work"; see bench/feedparser_baseline.py)
+#   POSTGRES_URL=postgres://newsd:newsd@127.0.0.1/postgres bench/ingest.sh
+#                                   # newsd on PostgreSQL too, in the same run: a fresh
+#                                   # database newsd_bench on that server for each size
 #
 # Rounds per size (RUST_ROUNDS_<N>, PY_ROUNDS_<N>) are chosen so that each run
 # lasts >= ~10 s on a 2-core machine; override them through the environment.
@@ -45,6 +48,14 @@ for n in $SIZES; do
     echo "== newsd: $n feeds x $rust_rounds rounds" >&2
     "$BIN" --feeds "$n" --rounds "$rust_rounds" --concurrency "$CONCURRENCY" --shape "$SHAPE" --json "${extra[@]}" \
         >"$OUT/rust-$n.json" || echo "newsd run failed its correctness check (see above)" >&2
+    if [ -n "${POSTGRES_URL:-}" ]; then
+        psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS newsd_bench WITH (FORCE)" -c "CREATE DATABASE newsd_bench"
+        pg_db="${POSTGRES_URL%/*}/newsd_bench"
+        echo "load average before newsd on PostgreSQL N=$n: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load" >&2
+        echo "== newsd on PostgreSQL: $n feeds x $rust_rounds rounds" >&2
+        "$BIN" --feeds "$n" --rounds "$rust_rounds" --concurrency "$CONCURRENCY" --shape "$SHAPE" --json \
+            --database-url "$pg_db" >"$OUT/pg-$n.json" || echo "newsd on PostgreSQL failed its correctness check" >&2
+    fi
 
     for mode in $PY_MODES; do
         echo "load average before python ($mode) N=$n: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load" >&2
@@ -80,7 +91,10 @@ ratios = []
 for n in sizes:
     r = first(f"{out}/rust-{n}.json")
     py = {m: first(f"{out}/py-{m}-{n}.json") for m in modes}
-    rows = [(r, "newsd (Rust)")] + [(p, f"feedparser + sqlite3, {m}") for m, p in py.items()]
+    rows = [(r, "newsd (Rust)")]
+    if os.path.exists(f"{out}/pg-{n}.json"):
+        rows.append((first(f"{out}/pg-{n}.json"), "newsd on PostgreSQL"))
+    rows += [(p, f"feedparser + sqlite3, {m}") for m, p in py.items()]
     for d, name in rows:
         print(f"| {n} | {name} | {d['rounds']} | {d['new_entries']} | {d['seconds']:.1f} | "
               f"{d['entries_per_sec']:,.0f} | {d['peak_rss_mib']:.1f} | {'yes' if d['correct'] else 'NO (%d failed polls)' % d.get('failed_polls', 0)} |")

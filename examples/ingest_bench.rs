@@ -72,6 +72,12 @@ struct Args {
     /// temporary one, to inspect it afterwards (`sqlite3`, `dbstat`).
     #[arg(long)]
     keep_db: Option<std::path::PathBuf>,
+    /// Ingest into this archive instead of a new SQLite file: e.g. an empty
+    /// PostgreSQL database, `postgres://newsd:newsd@127.0.0.1/bench` (the
+    /// benchmark's check needs it empty). The peak RSS is then newsd's
+    /// alone, without the server's.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Print one JSON line with the results (for bench/ingest.sh).
     #[arg(long)]
     json: bool,
@@ -644,13 +650,13 @@ fn thread_cpu_secs() -> std::collections::BTreeMap<(String, u32), f64> {
 
 fn write_config(
     path: &Path,
-    db: &Path,
+    db_url: &str,
     base: &str,
     feeds: usize,
     concurrency: usize,
 ) -> Result<()> {
     let mut s = String::new();
-    writeln!(s, "[database]\nurl = \"sqlite://{}\"\n", db.display())?;
+    writeln!(s, "[database]\nurl = \"{db_url}\"\n")?;
     writeln!(s, "[scheduler]\nmax_concurrent_fetches = {concurrency}\n")?;
     writeln!(
         s,
@@ -678,9 +684,12 @@ async fn bench(args: &Args) -> Result<()> {
         }
         None => dir.path().to_owned(),
     };
-    let db = db_dir.join("bench.db");
+    let db_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", db_dir.join("bench.db").display()),
+    };
     let cfg = dir.path().join("newsd.toml");
-    write_config(&cfg, &db, &base, args.feeds, args.concurrency)?;
+    write_config(&cfg, &db_url, &base, args.feeds, args.concurrency)?;
     let loaded = Settings::load_with_env(Some(&cfg), Vec::<(String, String)>::new())?;
     for w in &loaded.warnings {
         eprintln!("config warning: {w}");
