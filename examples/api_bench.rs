@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! cargo run --release --example api_bench -- [--articles 1000000] [--db PATH]
-//!     [--requests 200] [--ingest-per-sec 100] [--regenerate]
+//!     [--requests 200] [--ingest-per-sec 100] [--regenerate] [--database-url URL]
 //! ```
+//!
+//! `--database-url` runs the requests against another archive holding the
+//! same articles, e.g. the PostgreSQL copy of `--db` made with
+//! `newsd copy --to URL` (the query terms come from `--db`'s sidecar).
 //!
 //! The archive is generated once with bulk SQL (batches of 2,000 rows bound
 //! as one JSON array, then one FTS5 `rebuild` per index) and cached at
@@ -53,6 +57,7 @@ struct Args {
     requests: usize,
     ingest_per_sec: usize,
     regenerate: bool,
+    database_url: Option<String>,
 }
 
 fn args() -> Result<Args> {
@@ -62,6 +67,7 @@ fn args() -> Result<Args> {
         requests: 200,
         ingest_per_sec: 100,
         regenerate: false,
+        database_url: None,
     };
     let mut db = None;
     let mut it = std::env::args().skip(1);
@@ -75,6 +81,7 @@ fn args() -> Result<Args> {
                 a.ingest_per_sec = value()?.parse().context("--ingest-per-sec")?
             }
             "--regenerate" => a.regenerate = true,
+            "--database-url" => a.database_url = Some(value()?),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -834,10 +841,13 @@ async fn main() -> Result<()> {
         println!("reusing {} (--regenerate to rebuild)", args.db.display());
         serde_json::from_slice(&std::fs::read(&sidecar)?)?
     };
-    let url = format!("sqlite://{}", args.db.display());
+    let url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", args.db.display()),
+    };
     let store = Store::open(&url, Duration::from_secs(5)).await?;
     let stored: i64 = store.max_article_id().await?;
-    let db_bytes = std::fs::metadata(&args.db)?.len();
+    let db_bytes = store.stats().await?.database_bytes;
     println!(
         "archive: {} generated articles, max id {stored}, {:.2} GB",
         picked.articles,
