@@ -76,3 +76,20 @@ impl FulltextStatus {
         }
     }
 }
+
+/// A raw page as every engine stores it (`raw_pages.body_gz`).
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+/// A stored raw page's body.
+pub(crate) fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let _ = flate2::read::GzDecoder::new(data).read_to_end(&mut out);
+    out
+}

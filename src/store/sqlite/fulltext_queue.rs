@@ -8,7 +8,9 @@ use super::identity::assign_identity;
 use super::sql::from_row;
 use super::SqliteStore;
 use crate::store::error::Result;
-use crate::store::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
+use crate::store::fulltext_queue::{
+    gunzip, gzip, ArticleContent, FulltextJob, FulltextStats, FulltextStatus,
+};
 use crate::store::time::{parse_ts, ts};
 
 from_row!(FulltextJob {
@@ -263,19 +265,4 @@ impl SqliteStore {
             .map(|(id, url, ct, gz)| (id, url, ct, gunzip(&gz)))
             .collect())
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(data);
-    enc.finish().unwrap_or_default()
-}
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    let _ = flate2::read::GzDecoder::new(data).read_to_end(&mut out);
-    out
 }

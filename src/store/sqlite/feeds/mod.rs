@@ -342,6 +342,3 @@ pub(super) async fn apply_feed_updates(
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;
