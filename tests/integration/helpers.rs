@@ -89,6 +89,44 @@ macro_rules! engine_test {
 }
 pub(crate) use engine_test;
 
+/// Runs one bind-less statement (portable SQL) on `store`'s engine, for
+/// tests that set up rows the API cannot.
+pub async fn execute(store: &newsd::store::Store, sql: &str) {
+    match store.pg_pool() {
+        Some(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        None => sqlx::query(sql).execute(store.pool()).await.map(drop),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Every row of a bind-less query (portable SQL) on `store`'s engine.
+pub async fn fetch_all<T>(store: &newsd::store::Store, sql: &str) -> Vec<T>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    match store.pg_pool() {
+        Some(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        None => sqlx::query_as(sql).fetch_all(store.pool()).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The one row a bind-less query (portable SQL) returns.
+pub async fn fetch_one<T>(store: &newsd::store::Store, sql: &str) -> T
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let mut rows = fetch_all(store, sql).await;
+    assert_eq!(rows.len(), 1, "{sql}: one row");
+    rows.remove(0)
+}
+
 /// Writes the test config for the archive at `url` into `dir`.
 pub fn write_config(dir: &std::path::Path, url: &str, feeds: &[String], extra: &str) -> PathBuf {
     let mut toml = format!("[database]\nurl = \"{url}\"\n");
@@ -196,11 +234,6 @@ impl TestApp {
     /// The one `BIGINT` a bind-less query (portable SQL) returns.
     pub async fn scalar(&self, sql: &str) -> i64 {
         newsd::store::testing::scalar_i64(self.app.store(), sql).await
-    }
-
-    /// The first column (text or NULL) of every row of a bind-less query.
-    pub async fn strings(&self, sql: &str) -> Vec<Option<String>> {
-        newsd::store::testing::strings(self.app.store(), sql).await
     }
 }
 
