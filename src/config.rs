@@ -502,11 +502,11 @@ impl Settings {
             value,
             reason: reason.to_owned(),
         };
-        if !self.database.url.starts_with("sqlite:") {
+        if crate::store::engine_of(&self.database.url).is_err() {
             return Err(invalid(
                 "database.url",
-                format!("{:?}", self.database.url),
-                "must be a sqlite: URL such as \"sqlite://data/newsd.db\"",
+                format!("{:?}", crate::store::redacted(&self.database.url)),
+                "must name an engine: \"sqlite://data/newsd.db\" or \"postgres://user:password@host/db\"",
             ));
         }
         let a = &self.api;

@@ -34,7 +34,7 @@ fn wait_for_exit(
 #[tokio::test]
 async fn an_invalid_config_fails_at_start_naming_the_key_and_value() {
     let t = spawn_app(&[]).await;
-    let bad = t.dir.path().join("bad.toml");
+    let bad = t.dir().join("bad.toml");
     std::fs::write(&bad, "[scheduler]\ndefault_interval = \"soon\"\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_newsd"))
         .arg("--config")
@@ -176,7 +176,7 @@ async fn feeds_can_be_added_listed_imported_exported_and_removed() {
         stderr(&out)
     );
 
-    let opml = t.dir.path().join("subs.opml");
+    let opml = t.dir().join("subs.opml");
     std::fs::write(
         &opml,
         r#"<opml version="2.0"><body><outline text="Folder">
@@ -229,7 +229,7 @@ async fn backup_writes_a_consistent_copy() {
     .await;
     let t = spawn_app(&[format!("{}/feed", server.uri())]).await;
     t.cli(&["poll", "--once"]);
-    let dest = t.dir.path().join("backup.db");
+    let dest = t.dir().join("backup.db");
     let out = t.cli(&["backup", dest.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let url = format!("sqlite://{}", dest.display());
@@ -328,7 +328,7 @@ async fn search_takes_fts_syntax_feed_since_and_limit_and_finds_two_character_cj
 async fn pretty_logs_to_a_file_carry_no_colour_codes() {
     // An unknown key makes every command log a warning, so there is a line to judge.
     let t = spawn_app_with(&[], "\n[colour_check]\nx = 1\n").await;
-    let log_path = t.dir.path().join("newsd.log");
+    let log_path = t.dir().join("newsd.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let out = t
         .cli_command(&["--log-format", "pretty", "stats"])

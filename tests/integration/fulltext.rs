@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 
-use crate::helpers::{rss, spawn_app_env, stdout, Item, TestApp};
+use crate::helpers::{
+    engine_test, execute, fetch_one, rss, spawn_app_env_on, stdout, Engine, Item, TestApp,
+};
 
 fn paragraphs(topic: &str) -> String {
     (1..=6)
@@ -209,7 +211,10 @@ const SLUGS: [&str; 10] = [
     "consent",
 ];
 
-async fn setup(extra_env: &[(&str, &str)]) -> (Publisher, wiremock::MockServer, TestApp) {
+async fn setup(
+    engine: Engine,
+    extra_env: &[(&str, &str)],
+) -> (Publisher, wiremock::MockServer, TestApp) {
     let publisher = start_publisher().await;
     let feed_server = wiremock::MockServer::start().await;
     let mut links: Vec<String> = SLUGS
@@ -235,220 +240,218 @@ async fn setup(extra_env: &[(&str, &str)]) -> (Publisher, wiremock::MockServer, 
         ("NEWSD__HTTP__MAX_BODY_BYTES", "2MiB"),
     ];
     env.extend_from_slice(extra_env);
-    let t = spawn_app_env(&[format!("{}/feed", feed_server.uri())], "", &env).await;
+    let t = spawn_app_env_on(engine, &[format!("{}/feed", feed_server.uri())], "", &env).await;
     (publisher, feed_server, t)
 }
 
 async fn status_of(t: &TestApp, slug: &str) -> (String, Option<String>) {
-    sqlx::query_as(
-        "SELECT j.status, a.text FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id WHERE a.url LIKE '%/' || ?",
+    // (Slugs are the test's own constants: no quoting needed.)
+    fetch_one(
+        t.app.store(),
+        &format!(
+            "SELECT j.status, a.text FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id WHERE a.url LIKE '%/{slug}'"
+        ),
     )
-    .bind(slug)
-    .fetch_one(t.app.store().pool())
     .await
-    .unwrap()
 }
 
-#[tokio::test]
-async fn articles_get_clean_text_and_named_statuses_for_everything_else() {
-    let (_p, _f, t) = setup(&[]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let r = t.app.drain_fulltext_once(Utc::now()).await.unwrap();
-    assert_eq!(r.taken, 11, "{r:?}");
+engine_test! {
+    async fn articles_get_clean_text_and_named_statuses_for_everything_else(engine) {
+        let (_p, _f, t) = setup(engine, &[]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+        assert_eq!(r.taken, 11, "{r:?}");
 
-    let (s, text) = status_of(&t, "river-plan").await;
-    assert_eq!(s, "done", "the canonical URL became the identity");
-    let text = text.unwrap();
-    assert!(text.contains("Paragraph 6 about the river"));
-    assert!(
-        !text.contains("Subscribe to our newsletter"),
-        "boilerplate stays out"
-    );
-    let (authors, published, modified, canonical): (String, String, Option<String>, String) = sqlx::query_as(
-        "SELECT authors, published_at, modified_at, canonical_url FROM articles WHERE url LIKE '%/river-plan'",
-    )
-    .fetch_one(t.app.store().pool())
-    .await
-    .unwrap();
-    assert!(authors.contains("Ada Reporter"), "{authors}");
-    assert_eq!(published, "2026-11-28T01:00:00Z", "the feed's date is kept");
-    assert_eq!(modified.as_deref(), Some("2026-11-27T10:00:00Z"));
-    assert!(canonical.ends_with("/news/river-plan"));
+        let (s, text) = status_of(&t, "river-plan").await;
+        assert_eq!(s, "done", "the canonical URL became the identity");
+        let text = text.unwrap();
+        assert!(text.contains("Paragraph 6 about the river"));
+        assert!(
+            !text.contains("Subscribe to our newsletter"),
+            "boilerplate stays out"
+        );
+        let (authors, published, modified, canonical): (String, String, Option<String>, String) = fetch_one(
+            t.app.store(),
+            "SELECT authors, published_at, modified_at, canonical_url FROM articles WHERE url LIKE '%/river-plan'",
+        )
+        .await;
+        assert!(authors.contains("Ada Reporter"), "{authors}");
+        assert_eq!(published, "2026-11-28T01:00:00Z", "the feed's date is kept");
+        assert_eq!(modified.as_deref(), Some("2026-11-27T10:00:00Z"));
+        assert!(canonical.ends_with("/news/river-plan"));
 
-    for (slug, needle) in [
-        ("sjis", "東京都の新しい条例"),
-        ("gbk", "北京市政府发布的新政策"),
-        ("cp1251", "городской совет Москвы"),
-        ("latin1", "le café à Zürich où l'été"),
-        ("hopped", "Paragraph 3 about redirects"),
-    ] {
-        let (s, text) = status_of(&t, slug).await;
-        assert_eq!(s, "done", "{slug}");
-        assert!(text.unwrap().contains(needle), "{slug} decodes correctly");
+        for (slug, needle) in [
+            ("sjis", "東京都の新しい条例"),
+            ("gbk", "北京市政府发布的新政策"),
+            ("cp1251", "городской совет Москвы"),
+            ("latin1", "le café à Zürich où l'été"),
+            ("hopped", "Paragraph 3 about redirects"),
+        ] {
+            let (s, text) = status_of(&t, slug).await;
+            assert_eq!(s, "done", "{slug}");
+            assert!(text.unwrap().contains(needle), "{slug} decodes correctly");
+        }
+        for (slug, expected) in [
+            ("bomb", "too_large"),
+            ("report.pdf", "not_html"),
+            ("consent", "pending"),
+            ("secret", "disallowed"),
+            ("drip", "pending"),
+        ] {
+            let (s, text) = status_of(&t, slug).await;
+            assert_eq!(s, expected, "{slug}");
+            assert_eq!(text, None, "{slug} keeps no text");
+        }
+        let (err,): (String,) = fetch_one(
+            t.app.store(),
+            "SELECT last_error FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id WHERE a.url LIKE '%/consent'",
+        )
+        .await;
+        assert!(err.contains("consent_wall"), "{err}");
+        let (summary,): (Option<String>,) = fetch_one(
+            t.app.store(),
+            "SELECT summary FROM articles WHERE url LIKE '%/report.pdf'",
+        )
+        .await;
+        assert_eq!(
+            summary.as_deref(),
+            Some("About Story 8"),
+            "the feed summary is kept"
+        );
+
+        let out = t.cli(&["search", "zanzibarite"]);
+        assert!(
+            stdout(&out).contains("zanzibarite"),
+            "body text is searchable: {}",
+            stdout(&out)
+        );
     }
-    for (slug, expected) in [
-        ("bomb", "too_large"),
-        ("report.pdf", "not_html"),
-        ("consent", "pending"),
-        ("secret", "disallowed"),
-        ("drip", "pending"),
-    ] {
-        let (s, text) = status_of(&t, slug).await;
-        assert_eq!(s, expected, "{slug}");
-        assert_eq!(text, None, "{slug} keeps no text");
+}
+
+engine_test! {
+    async fn one_host_never_sees_two_requests_at_once_and_the_delay_is_kept(engine) {
+        let (p, _f, t) = setup(engine, &[("NEWSD__HTTP__PER_HOST_DELAY", "300ms")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+        assert_eq!(p.counters.max_in_flight.load(Ordering::SeqCst), 1);
+        let starts = p.counters.starts.lock().unwrap().clone();
+        assert!(starts.len() >= 5);
+        // The delay runs from one request's start to the next's, and these are
+        // arrivals at the server: a request that reaches it late (the machine
+        // busy) shortens the gap after it by as much, but never the whole span,
+        // which only the first arrival's lateness can shorten.
+        for w in starts.windows(2) {
+            let gap = w[1].duration_since(w[0]);
+            assert!(gap >= Duration::from_millis(100), "gap {gap:?}");
+        }
+        let span = starts[starts.len() - 1].duration_since(starts[0]);
+        let kept = Duration::from_millis(300) * (starts.len() as u32 - 1);
+        assert!(
+            span + Duration::from_millis(100) >= kept,
+            "{} requests in {span:?}",
+            starts.len()
+        );
     }
-    let (err,): (String,) = sqlx::query_as(
-        "SELECT last_error FROM fulltext_jobs j JOIN articles a ON a.id = j.article_id WHERE a.url LIKE '%/consent'",
-    )
-    .fetch_one(t.app.store().pool())
-    .await
-    .unwrap();
-    assert!(err.contains("consent_wall"), "{err}");
-    let summary: Option<String> =
-        sqlx::query_scalar("SELECT summary FROM articles WHERE url LIKE '%/report.pdf'")
-            .fetch_one(t.app.store().pool())
+}
+
+engine_test! {
+    async fn a_restart_mid_queue_loses_no_work(engine) {
+        let (_p, _f, t) = setup(engine, &[]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let now = Utc::now();
+        // A worker takes two jobs and dies holding them.
+        let taken = t
+            .app
+            .store()
+            .lease_fulltext_jobs(now, now + chrono::Duration::minutes(5), 2)
             .await
             .unwrap();
-    assert_eq!(
-        summary.as_deref(),
-        Some("About Story 8"),
-        "the feed summary is kept"
-    );
-
-    let out = t.cli(&["search", "zanzibarite"]);
-    assert!(
-        stdout(&out).contains("zanzibarite"),
-        "body text is searchable: {}",
-        stdout(&out)
-    );
-}
-
-#[tokio::test]
-async fn one_host_never_sees_two_requests_at_once_and_the_delay_is_kept() {
-    let (p, _f, t) = setup(&[("NEWSD__HTTP__PER_HOST_DELAY", "300ms")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    t.app.drain_fulltext_once(Utc::now()).await.unwrap();
-    assert_eq!(p.counters.max_in_flight.load(Ordering::SeqCst), 1);
-    let starts = p.counters.starts.lock().unwrap().clone();
-    assert!(starts.len() >= 5);
-    // The delay runs from one request's start to the next's, and these are
-    // arrivals at the server: a request that reaches it late (the machine
-    // busy) shortens the gap after it by as much, but never the whole span,
-    // which only the first arrival's lateness can shorten.
-    for w in starts.windows(2) {
-        let gap = w[1].duration_since(w[0]);
-        assert!(gap >= Duration::from_millis(100), "gap {gap:?}");
-    }
-    let span = starts[starts.len() - 1].duration_since(starts[0]);
-    let kept = Duration::from_millis(300) * (starts.len() as u32 - 1);
-    assert!(
-        span + Duration::from_millis(100) >= kept,
-        "{} requests in {span:?}",
-        starts.len()
-    );
-}
-
-#[tokio::test]
-async fn a_restart_mid_queue_loses_no_work() {
-    let (_p, _f, t) = setup(&[]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let now = Utc::now();
-    // A worker takes two jobs and dies holding them.
-    let taken = t
-        .app
-        .store()
-        .lease_fulltext_jobs(now, now + chrono::Duration::minutes(5), 2)
-        .await
-        .unwrap();
-    assert_eq!(taken.len(), 2);
-    let restarted = t.restart().await;
-    let r = restarted.fulltext().fulltext_once(now, 100).await.unwrap();
-    assert_eq!(r.taken, 9, "leased work waits for its lease");
-    let r = restarted
-        .fulltext()
-        .fulltext_once(now + chrono::Duration::minutes(6), 100)
-        .await
-        .unwrap();
-    assert!(r.taken >= 2, "expired leases are taken up again: {r:?}");
-    let leased_ids: Vec<i64> = taken.iter().map(|j| j.article_id).collect();
-    for id in leased_ids {
-        let status: String =
-            sqlx::query_scalar("SELECT status FROM fulltext_jobs WHERE article_id = ?")
-                .bind(id)
-                .fetch_one(restarted.store().pool())
-                .await
-                .unwrap();
-        assert_ne!(status, "pending_lost");
-        let lease: Option<String> =
-            sqlx::query_scalar("SELECT lease_until FROM fulltext_jobs WHERE article_id = ?")
-                .bind(id)
-                .fetch_one(restarted.store().pool())
-                .await
-                .unwrap();
-        assert_eq!(lease, None, "finished or rescheduled, not stuck");
+        assert_eq!(taken.len(), 2);
+        let restarted = t.restart().await;
+        let r = restarted.fulltext().fulltext_once(now, 100).await.unwrap();
+        assert_eq!(r.taken, 9, "leased work waits for its lease");
+        let r = restarted
+            .fulltext()
+            .fulltext_once(now + chrono::Duration::minutes(6), 100)
+            .await
+            .unwrap();
+        assert!(r.taken >= 2, "expired leases are taken up again: {r:?}");
+        let leased_ids: Vec<i64> = taken.iter().map(|j| j.article_id).collect();
+        for id in leased_ids {
+            let (status, lease): (String, Option<String>) = fetch_one(
+                restarted.store(),
+                &format!("SELECT status, lease_until FROM fulltext_jobs WHERE article_id = {id}"),
+            )
+            .await;
+            assert_ne!(status, "pending_lost");
+            assert_eq!(lease, None, "finished or rescheduled, not stuck");
+        }
     }
 }
 
-#[tokio::test]
-async fn kept_raw_pages_can_be_re_extracted() {
-    let (_p, _f, t) = setup(&[("NEWSD__EXTRACT__KEEP_RAW_HTML", "true")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    t.app.drain_fulltext_once(Utc::now()).await.unwrap();
-    sqlx::query("UPDATE articles SET text = NULL WHERE url LIKE '%/river-plan'")
-        .execute(t.app.store().pool())
-        .await
-        .unwrap();
-    let out = t.cli(&["reextract"]);
-    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
-    assert!(stdout(&out).contains("re-extracted"), "{}", stdout(&out));
-    let (_, text) = status_of(&t, "river-plan").await;
-    assert!(text.unwrap().contains("Paragraph 6 about the river"));
-}
-
-#[tokio::test]
-async fn a_host_that_asked_us_to_wait_is_not_fetched_again_even_after_a_restart() {
-    let publisher = start_publisher().await;
-    let feed_server = wiremock::MockServer::start().await;
-    let links = [
-        format!("{}/news/limited", publisher.base),
-        format!("{}/news/river", publisher.base),
-    ];
-    let items = [
-        Item {
-            guid: "l",
-            title: "Limited",
-            link: &links[0],
-        },
-        Item {
-            guid: "r",
-            title: "River",
-            link: &links[1],
-        },
-    ];
-    wiremock::Mock::given(wiremock::matchers::path("/feed"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(rss(&items)))
-        .mount(&feed_server)
+engine_test! {
+    async fn kept_raw_pages_can_be_re_extracted(engine) {
+        let (_p, _f, t) = setup(engine, &[("NEWSD__EXTRACT__KEEP_RAW_HTML", "true")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+        execute(
+            t.app.store(),
+            "UPDATE articles SET text = NULL WHERE url LIKE '%/river-plan'",
+        )
         .await;
-    let t = spawn_app_env(
-        &[format!("{}/feed", feed_server.uri())],
-        "",
-        &[("NEWSD__EXTRACT__MAX_CONCURRENT", "1")],
-    )
-    .await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let now = Utc::now();
-    t.app.fulltext().fulltext_once(now, 1).await.unwrap();
-    let hits_before = publisher.counters.starts.lock().unwrap().len();
-    assert_eq!(hits_before, 1, "only the limited page was asked for");
-    let backoffs = t.app.store().host_backoffs(now).await.unwrap();
-    assert_eq!(backoffs.len(), 1, "the host's wish is stored");
+        let out = t.cli(&["reextract"]);
+        assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        assert!(stdout(&out).contains("re-extracted"), "{}", stdout(&out));
+        let (_, text) = status_of(&t, "river-plan").await;
+        assert!(text.unwrap().contains("Paragraph 6 about the river"));
+    }
+}
 
-    let restarted = t.restart().await;
-    let r = restarted.fulltext().fulltext_once(now, 10).await.unwrap();
-    assert_eq!(r.stored, 0);
-    assert_eq!(
-        publisher.counters.starts.lock().unwrap().len(),
-        hits_before,
-        "no request to a host in backoff"
-    );
+engine_test! {
+    async fn a_host_that_asked_us_to_wait_is_not_fetched_again_even_after_a_restart(engine) {
+        let publisher = start_publisher().await;
+        let feed_server = wiremock::MockServer::start().await;
+        let links = [
+            format!("{}/news/limited", publisher.base),
+            format!("{}/news/river", publisher.base),
+        ];
+        let items = [
+            Item {
+                guid: "l",
+                title: "Limited",
+                link: &links[0],
+            },
+            Item {
+                guid: "r",
+                title: "River",
+                link: &links[1],
+            },
+        ];
+        wiremock::Mock::given(wiremock::matchers::path("/feed"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(rss(&items)))
+            .mount(&feed_server)
+            .await;
+        let t = spawn_app_env_on(engine,
+            &[format!("{}/feed", feed_server.uri())],
+            "",
+            &[("NEWSD__EXTRACT__MAX_CONCURRENT", "1")],
+        )
+        .await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let now = Utc::now();
+        t.app.fulltext().fulltext_once(now, 1).await.unwrap();
+        let hits_before = publisher.counters.starts.lock().unwrap().len();
+        assert_eq!(hits_before, 1, "only the limited page was asked for");
+        let backoffs = t.app.store().host_backoffs(now).await.unwrap();
+        assert_eq!(backoffs.len(), 1, "the host's wish is stored");
+
+        let restarted = t.restart().await;
+        let r = restarted.fulltext().fulltext_once(now, 10).await.unwrap();
+        assert_eq!(r.stored, 0);
+        assert_eq!(
+            publisher.counters.starts.lock().unwrap().len(),
+            hits_before,
+            "no request to a host in backoff"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use newsd::store::LinkStatus;
 use wiremock::matchers::{header_exists, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{engine_test, fetch_all, fetch_one, spawn_app_with_on, Engine, TestApp};
 
 /// A new-format article id: the payload is an opaque token only Google can map.
 pub(crate) fn token_id(n: &str) -> String {
@@ -175,269 +175,270 @@ impl FakeGoogle {
     }
 }
 
-async fn app(g: &FakeGoogle, feeds: &[String]) -> TestApp {
-    spawn_app_with(feeds, &g.config()).await
+async fn app(engine: Engine, g: &FakeGoogle, feeds: &[String]) -> TestApp {
+    spawn_app_with_on(engine, feeds, &g.config()).await
 }
 
 async fn rows(t: &TestApp, sql: &str) -> Vec<(i64, Option<String>, Option<String>)> {
-    sqlx::query_as(sql)
-        .fetch_all(t.app.store().pool())
-        .await
-        .unwrap()
+    fetch_all(t.app.store(), sql).await
 }
 
-#[tokio::test]
-async fn new_format_links_resolve_in_one_batched_post_matched_by_tag() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let items: Vec<GItem> = (0..5)
-        .map(|i| GItem {
-            id: token_id(&i.to_string()),
-            title: [
-                "Alpha story about rivers today",
-                "Beta report - the markets move up",
-                "Gamma news on schools and teachers",
-                "Delta review of the new film tonight",
-                "Epsilon update about the local weather",
-            ][i],
-            source: "The Paper",
-            source_url: "https://paper.example",
-        })
-        .collect();
-    for (i, it) in items.iter().enumerate() {
-        g.answer(
-            &it.id,
-            &format!("https://paper.example/story/{i}?utm_source=gn"),
-        );
-    }
-    g.serve_feed("/rss/search", &items).await;
-    let t = app(&g, &[g.feed_url("/rss/search")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!((r.gets, r.posts, r.resolved), (5, 1, 5), "{r:?}");
-    assert_eq!(g.posts().len(), 1);
+engine_test! {
+    async fn new_format_links_resolve_in_one_batched_post_matched_by_tag(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let items: Vec<GItem> = (0..5)
+            .map(|i| GItem {
+                id: token_id(&i.to_string()),
+                title: [
+                    "Alpha story about rivers today",
+                    "Beta report - the markets move up",
+                    "Gamma news on schools and teachers",
+                    "Delta review of the new film tonight",
+                    "Epsilon update about the local weather",
+                ][i],
+                source: "The Paper",
+                source_url: "https://paper.example",
+            })
+            .collect();
+        for (i, it) in items.iter().enumerate() {
+            g.answer(
+                &it.id,
+                &format!("https://paper.example/story/{i}?utm_source=gn"),
+            );
+        }
+        g.serve_feed("/rss/search", &items).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.posts, r.resolved), (5, 1, 5), "{r:?}");
+        assert_eq!(g.posts().len(), 1);
 
-    let arts = rows(&t, "SELECT id, url, title FROM articles ORDER BY id").await;
-    assert_eq!(arts.len(), 5);
-    for (i, (_, url, title)) in arts.iter().enumerate() {
+        let arts = rows(&t, "SELECT id, url, title FROM articles ORDER BY id").await;
+        assert_eq!(arts.len(), 5);
+        for (i, (_, url, title)) in arts.iter().enumerate() {
+            assert_eq!(
+                url.as_deref(),
+                Some(format!("https://paper.example/story/{i}").as_str())
+            );
+            assert!(!title.as_deref().unwrap().ends_with(" - The Paper"));
+        }
         assert_eq!(
-            url.as_deref(),
-            Some(format!("https://paper.example/story/{i}").as_str())
+            arts[1].2.as_deref(),
+            Some("Beta report - the markets move up"),
+            "only the exact source suffix is stripped"
         );
-        assert!(!title.as_deref().unwrap().ends_with(" - The Paper"));
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert!(
+            page[0].links[0].contains("/rss/articles/"),
+            "the Google link is kept"
+        );
+        assert_eq!(
+            page[0].summary, None,
+            "a Google description is not the article's summary"
+        );
+        assert_eq!(page[0].publisher.as_deref(), Some("The Paper"));
     }
-    assert_eq!(
-        arts[1].2.as_deref(),
-        Some("Beta report - the markets move up"),
-        "only the exact source suffix is stripped"
-    );
-    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
-    assert!(
-        page[0].links[0].contains("/rss/articles/"),
-        "the Google link is kept"
-    );
-    assert_eq!(
-        page[0].summary, None,
-        "a Google description is not the article's summary"
-    );
-    assert_eq!(page[0].publisher.as_deref(), Some("The Paper"));
 }
 
-#[tokio::test]
-async fn the_same_story_under_different_ids_and_feeds_lands_as_one_article() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let title = "Parliament passes the new budget after a long debate";
-    let (id1, id2, id3) = (token_id("one"), token_id("two"), token_id("three"));
-    let publisher_url = "https://www.wire.example/politics/budget-passes";
-    g.answer(&id1, publisher_url);
-    g.answer(&id2, publisher_url);
-    let item = |id: &str| GItem {
-        id: id.to_owned(),
-        title,
-        source: "Wire",
-        source_url: "https://www.wire.example",
-    };
-    g.serve_feed("/rss/top", &[item(&id1)]).await;
-    g.serve_feed("/rss/search", &[item(&id2)]).await;
-    let old_format = encode_old_format_id(&format!("{publisher_url}?utm_medium=rss"));
-    g.serve_feed("/rss/topic", &[item(&old_format)]).await;
-    // The old-format copy arrives first and resolves the story offline.
-    let t = app(&g, &[g.feed_url("/rss/topic")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let (status, decoded_url) = t
-        .app
-        .store()
-        .google_link(&old_format)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status, LinkStatus::Decoded);
-    assert_eq!(
-        decoded_url.as_deref(),
-        Some(publisher_url),
-        "tracking dropped"
-    );
-    let add = |p: &str| newsd::store::NewFeed {
-        url: g.feed_url(p),
-        name: None,
-        interval_secs: None,
-    };
-    for p in ["/rss/top", "/rss/search"] {
+engine_test! {
+    async fn the_same_story_under_different_ids_and_feeds_lands_as_one_article(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let title = "Parliament passes the new budget after a long debate";
+        let (id1, id2, id3) = (token_id("one"), token_id("two"), token_id("three"));
+        let publisher_url = "https://www.wire.example/politics/budget-passes";
+        g.answer(&id1, publisher_url);
+        g.answer(&id2, publisher_url);
+        let item = |id: &str| GItem {
+            id: id.to_owned(),
+            title,
+            source: "Wire",
+            source_url: "https://www.wire.example",
+        };
+        g.serve_feed("/rss/top", &[item(&id1)]).await;
+        g.serve_feed("/rss/search", &[item(&id2)]).await;
+        let old_format = encode_old_format_id(&format!("{publisher_url}?utm_medium=rss"));
+        g.serve_feed("/rss/topic", &[item(&old_format)]).await;
+        // The old-format copy arrives first and resolves the story offline.
+        let t = app(engine, &g, &[g.feed_url("/rss/topic")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let (status, decoded_url) = t
+            .app
+            .store()
+            .google_link(&old_format)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status, LinkStatus::Decoded);
+        assert_eq!(
+            decoded_url.as_deref(),
+            Some(publisher_url),
+            "tracking dropped"
+        );
+        let add = |p: &str| newsd::store::NewFeed {
+            url: g.feed_url(p),
+            name: None,
+            interval_secs: None,
+        };
+        for p in ["/rss/top", "/rss/search"] {
+            t.app
+                .store()
+                .add_feed(&add(p), "cli", Utc::now())
+                .await
+                .unwrap();
+        }
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(
+            r.gets, 0,
+            "items of a resolved story join it without lookups"
+        );
+        assert_eq!(t.article_count().await, 1);
+
+        // A third token id, in a feed whose other copy is still unresolved, is looked up
+        // and merges by publisher URL.
+        g.serve_feed("/rss/late", &[item(&id3)]).await;
+        g.answer(&id3, publisher_url);
         t.app
             .store()
-            .add_feed(&add(p), "cli", Utc::now())
+            .add_feed(&add("/rss/late"), "cli", Utc::now())
             .await
             .unwrap();
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(
+            g.article_page_gets().await,
+            0,
+            "joined again: same title and publisher within 36 h"
+        );
+        assert_eq!(t.article_count().await, 1);
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page[0].feeds.len(), 4, "one article, four feed links");
+        assert_eq!(page[0].url.as_deref(), Some(publisher_url));
     }
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(
-        r.gets, 0,
-        "items of a resolved story join it without lookups"
-    );
-    assert_eq!(t.article_count().await, 1);
-
-    // A third token id, in a feed whose other copy is still unresolved, is looked up
-    // and merges by publisher URL.
-    g.serve_feed("/rss/late", &[item(&id3)]).await;
-    g.answer(&id3, publisher_url);
-    t.app
-        .store()
-        .add_feed(&add("/rss/late"), "cli", Utc::now())
-        .await
-        .unwrap();
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(
-        g.article_page_gets().await,
-        0,
-        "joined again: same title and publisher within 36 h"
-    );
-    assert_eq!(t.article_count().await, 1);
-    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
-    assert_eq!(page[0].feeds.len(), 4, "one article, four feed links");
-    assert_eq!(page[0].url.as_deref(), Some(publisher_url));
 }
 
-#[tokio::test]
-async fn items_merged_provisionally_split_cleanly_when_they_resolve_apart() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let title = "Live coverage of the championship final tonight in the city";
-    let (id1, id2) = (token_id("a"), token_id("b"));
-    g.answer(&id1, "https://sport.example/final/report");
-    g.answer(&id2, "https://sport.example/final/gallery");
-    let item = |id: &str| GItem {
-        id: id.to_owned(),
-        title,
-        source: "Sport Daily",
-        source_url: "https://sport.example",
-    };
-    g.serve_feed("/rss/one", &[item(&id1)]).await;
-    g.serve_feed("/rss/two", &[item(&id2)]).await;
-    let t = app(&g, &[g.feed_url("/rss/one"), g.feed_url("/rss/two")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    assert_eq!(
-        t.article_count().await,
-        1,
-        "merged provisionally by title and publisher"
-    );
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(r.resolved, 2);
-    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
-    assert_eq!(page.len(), 2, "split into two articles");
-    let mut urls: Vec<_> = page.iter().map(|a| a.url.clone().unwrap()).collect();
-    urls.sort();
-    assert_eq!(
-        urls,
-        vec![
-            "https://sport.example/final/gallery",
-            "https://sport.example/final/report"
-        ]
-    );
-    for a in &page {
-        assert_eq!(a.feeds.len(), 1, "each keeps its own feed");
-        assert_eq!(a.links.len(), 1, "and its own link");
+engine_test! {
+    async fn items_merged_provisionally_split_cleanly_when_they_resolve_apart(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let title = "Live coverage of the championship final tonight in the city";
+        let (id1, id2) = (token_id("a"), token_id("b"));
+        g.answer(&id1, "https://sport.example/final/report");
+        g.answer(&id2, "https://sport.example/final/gallery");
+        let item = |id: &str| GItem {
+            id: id.to_owned(),
+            title,
+            source: "Sport Daily",
+            source_url: "https://sport.example",
+        };
+        g.serve_feed("/rss/one", &[item(&id1)]).await;
+        g.serve_feed("/rss/two", &[item(&id2)]).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/one"), g.feed_url("/rss/two")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(
+            t.article_count().await,
+            1,
+            "merged provisionally by title and publisher"
+        );
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.resolved, 2);
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page.len(), 2, "split into two articles");
+        let mut urls: Vec<_> = page.iter().map(|a| a.url.clone().unwrap()).collect();
+        urls.sort();
+        assert_eq!(
+            urls,
+            vec![
+                "https://sport.example/final/gallery",
+                "https://sport.example/final/report"
+            ]
+        );
+        for a in &page {
+            assert_eq!(a.feeds.len(), 1, "each keeps its own feed");
+            assert_eq!(a.links.len(), 1, "and its own link");
+        }
+        assert_eq!(t.app.store().integrity_check().await.unwrap(), "ok");
     }
-    assert_eq!(t.app.store().integrity_check().await.unwrap(), "ok");
 }
 
-#[tokio::test]
-async fn a_429_trips_the_breaker_and_no_article_page_get_is_sent_during_the_cool_down_even_after_a_restart(
-) {
-    let g = FakeGoogle::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/rss/articles/"))
-        .respond_with(ResponseTemplate::new(429))
-        .mount(&g.server)
-        .await;
-    let items: Vec<GItem> = (0..3)
-        .map(|i| GItem {
-            id: token_id(&format!("rl{i}")),
-            title: [
-                "One thing happened in the town",
-                "Two things happened in the city",
-                "Three things happened in the land",
-            ][i],
-            source: "Paper",
-            source_url: "https://paper.example",
-        })
-        .collect();
-    g.serve_feed("/rss/search", &items).await;
-    let t = app(&g, &[g.feed_url("/rss/search")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(r.gets, 1, "the first 429 stops the round");
-    assert!(r.cooling_down_until.is_some());
-    assert_eq!(g.article_page_gets().await, 1);
+engine_test! {
+    async fn a_429_trips_the_breaker_and_no_article_page_get_is_sent_during_the_cool_down_even_after_a_restart(engine) {
+        let g = FakeGoogle::start().await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(ResponseTemplate::new(429))
+            .mount(&g.server)
+            .await;
+        let items: Vec<GItem> = (0..3)
+            .map(|i| GItem {
+                id: token_id(&format!("rl{i}")),
+                title: [
+                    "One thing happened in the town",
+                    "Two things happened in the city",
+                    "Three things happened in the land",
+                ][i],
+                source: "Paper",
+                source_url: "https://paper.example",
+            })
+            .collect();
+        g.serve_feed("/rss/search", &items).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 1, "the first 429 stops the round");
+        assert!(r.cooling_down_until.is_some());
+        assert_eq!(g.article_page_gets().await, 1);
 
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(r.gets, 0);
-    let restarted = t.restart().await;
-    let r = restarted.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(r.gets, 0, "the breaker is stored in the database");
-    assert_eq!(g.article_page_gets().await, 1);
-    let q = restarted.store().google_queue_stats().await.unwrap();
-    assert_eq!(q.pending, 3, "nothing is lost while paused");
-    assert_eq!(restarted.store().stats().await.unwrap().articles, 3);
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 0);
+        let restarted = t.restart().await;
+        let r = restarted.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 0, "the breaker is stored in the database");
+        assert_eq!(g.article_page_gets().await, 1);
+        let q = restarted.store().google_queue_stats().await.unwrap();
+        assert_eq!(q.pending, 3, "nothing is lost while paused");
+        assert_eq!(restarted.store().stats().await.unwrap().articles, 3);
+    }
 }
 
-#[tokio::test]
-async fn signatures_held_across_a_restart_are_posted_without_new_gets() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let items: Vec<GItem> = (0..3)
-        .map(|i| GItem {
-            id: token_id(&format!("s{i}")),
-            title: [
-                "Signed story number one today",
-                "Signed story number two today",
-                "Signed story number three today",
-            ][i],
-            source: "Paper",
-            source_url: "https://paper.example",
-        })
-        .collect();
-    for (i, it) in items.iter().enumerate() {
-        g.answer(&it.id, &format!("https://paper.example/signed/{i}"));
-    }
-    g.serve_feed("/rss/search", &items).await;
-    let t = app(&g, &[g.feed_url("/rss/search")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let now = Utc::now();
-    let r = t.app.resolver().resolve_once(now, 2, false).await.unwrap();
-    assert_eq!((r.gets, r.posts), (2, 0), "waits for a fuller batch");
+engine_test! {
+    async fn signatures_held_across_a_restart_are_posted_without_new_gets(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let items: Vec<GItem> = (0..3)
+            .map(|i| GItem {
+                id: token_id(&format!("s{i}")),
+                title: [
+                    "Signed story number one today",
+                    "Signed story number two today",
+                    "Signed story number three today",
+                ][i],
+                source: "Paper",
+                source_url: "https://paper.example",
+            })
+            .collect();
+        for (i, it) in items.iter().enumerate() {
+            g.answer(&it.id, &format!("https://paper.example/signed/{i}"));
+        }
+        g.serve_feed("/rss/search", &items).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let now = Utc::now();
+        let r = t.app.resolver().resolve_once(now, 2, false).await.unwrap();
+        assert_eq!((r.gets, r.posts), (2, 0), "waits for a fuller batch");
 
-    let restarted = t.restart().await;
-    let r = restarted
-        .resolver()
-        .resolve_once(now, 0, true)
-        .await
-        .unwrap();
-    assert_eq!((r.gets, r.posts, r.resolved), (0, 1, 2));
-    assert_eq!(g.article_page_gets().await, 2);
-    assert_eq!(g.posts()[0].len(), 2);
+        let restarted = t.restart().await;
+        let r = restarted
+            .resolver()
+            .resolve_once(now, 0, true)
+            .await
+            .unwrap();
+        assert_eq!((r.gets, r.posts, r.resolved), (0, 1, 2));
+        assert_eq!(g.article_page_gets().await, 2);
+        assert_eq!(g.posts()[0].len(), 2);
+    }
 }
 
 impl FakeGoogle {
@@ -478,251 +479,254 @@ impl FakeGoogle {
     }
 }
 
-#[tokio::test]
-async fn a_consent_redirect_is_passed_with_cookies_and_never_stored() {
-    let g = FakeGoogle::start().await;
-    g.serve_consent_wall().await;
-    let id = token_id("consent");
-    g.answer(&id, "https://paper.example/after-consent");
-    g.serve_feed(
-        "/rss/search",
-        &[GItem {
-            id: id.clone(),
-            title: "A story behind a consent wall today",
-            source: "Paper",
-            source_url: "https://paper.example",
-        }],
-    )
-    .await;
-    let t = app(&g, &[g.feed_url("/rss/search")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!(r.resolved, 1, "{r:?}");
-    let arts = rows(&t, "SELECT id, url, title FROM articles").await;
-    assert_eq!(
-        arts[0].1.as_deref(),
-        Some("https://paper.example/after-consent")
-    );
-    let leaked: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM articles WHERE title LIKE '%Before you continue%' OR summary LIKE '%Before you continue%' OR text LIKE '%Before you continue%'",
-    )
-    .fetch_one(t.app.store().pool())
-    .await
-    .unwrap();
-    assert_eq!(leaked, 0);
-}
-
-#[tokio::test]
-async fn an_unresolvable_item_is_kept_with_its_google_link_and_retried_later() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let id = token_id("lost");
-    g.serve_feed(
-        "/rss/search",
-        &[GItem {
-            id: id.clone(),
-            title: "A story Google will not map today",
-            source: "Paper",
-            source_url: "https://paper.example",
-        }],
-    )
-    .await;
-    let t = app(&g, &[g.feed_url("/rss/search")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
-    assert_eq!((r.resolved, r.failed), (0, 1));
-    let (status, attempts, next_try, last_error): (String, i64, String, Option<String>) =
-        sqlx::query_as("SELECT status, attempts, next_try_at, last_error FROM google_links")
-            .fetch_one(t.app.store().pool())
-            .await
-            .unwrap();
-    assert_eq!((status.as_str(), attempts), ("pending", 1));
-    assert!(next_try > newsd::store::ts(Utc::now()), "retried later");
-    assert!(last_error.unwrap().contains("no answer"));
-    let arts = rows(&t, "SELECT id, url, publisher_url FROM articles").await;
-    assert!(
-        arts[0].1.as_deref().unwrap().contains(&id),
-        "stored with its Google link"
-    );
-    assert_eq!(arts[0].2.as_deref(), Some("https://paper.example"));
-
-    // Once Google answers, the retry resolves it.
-    g.answer(&id, "https://paper.example/found");
-    let later = Utc::now() + chrono::Duration::hours(1);
-    let r = t.app.drain_resolution_once(later).await.unwrap();
-    assert_eq!(r.resolved, 1);
-}
-
-#[tokio::test]
-async fn google_news_feeds_are_configured_by_intent_and_unsupported_feeds_are_config_errors() {
-    let g = FakeGoogle::start().await;
-    Mock::given(method("GET"))
-        .and(path("/rss/headlines/section/topic/WORLD"))
-        .respond_with(ResponseTemplate::new(302).insert_header("location", "/rss/unsupported"))
-        .mount(&g.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/rss/unsupported"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string("<rss version=\"2.0\"><channel><title>x</title></channel></rss>"),
+engine_test! {
+    async fn a_consent_redirect_is_passed_with_cookies_and_never_stored(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_consent_wall().await;
+        let id = token_id("consent");
+        g.answer(&id, "https://paper.example/after-consent");
+        g.serve_feed(
+            "/rss/search",
+            &[GItem {
+                id: id.clone(),
+                title: "A story behind a consent wall today",
+                source: "Paper",
+                source_url: "https://paper.example",
+            }],
         )
-        .mount(&g.server)
         .await;
-    g.serve_feed("/rss/search", &[]).await;
-    let extra = format!(
-        "{}\n[[feeds]]\ngoogle_news = {{ topic = \"WORLD\", edition = \"en-GB\" }}\n\n[[feeds]]\ngoogle_news = {{ search = \"\\\"bears ears\\\" when:1d\" }}\n",
-        g.config()
-    );
-    let t = spawn_app_with(&[], &extra).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let feeds = t.app.store().list_feeds().await.unwrap();
-    assert_eq!(feeds.len(), 2);
-    assert!(
-        feeds[0]
-            .url
-            .ends_with("/rss/headlines/section/topic/WORLD?hl=en-GB&gl=GB&ceid=GB:en"),
-        "{}",
-        feeds[0].url
-    );
-    assert!(feeds[0]
-        .last_error
-        .as_deref()
-        .unwrap()
-        .contains("configuration error"));
-    assert!(
-        feeds[1]
-            .url
-            .contains("/rss/search?q=%22bears+ears%22+when%3A1d&hl=en-US"),
-        "{}",
-        feeds[1].url
-    );
-    assert_eq!(feeds[1].last_status.map(|s| s.as_str()), Some("ok"));
-}
-
-#[tokio::test]
-async fn a_provisional_sibling_that_has_not_spent_a_get_joins_when_its_story_resolves() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let title = "Harbour bridge reopens after two years of repairs";
-    let (id1, id2) = (token_id("first"), token_id("second"));
-    g.answer(&id1, "https://city.example/bridge-reopens");
-    g.answer(&id2, "https://city.example/bridge-reopens");
-    let item = |id: &str| GItem {
-        id: id.to_owned(),
-        title,
-        source: "City Paper",
-        source_url: "https://city.example",
-    };
-    g.serve_feed("/rss/one", &[item(&id1)]).await;
-    g.serve_feed("/rss/two", &[item(&id2)]).await;
-    let t = app(&g, &[g.feed_url("/rss/one"), g.feed_url("/rss/two")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    let now = Utc::now();
-    let r = t.app.resolver().resolve_once(now, 1, true).await.unwrap();
-    assert_eq!((r.gets, r.posts, r.resolved), (1, 1, 1));
-    let r = t.app.resolver().resolve_once(now, 10, true).await.unwrap();
-    assert_eq!(r.gets, 0, "the sibling joined the resolved story");
-    assert_eq!(g.article_page_gets().await, 1);
-    let q = t.app.store().google_queue_stats().await.unwrap();
-    assert_eq!((q.resolved, q.joined, q.pending), (1, 1, 0));
-    let page = t.app.store().export_page(None, 0, 10).await.unwrap();
-    assert_eq!(page.len(), 1);
-    assert_eq!(page[0].feeds.len(), 2);
-}
-
-#[tokio::test]
-async fn newsd_resolve_prints_the_publisher_url_and_how_it_was_found() {
-    let g = FakeGoogle::start().await;
-    g.serve_article_pages().await;
-    let id = token_id("cli");
-    g.answer(&id, "https://paper.example/cli-story");
-    let t = app(&g, &[]).await;
-    let link = format!("{}/rss/articles/{id}?oc=5", g.uri());
-    let out = t.cli(&["resolve", &link]);
-    assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
-    let text = crate::helpers::stdout(&out);
-    assert!(
-        text.starts_with("https://paper.example/cli-story\n"),
-        "{text}"
-    );
-    assert!(text.contains("resolved online"), "{text}");
-
-    let old = encode_old_format_id("https://paper.example/old-story");
-    let out = t.cli(&["resolve", &old]);
-    let text = crate::helpers::stdout(&out);
-    assert!(
-        text.starts_with("https://paper.example/old-story\n"),
-        "{text}"
-    );
-    assert!(text.contains("decoded offline"), "{text}");
-
-    let out = t.cli(&["resolve", "https://elsewhere.example/rss/articles/x"]);
-    assert!(!out.status.success());
-    assert!(crate::helpers::stderr(&out).contains("not a Google News article link"));
-}
-
-#[tokio::test]
-async fn items_google_lists_as_related_coverage_share_a_story_whatever_their_titles() {
-    let g = FakeGoogle::start().await;
-    let ids: Vec<String> = (0..4).map(|i| token_id(&format!("story{i}"))).collect();
-    let link = |i: usize| format!("{}/rss/articles/{}?oc=5", g.uri(), ids[i]);
-    let titles = [
-        "Rates held steady as inflation cools",
-        "Central bank pauses again, citing softer prices",
-        "Why the pause matters for your mortgage payments",
-        "Storm closes schools across the northern coast",
-    ];
-    // Item 0 carries Google's related-coverage list naming items 1 and 2.
-    let cluster = format!(
-        "<ol><li><a href=\"{}\">{}</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">Paper One</font></li>\
-         <li><a href=\"{}\">{}</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">Paper Two</font></li></ol>",
-        link(1),
-        titles[1],
-        link(2),
-        titles[2]
-    );
-    let mut xml = String::from(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>"rates" - Google News</title><link>https://news.google.com/</link>"#,
-    );
-    for (i, title) in titles.iter().enumerate() {
-        let description = if i == 0 {
-            cluster
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        } else {
-            String::new()
-        };
-        xml.push_str(&format!(
-            "<item><title>{title} - Paper {i}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
-             <pubDate>Sat, 28 Nov 2026 01:00:00 GMT</pubDate><description>{description}</description>\
-             <source url=\"https://p{i}.example\">Paper {i}</source></item>",
-            link(i),
-            ids[i]
-        ));
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.resolved, 1, "{r:?}");
+        let arts = rows(&t, "SELECT id, url, title FROM articles").await;
+        assert_eq!(
+            arts[0].1.as_deref(),
+            Some("https://paper.example/after-consent")
+        );
+        let leaked = t
+            .scalar(
+                "SELECT COUNT(*) FROM articles WHERE title LIKE '%Before you continue%' OR summary LIKE '%Before you continue%' OR text LIKE '%Before you continue%'",
+            )
+            .await;
+        assert_eq!(leaked, 0);
     }
-    xml.push_str("</channel></rss>");
-    Mock::given(method("GET"))
-        .and(path("/rss/search"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(xml))
-        .mount(&g.server)
-        .await;
-    let t = app(&g, &[g.feed_url("/rss/search")]).await;
-    t.app.poll_all_once(Utc::now()).await.unwrap();
-    t.app.cluster_once().await.unwrap();
+}
 
-    let stories: Vec<(String, i64)> =
-        sqlx::query_as("SELECT a.title, a.story_id FROM articles a ORDER BY a.id")
-            .fetch_all(t.app.store().pool())
-            .await
-            .unwrap();
-    assert_eq!(stories.len(), 4, "{stories:?}");
-    assert_eq!(stories[0].1, stories[1].1, "{stories:?}");
-    assert_eq!(stories[0].1, stories[2].1, "{stories:?}");
-    assert_ne!(stories[0].1, stories[3].1, "{stories:?}");
-    let listed = t.app.store().list_stories(None, 10).await.unwrap();
-    let sizes: Vec<i64> = listed.iter().map(|s| s.size).collect();
-    assert_eq!(sizes.iter().sum::<i64>(), 4);
-    assert!(sizes.contains(&3), "{listed:?}");
+engine_test! {
+    async fn an_unresolvable_item_is_kept_with_its_google_link_and_retried_later(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let id = token_id("lost");
+        g.serve_feed(
+            "/rss/search",
+            &[GItem {
+                id: id.clone(),
+                title: "A story Google will not map today",
+                source: "Paper",
+                source_url: "https://paper.example",
+            }],
+        )
+        .await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.resolved, r.failed), (0, 1));
+        let (status, attempts, next_try, last_error): (String, i64, String, Option<String>) =
+            fetch_one(
+                t.app.store(),
+                "SELECT status, attempts, next_try_at, last_error FROM google_links",
+            )
+            .await;
+        assert_eq!((status.as_str(), attempts), ("pending", 1));
+        assert!(next_try > newsd::store::ts(Utc::now()), "retried later");
+        assert!(last_error.unwrap().contains("no answer"));
+        let arts = rows(&t, "SELECT id, url, publisher_url FROM articles").await;
+        assert!(
+            arts[0].1.as_deref().unwrap().contains(&id),
+            "stored with its Google link"
+        );
+        assert_eq!(arts[0].2.as_deref(), Some("https://paper.example"));
+
+        // Once Google answers, the retry resolves it.
+        g.answer(&id, "https://paper.example/found");
+        let later = Utc::now() + chrono::Duration::hours(1);
+        let r = t.app.drain_resolution_once(later).await.unwrap();
+        assert_eq!(r.resolved, 1);
+    }
+}
+
+engine_test! {
+    async fn google_news_feeds_are_configured_by_intent_and_unsupported_feeds_are_config_errors(engine) {
+        let g = FakeGoogle::start().await;
+        Mock::given(method("GET"))
+            .and(path("/rss/headlines/section/topic/WORLD"))
+            .respond_with(ResponseTemplate::new(302).insert_header("location", "/rss/unsupported"))
+            .mount(&g.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rss/unsupported"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_string("<rss version=\"2.0\"><channel><title>x</title></channel></rss>"),
+            )
+            .mount(&g.server)
+            .await;
+        g.serve_feed("/rss/search", &[]).await;
+        let extra = format!(
+            "{}\n[[feeds]]\ngoogle_news = {{ topic = \"WORLD\", edition = \"en-GB\" }}\n\n[[feeds]]\ngoogle_news = {{ search = \"\\\"bears ears\\\" when:1d\" }}\n",
+            g.config()
+        );
+        let t = spawn_app_with_on(engine, &[], &extra).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let feeds = t.app.store().list_feeds().await.unwrap();
+        assert_eq!(feeds.len(), 2);
+        assert!(
+            feeds[0]
+                .url
+                .ends_with("/rss/headlines/section/topic/WORLD?hl=en-GB&gl=GB&ceid=GB:en"),
+            "{}",
+            feeds[0].url
+        );
+        assert!(feeds[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("configuration error"));
+        assert!(
+            feeds[1]
+                .url
+                .contains("/rss/search?q=%22bears+ears%22+when%3A1d&hl=en-US"),
+            "{}",
+            feeds[1].url
+        );
+        assert_eq!(feeds[1].last_status.map(|s| s.as_str()), Some("ok"));
+    }
+}
+
+engine_test! {
+    async fn a_provisional_sibling_that_has_not_spent_a_get_joins_when_its_story_resolves(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let title = "Harbour bridge reopens after two years of repairs";
+        let (id1, id2) = (token_id("first"), token_id("second"));
+        g.answer(&id1, "https://city.example/bridge-reopens");
+        g.answer(&id2, "https://city.example/bridge-reopens");
+        let item = |id: &str| GItem {
+            id: id.to_owned(),
+            title,
+            source: "City Paper",
+            source_url: "https://city.example",
+        };
+        g.serve_feed("/rss/one", &[item(&id1)]).await;
+        g.serve_feed("/rss/two", &[item(&id2)]).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/one"), g.feed_url("/rss/two")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let now = Utc::now();
+        let r = t.app.resolver().resolve_once(now, 1, true).await.unwrap();
+        assert_eq!((r.gets, r.posts, r.resolved), (1, 1, 1));
+        let r = t.app.resolver().resolve_once(now, 10, true).await.unwrap();
+        assert_eq!(r.gets, 0, "the sibling joined the resolved story");
+        assert_eq!(g.article_page_gets().await, 1);
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.resolved, q.joined, q.pending), (1, 1, 0));
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].feeds.len(), 2);
+    }
+}
+
+engine_test! {
+    async fn newsd_resolve_prints_the_publisher_url_and_how_it_was_found(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let id = token_id("cli");
+        g.answer(&id, "https://paper.example/cli-story");
+        let t = app(engine, &g, &[]).await;
+        let link = format!("{}/rss/articles/{id}?oc=5", g.uri());
+        let out = t.cli(&["resolve", &link]);
+        assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        let text = crate::helpers::stdout(&out);
+        assert!(
+            text.starts_with("https://paper.example/cli-story\n"),
+            "{text}"
+        );
+        assert!(text.contains("resolved online"), "{text}");
+
+        let old = encode_old_format_id("https://paper.example/old-story");
+        let out = t.cli(&["resolve", &old]);
+        let text = crate::helpers::stdout(&out);
+        assert!(
+            text.starts_with("https://paper.example/old-story\n"),
+            "{text}"
+        );
+        assert!(text.contains("decoded offline"), "{text}");
+
+        let out = t.cli(&["resolve", "https://elsewhere.example/rss/articles/x"]);
+        assert!(!out.status.success());
+        assert!(crate::helpers::stderr(&out).contains("not a Google News article link"));
+    }
+}
+
+engine_test! {
+    async fn items_google_lists_as_related_coverage_share_a_story_whatever_their_titles(engine) {
+        let g = FakeGoogle::start().await;
+        let ids: Vec<String> = (0..4).map(|i| token_id(&format!("story{i}"))).collect();
+        let link = |i: usize| format!("{}/rss/articles/{}?oc=5", g.uri(), ids[i]);
+        let titles = [
+            "Rates held steady as inflation cools",
+            "Central bank pauses again, citing softer prices",
+            "Why the pause matters for your mortgage payments",
+            "Storm closes schools across the northern coast",
+        ];
+        // Item 0 carries Google's related-coverage list naming items 1 and 2.
+        let cluster = format!(
+            "<ol><li><a href=\"{}\">{}</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">Paper One</font></li>\
+             <li><a href=\"{}\">{}</a>&nbsp;&nbsp;<font color=\"#6f6f6f\">Paper Two</font></li></ol>",
+            link(1),
+            titles[1],
+            link(2),
+            titles[2]
+        );
+        let mut xml = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>"rates" - Google News</title><link>https://news.google.com/</link>"#,
+        );
+        for (i, title) in titles.iter().enumerate() {
+            let description = if i == 0 {
+                cluster
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            } else {
+                String::new()
+            };
+            xml.push_str(&format!(
+                "<item><title>{title} - Paper {i}</title><link>{}</link><guid isPermaLink=\"false\">{}</guid>\
+                 <pubDate>Sat, 28 Nov 2026 01:00:00 GMT</pubDate><description>{description}</description>\
+                 <source url=\"https://p{i}.example\">Paper {i}</source></item>",
+                link(i),
+                ids[i]
+            ));
+        }
+        xml.push_str("</channel></rss>");
+        Mock::given(method("GET"))
+            .and(path("/rss/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(xml))
+            .mount(&g.server)
+            .await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        t.app.cluster_once().await.unwrap();
+
+        let stories: Vec<(String, i64)> =
+            fetch_all(t.app.store(), "SELECT a.title, a.story_id FROM articles a ORDER BY a.id").await;
+        assert_eq!(stories.len(), 4, "{stories:?}");
+        assert_eq!(stories[0].1, stories[1].1, "{stories:?}");
+        assert_eq!(stories[0].1, stories[2].1, "{stories:?}");
+        assert_ne!(stories[0].1, stories[3].1, "{stories:?}");
+        let listed = t.app.store().list_stories(None, 10).await.unwrap();
+        let sizes: Vec<i64> = listed.iter().map(|s| s.size).collect();
+        assert_eq!(sizes.iter().sum::<i64>(), 4);
+        assert!(sizes.contains(&3), "{listed:?}");
+    }
 }

@@ -1,5 +1,9 @@
 //! `spawn_app()` and friends: a fresh temp database, config pointing at local
 //! servers on 127.0.0.1, and the real binary for CLI tests.
+//!
+//! Tests of behaviour every engine shares are written once with
+//! [`engine_test!`] and take their archive from the `_on(engine, …)`
+//! spawners; the plain spawners are SQLite's, for tests of that engine.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -9,11 +13,13 @@ use std::time::Duration;
 
 use newsd::app::App;
 use newsd::config::Settings;
-use tempfile::TempDir;
+pub use newsd::store::testing::TestArchive;
+pub use newsd::store::EngineKind as Engine;
 
 pub struct TestApp {
     pub app: App,
-    pub dir: TempDir,
+    /// The archive, and the directory the config (and SQLite's file) live in.
+    pub archive: TestArchive,
     pub config_path: PathBuf,
     /// `NEWSD__…` overrides, applied to every load (and to CLI runs).
     pub env: Vec<(String, String)>,
@@ -33,15 +39,103 @@ shutdown_grace = "3s"
 listen = "127.0.0.1:0"
 "#;
 
-pub fn write_config(dir: &TempDir, feeds: &[String], extra: &str) -> PathBuf {
-    let url = newsd::store::testing::database_url(dir.path());
+/// Whether the PostgreSQL variant of `test` can run here; says on stderr
+/// that it is skipped when no server is configured.
+pub fn postgres_configured(test: &str) -> bool {
+    let set = std::env::var_os(newsd::store::testing::POSTGRES_URL_VAR).is_some();
+    if !set {
+        eprintln!(
+            "skipped {test} on PostgreSQL: {} is not set",
+            newsd::store::testing::POSTGRES_URL_VAR
+        );
+    }
+    set
+}
+
+/// A fresh, empty archive on `engine` (nothing opened yet).
+pub async fn archive_on(engine: Engine) -> TestArchive {
+    TestArchive::new(engine)
+        .await
+        .expect("engine_test! runs PostgreSQL variants only when a server is configured")
+}
+
+/// Defines a test once and runs it on every engine, as `name::on_sqlite`
+/// and `name::on_postgres` (skipped, saying so, without a PostgreSQL
+/// server); the body gets the engine as `engine`. `@tokio(…)` passes
+/// arguments to `#[tokio::test]`.
+macro_rules! engine_test {
+    ($(#[$meta:meta])* $(@tokio($($targs:tt)*))? async fn $name:ident($engine:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($engine: $crate::helpers::Engine) $body
+
+            $(#[$meta])*
+            #[tokio::test$(($($targs)*))?]
+            async fn on_sqlite() {
+                run($crate::helpers::Engine::Sqlite).await;
+            }
+
+            $(#[$meta])*
+            #[tokio::test$(($($targs)*))?]
+            async fn on_postgres() {
+                if $crate::helpers::postgres_configured(module_path!()) {
+                    run($crate::helpers::Engine::Postgres).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use engine_test;
+
+/// Runs one bind-less statement (portable SQL) on `store`'s engine, for
+/// tests that set up rows the API cannot.
+pub async fn execute(store: &newsd::store::Store, sql: &str) {
+    match store.pg_pool() {
+        Some(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        None => sqlx::query(sql).execute(store.pool()).await.map(drop),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Every row of a bind-less query (portable SQL) on `store`'s engine.
+pub async fn fetch_all<T>(store: &newsd::store::Store, sql: &str) -> Vec<T>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    match store.pg_pool() {
+        Some(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        None => sqlx::query_as(sql).fetch_all(store.pool()).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The one row a bind-less query (portable SQL) returns.
+pub async fn fetch_one<T>(store: &newsd::store::Store, sql: &str) -> T
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let mut rows = fetch_all(store, sql).await;
+    assert_eq!(rows.len(), 1, "{sql}: one row");
+    rows.remove(0)
+}
+
+/// Writes the test config for the archive at `url` into `dir`.
+pub fn write_config(dir: &std::path::Path, url: &str, feeds: &[String], extra: &str) -> PathBuf {
     let mut toml = format!("[database]\nurl = \"{url}\"\n");
     toml.push_str(BASE_CONFIG);
     toml.push_str(extra);
     for f in feeds {
         toml.push_str(&format!("\n[[feeds]]\nurl = \"{f}\"\n"));
     }
-    let path = dir.path().join("newsd.toml");
+    let path = dir.join("newsd.toml");
     std::fs::write(&path, toml).expect("write test config");
     path
 }
@@ -53,22 +147,40 @@ pub fn load_settings(path: &std::path::Path, env: &[(String, String)]) -> Settin
 }
 
 pub async fn spawn_app(feeds: &[String]) -> TestApp {
-    spawn_app_with(feeds, "").await
+    spawn_app_on(Engine::Sqlite, feeds).await
 }
 
 pub async fn spawn_app_with(feeds: &[String], extra: &str) -> TestApp {
-    spawn_app_env(feeds, extra, &[]).await
+    spawn_app_with_on(Engine::Sqlite, feeds, extra).await
 }
 
 /// Like [`spawn_app_with`], with `NEWSD__SECTION__KEY` overrides (how tests
 /// change a key the base config already sets).
 pub async fn spawn_app_env(feeds: &[String], extra: &str, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_env_on(Engine::Sqlite, feeds, extra, env).await
+}
+
+pub async fn spawn_app_on(engine: Engine, feeds: &[String]) -> TestApp {
+    spawn_app_with_on(engine, feeds, "").await
+}
+
+pub async fn spawn_app_with_on(engine: Engine, feeds: &[String], extra: &str) -> TestApp {
+    spawn_app_env_on(engine, feeds, extra, &[]).await
+}
+
+/// The app of a fresh archive on `engine`, its config's feeds synced.
+pub async fn spawn_app_env_on(
+    engine: Engine,
+    feeds: &[String],
+    extra: &str,
+    env: &[(&str, &str)],
+) -> TestApp {
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config_path = write_config(&dir, feeds, extra);
+    let archive = archive_on(engine).await;
+    let config_path = write_config(archive.dir.path(), &archive.url, feeds, extra);
     let app = App::build(load_settings(&config_path, &env))
         .await
         .expect("app builds");
@@ -77,13 +189,18 @@ pub async fn spawn_app_env(feeds: &[String], extra: &str, env: &[(&str, &str)]) 
         .expect("feeds sync");
     TestApp {
         app,
-        dir,
+        archive,
         config_path,
         env,
     }
 }
 
 impl TestApp {
+    /// The directory of the config (and of SQLite's archive file).
+    pub fn dir(&self) -> &std::path::Path {
+        self.archive.dir.path()
+    }
+
     /// The same database and config, opened again (a restart).
     pub async fn restart(&self) -> App {
         let app = App::build(load_settings(&self.config_path, &self.env))
@@ -111,10 +228,12 @@ impl TestApp {
     }
 
     pub async fn article_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM articles")
-            .fetch_one(self.app.store().pool())
-            .await
-            .expect("count")
+        self.scalar("SELECT COUNT(*) FROM articles").await
+    }
+
+    /// The one `BIGINT` a bind-less query (portable SQL) returns.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        newsd::store::testing::scalar_i64(self.app.store(), sql).await
     }
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod disk_full;
 mod docs;
+mod engines;
 mod feeds;
 mod fetch;
 mod fulltext;

@@ -63,7 +63,7 @@ async fn sqlite3_newsd_search_and_the_api_never_see_a_locked_database_while_poll
     )
     .await;
     t.app.store().close().await;
-    let db = t.dir.path().join("newsd.db");
+    let db = t.dir().join("newsd.db");
 
     let api_port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
