@@ -395,7 +395,10 @@ async fn known_stories<'a>(
     Ok(found
         .into_iter()
         .filter_map(|(ord, id, resolution)| {
-            Some((*wanted.get(usize::try_from(ord - 1).ok()?)?, (id, resolution)))
+            Some((
+                *wanted.get(usize::try_from(ord - 1).ok()?)?,
+                (id, resolution),
+            ))
         })
         .collect())
 }
@@ -494,8 +497,7 @@ async fn insert_links(tx: &mut PgConnection, links: &[NewLink<'_, '_>]) -> Resul
     let urls: Vec<&str> = hints.iter().map(|(_, h)| h.url.as_str()).collect();
     let titles: Vec<&str> = hints.iter().map(|(_, h)| h.title.as_str()).collect();
     let sources: Vec<Option<&str>> = hints.iter().map(|(_, h)| h.source.as_deref()).collect();
-    let google_ids: Vec<Option<&str>> =
-        hints.iter().map(|(_, h)| h.google_id.as_deref()).collect();
+    let google_ids: Vec<Option<&str>> = hints.iter().map(|(_, h)| h.google_id.as_deref()).collect();
     sqlx::query(
         "INSERT INTO story_hints (article_id, url, title, source, google_id) \
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) \
@@ -517,7 +519,10 @@ async fn insert_items(tx: &mut PgConnection, items: &[(&GoogleRow<'_>, i64)]) ->
         return Ok(());
     }
     let feeds: Vec<i64> = items.iter().map(|(r, _)| r.feed_id).collect();
-    let keys: Vec<&str> = items.iter().map(|(r, _)| r.entry.entry_key.as_str()).collect();
+    let keys: Vec<&str> = items
+        .iter()
+        .map(|(r, _)| r.entry.entry_key.as_str())
+        .collect();
     let articles: Vec<i64> = items.iter().map(|(_, id)| *id).collect();
     let guids: Vec<Option<&str>> = items.iter().map(|(r, _)| r.entry.guid.as_deref()).collect();
     let links: Vec<Option<&str>> = items.iter().map(|(r, _)| r.entry.link.as_deref()).collect();
