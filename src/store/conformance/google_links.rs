@@ -290,7 +290,7 @@ store_test!(
         assert_eq!(
             scalar_i64(
                 &store,
-                &format!("SELECT article_id FROM google_links WHERE google_id = 'GB'")
+                "SELECT article_id FROM google_links WHERE google_id = 'GB'"
             )
             .await,
             second
