@@ -1,1 +1,344 @@
 //! Conformance: the google_links role on every engine.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::ingest::{decoded, entry, feed, google, google_id_of, hinted, update};
+use crate::store::testing::{scalar_i64, strings};
+use crate::store::{ts, LinkStatus, StoreError};
+use crate::store_test;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn ids(links: &[crate::store::PendingLink]) -> Vec<&str> {
+    links.iter().map(|l| l.google_id.as_str()).collect()
+}
+
+store_test!(
+    async fn due_links_come_oldest_first_signed_apart_and_after_those_with_a_signed_sibling(
+        store
+    ) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let early = at("2026-03-01T10:00:00Z");
+        let later = at("2026-03-01T11:00:00Z");
+        store
+            .record_poll(
+                f,
+                vec![google("s1", "GS1", Some("p|s")), google("b", "GB", None)],
+                early,
+                update(early),
+            )
+            .await
+            .unwrap();
+        store
+            .record_poll(
+                f,
+                vec![google("s2", "GS2", Some("p|s")), google("a", "GA", None)],
+                later,
+                update(later),
+            )
+            .await
+            .unwrap();
+        let now = at("2026-03-01T12:00:00Z");
+        assert_eq!(
+            ids(&store.pending_google_links(now, false, 10).await.unwrap()),
+            ["GB", "GS1", "GA", "GS2"]
+        );
+        store.save_signature("GS2", "sig", 1_700_000_000).await.unwrap();
+        // GS1 waits for its signed sibling, which may resolve the story.
+        assert_eq!(
+            ids(&store.pending_google_links(now, false, 10).await.unwrap()),
+            ["GB", "GA", "GS1"]
+        );
+        let signed = store.pending_google_links(now, true, 10).await.unwrap();
+        assert_eq!(ids(&signed), ["GS2"]);
+        assert_eq!(signed[0].signature.as_deref(), Some("sig"));
+        assert_eq!(signed[0].sig_timestamp, Some(1_700_000_000));
+        assert_eq!(
+            ids(&store.pending_google_links(now, false, 1).await.unwrap()),
+            ["GB"]
+        );
+        // Nothing is due before it was seen.
+        assert!(store
+            .pending_google_links(early - chrono::Duration::seconds(1), false, 10)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+);
+
+store_test!(
+    async fn a_failing_link_backs_off_doubling_and_fails_for_good_after_its_attempts(store) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = at("2026-03-01T10:00:00Z");
+        store
+            .record_poll(f, vec![google("a", "GA", None)], now, update(now))
+            .await
+            .unwrap();
+        store.save_signature("GA", "sig", 1).await.unwrap();
+        let base = Duration::from_secs(60);
+        store
+            .fail_google_link("GA", "boom", now, base, 3, false)
+            .await
+            .unwrap();
+        assert!(store.pending_google_links(now, true, 10).await.unwrap().is_empty());
+        let retry = store
+            .pending_google_links(now + chrono::Duration::seconds(60), true, 10)
+            .await
+            .unwrap();
+        assert_eq!(retry[0].attempts, 1);
+        store
+            .fail_google_link("GA", "boom again", now, base, 3, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT next_try_at || ' ' || last_error || ' ' || COALESCE(signature, '-') \
+                 FROM google_links"
+            )
+            .await,
+            [Some(format!(
+                "{} boom again -",
+                ts(now + chrono::Duration::seconds(120))
+            ))]
+        );
+        store
+            .fail_google_link("GA", "last", now, base, 3, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.google_link("GA").await.unwrap().map(|(s, _)| s),
+            Some(LinkStatus::Failed)
+        );
+        assert_eq!(store.google_link("missing").await.unwrap(), None);
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!((stats.pending, stats.failed), (0, 1));
+    }
+);
+
+store_test!(
+    async fn a_resolved_link_gives_its_article_an_identity_and_its_unsigned_siblings_join(
+        store
+    ) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        store
+            .record_poll(
+                f,
+                vec![
+                    google("a", "GA", Some("p|s")),
+                    google("b", "GB", Some("p|s")),
+                    google("c", "GC", Some("p|s")),
+                ],
+                now,
+                update(now),
+            )
+            .await
+            .unwrap();
+        store.save_signature("GC", "sig", 1).await.unwrap();
+        let article = scalar_i64(&store, "SELECT id FROM articles").await;
+        let survivor = store
+            .resolve_google_link("GA", "https://pub.example/story?utm_source=x", now)
+            .await
+            .unwrap();
+        assert_eq!(survivor, article);
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT url_key || ' ' || url || ' ' || resolution FROM articles"
+            )
+            .await,
+            [Some(
+                "pub.example/story https://pub.example/story resolved".to_owned()
+            )]
+        );
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT google_id || ' ' || status FROM google_links ORDER BY google_id"
+            )
+            .await,
+            [
+                Some("GA resolved".to_owned()),
+                Some("GB joined".to_owned()),
+                Some("GC pending".to_owned()),
+            ]
+        );
+        assert_eq!(
+            store.google_link("GA").await.unwrap(),
+            Some((
+                LinkStatus::Resolved,
+                Some("https://pub.example/story?utm_source=x".to_owned())
+            ))
+        );
+        // A later item of the story joins without a lookup of its own.
+        store
+            .record_poll(f, vec![google("d", "GD", Some("p|s"))], now, update(now))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.google_link("GD").await.unwrap().map(|(s, _)| s),
+            Some(LinkStatus::Joined)
+        );
+        let err = store
+            .resolve_google_link("GX", "https://pub.example/x", now)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    }
+);
+
+store_test!(
+    async fn a_link_resolving_to_an_archived_url_merges_into_that_article(store) {
+        let f = feed(&store, "https://f.example/1").await;
+        let earlier = Utc::now() - chrono::Duration::hours(1);
+        let now = Utc::now();
+        store
+            .record_poll(f, vec![hinted(google("g", "G1", None))], earlier, update(earlier))
+            .await
+            .unwrap();
+        store
+            .record_poll(f, vec![entry("p", "https://pub.example/x")], now, update(now))
+            .await
+            .unwrap();
+        let plain = scalar_i64(&store, "SELECT MAX(id) FROM articles").await;
+        let survivor = store
+            .resolve_google_link("G1", "https://pub.example/x", now)
+            .await
+            .unwrap();
+        assert_eq!(survivor, plain);
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM articles").await, 1);
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT first_seen_at || ' ' || title || ' ' || resolution FROM articles"
+            )
+            .await,
+            [Some(format!("{} Title p resolved", ts(earlier)))]
+        );
+        assert_eq!(
+            scalar_i64(
+                &store,
+                &format!("SELECT COUNT(*) FROM feed_items WHERE article_id = {plain}")
+            )
+            .await,
+            2
+        );
+        assert_eq!(
+            scalar_i64(
+                &store,
+                &format!(
+                    "SELECT COUNT(*) FROM story_hints WHERE article_id = {plain} AND google_id = 'H'"
+                )
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            scalar_i64(
+                &store,
+                &format!("SELECT COUNT(*) FROM google_links WHERE article_id = {plain}")
+            )
+            .await,
+            1
+        );
+    }
+);
+
+store_test!(
+    async fn a_signed_sibling_resolving_elsewhere_splits_off_with_its_items(store) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = Utc::now();
+        store
+            .record_poll(
+                f,
+                vec![google("a", "GA", Some("p|s")), google("b", "GB", Some("p|s"))],
+                now,
+                update(now),
+            )
+            .await
+            .unwrap();
+        store.save_signature("GB", "sig", 1).await.unwrap();
+        let first = store
+            .resolve_google_link("GA", "https://pub.example/a", now)
+            .await
+            .unwrap();
+        let second = store
+            .resolve_google_link("GB", "https://pub.example/b", now)
+            .await
+            .unwrap();
+        assert_ne!(first, second);
+        assert_eq!(
+            strings(
+                &store,
+                &format!(
+                    "SELECT {} || ' ' || a.url_key || ' ' || a.resolution FROM feed_items fi \
+                     JOIN articles a ON a.id = fi.article_id ORDER BY fi.entry_key",
+                    google_id_of("fi")
+                )
+            )
+            .await,
+            [
+                Some("GA pub.example/a resolved".to_owned()),
+                Some("GB pub.example/b resolved".to_owned()),
+            ]
+        );
+        assert_eq!(
+            scalar_i64(
+                &store,
+                "SELECT article_id FROM google_links WHERE google_id = 'GB'"
+            )
+            .await,
+            second
+        );
+        // Resolving again to the same URL changes nothing.
+        assert_eq!(
+            store
+                .resolve_google_link("GB", "https://pub.example/b", now)
+                .await
+                .unwrap(),
+            second
+        );
+        // A decoded id is stored resolved.
+        store
+            .record_poll(
+                f,
+                vec![decoded("d", "GD", "https://pub.example/d", "pub.example/d")],
+                now,
+                update(now),
+            )
+            .await
+            .unwrap();
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!(
+            (stats.pending, stats.resolved, stats.decoded, stats.joined),
+            (0, 2, 1, 0)
+        );
+    }
+);
+
+store_test!(
+    async fn the_breaker_and_the_request_counts_are_kept(store) {
+        let budget = store.google_budget().await.unwrap();
+        assert_eq!((budget.open_until, budget.last_get_at), (None, None));
+        let now = at("2026-03-01T10:00:00Z");
+        let until = at("2026-03-01T11:00:00Z");
+        store.trip_google_breaker(until, now).await.unwrap();
+        store.count_google_request(true, now).await.unwrap();
+        store.count_google_request(true, now).await.unwrap();
+        store.count_google_request(false, now).await.unwrap();
+        let budget = store.google_budget().await.unwrap();
+        assert_eq!((budget.open_until, budget.last_get_at), (Some(until), Some(now)));
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!(stats.breaker_open_until, Some(ts(until)));
+        assert_eq!(stats.last_get_at, Some(ts(now)));
+        assert_eq!(
+            (stats.breaker_trips, stats.gets_total, stats.posts_total),
+            (1, 2, 1)
+        );
+    }
+);

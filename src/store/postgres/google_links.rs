@@ -1,16 +1,26 @@
-//! The Google News resolution queue on PostgreSQL: due links, signatures, failures with backoff, resolution (through the identity model), the breaker and request counts.
-
-#![allow(
-    unused_variables,
-    unused_imports,
-    dead_code,
-    clippy::too_many_arguments
-)] // SKELETON: remove when implemented
+//! The Google News resolution queue on PostgreSQL: due links, signatures,
+//! failures with backoff, resolution (which applies the identity model's
+//! merge or split), the breaker and request counts.
 
 use chrono::{DateTime, Utc};
 
+use super::identity::{assign_identity, queue_fulltext, split_link};
 use super::PostgresStore;
-use crate::store::*;
+use crate::domain::CanonicalUrl;
+use crate::store::error::{Result, StoreError};
+use crate::store::google_links::{Budget, GoogleQueueStats, LinkStatus, PendingLink};
+use crate::store::time::{parse_ts, ts};
+
+type PendingRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
 
 impl PostgresStore {
     pub async fn pending_google_links(
@@ -19,14 +29,50 @@ impl PostgresStore {
         signed: bool,
         limit: i64,
     ) -> Result<Vec<PendingLink>> {
-        todo!("postgres: pending_google_links")
+        // Links whose article has a signed sibling waiting come last: that
+        // sibling's lookup may resolve the story for them.
+        let rows: Vec<PendingRow> = sqlx::query_as(
+            "SELECT g.google_id, g.article_id, g.hl, g.gl, g.ceid, g.signature, g.sig_timestamp, g.attempts \
+             FROM google_links g \
+             WHERE g.status = 'pending' AND g.next_try_at <= $1 AND (g.signature IS NOT NULL) = $2 \
+             ORDER BY EXISTS (SELECT 1 FROM google_links s WHERE s.article_id = g.article_id \
+                 AND s.google_id != g.google_id AND s.signature IS NOT NULL AND s.status = 'pending'), \
+               g.first_seen_at, g.google_id COLLATE \"C\" LIMIT $3",
+        )
+        .bind(ts(now))
+        .bind(signed)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(google_id, article_id, hl, gl, ceid, signature, sig_timestamp, attempts)| {
+                    PendingLink {
+                        google_id,
+                        article_id,
+                        hl,
+                        gl,
+                        ceid,
+                        signature,
+                        sig_timestamp,
+                        attempts,
+                    }
+                },
+            )
+            .collect())
     }
 
     pub async fn google_link(
         &self,
         google_id: &str,
     ) -> Result<Option<(LinkStatus, Option<String>)>> {
-        todo!("postgres: google_link")
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT status, publisher_url FROM google_links WHERE google_id = $1")
+                .bind(google_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(status, url)| (LinkStatus::from_stored(&status), url)))
     }
 
     pub async fn save_signature(
@@ -35,7 +81,16 @@ impl PostgresStore {
         signature: &str,
         timestamp: i64,
     ) -> Result<()> {
-        todo!("postgres: save_signature")
+        self.writable("saving a Google signature")?;
+        sqlx::query(
+            "UPDATE google_links SET signature = $2, sig_timestamp = $3 WHERE google_id = $1",
+        )
+        .bind(google_id)
+        .bind(signature)
+        .bind(timestamp)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn fail_google_link(
@@ -47,7 +102,39 @@ impl PostgresStore {
         max_attempts: i64,
         drop_signature: bool,
     ) -> Result<()> {
-        todo!("postgres: fail_google_link")
+        self.writable("recording a failed Google lookup")?;
+        let mut tx = self.pool.begin().await?;
+        // Locked, so two failures at once count twice.
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT attempts FROM google_links WHERE google_id = $1 FOR UPDATE")
+                .bind(google_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or(0)
+                + 1;
+        let delay = retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
+        let next = now + chrono::Duration::seconds(delay.min(7.0 * 86400.0) as i64);
+        let status = if attempts >= max_attempts {
+            LinkStatus::Failed
+        } else {
+            LinkStatus::Pending
+        };
+        sqlx::query(
+            "UPDATE google_links SET attempts = $2, last_error = $3, next_try_at = $4, status = $5, \
+             signature = CASE WHEN $6 THEN NULL ELSE signature END, \
+             sig_timestamp = CASE WHEN $6 THEN NULL ELSE sig_timestamp END \
+             WHERE google_id = $1",
+        )
+        .bind(google_id)
+        .bind(attempts)
+        .bind(error)
+        .bind(ts(next))
+        .bind(status.as_str())
+        .bind(drop_signature)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn resolve_google_link(
@@ -56,11 +143,78 @@ impl PostgresStore {
         publisher_url: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        todo!("postgres: resolve_google_link")
+        self.writable("resolving a Google link")?;
+        let key = CanonicalUrl::parse(publisher_url).map_err(|e| {
+            StoreError::InvalidInput(format!("publisher URL {publisher_url:?}: {e}"))
+        })?;
+        let fetch_url = url::Url::parse(publisher_url)
+            .map(|u| crate::domain::strip_tracking(&u).to_string())
+            .unwrap_or_else(|_| publisher_url.to_owned());
+        let mut tx = self.pool.begin().await?;
+        let Some(article_id) = sqlx::query_scalar::<_, i64>(
+            "UPDATE google_links SET status = 'resolved', publisher_url = $2, resolved_at = $3, \
+             last_error = NULL WHERE google_id = $1 RETURNING article_id",
+        )
+        .bind(google_id)
+        .bind(publisher_url)
+        .bind(ts(now))
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Err(StoreError::NotFound(format!("Google id {google_id}")));
+        };
+        // Locked: a concurrent resolution of a sibling link decides the same
+        // article's identity.
+        let (current_key, resolution): (String, Option<String>) =
+            sqlx::query_as("SELECT url_key, resolution FROM articles WHERE id = $1 FOR UPDATE")
+                .bind(article_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let survivor = if resolution.as_deref() == Some("unresolved") {
+            let survivor = assign_identity(&mut tx, article_id, key.as_str(), &fetch_url).await?;
+            sqlx::query("UPDATE articles SET resolution = 'resolved' WHERE id = $1")
+                .bind(survivor)
+                .execute(&mut *tx)
+                .await?;
+            // Provisional siblings that have not spent a GET yet now join a
+            // resolved story, as later items of it do: no lookup of their own.
+            // Siblings already holding a signature are still resolved (and
+            // split off if they turn out to be another article).
+            sqlx::query(
+                "UPDATE google_links SET status = 'joined', last_error = NULL \
+                 WHERE article_id = $1 AND status = 'pending' AND signature IS NULL",
+            )
+            .bind(survivor)
+            .execute(&mut *tx)
+            .await?;
+            survivor
+        } else if current_key == key.as_str() {
+            article_id
+        } else {
+            split_link(
+                &mut tx,
+                google_id,
+                article_id,
+                key.as_str(),
+                &fetch_url,
+                now,
+            )
+            .await?
+        };
+        queue_fulltext(&mut tx, &[survivor], Some(&ts(now))).await?;
+        tx.commit().await?;
+        Ok(survivor)
     }
 
     pub async fn google_budget(&self) -> Result<Budget> {
-        todo!("postgres: google_budget")
+        let (open_until, last_get_at): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT open_until, last_get_at FROM google_budget WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Budget {
+            open_until: open_until.as_deref().and_then(parse_ts),
+            last_get_at: last_get_at.as_deref().and_then(parse_ts),
+        })
     }
 
     pub async fn trip_google_breaker(
@@ -68,14 +222,69 @@ impl PostgresStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        todo!("postgres: trip_google_breaker")
+        self.writable("tripping the Google breaker")?;
+        sqlx::query(
+            "UPDATE google_budget SET open_until = $1, trips = trips + 1, last_trip_at = $2 WHERE id = 1",
+        )
+        .bind(ts(until))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
-        todo!("postgres: count_google_request")
+        self.writable("counting a Google request")?;
+        if get {
+            sqlx::query(
+                "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = $1 WHERE id = 1",
+            )
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {
-        todo!("postgres: google_queue_stats")
+        let counts: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*), COUNT(signature) FROM google_links GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut s = GoogleQueueStats::default();
+        for (status, n, signed) in counts {
+            match LinkStatus::from_stored(&status) {
+                LinkStatus::Pending => {
+                    s.pending = n;
+                    s.pending_signed = signed;
+                }
+                LinkStatus::Resolved => s.resolved = n,
+                LinkStatus::Decoded => s.decoded = n,
+                LinkStatus::Joined => s.joined = n,
+                LinkStatus::Failed => s.failed += n,
+            }
+        }
+        let (open_until, trips, last_get_at, gets, posts): (
+            Option<String>,
+            i64,
+            Option<String>,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT open_until, trips, last_get_at, gets_total, posts_total FROM google_budget WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        s.breaker_open_until = open_until;
+        s.breaker_trips = trips;
+        s.last_get_at = last_get_at;
+        s.gets_total = gets;
+        s.posts_total = posts;
+        Ok(s)
     }
 }
