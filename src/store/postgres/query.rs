@@ -282,17 +282,19 @@ impl PostgresStore {
             SearchOrder::Rank => " ORDER BY page.rank, page.id DESC",
             SearchOrder::Newest => " ORDER BY a.first_seen_at DESC, a.id DESC",
         });
-        let rows: Vec<ArticleItemRow> = qb
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| match (e, &search.text) {
-                (sqlx::Error::Database(db), SearchText::Fts5(query)) => StoreError::SearchSyntax {
-                    query: query.clone(),
-                    reason: db.message().to_owned(),
-                },
-                (other, _) => other.into(),
-            })?;
+        let rows: Vec<ArticleItemRow> =
+            qb.build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| match (e, &search.text) {
+                    (sqlx::Error::Database(db), SearchText::Fts5(query)) => {
+                        StoreError::SearchSyntax {
+                            query: query.clone(),
+                            reason: db.message().to_owned(),
+                        }
+                    }
+                    (other, _) => other.into(),
+                })?;
         let mut items: Vec<ArticleItem> = rows.into_iter().map(Into::into).collect();
         if let Some(first) = long_words.first() {
             self.trigram_snippets(&mut items, first, &long_words)
@@ -327,17 +329,16 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         for item in items.iter_mut() {
-            item.snippet = windows
-                .iter()
-                .find(|(id, ..)| *id == item.id)
-                .and_then(|(_, window, cut_before, cut_after)| {
+            item.snippet = windows.iter().find(|(id, ..)| *id == item.id).and_then(
+                |(_, window, cut_before, cut_after)| {
                     let marked = mark_words(window.as_deref()?.trim(), words);
                     Some(format!(
                         "{}{marked}{}",
                         if *cut_before { "…" } else { "" },
                         if *cut_after { "…" } else { "" }
                     ))
-                });
+                },
+            );
         }
         Ok(())
     }
@@ -446,8 +447,9 @@ impl PostgresStore {
         let stats = self.stats().await?;
         // "C" collation: statuses sort bytewise, as SQLite sorts them.
         let feeds_by_status: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT CASE WHEN NOT enabled THEN 'disabled' ELSE COALESCE(last_status, 'new') END AS s, \
-             COUNT(*) FROM feeds GROUP BY s ORDER BY s COLLATE \"C\"",
+            "SELECT s, COUNT(*) FROM (SELECT CASE WHEN NOT enabled THEN 'disabled' \
+             ELSE COALESCE(last_status, 'new') END AS s FROM feeds) f \
+             GROUP BY s ORDER BY s COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await?;
