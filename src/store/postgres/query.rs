@@ -158,10 +158,14 @@ impl PostgresStore {
         limit: i64,
     ) -> Result<Vec<ArticleItem>> {
         let text = search.text.text_match()?;
-        // The tsquery once, as a CTE the candidates and the snippets share.
-        let mut qb = QueryBuilder::<Postgres>::new("WITH q AS MATERIALIZED (SELECT ");
-        let mut long_words = Vec::new();
-        match (&text.index, &search.text) {
+        let long_words = match &text.index {
+            Some((TextIndex::Trigram, expr)) => unquote(expr),
+            _ => Vec::new(),
+        };
+        // The tsquery is written out wherever it is used rather than shared
+        // through a CTE: as an expression of constants the planner sees it
+        // and answers the match from the GIN index.
+        let tsquery = |qb: &mut QueryBuilder<'_, Postgres>| match (&text.index, &search.text) {
             (Some((TextIndex::Words, _)), SearchText::Fts5(raw)) => {
                 qb.push("to_tsquery('simple', ")
                     .push_bind(raw.clone())
@@ -170,31 +174,31 @@ impl PostgresStore {
             (Some((TextIndex::Words, expr)), _) => {
                 // Each word a phrase of its own lexemes (`e-mail` is `e <->
                 // mail`), as FTS5 reads a quoted word; all of them AND-ed.
+                qb.push("(");
                 let mut words = qb.separated(" && ");
                 for w in unquote(expr) {
                     words.push("phraseto_tsquery('simple', ");
                     words.push_bind_unseparated(w);
                     words.push_unseparated(")");
                 }
+                qb.push(")");
             }
-            (Some((TextIndex::Trigram, expr)), _) => {
-                long_words = unquote(expr);
+            _ => {
                 qb.push("NULL::tsquery");
             }
-            (None, _) => {
-                qb.push("NULL::tsquery");
-            }
-        }
-        qb.push(" AS q), hits AS MATERIALIZED (");
+        };
+        let mut qb = QueryBuilder::<Postgres>::new("WITH hits AS MATERIALIZED (");
         // As on SQLite, only the newest `SEARCH_CANDIDATES` matches that
         // pass the filters are ranked, so a common word costs a bounded
         // number of `ts_rank_cd` scores.
         match &text.index {
             Some((TextIndex::Words, _)) => {
                 qb.push(format!(
-                    "SELECT a.id, -ts_rank_cd({RANK_WEIGHTS}, a.search, q.q)::float8 AS rank \
-                     FROM articles a, q WHERE a.search @@ q.q"
+                    "SELECT a.id, -ts_rank_cd({RANK_WEIGHTS}, a.search, "
                 ));
+                tsquery(&mut qb);
+                qb.push(")::float8 AS rank FROM articles a WHERE a.search @@ ");
+                tsquery(&mut qb);
             }
             Some((TextIndex::Trigram, _)) => {
                 // No score comes with a substring match: where the words
@@ -264,20 +268,24 @@ impl PostgresStore {
                 .push_bind(limit);
             }
         }
-        let snippet = match &text.index {
-            Some((TextIndex::Words, _)) => format!(
-                "ts_headline('simple', {TRIGRAM_DOC}, q.q, \
-                 'StartSel=[, StopSel=], MaxWords=12, MinWords=4, ShortWord=0, \
-                 MaxFragments=1, FragmentDelimiter=…')"
-            ),
-            Some((TextIndex::Trigram, _)) => "NULL::text".to_owned(),
-            None => "substr(COALESCE(a.title, a.summary, ''), 1, 80)".to_owned(),
-        };
-        qb.push(format!(
-            ") SELECT {}, {snippet} AS snippet, page.rank AS rank \
-             FROM page JOIN articles a ON a.id = page.id CROSS JOIN q",
-            item_columns(search.item_text)
-        ));
+        qb.push(format!(") SELECT {}, ", item_columns(search.item_text)));
+        match &text.index {
+            Some((TextIndex::Words, _)) => {
+                qb.push(format!("ts_headline('simple', {TRIGRAM_DOC}, "));
+                tsquery(&mut qb);
+                qb.push(
+                    ", 'StartSel=[, StopSel=], MaxWords=12, MinWords=4, ShortWord=0, \
+                     MaxFragments=1, FragmentDelimiter=…')",
+                );
+            }
+            Some((TextIndex::Trigram, _)) => {
+                qb.push("NULL::text");
+            }
+            None => {
+                qb.push("substr(COALESCE(a.title, a.summary, ''), 1, 80)");
+            }
+        }
+        qb.push(" AS snippet, page.rank AS rank FROM page JOIN articles a ON a.id = page.id");
         qb.push(match search.order {
             SearchOrder::Rank => " ORDER BY page.rank, page.id DESC",
             SearchOrder::Newest => " ORDER BY a.first_seen_at DESC, a.id DESC",
