@@ -56,7 +56,7 @@ pub enum Command {
     },
     /// Full-text search of the archive (bm25-ranked, with snippets).
     Search {
-        /// Plain words (all must match); see --fts for FTS5 syntax.
+        /// Plain words (all must match); see --fts for the engine's own syntax.
         query: Vec<String>,
         /// Only articles first seen within this window ("24h", "7d") or since an RFC 3339 time.
         #[arg(long)]
@@ -69,7 +69,8 @@ pub enum Command {
         /// Print JSON lines instead of text.
         #[arg(long)]
         json: bool,
-        /// Pass the query to SQLite FTS5 as written (phrases, OR, NEAR, prefix*).
+        /// Pass the query to the archive's own full-text syntax as written: SQLite FTS5
+        /// (phrases, OR, NEAR, prefix*) or PostgreSQL to_tsquery (&, |, !, <->, prefix:*).
         #[arg(long)]
         fts: bool,
     },

@@ -62,7 +62,7 @@ impl ApiError {
             // Search errors come from `q`: name it like any bad parameter.
             ApiError::Store(StoreError::EmptySearch) => "invalid parameter `q`: empty query".into(),
             ApiError::Store(StoreError::SearchSyntax { query, reason }) => {
-                format!("invalid parameter `q`: {reason} (in FTS5 query {query:?})")
+                format!("invalid parameter `q`: {reason} (in full-text query {query:?})")
             }
             ApiError::Store(e @ (StoreError::FeedNotFound(_) | StoreError::ConfigManaged(_))) => {
                 e.to_string()

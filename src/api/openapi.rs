@@ -103,7 +103,7 @@ pub fn openapi() -> Value {
         "fts",
         "query",
         json!({ "type": "boolean", "default": false }),
-        "Pass `q` to SQLite FTS5 as written (phrases, OR, NEAR, prefix*).",
+        "Pass `q` to the archive's own full-text syntax as written: SQLite FTS5 (phrases, OR, NEAR, prefix*) or PostgreSQL to_tsquery (&, |, !, <->, prefix:*).",
     );
     let mut list_params = vec![q.clone(), fts.clone()];
     list_params.extend(filters());

@@ -36,8 +36,10 @@ pub enum StoreError {
     /// A search without a word in it.
     #[error("bad search query: empty query")]
     EmptySearch,
-    /// FTS5 refused a search given in its syntax (`SearchText::Fts5`).
-    #[error("bad search query: {reason} (in FTS5 query {query:?})")]
+    /// The engine refused a search given in its own query syntax
+    /// (`SearchText::Fts5`): SQLite's FTS5 syntax, PostgreSQL's
+    /// `to_tsquery` syntax.
+    #[error("bad search query: {reason} (in full-text query {query:?})")]
     SearchSyntax { query: String, reason: String },
     /// A value handed to the store that it cannot store (a publisher URL
     /// that does not parse).

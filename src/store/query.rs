@@ -72,9 +72,12 @@ pub enum SearchText {
     /// Words that must all occur, in any script. Quotes, operators and
     /// parentheses in them are plain characters: no text is an error.
     Words(String),
-    /// SQLite FTS5 query syntax (`newsd search --fts`, the API's `fts=true`),
-    /// given to the word index as it is; the one input in an engine's own
-    /// query language. A syntax error is [`StoreError::SearchSyntax`].
+    /// The engine's own query syntax (`newsd search --fts`, the API's
+    /// `fts=true`), given to the word index as it is: FTS5 query syntax on
+    /// SQLite (`semicond* OR weather`), `to_tsquery` syntax in the `simple`
+    /// configuration on PostgreSQL (`semicond:* | weather`). The one input
+    /// in an engine's own query language; a syntax error is
+    /// [`StoreError::SearchSyntax`].
     Fts5(String),
 }
 
@@ -336,8 +339,24 @@ fn quote(word: &str) -> String {
     format!("\"{}\"", word.replace('"', "\"\""))
 }
 
+/// The words of an index expression that [`SearchText::text_match`]
+/// quoted for FTS5 (plain words only), as they were typed: PostgreSQL
+/// builds its own query from them. Quoted words hold no whitespace, so the
+/// spaces between them are exactly the separators.
+pub(super) fn unquote(expr: &str) -> Vec<String> {
+    expr.split(' ')
+        .map(|w| {
+            let inner = w
+                .strip_prefix('"')
+                .and_then(|w| w.strip_suffix('"'))
+                .unwrap_or(w);
+            inner.replace("\"\"", "\"")
+        })
+        .collect()
+}
+
 /// Finds `word` anywhere in a text, `%` and `_` in it included.
-fn like_pattern(word: &str) -> String {
+pub(super) fn like_pattern(word: &str) -> String {
     let escaped = word
         .replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -411,6 +430,13 @@ mod tests {
                 likes: vec![],
             }
         );
+    }
+
+    #[test]
+    fn quoted_words_unquote_to_what_was_typed() {
+        let m = words("chips AND \"Paris (");
+        let (_, expr) = m.index.unwrap();
+        assert_eq!(unquote(&expr), vec!["chips", "AND", "\"Paris", "("]);
     }
 
     #[test]

@@ -319,7 +319,9 @@ async fn search_takes_fts_syntax_feed_since_and_limit_and_finds_two_character_cj
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("bad search query: unterminated string (in FTS5 query \"\\\"unbalanced\")"),
+        err.contains(
+            "bad search query: unterminated string (in full-text query \"\\\"unbalanced\")"
+        ),
         "{err}"
     );
 }
