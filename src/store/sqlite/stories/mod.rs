@@ -219,6 +219,3 @@ async fn refresh_story(conn: &mut SqliteConnection, story: i64, now: DateTime<Ut
     .await?;
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;
