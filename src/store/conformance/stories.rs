@@ -16,12 +16,12 @@ use crate::store_test;
 const BATCH: i64 = crate::store::stories::window::BATCH;
 
 /// A SQL string literal.
-fn lit(s: &str) -> String {
+pub(super) fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Runs one bind-less writing statement on either engine.
-async fn exec(store: &Store, sql: &str) {
+pub(super) async fn exec(store: &Store, sql: &str) {
     match store.pg_pool() {
         Some(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
         None => sqlx::query(sql)
