@@ -17,3 +17,5 @@ pub struct ClusterReport {
     /// Of those, the ones that joined an existing story.
     pub joined: usize,
 }
+
+pub(in crate::store) mod window;
