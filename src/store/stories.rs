@@ -18,4 +18,4 @@ pub struct ClusterReport {
     pub joined: usize,
 }
 
-pub(in crate::store) mod window;
+pub(super) mod window;

@@ -351,7 +351,7 @@ engine_test! {
             ("/api/v1/articles?cursor=bm90LWEtY3Vyc29y", "cursor"),
             ("/api/v1/articles?sinse=24h", "sinse"),
             ("/api/v1/articles?fts=true", "fts"),
-            ("/api/v1/articles?q=%22unbalanced&fts=true", "q"),
+            ("/api/v1/articles?q=%28unbalanced&fts=true", "q"),
             ("/api/v1/articles/abc", "id"),
             ("/api/v1/feeds/-3", "id"),
             ("/feeds/x.atom", "feed_id"),

@@ -99,7 +99,9 @@ fn split_by_engine(doc: &str) -> (&str, &str) {
 #[tokio::test]
 async fn every_query_the_postgres_section_shows_runs_against_the_postgres_schema() {
     let Some(archive) = TestArchive::new(EngineKind::Postgres).await else {
-        eprintln!("skipped the PostgreSQL examples of docs/schema.md: NEWSD_TEST_POSTGRES_URL is not set");
+        eprintln!(
+            "skipped the PostgreSQL examples of docs/schema.md: NEWSD_TEST_POSTGRES_URL is not set"
+        );
         return;
     };
     let store = archive.open().await;

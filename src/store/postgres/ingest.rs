@@ -268,6 +268,7 @@ async fn store_google(
     if rows.is_empty() {
         return Ok(());
     }
+    lock_google_identities(&mut *tx, rows).await?;
     let mut links = known_links(&mut *tx, rows).await?;
     let windows: Vec<String> = rows
         .iter()
@@ -339,6 +340,33 @@ async fn store_google(
         .collect::<Result<_>>()?;
     insert_links(&mut *tx, &links).await?;
     insert_items(&mut *tx, &items).await
+}
+
+/// Takes a transaction lock on each Google id and provisional key of the
+/// rows, so that two polls storing the same story at once (two feeds
+/// carrying it, on one instance or several) decide one after the other:
+/// neither has a unique constraint to fall back on (a provisional story is
+/// a title within a time window, and an unresolved article's key is its own
+/// id), so without the lock both would create an article. Locks are taken
+/// in one order, so two polls cannot deadlock on them; the next statements
+/// (READ COMMITTED) see what the other poll committed.
+async fn lock_google_identities(tx: &mut PgConnection, rows: &[GoogleRow<'_>]) -> Result<()> {
+    let mut keys: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            let g = r.google;
+            std::iter::once(format!("id:{}", g.google_id))
+                .chain(g.provisional_key.iter().map(|k| format!("story:{k}")))
+        })
+        .collect();
+    sqlx::query(
+        "SELECT COUNT(pg_advisory_xact_lock(h)) \
+         FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS v",
+    )
+    .bind(&keys)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The archive's articles for the rows' Google ids.

@@ -16,7 +16,7 @@ mod fulltext_queue;
 mod google_links;
 mod identity;
 mod ingest;
-pub(in crate::store) mod keys;
+pub(super) mod keys;
 mod lane;
 mod query;
 mod retention;
@@ -47,7 +47,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one writing connection: writers queue for it here instead of
     /// spinning on SQLite's busy handler against each other.
-    pub(in crate::store) writer: SqlitePool,
+    pub(super) writer: SqlitePool,
     path: PathBuf,
     /// Test hook, see [`SqliteStore::set_page_limit`]; 0 when never used.
     page_limit: Arc<AtomicI64>,

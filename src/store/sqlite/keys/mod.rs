@@ -13,7 +13,7 @@ use crate::store::error::Result;
 /// ids in `google_links` and `story_hints`, provisional keys in `articles`):
 /// the first eight bytes of its SHA-256, little-endian. The key itself is
 /// compared on the row. Stored, so it must never change.
-pub(in crate::store) fn key_hash(key: &str) -> i64 {
+pub(crate) fn key_hash(key: &str) -> i64 {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(key.as_bytes());
     let mut first = [0u8; 8];
