@@ -53,10 +53,9 @@ pub(crate) enum Order {
     IntColumn(&'static str),
     /// By this text primary key.
     TextColumn(&'static str),
-    /// By SQLite's rowid: the table has no single-column key. Rows are
-    /// inserted with `ON CONFLICT DO NOTHING`, as a `VACUUM` between an
-    /// interruption and the resume may renumber rowids.
-    RowId,
+    /// By these primary-key columns (an integer, then texts); the mark is
+    /// their values as a JSON array.
+    Composite(&'static [&'static str]),
 }
 
 /// A copied table: its columns (those both engines have) and order.
@@ -141,7 +140,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "story_hints",
-        order: Order::RowId,
+        order: Order::Composite(&["article_id", "url"]),
         identity: false,
         columns: &[
             ("article_id", Int),
@@ -229,7 +228,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "tombstones",
-        order: Order::RowId,
+        order: Order::Composite(&["kind", "feed_id", "key"]),
         identity: false,
         columns: &[
             ("kind", Text),
@@ -289,6 +288,8 @@ pub(crate) enum Mark {
 pub(crate) struct Batch {
     pub rows: Vec<Vec<Value>>,
     pub mark: Mark,
+    /// Whether the table has no rows after these.
+    pub end: bool,
 }
 
 /// A batch stops at this many bytes of values even when short of its row
@@ -443,7 +444,7 @@ async fn run(
                 break;
             }
             let batch = reader.batch(table, &mark, options.batch.max(1)).await?;
-            let last = batch.rows.is_empty();
+            let last = batch.end;
             writer.write(table, &batch, last).await?;
             batches += 1;
             copied += batch.rows.len() as u64;

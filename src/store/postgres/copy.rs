@@ -7,7 +7,7 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 
 use super::PostgresStore;
-use crate::store::copy::{Batch, Kind, Mark, Order, Table, Value, Writer, ARTICLES, TABLES};
+use crate::store::copy::{Batch, Kind, Mark, Table, Value, Writer, ARTICLES, TABLES};
 use crate::store::{Result, StoreError};
 
 fn pg_type(kind: Kind) -> &'static str {
@@ -192,8 +192,9 @@ impl Writer for PostgresStore {
                 .map(|(i, (_, k))| format!("${}::{}[]", i + 1, pg_type(*k)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let conflict = match (table.name, table.order) {
-                ("google_budget", _) => format!(
+            // The budget's one row comes with the schema.
+            let conflict = match table.name {
+                "google_budget" => format!(
                     "ON CONFLICT (id) DO UPDATE SET ({columns}) = ROW({})",
                     table
                         .columns
@@ -202,7 +203,6 @@ impl Writer for PostgresStore {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                (_, Order::RowId) => "ON CONFLICT DO NOTHING".to_owned(),
                 _ => String::new(),
             };
             let sql = format!(

@@ -70,12 +70,25 @@ impl Reader for SqliteReader {
     }
 
     async fn batch(&mut self, table: &Table, after: &Mark, limit: usize) -> Result<Batch> {
-        let key = match table.order {
-            Order::IntColumn(c) | Order::TextColumn(c) => c,
-            Order::RowId => "rowid",
+        let (key, after_mark, order) = match table.order {
+            Order::IntColumn(c) | Order::TextColumn(c) => {
+                (c.to_owned(), format!("{c} > ?1"), c.to_owned())
+            }
+            Order::Composite(cols) => {
+                let list = cols.join(", ");
+                let marks = (0..cols.len())
+                    .map(|i| format!("json_extract(?1, '$[{i}]')"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!("json_array({list})"),
+                    format!("({list}) > ({marks})"),
+                    list,
+                )
+            }
         };
         let sql = format!(
-            "SELECT {}, {key} FROM {} WHERE ?1 IS NULL OR {key} > ?1 ORDER BY {key} LIMIT ?2",
+            "SELECT {}, {key} FROM {} WHERE ?1 IS NULL OR {after_mark} ORDER BY {order} LIMIT ?2",
             select_list(table),
             table.name
         );
@@ -89,35 +102,47 @@ impl Reader for SqliteReader {
         let mut rows = Vec::new();
         let mut bytes = 0;
         let mut mark = after.clone();
+        let mut cut = false;
         let n = table.columns.len();
         while let Some(row) = stream.try_next().await? {
             let values = decode(&row, table)?;
             mark = match table.order {
-                Order::TextColumn(_) => Mark::Text(row.try_get(n)?),
-                _ => Mark::Int(row.try_get(n)?),
+                Order::IntColumn(_) => Mark::Int(row.try_get(n)?),
+                Order::TextColumn(_) | Order::Composite(_) => Mark::Text(row.try_get(n)?),
             };
             bytes += rows_size(&values);
             rows.push(values);
             if bytes >= BATCH_BYTES {
+                cut = rows.len() < limit;
                 break;
             }
         }
-        Ok(Batch { rows, mark })
+        let end = !cut && rows.len() < limit;
+        Ok(Batch { rows, mark, end })
     }
 
     async fn sample_ids(&mut self, n: usize) -> Result<Vec<i64>> {
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM articles")
-            .fetch_one(&mut *self.conn)
-            .await?;
-        let step = (total / (n.max(1) as i64)).max(1);
-        let ids = sqlx::query_scalar(
-            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM articles)
-             WHERE (n - 1) % ?1 = 0 ORDER BY id LIMIT ?2",
-        )
-        .bind(step)
-        .bind(n as i64)
-        .fetch_all(&mut *self.conn)
-        .await?;
+        let (lo, hi): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT min(id), max(id) FROM articles")
+                .fetch_one(&mut *self.conn)
+                .await?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(Vec::new());
+        };
+        // Spread over the id range: one index lookup per sampled article.
+        let n = n.max(1) as i64;
+        let mut ids: Vec<i64> = Vec::new();
+        for k in 0..n {
+            let from = lo + ((hi - lo) as i128 * k as i128 / n as i128) as i64;
+            let id: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM articles WHERE id >= ?1 ORDER BY id LIMIT 1")
+                    .bind(from)
+                    .fetch_optional(&mut *self.conn)
+                    .await?;
+            if let Some(id) = id.filter(|id| ids.last() != Some(id)) {
+                ids.push(id);
+            }
+        }
         Ok(ids)
     }
 
