@@ -249,10 +249,15 @@ async fn an_archive_copied_to_postgres_holds_the_same_rows_and_an_interrupted_co
     let (source, _source_archive) = populated(n).await;
     let target = target_archive.open().await;
 
+    let stories: i64 = sqlx::query_scalar("SELECT count(*) FROM stories")
+        .fetch_one(source.pool())
+        .await
+        .unwrap();
     let options = CopyOptions {
         batch: 100,
-        // feeds 1 batch, stories (one per article here) 7, articles 1.
-        max_batches: Some(9),
+        // Stops in the articles: feeds take 1 batch, stories all theirs,
+        // articles 1.
+        max_batches: Some(1 + (stories as u64 / 100 + 1) + 1),
         ..CopyOptions::default()
     };
     let first = copy(&source, &target, &options).await;
