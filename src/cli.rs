@@ -95,6 +95,20 @@ pub enum Command {
     },
     /// A consistent copy of the database, safe while the daemon runs.
     Backup { file: PathBuf },
+    /// Copy the archive (`database.url`) into another database (SQLite to
+    /// PostgreSQL), safe while the daemon runs; re-run to resume.
+    Copy {
+        /// The target database URL; it must be empty or hold an unfinished
+        /// copy of this archive.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Rows per batch (one INSERT and commit each).
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+        /// Stop after this many batches, as an interruption would.
+        #[arg(long, hide = true)]
+        stop_after_batches: Option<u64>,
+    },
     /// Print the publisher URL behind a Google News link or article id, and how it was found.
     Resolve { url_or_id: String },
     /// Extract one page (a URL to fetch, or an HTML file) and print its text,
@@ -325,6 +339,11 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             Ok(())
         }
         Command::Prune { dry_run } => prune(settings, dry_run).await,
+        Command::Copy {
+            to,
+            batch,
+            stop_after_batches,
+        } => copy(settings, &to, batch, stop_after_batches).await,
         Command::Backup { file } => {
             if file.exists() {
                 bail!("{} already exists; choose a new file", file.display());
@@ -338,6 +357,91 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             Ok(())
         }
     }
+}
+
+async fn copy(
+    settings: Settings,
+    to: &str,
+    batch: usize,
+    stop_after_batches: Option<u64>,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let busy = settings.database.busy_timeout.0;
+    let shown = crate::store::redacted(to);
+    let source = Store::open_read_only(&settings.database.url, busy).await?;
+    // No daemon may write the target while it is filled.
+    let _lock = crate::store::lock_writer(to)
+        .await
+        .with_context(|| format!("locking {shown}"))?;
+    let target = Store::open(to, busy)
+        .await
+        .with_context(|| format!("opening {shown}"))?;
+    let options = crate::store::copy::CopyOptions {
+        batch,
+        max_batches: stop_after_batches,
+        ..Default::default()
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_table = String::new();
+    let mut progress = |p: crate::store::copy::CopyProgress<'_>| {
+        if !terminal {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if !last_table.is_empty() && last_table != p.table {
+            let _ = writeln!(err);
+        }
+        last_table = p.table.to_owned();
+        let pct = (p.done * 100).checked_div(p.total).unwrap_or(100).min(100);
+        let _ = write!(
+            err,
+            "\r{:<14} {:>10} / {:<10} {pct:>3}%",
+            p.table, p.done, p.total
+        );
+        let _ = err.flush();
+    };
+    let report = crate::store::copy::copy_archive(&source, &target, &options, &mut progress)
+        .await
+        .with_context(|| format!("copying {} to {shown}", source.location()))?;
+    if terminal && !last_table.is_empty() {
+        eprintln!();
+    }
+    println!(
+        "{} {} to {shown}{}",
+        if report.complete {
+            "copied"
+        } else {
+            "partly copied"
+        },
+        source.location(),
+        if report.resumed { " (resumed)" } else { "" }
+    );
+    for t in &report.tables {
+        println!(
+            "  {:<14} {:>10} rows ({} this run)",
+            t.table, t.target_rows, t.copied
+        );
+    }
+    let copied: u64 = report.tables.iter().map(|t| t.copied).sum();
+    println!("{copied} rows in {:.1}s", report.elapsed.as_secs_f64());
+    if !report.complete {
+        bail!("the copy stopped before the end; run the same command again to resume");
+    }
+    if !report.mismatches.is_empty() {
+        for m in &report.mismatches {
+            eprintln!("check: {m}");
+        }
+        bail!(
+            "the copy does not match the source ({} problems)",
+            report.mismatches.len()
+        );
+    }
+    println!(
+        "checked: row counts of {} tables and {} sampled articles match",
+        report.tables.len(),
+        report.sampled
+    );
+    Ok(())
 }
 
 async fn prune(settings: Settings, dry_run: bool) -> anyhow::Result<()> {

@@ -24,6 +24,7 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod copy;
 pub mod error;
 pub mod export;
 pub mod feeds;

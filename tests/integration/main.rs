@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod copy;
 mod crash;
 mod disk_full;
 mod docs;
