@@ -147,7 +147,10 @@ engine_test! {
         )
         .await;
         poll(&store, b, &[entry("n1", "zebra new")], ago(now, 60)).await;
-        assert_eq!(titles_found(&store, "zebra").await.len(), 3);
+        // SQLite's index has not seen the pending one yet; PostgreSQL's search
+        // column is written with the row.
+        let searchable = if engine == Engine::Sqlite { 3 } else { 4 };
+        assert_eq!(titles_found(&store, "zebra").await.len(), searchable);
 
         let r = store.prune(now, &by_age(30), false).await.unwrap();
         assert_eq!(r.articles, 3);
@@ -447,7 +450,9 @@ engine_test! {
         let mut state = Housekeeping::new(start);
 
         let first = t.app.housekeeping_once(&mut state, at(1)).await;
-        assert_eq!(first.indexed, 2, "{first:?}");
+        // PostgreSQL has nothing to index: its search column is generated.
+        let indexed = if engine == Engine::Sqlite { 2 } else { 0 };
+        assert_eq!(first.indexed, indexed, "{first:?}");
         assert!(!first.clustered && !first.maintained, "{first:?}");
         let pruned = first.pruned.expect("retention runs on the first round");
         assert_eq!(pruned.articles, 1);
