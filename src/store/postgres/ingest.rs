@@ -351,7 +351,7 @@ async fn store_google(
 /// in one order, so two polls cannot deadlock on them; the next statements
 /// (READ COMMITTED) see what the other poll committed.
 async fn lock_google_identities(tx: &mut PgConnection, rows: &[GoogleRow<'_>]) -> Result<()> {
-    let mut keys: Vec<String> = rows
+    let keys: Vec<String> = rows
         .iter()
         .flat_map(|r| {
             let g = r.google;
