@@ -34,6 +34,23 @@ pub struct FulltextStats {
     pub other: Vec<(String, i64)>,
 }
 
+impl FulltextStats {
+    /// The stats from `(status, job count)` rows, one per status; `pending`
+    /// and `done` get their own fields, every other status is listed in
+    /// the rows' order.
+    pub(crate) fn from_counts(rows: Vec<(String, i64)>) -> Self {
+        let mut s = FulltextStats::default();
+        for (status, n) in rows {
+            match status.as_str() {
+                "pending" => s.pending = n,
+                "done" => s.done = n,
+                _ => s.other.push((status, n)),
+            }
+        }
+        s
+    }
+}
+
 /// Where an article's full-text job stands, stored as its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FulltextStatus {

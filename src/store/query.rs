@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::store::error::{Result, StoreError};
+use crate::store::stats::Stats;
 
 /// How many matches a search ranks at most: the newest that pass the
 /// filters. Ranking costs a bm25 score per candidate, so this bounds a
@@ -299,6 +300,42 @@ pub struct ApiMetrics {
     pub google_breaker_open_until: Option<String>,
     pub database_bytes: u64,
     pub schema_version: i64,
+}
+
+/// The Google budget row as stored: `(gets_total, posts_total, trips,
+/// open_until)`.
+pub(crate) type GoogleBudgetRow = (i64, i64, i64, Option<String>);
+
+impl ApiMetrics {
+    /// The metrics from what each engine reads: `failing` is `(feeds
+    /// failing, consecutive errors summed)` over enabled feeds, and a
+    /// missing budget row counts as nothing spent.
+    pub(crate) fn assemble(
+        stats: Stats,
+        feeds_by_status: Vec<(String, i64)>,
+        failing: (i64, i64),
+        google_links_by_status: Vec<(String, i64)>,
+        budget: Option<GoogleBudgetRow>,
+        schema_version: i64,
+    ) -> Self {
+        let (feeds_failing, feed_consecutive_errors) = failing;
+        let (gets, posts, trips, open_until) = budget.unwrap_or_default();
+        ApiMetrics {
+            articles: stats.articles,
+            articles_with_text: stats.articles_with_text,
+            feed_items: stats.feed_items,
+            feeds_by_status,
+            feeds_failing,
+            feed_consecutive_errors,
+            google_links_by_status,
+            google_gets_total: gets,
+            google_posts_total: posts,
+            google_breaker_trips_total: trips,
+            google_breaker_open_until: open_until,
+            database_bytes: stats.database_bytes,
+            schema_version,
+        }
+    }
 }
 
 /// The full-text indexes a search can use.

@@ -245,15 +245,7 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut s = FulltextStats::default();
-        for (status, n) in rows {
-            match status.as_str() {
-                "pending" => s.pending = n,
-                "done" => s.done = n,
-                _ => s.other.push((status, n)),
-            }
-        }
-        Ok(s)
+        Ok(FulltextStats::from_counts(rows))
     }
 
     pub async fn raw_pages(

@@ -11,8 +11,8 @@ use super::PostgresStore;
 use crate::store::error::{Result, StoreError};
 use crate::store::query::{
     like_pattern, unquote, ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter,
-    ArticleGoogleLink, ArticleItem, ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder,
-    SearchQuery, SearchText, SeenKey, StoryHint, TextIndex, SEARCH_CANDIDATES,
+    ArticleGoogleLink, ArticleItem, ArticleSearch, GoogleBudgetRow, ItemText, RankKey, SearchHit,
+    SearchOrder, SearchQuery, SearchText, SeenKey, StoryHint, TextIndex, SEARCH_CANDIDATES,
 };
 use crate::store::time::ts;
 
@@ -461,7 +461,7 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let (feeds_failing, feed_consecutive_errors): (i64, i64) = sqlx::query_as(
+        let failing: (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE error_count > 0), COALESCE(SUM(error_count), 0)::bigint \
              FROM feeds WHERE enabled",
         )
@@ -472,28 +472,20 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let budget: Option<(i64, i64, i64, Option<String>)> = sqlx::query_as(
+        let budget: Option<GoogleBudgetRow> = sqlx::query_as(
             "SELECT gets_total, posts_total, trips, open_until FROM google_budget WHERE id = 1",
         )
         .fetch_optional(&self.pool)
         .await?;
-        let (gets, posts, trips, open_until) = budget.unwrap_or_default();
         let schema_version = self.schema_version().await?;
-        Ok(ApiMetrics {
-            articles: stats.articles,
-            articles_with_text: stats.articles_with_text,
-            feed_items: stats.feed_items,
+        Ok(ApiMetrics::assemble(
+            stats,
             feeds_by_status,
-            feeds_failing,
-            feed_consecutive_errors,
+            failing,
             google_links_by_status,
-            google_gets_total: gets,
-            google_posts_total: posts,
-            google_breaker_trips_total: trips,
-            google_breaker_open_until: open_until,
-            database_bytes: stats.database_bytes,
+            budget,
             schema_version,
-        })
+        ))
     }
 }
 

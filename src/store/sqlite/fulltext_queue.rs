@@ -234,15 +234,7 @@ impl SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut s = FulltextStats::default();
-        for (status, n) in rows {
-            match status.as_str() {
-                "pending" => s.pending = n,
-                "done" => s.done = n,
-                _ => s.other.push((status, n)),
-            }
-        }
-        Ok(s)
+        Ok(FulltextStats::from_counts(rows))
     }
 
     pub async fn raw_pages(
