@@ -14,3 +14,38 @@ pub struct ExportArticle {
     pub links: Vec<String>,
     pub first_seen_at: String,
 }
+
+/// An export row's columns that every engine reads alike; each engine's row
+/// adds its article's feeds and links, stored as its engine lists them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExportColumns {
+    id: i64,
+    url: Option<String>,
+    title: Option<String>,
+    publisher: Option<String>,
+    published_at: Option<String>,
+    summary: Option<String>,
+    text: Option<String>,
+    /// A JSON array of names.
+    authors: String,
+    first_seen_at: String,
+}
+
+impl ExportColumns {
+    /// The article with its `feeds` and `links`; unreadable authors export as none.
+    pub(crate) fn into_article(self, feeds: Vec<String>, links: Vec<String>) -> ExportArticle {
+        ExportArticle {
+            id: self.id,
+            url: self.url,
+            title: self.title,
+            publisher: self.publisher,
+            published_at: self.published_at,
+            summary: self.summary,
+            text: self.text,
+            authors: serde_json::from_str(&self.authors).unwrap_or_default(),
+            feeds,
+            links,
+            first_seen_at: self.first_seen_at,
+        }
+    }
+}

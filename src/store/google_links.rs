@@ -56,6 +56,37 @@ pub struct GoogleQueueStats {
     pub posts_total: i64,
 }
 
+/// The Google budget row as the queue's stats read it: `(open_until,
+/// trips, last_get_at, gets_total, posts_total)`.
+pub(crate) type BudgetStatsRow = (Option<String>, i64, Option<String>, i64, i64);
+
+impl GoogleQueueStats {
+    /// The stats from `(status, links, signed links)` rows, one per stored
+    /// status, and the budget row. Every failed status adds to `failed`.
+    pub(crate) fn from_counts(counts: Vec<(String, i64, i64)>, budget: BudgetStatsRow) -> Self {
+        let mut s = GoogleQueueStats::default();
+        for (status, n, signed) in counts {
+            match LinkStatus::from_stored(&status) {
+                LinkStatus::Pending => {
+                    s.pending = n;
+                    s.pending_signed = signed;
+                }
+                LinkStatus::Resolved => s.resolved = n,
+                LinkStatus::Decoded => s.decoded = n,
+                LinkStatus::Joined => s.joined = n,
+                LinkStatus::Failed => s.failed += n,
+            }
+        }
+        let (open_until, trips, last_get_at, gets, posts) = budget;
+        s.breaker_open_until = open_until;
+        s.breaker_trips = trips;
+        s.last_get_at = last_get_at;
+        s.gets_total = gets;
+        s.posts_total = posts;
+        s
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Budget {
     pub open_until: Option<DateTime<Utc>>,

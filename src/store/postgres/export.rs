@@ -4,22 +4,15 @@ use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::store::error::Result;
-use crate::store::export::ExportArticle;
+use crate::store::export::{ExportArticle, ExportColumns};
 use crate::store::time::ts;
 
 #[derive(sqlx::FromRow)]
 struct ArticleExportRow {
-    id: i64,
-    url: Option<String>,
-    title: Option<String>,
-    publisher: Option<String>,
-    published_at: Option<String>,
-    summary: Option<String>,
-    text: Option<String>,
-    authors: String,
+    #[sqlx(flatten)]
+    columns: ExportColumns,
     feeds: Vec<String>,
     links: Vec<String>,
-    first_seen_at: String,
 }
 
 impl PostgresStore {
@@ -47,19 +40,7 @@ impl PostgresStore {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|r| ExportArticle {
-                id: r.id,
-                url: r.url,
-                title: r.title,
-                publisher: r.publisher,
-                published_at: r.published_at,
-                summary: r.summary,
-                text: r.text,
-                authors: serde_json::from_str(&r.authors).unwrap_or_default(),
-                feeds: r.feeds,
-                links: r.links,
-                first_seen_at: r.first_seen_at,
-            })
+            .map(|r| r.columns.into_article(r.feeds, r.links))
             .collect())
     }
 }

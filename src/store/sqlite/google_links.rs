@@ -10,7 +10,9 @@ use super::sql::from_row;
 use super::SqliteStore;
 use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
-use crate::store::google_links::{Budget, GoogleQueueStats, LinkStatus, PendingLink};
+use crate::store::google_links::{
+    Budget, BudgetStatsRow, GoogleQueueStats, LinkStatus, PendingLink,
+};
 use crate::store::time::{parse_ts, ts};
 
 from_row!(PendingLink {
@@ -245,35 +247,11 @@ impl SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut s = GoogleQueueStats::default();
-        for (status, n, signed) in counts {
-            match LinkStatus::from_stored(&status) {
-                LinkStatus::Pending => {
-                    s.pending = n;
-                    s.pending_signed = signed;
-                }
-                LinkStatus::Resolved => s.resolved = n,
-                LinkStatus::Decoded => s.decoded = n,
-                LinkStatus::Joined => s.joined = n,
-                LinkStatus::Failed => s.failed += n,
-            }
-        }
-        let (open_until, trips, last_get_at, gets, posts): (
-            Option<String>,
-            i64,
-            Option<String>,
-            i64,
-            i64,
-        ) = sqlx::query_as(
+        let budget: BudgetStatsRow = sqlx::query_as(
             "SELECT open_until, trips, last_get_at, gets_total, posts_total FROM google_budget WHERE id = 1",
         )
         .fetch_one(&self.pool)
         .await?;
-        s.breaker_open_until = open_until;
-        s.breaker_trips = trips;
-        s.last_get_at = last_get_at;
-        s.gets_total = gets;
-        s.posts_total = posts;
-        Ok(s)
+        Ok(GoogleQueueStats::from_counts(counts, budget))
     }
 }
