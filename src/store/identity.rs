@@ -46,6 +46,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::store::error::StoreError;
 use crate::store::google_links::LinkStatus;
 
 /// Article fields an entry seen again fills when the article lacks them
@@ -98,6 +99,26 @@ pub fn article_key(feed_id: i64, url_key: Option<&str>, entry_key: &str) -> Stri
 /// page of it).
 pub fn unresolved_key(article_id: i64) -> String {
     format!("gn:{article_id}")
+}
+
+/// The article a Google item of a poll goes to: one the archive holds, or
+/// the `k`-th that the poll creates (its id known once they are inserted).
+#[derive(Clone, Copy)]
+pub(crate) enum ArticleRef {
+    Stored(i64),
+    New(usize),
+}
+
+impl ArticleRef {
+    /// The article's id, given the ids of the poll's new articles in order.
+    pub(crate) fn id(self, new_ids: &[i64]) -> Result<i64, StoreError> {
+        match self {
+            ArticleRef::Stored(id) => Ok(id),
+            ArticleRef::New(n) => new_ids.get(n).copied().ok_or_else(|| {
+                StoreError::Inconsistent(format!("new article {n} of {} has no id", new_ids.len()))
+            }),
+        }
+    }
 }
 
 /// Whether a new Google link is looked up: never for an id that cannot be

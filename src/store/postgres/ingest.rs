@@ -19,6 +19,7 @@ use crate::store::feeds::PollUpdate;
 use crate::store::google_links::{GoogleEntry, LinkStatus};
 use crate::store::identity::{
     article_key, joins_provisionally, link_status, provisional_window_start, unresolved_key,
+    ArticleRef,
 };
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
@@ -247,13 +248,6 @@ struct NewLink<'a, 'r> {
     publisher_url: Option<&'a str>,
 }
 
-/// The article an item goes to: one the archive holds, or the `k`-th new one.
-#[derive(Clone, Copy)]
-enum ArticleRef {
-    Stored(i64),
-    New(usize),
-}
-
 /// The Google items whose ids carry no URL: each joins the article of the
 /// same Google id or of the same provisional story (title + publisher host
 /// within `store::identity::PROVISIONAL_WINDOW`), or creates an unresolved
@@ -315,14 +309,7 @@ async fn store_google(
     }
 
     let ids = insert_unresolved(&mut *tx, &new).await?;
-    let id_of = |article: ArticleRef| -> Result<i64> {
-        match article {
-            ArticleRef::Stored(id) => Ok(id),
-            ArticleRef::New(n) => ids.get(n).copied().ok_or_else(|| {
-                StoreError::Inconsistent(format!("new article {n} of {} has no id", ids.len()))
-            }),
-        }
-    };
+    let id_of = |article: ArticleRef| article.id(&ids);
     let links: Vec<NewLink<'_, '_>> = link_rows
         .into_iter()
         .map(|(item, article, status)| {

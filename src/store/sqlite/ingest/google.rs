@@ -9,10 +9,10 @@ use sqlx::SqliteConnection;
 
 use super::super::keys::key_hash;
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
-use crate::store::error::{Result, StoreError};
+use crate::store::error::Result;
 use crate::store::google_links::{GoogleEntry, Hint, LinkStatus};
 use crate::store::identity::{
-    joins_provisionally, link_status, provisional_window_start, unresolved_key,
+    joins_provisionally, link_status, provisional_window_start, unresolved_key, ArticleRef,
 };
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
@@ -40,13 +40,6 @@ struct NewLink<'a, 'r> {
     article_id: i64,
     status: LinkStatus,
     publisher_url: Option<&'a str>,
-}
-
-/// The article an item goes to: one the archive holds, or the `k`-th new one.
-#[derive(Clone, Copy)]
-enum ArticleRef {
-    Stored(i64),
-    New(usize),
 }
 
 /// The Google part of storing a group's new items (whose ids carry no URL),
@@ -115,14 +108,7 @@ pub(super) async fn store_google(
     }
 
     let ids = insert_unresolved(conn, &new).await?;
-    let id_of = |article: ArticleRef| -> Result<i64> {
-        match article {
-            ArticleRef::Stored(id) => Ok(id),
-            ArticleRef::New(n) => ids.get(n).copied().ok_or_else(|| {
-                StoreError::Inconsistent(format!("new article {n} of {} has no id", ids.len()))
-            }),
-        }
-    };
+    let id_of = |article: ArticleRef| article.id(&ids);
     let links: Vec<NewLink<'_, '_>> = link_rows
         .into_iter()
         .map(|(item, article, status)| {
