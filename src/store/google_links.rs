@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::store::time::parse_ts;
+
 /// Related coverage an item lists.
 #[derive(Debug, Clone, Default)]
 pub struct Hint {
@@ -91,6 +93,17 @@ impl GoogleQueueStats {
 pub struct Budget {
     pub open_until: Option<DateTime<Utc>>,
     pub last_get_at: Option<DateTime<Utc>>,
+}
+
+impl Budget {
+    /// The budget from its stored `(open_until, last_get_at)`; a time that
+    /// does not parse counts as none (breaker closed, no GET yet).
+    pub(crate) fn from_stored(open_until: Option<&str>, last_get_at: Option<&str>) -> Self {
+        Budget {
+            open_until: open_until.and_then(parse_ts),
+            last_get_at: last_get_at.and_then(parse_ts),
+        }
+    }
 }
 
 /// Where a Google link is in its resolution, stored as its text.

@@ -11,7 +11,7 @@ use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{
     Budget, BudgetStatsRow, GoogleQueueStats, LinkStatus, PendingLink,
 };
-use crate::store::time::{parse_ts, ts};
+use crate::store::time::ts;
 
 type PendingRow = (
     String,
@@ -213,10 +213,10 @@ impl PostgresStore {
             sqlx::query_as("SELECT open_until, last_get_at FROM google_budget WHERE id = 1")
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(Budget {
-            open_until: open_until.as_deref().and_then(parse_ts),
-            last_get_at: last_get_at.as_deref().and_then(parse_ts),
-        })
+        Ok(Budget::from_stored(
+            open_until.as_deref(),
+            last_get_at.as_deref(),
+        ))
     }
 
     pub async fn trip_google_breaker(
