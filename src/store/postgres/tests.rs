@@ -62,3 +62,27 @@ async fn a_read_only_postgres_store_refuses_writes_and_messages_hide_the_passwor
         }
     }
 }
+
+#[tokio::test]
+async fn a_read_only_postgres_store_refuses_an_archive_at_another_schema_version() {
+    let Some((store, archive)) =
+        crate::store::testing::temp_store_on(EngineKind::Postgres, "schema version").await
+    else {
+        return;
+    };
+    sqlx::query(
+        "UPDATE _sqlx_migrations SET version = 999999 \
+         WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(store.pg_pool().unwrap())
+    .await
+    .unwrap();
+    store.close().await;
+    let err = Store::open_read_only(&archive.url, std::time::Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaVersion { found: 999999, .. }),
+        "{err}"
+    );
+}
