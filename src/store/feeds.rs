@@ -200,3 +200,50 @@ impl PollUpdate {
         row
     }
 }
+
+/// A feed row as both engines read it (the columns of the same names and
+/// types; SQLite's 0/1 `enabled` decodes as a bool). Written once, for any
+/// sqlx row, because the only engine-specific part is the row type; the
+/// status is read as text and typed here.
+impl<'r, R> sqlx::FromRow<'r, R> for FeedRow
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let status: Option<String> = row.try_get("last_status")?;
+        Ok(FeedRow {
+            id: row.try_get("id")?,
+            url: row.try_get("url")?,
+            fetch_url: row.try_get("fetch_url")?,
+            name: row.try_get("name")?,
+            origin: row.try_get("origin")?,
+            enabled: row.try_get("enabled")?,
+            disabled_reason: row.try_get("disabled_reason")?,
+            interval_secs: row.try_get("interval_secs")?,
+            last_status: status.as_deref().map(FeedStatus::from_stored),
+            last_error: row.try_get("last_error")?,
+            error_count: row.try_get("error_count")?,
+            etag: row.try_get("etag")?,
+            last_modified: row.try_get("last_modified")?,
+            next_poll_at: row.try_get("next_poll_at")?,
+            next_poll_reason: row.try_get("next_poll_reason")?,
+            retry_after_until: row.try_get("retry_after_until")?,
+            last_polled_at: row.try_get("last_polled_at")?,
+            last_success_at: row.try_get("last_success_at")?,
+            redirect_target: row.try_get("redirect_target")?,
+            redirect_streak: row.try_get("redirect_streak")?,
+            ttl_secs: row.try_get("ttl_secs")?,
+            current_interval_secs: row.try_get("current_interval_secs")?,
+            new_per_poll: row.try_get("new_per_poll")?,
+            title: row.try_get("title")?,
+            site_url: row.try_get("site_url")?,
+        })
+    }
+}

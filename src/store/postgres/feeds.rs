@@ -4,42 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::store::error::{Result, StoreError};
-use crate::store::feeds::{FeedRow, FeedStatus, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
+use crate::store::feeds::{FeedRow, FeedUpdate, NewFeed, RemoveOutcome, SyncReport};
 use crate::store::time::{parse_ts, ts};
-
-impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for FeedRow {
-    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        use sqlx::Row as _;
-        let status: Option<String> = row.try_get("last_status")?;
-        Ok(FeedRow {
-            id: row.try_get("id")?,
-            url: row.try_get("url")?,
-            fetch_url: row.try_get("fetch_url")?,
-            name: row.try_get("name")?,
-            origin: row.try_get("origin")?,
-            enabled: row.try_get("enabled")?,
-            disabled_reason: row.try_get("disabled_reason")?,
-            interval_secs: row.try_get("interval_secs")?,
-            last_status: status.as_deref().map(FeedStatus::from_stored),
-            last_error: row.try_get("last_error")?,
-            error_count: row.try_get("error_count")?,
-            etag: row.try_get("etag")?,
-            last_modified: row.try_get("last_modified")?,
-            next_poll_at: row.try_get("next_poll_at")?,
-            next_poll_reason: row.try_get("next_poll_reason")?,
-            retry_after_until: row.try_get("retry_after_until")?,
-            last_polled_at: row.try_get("last_polled_at")?,
-            last_success_at: row.try_get("last_success_at")?,
-            redirect_target: row.try_get("redirect_target")?,
-            redirect_streak: row.try_get("redirect_streak")?,
-            ttl_secs: row.try_get("ttl_secs")?,
-            current_interval_secs: row.try_get("current_interval_secs")?,
-            new_per_poll: row.try_get("new_per_poll")?,
-            title: row.try_get("title")?,
-            site_url: row.try_get("site_url")?,
-        })
-    }
-}
 
 const FEED_COLUMNS: &str = "id, url, fetch_url, name, origin, enabled, disabled_reason, interval_secs, \
     last_status, last_error, error_count, etag, last_modified, next_poll_at, next_poll_reason, \
