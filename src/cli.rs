@@ -334,8 +334,15 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                 .map(|s| parse_since(s, Utc::now()))
                 .transpose()?;
             let store = Store::open(&settings.database.url, busy).await?;
-            let n = crate::extract_cmd::reextract(&store, since).await?;
-            println!("re-extracted {n} articles");
+            let started = std::time::Instant::now();
+            let r = crate::extract_cmd::reextract(&store, since).await?;
+            println!(
+                "re-extracted {} articles from {} raw pages in {:.1}s ({} gave no text and kept what they had)",
+                r.stored,
+                r.pages,
+                started.elapsed().as_secs_f64(),
+                r.pages - r.stored
+            );
             Ok(())
         }
         Command::Prune { dry_run } => prune(settings, dry_run).await,
@@ -365,7 +372,6 @@ async fn copy(
     batch: usize,
     stop_after_batches: Option<u64>,
 ) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
     let busy = settings.database.busy_timeout.0;
     let shown = crate::store::redacted(to);
     let source = Store::open_read_only(&settings.database.url, busy).await?;
@@ -381,31 +387,28 @@ async fn copy(
         max_batches: stop_after_batches,
         ..Default::default()
     };
-    let terminal = std::io::stderr().is_terminal();
-    let mut last_table = String::new();
+    let mut bar: Option<(String, crate::progress::Progress)> = None;
     let mut progress = |p: crate::store::copy::CopyProgress<'_>| {
-        if !terminal {
-            return;
+        if bar.as_ref().is_none_or(|(table, _)| *table != p.table) {
+            if let Some((_, done)) = bar.take() {
+                done.finish();
+            }
+            bar = Some((
+                p.table.to_owned(),
+                crate::progress::Progress::new(p.table, p.total),
+            ));
         }
-        let mut err = std::io::stderr().lock();
-        if !last_table.is_empty() && last_table != p.table {
-            let _ = writeln!(err);
+        if let Some((_, b)) = &bar {
+            b.set(p.done, p.total);
         }
-        last_table = p.table.to_owned();
-        let pct = (p.done * 100).checked_div(p.total).unwrap_or(100).min(100);
-        let _ = write!(
-            err,
-            "\r{:<14} {:>10} / {:<10} {pct:>3}%",
-            p.table, p.done, p.total
-        );
-        let _ = err.flush();
     };
     let report = crate::store::copy::copy_archive(&source, &target, &options, &mut progress)
         .await
-        .with_context(|| format!("copying {} to {shown}", source.location()))?;
-    if terminal && !last_table.is_empty() {
-        eprintln!();
+        .with_context(|| format!("copying {} to {shown}", source.location()));
+    if let Some((_, b)) = bar.take() {
+        b.finish();
     }
+    let report = report?;
     println!(
         "{} {} to {shown}{}",
         if report.complete {

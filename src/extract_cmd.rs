@@ -112,15 +112,31 @@ pub fn batch(in_dir: &Path, out_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Re-runs extraction over kept raw pages; returns how many got text.
-pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::Result<usize> {
+/// What `newsd reextract` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reextracted {
+    /// Raw pages read.
+    pub pages: u64,
+    /// Of those, the pages whose extraction gave text (stored).
+    pub stored: u64,
+}
+
+/// Re-runs extraction over kept raw pages, with a progress bar on a
+/// terminal.
+pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::Result<Reextracted> {
+    let progress = crate::progress::Progress::new("raw pages", store.count_raw_pages(since).await?);
     let mut after = 0;
-    let mut done = 0;
+    let mut done = Reextracted {
+        pages: 0,
+        stored: 0,
+    };
     loop {
         let page = store.raw_pages(since, after, 100).await?;
         let Some(last) = page.last() else { break };
         after = last.0;
         for (article_id, url, content_type, body) in page {
+            done.pages += 1;
+            progress.inc(1);
             let html = decode_html(&body, content_type.as_deref());
             let e = extract(
                 &html,
@@ -145,9 +161,10 @@ pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::R
             store
                 .store_fulltext(article_id, &content, &url, None, None, Utc::now())
                 .await?;
-            done += 1;
+            done.stored += 1;
         }
     }
+    progress.finish();
     store.index_pending().await?;
     Ok(done)
 }

@@ -37,7 +37,7 @@
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
 //! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`.
 //! - [`api`]: the HTTP API (JSON, Atom and JSON Feed out, probes, metrics), under `newsd run` and read-only `newsd serve`.
-//! - [`cli`]: the commands behind `newsd`; [`opml`]: OPML import and export.
+//! - [`cli`]: the commands behind `newsd`; [`opml`]: OPML import and export; [`progress`]: progress bars of long commands.
 //! - [`config`]: the one typed `Settings`; [`telemetry`]: logging; [`lock`]: the single-writer lock.
 //! - [`metrics`]: in-memory poll counters and scheduling lateness for `/metrics`.
 
@@ -59,6 +59,7 @@ pub mod lock;
 pub mod metrics;
 pub mod opml;
 pub mod poll;
+pub mod progress;
 pub mod resolver;
 pub mod scheduler;
 pub mod store;

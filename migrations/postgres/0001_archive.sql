@@ -88,15 +88,6 @@ CREATE TABLE articles (
     text_simhash     BIGINT,
     -- 1: never clustered; 2: clustered by title, full text arrived since.
     cluster_due      BIGINT DEFAULT 1,
-    -- The search document: title (weight A), summary (B) and the first
-    -- 200,000 characters of the text (C) as words, in the `simple`
-    -- configuration (no language assumed, no stemming). The cap keeps a
-    -- huge page under tsvector's 1 MiB limit.
-    search           tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('simple', coalesce(title, '')), 'A')
-        || setweight(to_tsvector('simple', coalesce(summary, '')), 'B')
-        || setweight(to_tsvector('simple', left(coalesce(text, ''), 200000)), 'C')
-    ) STORED,
     -- Whether title, summary or text holds a script written without spaces
     -- (the ranges of `store::query::is_unspaced_script`): only those rows
     -- go into the trigram index.
@@ -114,11 +105,67 @@ CREATE INDEX articles_cluster_due ON articles (id) WHERE cluster_due IS NOT NULL
 CREATE INDEX articles_publisher_seen ON articles (lower(publisher), first_seen_at)
     WHERE publisher IS NOT NULL;
 CREATE INDEX articles_lang_seen ON articles (lower(lang), first_seen_at);
-CREATE INDEX articles_search ON articles USING gin (search);
 CREATE INDEX articles_trigram ON articles USING gin (
     (coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' || left(coalesce(text, ''), 200000))
     gin_trgm_ops
 ) WHERE unspaced;
+
+-- The search document: title (weight A), summary (B) and the first 200,000
+-- characters of the text (C) as words, in the `simple` configuration (no
+-- language assumed, no stemming). The cap keeps a huge page under
+-- tsvector's 1 MiB limit. It lives in a narrow table of its own, kept by
+-- the trigger below, because a search reads one row per match: in the wide
+-- articles table those rows are spread over a page each and a common word
+-- costs thousands of page reads; here dozens share a page. `first_seen_at`
+-- is copied so that the commonest filter, a time window, needs no article
+-- row either. Searches rank by `lead`, the same document with only the
+-- first 1,000 characters of the text (NULL without text: then it is
+-- `search`), stored in the row (MAIN) where a long text's `search` is moved
+-- out to TOAST: ranking 2,000 candidates by their whole texts read
+-- megabytes of TOAST per search.
+CREATE TABLE article_search (
+    article_id    BIGINT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    first_seen_at TEXT NOT NULL,
+    lead          tsvector,
+    search        tsvector NOT NULL
+);
+ALTER TABLE article_search ALTER COLUMN lead SET STORAGE MAIN;
+CREATE INDEX article_search_words ON article_search USING gin (search);
+
+CREATE FUNCTION articles_search_doc() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.title IS NOT DISTINCT FROM NEW.title
+       AND OLD.summary IS NOT DISTINCT FROM NEW.summary
+       AND OLD.text IS NOT DISTINCT FROM NEW.text THEN
+        UPDATE article_search SET first_seen_at = NEW.first_seen_at
+        WHERE article_id = NEW.id;
+        RETURN NULL;
+    END IF;
+    INSERT INTO article_search (article_id, first_seen_at, lead, search) VALUES (
+        NEW.id,
+        NEW.first_seen_at,
+        CASE WHEN NEW.text IS NOT NULL THEN
+            setweight(to_tsvector('simple', coalesce(NEW.title, '')), 'A')
+            || setweight(to_tsvector('simple', coalesce(NEW.summary, '')), 'B')
+            || setweight(to_tsvector('simple', left(NEW.text, 1000)), 'C')
+        END,
+        setweight(to_tsvector('simple', coalesce(NEW.title, '')), 'A')
+        || setweight(to_tsvector('simple', coalesce(NEW.summary, '')), 'B')
+        || setweight(to_tsvector('simple', left(coalesce(NEW.text, ''), 200000)), 'C'))
+    ON CONFLICT (article_id) DO UPDATE
+        SET first_seen_at = EXCLUDED.first_seen_at, lead = EXCLUDED.lead,
+            search = EXCLUDED.search;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER articles_search_insert AFTER INSERT ON articles
+    FOR EACH ROW EXECUTE FUNCTION articles_search_doc();
+CREATE TRIGGER articles_search_update
+    AFTER UPDATE OF title, summary, text, first_seen_at ON articles
+    FOR EACH ROW
+    WHEN (OLD.title IS DISTINCT FROM NEW.title OR OLD.summary IS DISTINCT FROM NEW.summary
+          OR OLD.text IS DISTINCT FROM NEW.text
+          OR OLD.first_seen_at IS DISTINCT FROM NEW.first_seen_at)
+    EXECUTE FUNCTION articles_search_doc();
 
 -- Full text arriving after an article was clustered by title makes it due
 -- again (SQLite: trigger articles_cluster_text).

@@ -540,6 +540,11 @@ impl Store {
         on_engine!(self, e => e.fulltext_stats().await)
     }
 
+    /// How many stored raw pages `raw_pages` would walk through.
+    pub async fn count_raw_pages(&self, since: Option<DateTime<Utc>>) -> Result<u64> {
+        on_engine!(self, e => e.count_raw_pages(since).await)
+    }
+
     /// Raw pages kept for re-extraction, page by page.
     pub async fn raw_pages(
         &self,

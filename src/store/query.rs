@@ -14,7 +14,7 @@ use crate::store::stats::Stats;
 pub const SEARCH_CANDIDATES: i64 = 2_000;
 
 /// Filters shared by listings, searches and feeds out. `None` = no filter.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArticleFilter {
     pub feed_id: Option<i64>,
     /// Exact publisher name, case-insensitive (ASCII).

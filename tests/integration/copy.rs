@@ -14,7 +14,7 @@ use newsd::store::copy::{copy_archive, CopyOptions, CopyReport};
 use newsd::store::testing::TestArchive;
 use newsd::store::{
     ArticleContent, EngineKind, FeedStatus, FeedUpdate, GoogleEntry, NewEntry, NewFeed,
-    RetentionPolicy, Store,
+    RetentionPolicy, SearchQuery, Store,
 };
 
 const DAY: i64 = 24 * 3600;
@@ -303,6 +303,33 @@ async fn an_archive_copied_to_postgres_holds_the_same_rows_and_an_interrupted_co
             "{sql}"
         );
     }
+    // Search finds the same articles on both (ranked by each engine's own
+    // scores, so compared as sets): words of titles and of full texts,
+    // diacritics, a script written without spaces.
+    source.index_pending().await.unwrap();
+    for words in [
+        "story",
+        "day 7",
+        "ünïcödé",
+        "日本語",
+        "full text article",
+        "googled news",
+    ] {
+        let query = SearchQuery {
+            text: words.into(),
+            limit: 1000,
+            ..Default::default()
+        };
+        let ids = |hits: Vec<newsd::store::SearchHit>| {
+            let mut ids: Vec<i64> = hits.into_iter().map(|h| h.id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        let theirs = ids(source.search(&query).await.unwrap());
+        assert!(!theirs.is_empty(), "{words}");
+        assert_eq!(ids(target.search(&query).await.unwrap()), theirs, "{words}");
+    }
+
     let statuses = pg_rows(&target, "SELECT DISTINCT status FROM google_links").await;
     assert!(statuses.len() >= 3, "{statuses:?}");
     let enabled: bool = sqlx::query_scalar("SELECT bool_and(enabled) FROM feeds")

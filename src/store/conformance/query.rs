@@ -436,6 +436,76 @@ store_test!(
 );
 
 store_test!(
+    async fn a_word_deep_in_a_long_text_is_found_and_on_postgres_ranks_below_one_in_the_lead(store) {
+        let mut rows = Rows::new(&store).await;
+        let filler = "harbour cranes unload containers at dawn ".repeat(100);
+        let deep = format!("{filler} then the zeppelin landed");
+        let lead = format!("A zeppelin landed today. {filler}");
+        // The deep one is newer: a tie would put it first.
+        let lead_id = rows
+            .add(Row {
+                title: Some("Port news"),
+                text: Some(&lead),
+                ..Default::default()
+            })
+            .await;
+        let deep_id = rows
+            .add(Row {
+                title: Some("Port news"),
+                text: Some(&deep),
+                minute: 1,
+                ..Default::default()
+            })
+            .await;
+        let found = search_pages(&store, "zeppelin", &ArticleFilter::default(), 1).await;
+        match store.engine() {
+            // bm25 does not weigh where in a text a word is: a tie, newest first.
+            EngineKind::Sqlite => assert_eq!(found, vec![deep_id, lead_id]),
+            // Ranked by the lead (migrations/postgres/0001).
+            EngineKind::Postgres => assert_eq!(found, vec![lead_id, deep_id]),
+        }
+    }
+);
+
+store_test!(
+    async fn a_searchs_time_window_follows_an_articles_first_sighting_when_a_merge_moves_it(store) {
+        let mut rows = Rows::new(&store).await;
+        for (minute, publisher) in [(0, "Wire"), (60, "Wire"), (120, "Post")] {
+            rows.add(Row {
+                title: Some("Harbour strike"),
+                publisher: Some(publisher),
+                minute,
+                ..Default::default()
+            })
+            .await;
+        }
+        let window = |publisher: Option<&str>| ArticleFilter {
+            since: Some(start() + chrono::Duration::minutes(30)),
+            publisher: publisher.map(str::to_owned),
+            ..Default::default()
+        };
+        let found = |ids: Vec<i64>| {
+            let mut ids = ids;
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(found(search_pages(&store, "strike", &window(None), 1).await), vec![2, 3]);
+        // A merge keeps the earlier sighting of two articles.
+        exec(
+            &store,
+            "UPDATE articles SET first_seen_at = '2025-12-31T00:00:00Z' WHERE id = 3",
+        )
+        .await;
+        store.index_pending().await.unwrap();
+        assert_eq!(found(search_pages(&store, "strike", &window(None), 1).await), vec![2]);
+        assert_eq!(found(search_pages(&store, "strike", &window(Some("wire")), 1).await), vec![2]);
+        assert!(search_pages(&store, "strike", &window(Some("post")), 1)
+            .await
+            .is_empty());
+    }
+);
+
+store_test!(
     async fn an_articles_detail_shows_its_columns_and_feed_items_and_metrics_count_them(store) {
         let mut rows = Rows::new(&store).await;
         for minute in [0, 5, 10] {

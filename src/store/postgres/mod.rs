@@ -6,8 +6,8 @@
 //!
 //! The schema mirrors SQLite's (timestamps as RFC 3339 text, the same
 //! statuses and keys) without SQLite's speed machinery: ordinary indexes
-//! where SQLite keeps hashed key tiers, a generated `tsvector` column
-//! where SQLite keeps FTS5 tables. Each file is one role of the store as
+//! where SQLite keeps hashed key tiers, a `tsvector` table kept by a
+//! trigger where SQLite keeps FTS5 tables. Each file is one role of the store as
 //! SQL, like the SQLite engine's: [`feeds`], [`ingest`], [`identity`],
 //! [`google_links`], [`fulltext_queue`], [`query`], [`export`],
 //! [`stories`], [`retention`].
@@ -142,6 +142,7 @@ impl PostgresStore {
         for table in [
             "feeds",
             "articles",
+            "article_search",
             "feed_items",
             "google_links",
             "fulltext_jobs",
@@ -155,20 +156,33 @@ impl PostgresStore {
         Ok("ok".into())
     }
 
-    /// The search document is a generated column, so it cannot disagree
-    /// with its article; what can go wrong is an index PostgreSQL marked
-    /// invalid (a failed concurrent build), which this names.
+    /// The search documents are written by a trigger in the article's own
+    /// statement, so what can go wrong is an index PostgreSQL marked
+    /// invalid (a failed concurrent build) or a trigger someone dropped,
+    /// which leaves articles without a document; this names either.
     pub async fn check_search_indexes(&self) -> Result<()> {
         let invalid: Vec<String> = sqlx::query_scalar(
             "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE i.indrelid = 'articles'::regclass AND NOT i.indisvalid",
+             WHERE i.indrelid IN ('articles'::regclass, 'article_search'::regclass) \
+             AND NOT i.indisvalid",
         )
         .fetch_all(&self.pool)
         .await?;
         if !invalid.is_empty() {
             return Err(StoreError::Inconsistent(format!(
-                "invalid indexes on articles: {}",
+                "invalid search indexes: {}",
                 invalid.join(", ")
+            )));
+        }
+        let missing: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM articles a \
+             WHERE NOT EXISTS (SELECT 1 FROM article_search s WHERE s.article_id = a.id)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if missing > 0 {
+            return Err(StoreError::Inconsistent(format!(
+                "{missing} articles have no search document (is the trigger articles_search_insert missing?)"
             )));
         }
         Ok(())
@@ -178,7 +192,7 @@ impl PostgresStore {
     /// planner's statistics of the tables that grow fastest.
     pub async fn maintenance(&self) -> Result<()> {
         self.writable("maintenance")?;
-        sqlx::query("ANALYZE articles, feed_items, google_links, fulltext_jobs")
+        sqlx::query("ANALYZE articles, article_search, feed_items, google_links, fulltext_jobs")
             .execute(&self.pool)
             .await?;
         Ok(())

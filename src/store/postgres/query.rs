@@ -96,9 +96,9 @@ struct GoogleLinkRow {
 }
 
 impl PostgresStore {
-    /// The search document is a generated column (`articles.search`, and
-    /// the trigram index over the same text), written with the row itself:
-    /// nothing ever waits to be indexed.
+    /// The search document (`article_search`, kept by a trigger, and the
+    /// trigram index over the article's own columns) is written with the
+    /// row itself: nothing ever waits to be indexed.
     pub async fn index_pending(&self) -> Result<usize> {
         Ok(0)
     }
@@ -187,23 +187,73 @@ impl PostgresStore {
                 qb.push("NULL::tsquery");
             }
         };
-        let mut qb = QueryBuilder::<Postgres>::new("WITH hits AS MATERIALIZED (");
+        let max_id = after.map_or(max_id, |k| k.max_id);
+        let push_likes = |qb: &mut QueryBuilder<'_, Postgres>| {
+            for l in &text.likes {
+                qb.push(" AND (a.title ILIKE ")
+                    .push_bind(l.clone())
+                    .push(" OR a.summary ILIKE ")
+                    .push_bind(l.clone())
+                    .push(" OR a.text ILIKE ")
+                    .push_bind(l.clone())
+                    .push(")");
+            }
+        };
         // As on SQLite, only the newest `SEARCH_CANDIDATES` matches that
         // pass the filters are ranked, so a common word costs a bounded
         // number of `ts_rank_cd` scores.
+        let mut qb = QueryBuilder::<Postgres>::new("WITH ");
         match &text.index {
             Some((TextIndex::Words, _)) => {
+                // The matches' ids (and first sightings) come from the
+                // narrow `article_search` table, and the candidates are
+                // ranked by their leads (title, summary, the text's first
+                // 1,000 characters: see migrations/postgres/0001), which
+                // live in the same rows.
+                let row_filter = ArticleFilter {
+                    since: None,
+                    until: None,
+                    ..filter.clone()
+                };
+                let needs_row = row_filter != ArticleFilter::default() || !text.likes.is_empty();
+                qb.push("candidates AS MATERIALIZED (");
+                if needs_row {
+                    qb.push("SELECT m.id FROM (");
+                }
+                qb.push("SELECT s.article_id AS id FROM article_search s WHERE s.search @@ ");
+                tsquery(&mut qb);
+                qb.push(" AND s.article_id <= ").push_bind(max_id);
+                if let Some(since) = filter.since {
+                    qb.push(" AND s.first_seen_at >= ").push_bind(ts(since));
+                }
+                if let Some(until) = filter.until {
+                    qb.push(" AND s.first_seen_at < ").push_bind(ts(until));
+                }
+                qb.push(" ORDER BY s.article_id DESC");
+                if needs_row {
+                    // The other filters read the article row: the matches
+                    // are walked newest first (the fence keeps that order)
+                    // and rows read only until enough pass, where a join
+                    // would read every match's row before sorting.
+                    qb.push(" OFFSET 0) m JOIN articles a ON a.id = m.id WHERE TRUE");
+                    push_filters(&mut qb, &row_filter);
+                    push_likes(&mut qb);
+                    qb.push(" ORDER BY m.id DESC");
+                }
+                qb.push(" LIMIT ").push_bind(SEARCH_CANDIDATES);
                 qb.push(format!(
-                    "SELECT a.id, -ts_rank_cd({RANK_WEIGHTS}, a.search, "
+                    "), hits AS MATERIALIZED (SELECT c.id, \
+                     -ts_rank_cd({RANK_WEIGHTS}, coalesce(s.lead, s.search), "
                 ));
                 tsquery(&mut qb);
-                qb.push(")::float8 AS rank FROM articles a WHERE a.search @@ ");
-                tsquery(&mut qb);
+                qb.push(
+                    ")::float8 AS rank FROM candidates c JOIN article_search s ON s.article_id = c.id",
+                );
             }
             Some((TextIndex::Trigram, _)) => {
                 // No score comes with a substring match: where the words
                 // are found ranks it, with bm25's column weights.
-                qb.push("SELECT a.id, -(0.0");
+                qb.push("hits AS MATERIALIZED (SELECT a.id, -(0.0");
                 for w in &long_words {
                     for (column, weight) in [("title", "10.0"), ("summary", "3.0"), ("text", "1.0")]
                     {
@@ -217,32 +267,28 @@ impl PostgresStore {
                     qb.push(format!(" AND {TRIGRAM_DOC} ILIKE "))
                         .push_bind(like_pattern(w));
                 }
+                qb.push(" AND a.id <= ").push_bind(max_id);
+                push_filters(&mut qb, filter);
+                push_likes(&mut qb);
+                qb.push(" ORDER BY a.id DESC LIMIT ")
+                    .push_bind(SEARCH_CANDIDATES);
             }
             None => {
                 // Without an index the words are looked for in the newest
                 // candidates only (ILIKE reads every text it tries).
                 qb.push(
-                    "SELECT a.id, 0.0::float8 AS rank FROM articles a \
+                    "hits AS MATERIALIZED (SELECT a.id, 0.0::float8 AS rank FROM articles a \
                      WHERE a.id IN (SELECT id FROM articles ORDER BY id DESC LIMIT ",
                 )
                 .push_bind(SEARCH_CANDIDATES)
                 .push(")");
+                qb.push(" AND a.id <= ").push_bind(max_id);
+                push_filters(&mut qb, filter);
+                push_likes(&mut qb);
+                qb.push(" ORDER BY a.id DESC LIMIT ")
+                    .push_bind(SEARCH_CANDIDATES);
             }
         }
-        qb.push(" AND a.id <= ")
-            .push_bind(after.map_or(max_id, |k| k.max_id));
-        push_filters(&mut qb, filter);
-        for l in &text.likes {
-            qb.push(" AND (a.title ILIKE ")
-                .push_bind(l.clone())
-                .push(" OR a.summary ILIKE ")
-                .push_bind(l.clone())
-                .push(" OR a.text ILIKE ")
-                .push_bind(l.clone())
-                .push(")");
-        }
-        qb.push(" ORDER BY a.id DESC LIMIT ")
-            .push_bind(SEARCH_CANDIDATES);
         qb.push("), page AS MATERIALIZED (");
         match search.order {
             SearchOrder::Rank => {
@@ -290,19 +336,21 @@ impl PostgresStore {
             SearchOrder::Rank => " ORDER BY page.rank, page.id DESC",
             SearchOrder::Newest => " ORDER BY a.first_seen_at DESC, a.id DESC",
         });
-        let rows: Vec<ArticleItemRow> =
-            qb.build_query_as()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|e| match (e, &search.text) {
-                    (sqlx::Error::Database(db), SearchText::Fts5(query)) => {
-                        StoreError::SearchSyntax {
-                            query: query.clone(),
-                            reason: db.message().to_owned(),
-                        }
-                    }
-                    (other, _) => other.into(),
-                })?;
+        // Planned for its own words every time: a cached generic plan cannot
+        // know how common they are and walks the id index from the newest
+        // article testing each document (a second for a 1 % word at 1M).
+        let rows: Vec<ArticleItemRow> = qb
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| match (e, &search.text) {
+                (sqlx::Error::Database(db), SearchText::Fts5(query)) => StoreError::SearchSyntax {
+                    query: query.clone(),
+                    reason: db.message().to_owned(),
+                },
+                (other, _) => other.into(),
+            })?;
         let mut items: Vec<ArticleItem> = rows.into_iter().map(Into::into).collect();
         if let Some(first) = long_words.first() {
             self.trigram_snippets(&mut items, first, &long_words)
@@ -369,9 +417,9 @@ impl PostgresStore {
         let Some(row) = row else { return Ok(None) };
         let mut columns = serde_json::Map::new();
         for (i, col) in row.columns().iter().enumerate() {
-            // The search document and its script flag are derived from the
-            // columns shown; SQLite keeps them outside the row.
-            if matches!(col.name(), "search" | "unspaced") {
+            // The script flag is derived from the columns shown; SQLite
+            // keeps it outside the row.
+            if col.name() == "unspaced" {
                 continue;
             }
             columns.insert(col.name().to_owned(), column_json(&row, i)?);

@@ -237,6 +237,16 @@ impl SqliteStore {
         Ok(FulltextStats::from_counts(rows))
     }
 
+    pub async fn count_raw_pages(&self, since: Option<DateTime<Utc>>) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM raw_pages WHERE ?1 IS NULL OR fetched_at >= ?1",
+        )
+        .bind(since.map(ts))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
     pub async fn raw_pages(
         &self,
         since: Option<DateTime<Utc>>,
