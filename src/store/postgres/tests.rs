@@ -1,3 +1,4 @@
+use super::query::WordPlan;
 use crate::store::{EngineKind, Store, StoreError};
 use crate::store_test;
 
@@ -85,4 +86,99 @@ async fn a_read_only_postgres_store_refuses_an_archive_at_another_schema_version
         matches!(err, StoreError::SchemaVersion { found: 999999, .. }),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_word_search_widens_its_span_of_newest_ids_until_it_holds_enough_candidates() {
+    use crate::store::query::{ArticleFilter, ArticleSearch, ItemText, SearchOrder};
+    use crate::store::Engine;
+    use chrono::{DateTime, Utc};
+
+    let Some((store, _archive)) =
+        crate::store::testing::temp_store_on(EngineKind::Postgres, "word spans").await
+    else {
+        return;
+    };
+    let Engine::Postgres(pg) = &store.engine else {
+        unreachable!("a PostgreSQL archive")
+    };
+    let pool = store.pg_pool().unwrap();
+    // 60 articles a minute apart: "tide" in every third, publisher P on
+    // every second, "kelp" in the second only.
+    let mut values = Vec::new();
+    for id in 1..=60 {
+        let title = match (id % 3, id) {
+            (_, 2) => "kelp",
+            (0, _) => "tide",
+            _ => "calm",
+        };
+        let publisher = if id % 2 == 0 { "P" } else { "Q" };
+        values.push(format!(
+            "({id}, 'https://n.example/{id}', 'n.example/{id}', '{title} report', '{publisher}', \
+             '2026-01-01T00:{:02}:00Z', '2026-01-01T00:00:00Z')",
+            id - 1
+        ));
+    }
+    sqlx::query(&format!(
+        "INSERT INTO articles (id, url, url_key, title, publisher, first_seen_at, updated_at) \
+         VALUES {}",
+        values.join(", ")
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    let search = |word: &str| ArticleSearch {
+        text: word.into(),
+        order: SearchOrder::Rank,
+        item_text: ItemText::Flag,
+    };
+    let found = |filter: ArticleFilter, word: &'static str, plan: WordPlan| {
+        let search = search(word);
+        async move {
+            let mut ids: Vec<i64> = pg
+                .search_articles_planned(&search, &filter, None, 60, 100, plan)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id)
+                .collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        }
+    };
+    let narrow = WordPlan {
+        candidates: 5,
+        first_span: 4,
+    };
+    let wide = WordPlan {
+        candidates: 5,
+        first_span: 1_000,
+    };
+    let none = ArticleFilter::default;
+    for plan in [narrow, wide] {
+        // The newest five matches, however many spans it took.
+        assert_eq!(
+            found(none(), "tide", plan).await,
+            vec![60, 57, 54, 51, 48],
+            "{plan:?}"
+        );
+        // A filter on the row (publisher) and one on the search table
+        // (since) count only what passes them.
+        let by_publisher = ArticleFilter {
+            publisher: Some("p".into()),
+            ..none()
+        };
+        assert_eq!(
+            found(by_publisher, "tide", plan).await,
+            vec![60, 54, 48, 42, 36]
+        );
+        let until: DateTime<Utc> = "2026-01-01T00:30:00Z".parse().unwrap();
+        let before = ArticleFilter {
+            until: Some(until),
+            ..none()
+        };
+        assert_eq!(found(before, "tide", plan).await, vec![30, 27, 24, 21, 18]);
+        // A word only far back is found once the span reaches it.
+        assert_eq!(found(none(), "kelp", plan).await, vec![2]);
+    }
 }
