@@ -21,22 +21,6 @@ use crate::store::time::ts;
 const TRIGRAM_DOC: &str = "(coalesce(a.title, '') || ' ' || coalesce(a.summary, '') || ' ' \
                            || left(coalesce(a.text, ''), 200000))";
 
-/// How a word search picks its candidates; tests shrink it to reach every
-/// step with a few articles.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WordPlan {
-    /// Matches ranked at most ([`SEARCH_CANDIDATES`]).
-    pub candidates: i64,
-    /// The first span of newest ids looked in: 100,000 (50 per candidate)
-    /// fills at once for a word in 2 % of articles.
-    pub first_span: i64,
-}
-
-const WORD_PLAN: WordPlan = WordPlan {
-    candidates: SEARCH_CANDIDATES,
-    first_span: SEARCH_CANDIDATES * 50,
-};
-
 /// `ts_rank_cd` weights of D, C (text), B (summary), A (title): the
 /// proportions of SQLite's `bm25(articles_fts, 10.0, 3.0, 1.0)`.
 const RANK_WEIGHTS: &str = "'{0.1, 0.1, 0.3, 1.0}'";
@@ -173,21 +157,6 @@ impl PostgresStore {
         max_id: i64,
         limit: i64,
     ) -> Result<Vec<ArticleItem>> {
-        self.search_articles_planned(search, filter, after, max_id, limit, WORD_PLAN)
-            .await
-    }
-
-    /// [`Self::search_articles`] with the sizes where a word search's steps
-    /// change.
-    pub(crate) async fn search_articles_planned(
-        &self,
-        search: &ArticleSearch,
-        filter: &ArticleFilter,
-        after: Option<&RankKey>,
-        max_id: i64,
-        limit: i64,
-        plan: WordPlan,
-    ) -> Result<Vec<ArticleItem>> {
         let text = search.text.text_match()?;
         let long_words = match &text.index {
             Some((TextIndex::Trigram, expr)) => unquote(expr),
@@ -241,19 +210,37 @@ impl PostgresStore {
                 // ranked by their leads (title, summary, the text's first
                 // 1,000 characters: see migrations/postgres/0001), which
                 // live in the same rows.
-                let ids = self
-                    .word_candidates(
-                        &tsquery,
-                        filter,
-                        (!text.likes.is_empty(), &push_likes),
-                        max_id,
-                        plan,
-                    )
-                    .await
-                    .map_err(|e| syntax_error(e, &search.text))?;
-                qb.push("candidates AS MATERIALIZED (SELECT unnest(")
-                    .push_bind(ids)
-                    .push("::bigint[]) AS id");
+                let row_filter = ArticleFilter {
+                    since: None,
+                    until: None,
+                    ..filter.clone()
+                };
+                let needs_row = row_filter != ArticleFilter::default() || !text.likes.is_empty();
+                qb.push("candidates AS MATERIALIZED (");
+                if needs_row {
+                    qb.push("SELECT m.id FROM (");
+                }
+                qb.push("SELECT s.article_id AS id FROM article_search s WHERE s.search @@ ");
+                tsquery(&mut qb);
+                qb.push(" AND s.article_id <= ").push_bind(max_id);
+                if let Some(since) = filter.since {
+                    qb.push(" AND s.first_seen_at >= ").push_bind(ts(since));
+                }
+                if let Some(until) = filter.until {
+                    qb.push(" AND s.first_seen_at < ").push_bind(ts(until));
+                }
+                qb.push(" ORDER BY s.article_id DESC");
+                if needs_row {
+                    // The other filters read the article row: the matches
+                    // are walked newest first (the fence keeps that order)
+                    // and rows read only until enough pass, where a join
+                    // would read every match's row before sorting.
+                    qb.push(" OFFSET 0) m JOIN articles a ON a.id = m.id WHERE TRUE");
+                    push_filters(&mut qb, &row_filter);
+                    push_likes(&mut qb);
+                    qb.push(" ORDER BY m.id DESC");
+                }
+                qb.push(" LIMIT ").push_bind(SEARCH_CANDIDATES);
                 qb.push(format!(
                     "), hits AS MATERIALIZED (SELECT c.id, \
                      -ts_rank_cd({RANK_WEIGHTS}, coalesce(s.lead, s.search), "
@@ -357,84 +344,19 @@ impl PostgresStore {
             .persistent(false)
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| syntax_error(e, &search.text))?;
+            .map_err(|e| match (e, &search.text) {
+                (sqlx::Error::Database(db), SearchText::Fts5(query)) => StoreError::SearchSyntax {
+                    query: query.clone(),
+                    reason: db.message().to_owned(),
+                },
+                (other, _) => other.into(),
+            })?;
         let mut items: Vec<ArticleItem> = rows.into_iter().map(Into::into).collect();
         if let Some(first) = long_words.first() {
             self.trigram_snippets(&mut items, first, &long_words)
                 .await?;
         }
         Ok(items)
-    }
-
-    /// The newest [`SEARCH_CANDIDATES`] matches of a word query that pass
-    /// `filter`, newest first. The GIN index hands matches back unordered,
-    /// so every match it returns costs a row visit: rather than visiting all
-    /// of a word's matches to keep the newest 2,000, the newest ids are
-    /// searched first, and the share of them that matched sizes the span
-    /// that holds enough (a 0.6 % word at 1M articles: ~3,000 visits
-    /// instead of 6,000).
-    async fn word_candidates(
-        &self,
-        tsquery: &impl Fn(&mut QueryBuilder<'_, Postgres>),
-        filter: &ArticleFilter,
-        (has_likes, push_likes): (bool, &impl Fn(&mut QueryBuilder<'_, Postgres>)),
-        max_id: i64,
-        plan: WordPlan,
-    ) -> std::result::Result<Vec<i64>, sqlx::Error> {
-        let row_filter = ArticleFilter {
-            since: None,
-            until: None,
-            ..filter.clone()
-        };
-        let needs_row = row_filter != ArticleFilter::default() || has_likes;
-        let mut span = plan.first_span;
-        loop {
-            let low = max_id.saturating_sub(span);
-            let mut qb = QueryBuilder::<Postgres>::new("");
-            if needs_row {
-                qb.push("SELECT m.id FROM (");
-            }
-            qb.push("SELECT s.article_id AS id FROM article_search s WHERE s.search @@ ");
-            tsquery(&mut qb);
-            qb.push(" AND s.article_id <= ").push_bind(max_id);
-            if low > 0 {
-                qb.push(" AND s.article_id > ").push_bind(low);
-            }
-            if let Some(since) = filter.since {
-                qb.push(" AND s.first_seen_at >= ").push_bind(ts(since));
-            }
-            if let Some(until) = filter.until {
-                qb.push(" AND s.first_seen_at < ").push_bind(ts(until));
-            }
-            qb.push(" ORDER BY s.article_id DESC");
-            if needs_row {
-                // The other filters read the article row: the matches are
-                // walked newest first (the fence keeps that order) and rows
-                // read only until enough pass, where a join would read
-                // every match's row before sorting.
-                qb.push(" OFFSET 0) m JOIN articles a ON a.id = m.id WHERE TRUE");
-                push_filters(&mut qb, &row_filter);
-                push_likes(&mut qb);
-                qb.push(" ORDER BY m.id DESC");
-            }
-            qb.push(" LIMIT ").push_bind(plan.candidates);
-            // Planned for its own words every time: a cached generic plan
-            // cannot know how common they are and walks the id index from
-            // the newest article testing each document.
-            let ids: Vec<i64> = qb
-                .build_query_scalar()
-                .persistent(false)
-                .fetch_all(&self.pool)
-                .await?;
-            if ids.len() as i64 >= plan.candidates || low <= 0 {
-                return Ok(ids);
-            }
-            // What the span held predicts what a wider one holds (with a
-            // quarter's margin); at least four times wider.
-            let predicted =
-                span.saturating_mul(plan.candidates * 5 / 4) / (ids.len() as i64).max(1);
-            span = predicted.max(span.saturating_mul(4));
-        }
     }
 
     /// Snippets of trigram matches, which `ts_headline` cannot mark (its
@@ -668,17 +590,6 @@ fn item_columns(text: ItemText) -> String {
          a.story_id, ARRAY(SELECT DISTINCT fi.feed_id FROM feed_items fi \
          WHERE fi.article_id = a.id ORDER BY fi.feed_id) AS feed_ids"
     )
-}
-
-/// A database error of a raw-syntax query is the user's syntax.
-fn syntax_error(e: sqlx::Error, text: &SearchText) -> StoreError {
-    match (e, text) {
-        (sqlx::Error::Database(db), SearchText::Fts5(query)) => StoreError::SearchSyntax {
-            query: query.clone(),
-            reason: db.message().to_owned(),
-        },
-        (other, _) => other.into(),
-    }
 }
 
 /// The filters on article `a`. Publisher and language compare lowercased
