@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::alerts::send::Sent;
+use crate::alerts::Matcher;
 use crate::config::Settings;
 use crate::fetch::{FetchConfig, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
@@ -19,7 +21,9 @@ use crate::poll::{Dispatcher, PollMode, Poller};
 /// What the app's polls report, under the names its callers know.
 pub use crate::poll::{PollReport, PollStatus};
 use crate::resolver::{ResolveReport, Resolver};
-use crate::store::{NewFeed, PruneReport, Store, StoreError};
+use crate::store::{
+    DeliveryOutcome, NewFeed, NewMatch, NewSearch, PruneReport, SearchRow, Store, StoreError,
+};
 
 /// How long the full-text worker sleeps when its queue is empty.
 const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
@@ -30,6 +34,34 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(6 * 3600);
 /// How often the running daemon's housekeeping loop looks for work: new
 /// articles reach search within about this long.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+
+/// How long the delivery loop sleeps at most between looks at the outbox.
+const DELIVERY_IDLE_WAIT: Duration = Duration::from_secs(1);
+/// Articles matched against the searches per transaction.
+const MATCH_BATCH: i64 = 500;
+/// Held matches decided per transaction.
+const PROMOTE_BATCH: i64 = 500;
+/// Deliveries sent per round.
+const DELIVERY_BATCH: i64 = 20;
+
+/// What one round of alert matching did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchReport {
+    /// Articles taken off the matching queue.
+    pub articles: usize,
+    /// New matches recorded (held until `alerts.hold` and clustering).
+    pub matches: usize,
+    /// Events made (messages to send), for stories and digests.
+    pub events: usize,
+}
+
+/// What one round of delivery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
 
 /// What one round of the daemon's housekeeping did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,6 +114,8 @@ struct Inner {
     resolver: Resolver,
     fulltext: FulltextWorker,
     poller: Poller,
+    /// The alerts' deliveries go through the same client as every request.
+    fetcher: Fetcher,
 }
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
@@ -116,7 +150,7 @@ impl App {
             fetcher.restore_host_backoff(&host, until);
         }
         let fulltext = FulltextWorker::new(store.clone(), fetcher.clone(), settings.clone());
-        let poller = Poller::new(store.clone(), fetcher, &settings);
+        let poller = Poller::new(store.clone(), fetcher.clone(), &settings);
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
@@ -124,6 +158,7 @@ impl App {
                 resolver,
                 fulltext,
                 poller,
+                fetcher,
             }),
         })
     }
@@ -264,6 +299,220 @@ impl App {
         Ok(())
     }
 
+    /// A config search as the store keeps it: feed URLs become feed ids.
+    async fn new_search(&self, s: &crate::config::SearchSettings) -> anyhow::Result<NewSearch> {
+        let mut feeds = Vec::with_capacity(s.feeds.len());
+        for f in &s.feeds {
+            let row = self
+                .inner
+                .store
+                .find_feed(f)
+                .await?
+                .with_context(|| format!("search {:?}: no feed matches {f:?}", s.name))?;
+            feeds.push(row.id);
+        }
+        Ok(NewSearch {
+            name: s.name.clone(),
+            query: s.query.clone(),
+            fts: s.fts,
+            feeds,
+            publishers: s.publishers.clone(),
+            lang: s.lang.clone(),
+            channels: s.channels.clone(),
+            digest_secs: s.digest.map(|d| d.0.as_secs().max(1) as i64),
+            backfill: s.backfill,
+        })
+    }
+
+    /// Upserts the config's `[[searches]]` (after its feeds: they may name
+    /// them).
+    pub async fn sync_config_searches(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let mut searches = Vec::new();
+        for s in &self.inner.settings.searches {
+            searches.push(self.new_search(s).await?);
+        }
+        let report = self
+            .inner
+            .store
+            .sync_config_searches(&searches, now)
+            .await
+            .context("syncing config searches")?;
+        info!(
+            added = report.added,
+            updated = report.updated,
+            disabled = report.disabled,
+            "config searches synced"
+        );
+        Ok(())
+    }
+
+    /// Matches the articles queued since the last round (new ones, and
+    /// those whose text arrived) against every enabled search, records the
+    /// matches held for `alerts.hold`, then turns held matches whose hold is
+    /// over and whose article was clustered into events, and sends the
+    /// digests that are due. Search indexing must have run first: searches
+    /// in the engine's syntax ask its index about the new articles.
+    pub async fn match_once(&self, now: DateTime<Utc>) -> anyhow::Result<MatchReport> {
+        let store = &self.inner.store;
+        let mut report = MatchReport::default();
+        let searches: Vec<SearchRow> = store
+            .list_searches()
+            .await?
+            .into_iter()
+            .filter(|s| s.enabled)
+            .collect();
+        let matchers: Vec<Matcher> = searches.iter().map(Matcher::new).collect();
+        let hold = chrono::Duration::from_std(self.inner.settings.alerts.hold.0)
+            .unwrap_or(chrono::Duration::MAX);
+        loop {
+            let batch = store.pending_alert_articles(MATCH_BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut matches = Vec::new();
+            let mut engine_candidates: Vec<Vec<i64>> = vec![Vec::new(); matchers.len()];
+            for c in &batch {
+                let doc = crate::alerts::Doc::new(c);
+                for (i, m) in matchers.iter().enumerate() {
+                    match m.matches(c, &doc) {
+                        Some(true) => matches.push(NewMatch {
+                            search_id: m.search_id,
+                            article_id: c.article_id,
+                        }),
+                        Some(false) => {}
+                        None => engine_candidates[i].push(c.article_id),
+                    }
+                }
+            }
+            for (m, ids) in matchers.iter().zip(&engine_candidates) {
+                let Some(raw) = m.engine_query().filter(|_| !ids.is_empty()) else {
+                    continue;
+                };
+                match store.fts_matches(raw, ids).await {
+                    Ok(found) => matches.extend(found.into_iter().map(|article_id| NewMatch {
+                        search_id: m.search_id,
+                        article_id,
+                    })),
+                    Err(e) => warn!(search = m.search_id, error = %e, "saved search failed"),
+                }
+            }
+            let done: Vec<i64> = batch.iter().map(|c| c.article_id).collect();
+            report.matches += store
+                .record_matches(&done, &matches, now, now + hold)
+                .await?;
+            report.articles += batch.len();
+            if batch.len() < MATCH_BATCH as usize {
+                break;
+            }
+        }
+        report.events = self.promote_once(now, &searches).await?;
+        Ok(report)
+    }
+
+    /// Held matches to events (once per story), then due digests; returns
+    /// how many events were made.
+    async fn promote_once(
+        &self,
+        now: DateTime<Utc>,
+        searches: &[SearchRow],
+    ) -> anyhow::Result<usize> {
+        let store = &self.inner.store;
+        let by_id: std::collections::HashMap<i64, SearchRow> =
+            searches.iter().map(|s| (s.id, s.clone())).collect();
+        let mut events = 0;
+        loop {
+            let held = store.held_matches(now, PROMOTE_BATCH).await?;
+            let promotion =
+                crate::alerts::plan_promotion(&held, &by_id, crate::alerts::new_event_id);
+            events += promotion.events.len();
+            store.apply_promotion(&promotion, None, now).await?;
+            // Matches still waiting for clustering stay held: stop at a
+            // batch that decided none, or the last one.
+            if held.len() < PROMOTE_BATCH as usize || promotion.decisions.is_empty() {
+                break;
+            }
+        }
+        for s in searches
+            .iter()
+            .filter(|s| crate::alerts::digest_due(s, now))
+        {
+            let queued = store.queued_matches(s.id).await?;
+            if queued.is_empty() {
+                continue;
+            }
+            let digest = crate::alerts::plan_digest(s, &queued, crate::alerts::new_event_id());
+            store.apply_promotion(&digest, Some(s.id), now).await?;
+            events += 1;
+        }
+        Ok(events)
+    }
+
+    /// Sends the deliveries due at `now`, each once; a failure is retried
+    /// with backoff and jitter (never before the receiver's Retry-After) up
+    /// to `alerts.max_attempts`, then marked failed.
+    pub async fn deliver_once(&self, now: DateTime<Utc>) -> anyhow::Result<DeliveryReport> {
+        let store = &self.inner.store;
+        let a = &self.inner.settings.alerts;
+        let mut report = DeliveryReport::default();
+        for d in store.due_deliveries(now, DELIVERY_BATCH).await? {
+            let attempts = d.attempts + 1;
+            let sent = match self
+                .inner
+                .settings
+                .channels
+                .iter()
+                .find(|c| c.name == d.channel)
+            {
+                Some(channel) => {
+                    crate::alerts::send::send(&self.inner.fetcher, channel, &d.event_id, &d.payload)
+                        .await
+                }
+                None => Sent::Impossible {
+                    error: format!("no channel named {:?} in the config", d.channel),
+                },
+            };
+            let retry = |error: String, status: Option<u16>, after: Option<DateTime<Utc>>| {
+                if attempts >= a.max_attempts {
+                    DeliveryOutcome::Failed { error, status }
+                } else {
+                    let at = crate::alerts::retry_at(
+                        attempts,
+                        a.retry_interval.0,
+                        rand::random::<f64>(),
+                        after,
+                        now,
+                    );
+                    DeliveryOutcome::Retry { at, error, status }
+                }
+            };
+            let outcome = match sent {
+                Sent::Accepted { status } => DeliveryOutcome::Sent { status },
+                Sent::Refused {
+                    status,
+                    retry_after,
+                } => retry(format!("HTTP {status}"), Some(status), retry_after),
+                Sent::Unreachable { error } => retry(error, None, None),
+                Sent::Impossible { error } => DeliveryOutcome::Failed {
+                    error,
+                    status: None,
+                },
+            };
+            match &outcome {
+                DeliveryOutcome::Sent { .. } => report.sent += 1,
+                DeliveryOutcome::Retry { error, .. } => {
+                    warn!(channel = %d.channel, event = %d.event_id, attempts, %error, "alert delivery failed; retrying");
+                    report.retried += 1;
+                }
+                DeliveryOutcome::Failed { error, .. } => {
+                    warn!(channel = %d.channel, event = %d.event_id, attempts, %error, "alert delivery failed for good");
+                    report.failed += 1;
+                }
+            }
+            store.finish_delivery(d.id, &outcome, now).await?;
+        }
+        Ok(report)
+    }
+
     /// Polls every feed that is due at `now` as the daemon dispatches them
     /// ([`Dispatcher::dispatch_due_once`], round after round), waits for
     /// all of them.
@@ -338,6 +587,13 @@ impl App {
             state.clustered_at = now;
             self.cluster_stories().await;
             report.clustered = true;
+        }
+        match self.match_once(now).await {
+            Ok(r) if r != MatchReport::default() => info!(?r, "alert matching round"),
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "alert matching failed; retried on the next round")
+            }
         }
         if has_passed(state.maintained_at, now, MAINTENANCE_EVERY) {
             state.maintained_at = now;
@@ -437,6 +693,24 @@ impl App {
                 tokio::select! {
                     _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
                     _ = keeper_stop.cancelled() => break,
+                }
+            }
+        });
+        let deliverer = self.clone();
+        let deliverer_stop = shutdown.clone();
+        tracker.spawn(async move {
+            while !deliverer_stop.is_cancelled() {
+                tokio::select! {
+                    r = deliverer.deliver_once(Utc::now()) => match r {
+                        Ok(r) if r != DeliveryReport::default() => info!(?r, "alert delivery round"),
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %format!("{e:#}"), "alert delivery round failed"),
+                    },
+                    _ = deliverer_stop.cancelled() => break,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(DELIVERY_IDLE_WAIT) => {}
+                    _ = deliverer_stop.cancelled() => break,
                 }
             }
         });

@@ -494,6 +494,7 @@ async fn open_writer(settings: Settings) -> anyhow::Result<(App, WriterLock)> {
     let lock = crate::store::lock_writer(&settings.database.url).await?;
     let app = App::build(settings).await?;
     app.sync_config_feeds(Utc::now()).await?;
+    app.sync_config_searches(Utc::now()).await?;
     Ok((app, lock))
 }
 

@@ -200,8 +200,108 @@ pub struct Settings {
     pub extract: ExtractSettings,
     pub retention: RetentionSettings,
     pub stories: StoriesSettings,
+    pub alerts: AlertsSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
+    #[serde(default)]
+    pub searches: Vec<SearchSettings>,
+    #[serde(default)]
+    pub channels: Vec<ChannelSettings>,
+}
+
+/// Alerts of saved searches (`newsd run`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertsSettings {
+    /// How long a match waits before it is sent (and for clustering), so
+    /// copies of one story arriving together become one notification.
+    pub hold: HumanDuration,
+    /// Tries per delivery before it is marked failed.
+    #[serde(deserialize_with = "positive")]
+    pub max_attempts: u32,
+    /// The first retry's delay; doubles per attempt.
+    #[serde(deserialize_with = "positive")]
+    pub retry_interval: HumanDuration,
+}
+
+/// One `[[searches]]` entry: a standing query that notifies its channels.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchSettings {
+    pub name: String,
+    pub query: String,
+    /// `query` is the engine's own search syntax rather than plain words.
+    #[serde(default)]
+    pub fts: bool,
+    /// Feed ids or feed URLs; empty: every feed.
+    #[serde(default)]
+    pub feeds: Vec<String>,
+    #[serde(default)]
+    pub publishers: Vec<String>,
+    pub lang: Option<String>,
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// One message per interval instead of one per story.
+    #[serde(default, deserialize_with = "positive_or_unset")]
+    pub digest: Option<HumanDuration>,
+    /// Also match articles first seen before the search existed.
+    #[serde(default)]
+    pub backfill: bool,
+}
+
+/// One `[[channels]]` entry: where alerts go.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChannelSettings {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// A JSON POST, signed with `secret` when there is one.
+    Webhook {
+        url: String,
+        #[serde(default)]
+        secret: Option<Secret>,
+        /// The name of an environment variable that holds the secret.
+        secret_env: Option<String>,
+    },
+    /// A message to an ntfy topic.
+    Ntfy {
+        url: String,
+        #[serde(default)]
+        token: Option<Secret>,
+        token_env: Option<String>,
+    },
+}
+
+impl ChannelKind {
+    pub fn url(&self) -> &str {
+        match self {
+            ChannelKind::Webhook { url, .. } | ChannelKind::Ntfy { url, .. } => url,
+        }
+    }
+
+    /// The webhook secret or ntfy token, from the config or the environment
+    /// variable it names (read when a message is sent).
+    pub fn credential(&self) -> Option<Secret> {
+        let (value, env) = match self {
+            ChannelKind::Webhook {
+                secret, secret_env, ..
+            } => (secret, secret_env),
+            ChannelKind::Ntfy {
+                token, token_env, ..
+            } => (token, token_env),
+        };
+        match (value, env) {
+            (Some(s), _) if !s.is_empty() => Some(s.clone()),
+            (_, Some(var)) => std::env::var(var)
+                .ok()
+                .map(Secret::from)
+                .filter(|s| !s.is_empty()),
+            _ => None,
+        }
+    }
 }
 
 /// Story clustering (`newsd run` every 30 s, `poll --once` after its polls).
@@ -647,7 +747,61 @@ impl Settings {
                 invalid(&format!("feeds[{i}].{key}"), value, &reason)
             })?;
         }
+        self.validate_alerts()?;
         Ok(warnings)
+    }
+
+    fn validate_alerts(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, value: String, reason: &str| ConfigError::Invalid {
+            key,
+            value,
+            reason: reason.to_owned(),
+        };
+        let mut channels = std::collections::HashSet::new();
+        for (i, c) in self.channels.iter().enumerate() {
+            if c.name.trim().is_empty() || !channels.insert(c.name.as_str()) {
+                return Err(invalid(
+                    format!("channels[{i}].name"),
+                    format!("{:?}", c.name),
+                    "must be a non-empty name no other channel has",
+                ));
+            }
+            match Url::parse(c.kind.url()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => {
+                    return Err(invalid(
+                        format!("channels[{i}].url"),
+                        format!("{:?}", c.kind.url()),
+                        "must be an http(s) URL",
+                    ))
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.searches.iter().enumerate() {
+            if s.name.trim().is_empty() || !names.insert(s.name.as_str()) {
+                return Err(invalid(
+                    format!("searches[{i}].name"),
+                    format!("{:?}", s.name),
+                    "must be a non-empty name no other search has",
+                ));
+            }
+            if s.query.split_whitespace().next().is_none() {
+                return Err(invalid(
+                    format!("searches[{i}].query"),
+                    format!("{:?}", s.query),
+                    "must hold at least one word",
+                ));
+            }
+            if let Some(c) = s.channels.iter().find(|c| !channels.contains(c.as_str())) {
+                return Err(invalid(
+                    format!("searches[{i}].channels"),
+                    format!("{c:?}"),
+                    "names no `[[channels]]` entry",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The URL a configured feed is polled at: its `url`, or the Google News

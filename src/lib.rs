@@ -17,7 +17,11 @@
 //!                                                      (App::fulltext_once, fulltext)
 //!
 //!  housekeeping (App::housekeeping_once): search indexing (fts_pending),
-//!  story clustering (cluster), upkeep, retention
+//!  story clustering (cluster), alert matching (alert_pending ─► alert_matches,
+//!  held until clustered ─► alert_events + alert_deliveries, the outbox),
+//!  upkeep, retention
+//!
+//!  delivery (App::deliver_once): the outbox ─► webhook / ntfy through fetch
 //! ```
 //!
 //! Each loop is a thin shell in [`app`] around a `*_once(now)` function that
@@ -34,6 +38,7 @@
 //! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, store.
 //! - [`extract`]: HTML to article text and metadata (pure); [`extract_cmd`]: `newsd extract` over files.
 //! - [`cluster`]: pure rules for which articles tell one story.
+//! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch`.
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
 //! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`.
 //! - [`api`]: the HTTP API (JSON, Atom and JSON Feed out, probes, metrics), under `newsd run` and read-only `newsd serve`.
@@ -43,6 +48,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -92,6 +92,9 @@ pub struct FetchRequest {
     /// Feeds must keep polling a host that rate-limits article fetches; everything else honours
     /// the host's backoff.
     pub ignore_host_backoff: bool,
+    /// Whether a redirect is followed; when not, the 3xx is the response
+    /// (alert receivers: a hook must not be moved elsewhere by its server).
+    pub follow_redirects: bool,
 }
 
 /// Written by hand so that a `?req` in a log line shows which headers were sent but not the
@@ -115,6 +118,7 @@ impl std::fmt::Debug for FetchRequest {
             .field("headers", &headers)
             .field("accept", &self.accept)
             .field("ignore_host_backoff", &self.ignore_host_backoff)
+            .field("follow_redirects", &self.follow_redirects)
             .finish()
     }
 }
@@ -130,6 +134,7 @@ impl FetchRequest {
             headers: Vec::new(),
             accept: None,
             ignore_host_backoff: false,
+            follow_redirects: true,
         }
     }
 
@@ -317,7 +322,7 @@ impl Fetcher {
             }
 
             let location = match status {
-                301 | 302 | 303 | 307 | 308 => resp.location.as_deref(),
+                301 | 302 | 303 | 307 | 308 if req.follow_redirects => resp.location.as_deref(),
                 _ => None,
             };
             let Some(location) = location else {

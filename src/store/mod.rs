@@ -22,6 +22,7 @@
 //! stored), `testing` (fresh stores for tests, every engine from one
 //! place).
 
+pub mod alerts;
 #[cfg(test)]
 mod conformance;
 pub mod copy;
@@ -47,6 +48,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use self::alerts::{
+    AlertArticle, AlertCandidate, AlertStats, AlertStory, Delivery, DeliveryOutcome, DeliveryState,
+    HeldMatch, MatchState, NewEvent, NewMatch, NewSearch, Promotion, QueuedMatch, SearchOrigin,
+    SearchRemoval, SearchRow,
+};
 pub use self::error::{Result, StoreError};
 pub use self::export::ExportArticle;
 pub use self::feeds::{
@@ -660,6 +666,111 @@ impl Store {
 
     pub async fn story(&self, id: i64) -> Result<Option<StoryItem>> {
         on_engine!(self, e => e.story(id).await)
+    }
+
+    // ---- Saved searches and alerts
+
+    /// Upserts the config's searches (keyed by name) and disables config
+    /// searches that left the config. Nothing is deleted.
+    pub async fn sync_config_searches(
+        &self,
+        searches: &[NewSearch],
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport> {
+        on_engine!(self, e => e.sync_config_searches(searches, now).await)
+    }
+
+    /// Adds a search from the CLI or API; an existing name is returned as it
+    /// is, with `false`.
+    pub async fn add_search(
+        &self,
+        search: &NewSearch,
+        origin: SearchOrigin,
+        now: DateTime<Utc>,
+    ) -> Result<(SearchRow, bool)> {
+        on_engine!(self, e => e.add_search(search, origin, now).await)
+    }
+
+    pub async fn list_searches(&self) -> Result<Vec<SearchRow>> {
+        on_engine!(self, e => e.list_searches().await)
+    }
+
+    /// A search by name, or else by numeric id.
+    pub async fn find_search(&self, id_or_name: &str) -> Result<Option<SearchRow>> {
+        on_engine!(self, e => e.find_search(id_or_name).await)
+    }
+
+    /// Deletes a CLI or API search with its matches and events.
+    pub async fn remove_search(&self, id_or_name: &str) -> Result<SearchRemoval> {
+        on_engine!(self, e => e.remove_search(id_or_name).await)
+    }
+
+    /// Articles queued for matching (new, or whose title or text changed),
+    /// oldest first.
+    pub async fn pending_alert_articles(&self, limit: i64) -> Result<Vec<AlertCandidate>> {
+        on_engine!(self, e => e.pending_alert_articles(limit).await)
+    }
+
+    /// Which of `ids` a search in the engine's own syntax matches: the
+    /// index is asked about these articles only.
+    pub async fn fts_matches(&self, raw: &str, ids: &[i64]) -> Result<Vec<i64>> {
+        on_engine!(self, e => e.fts_matches(raw, ids).await)
+    }
+
+    /// Records matches (held until `due_at`) and takes the matched articles
+    /// `done` off the queue, in one transaction: a crash loses neither.
+    pub async fn record_matches(
+        &self,
+        done: &[i64],
+        matches: &[NewMatch],
+        now: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+    ) -> Result<usize> {
+        on_engine!(self, e => e.record_matches(done, matches, now, due_at).await)
+    }
+
+    /// Held matches whose hold is over, oldest first.
+    pub async fn held_matches(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<HeldMatch>> {
+        on_engine!(self, e => e.held_matches(now, limit).await)
+    }
+
+    /// A digest search's matches waiting for its next digest.
+    pub async fn queued_matches(&self, search_id: i64) -> Result<Vec<QueuedMatch>> {
+        on_engine!(self, e => e.queued_matches(search_id).await)
+    }
+
+    /// Writes what became of held matches, the events and their outbox rows
+    /// in one transaction; `digest_of` marks that search's digest as sent.
+    pub async fn apply_promotion(
+        &self,
+        promotion: &Promotion,
+        digest_of: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.apply_promotion(promotion, digest_of, now).await)
+    }
+
+    /// Deliveries due at `now`, earliest first.
+    pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
+        on_engine!(self, e => e.due_deliveries(now, limit).await)
+    }
+
+    /// When the earliest pending delivery is due (RFC 3339).
+    pub async fn next_delivery_at(&self) -> Result<Option<String>> {
+        on_engine!(self, e => e.next_delivery_at().await)
+    }
+
+    pub async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.finish_delivery(id, outcome, now).await)
+    }
+
+    pub async fn alert_stats(&self) -> Result<AlertStats> {
+        on_engine!(self, e => e.alert_stats().await)
     }
 
     // ---- Retention

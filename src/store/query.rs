@@ -360,7 +360,7 @@ pub(super) struct TextMatch {
 
 /// Scripts written without spaces between words: the word index cannot split
 /// them, so they go through the trigram index (or a scan when too short).
-pub(super) fn is_unspaced_script(c: char) -> bool {
+pub(crate) fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF      // Hiragana, Katakana
         | 0x3400..=0x4DBF    // CJK extension A

@@ -187,6 +187,9 @@ pub async fn spawn_app_env_on(
     app.sync_config_feeds(chrono::Utc::now())
         .await
         .expect("feeds sync");
+    app.sync_config_searches(chrono::Utc::now())
+        .await
+        .expect("searches sync");
     TestApp {
         app,
         archive,
@@ -209,6 +212,9 @@ impl TestApp {
         app.sync_config_feeds(chrono::Utc::now())
             .await
             .expect("feeds sync");
+        app.sync_config_searches(chrono::Utc::now())
+            .await
+            .expect("searches sync");
         app
     }
 

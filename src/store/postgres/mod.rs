@@ -12,6 +12,7 @@
 //! [`google_links`], [`fulltext_queue`], [`query`], [`export`],
 //! [`stories`], [`retention`].
 
+mod alerts;
 mod copy;
 mod export;
 mod feeds;

@@ -10,6 +10,7 @@
 //! [`stories`], [`retention`], [`upgrade`] (backfills run at open), with
 //! [`sql`] holding the generic statement helpers.
 
+mod alerts;
 mod copy;
 mod export;
 mod feeds;

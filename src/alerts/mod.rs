@@ -1,0 +1,329 @@
+//! Saved searches that notify: the rules, as pure functions. Which new
+//! article a search matches ([`Matcher`], against the article's own words,
+//! so the cost per article does not grow with the archive), what becomes of
+//! a held match once its story is known ([`plan_promotion`]: once per story),
+//! when a digest is due, how a failed delivery is retried ([`retry_at`]),
+//! and the messages sent ([`payload`]). Sending is [`send`]; the loop around
+//! it is `App::deliver_once`.
+
+pub mod payload;
+pub mod send;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::store::{
+    AlertArticle, AlertCandidate, AlertStory, HeldMatch, MatchState, NewEvent, Promotion,
+    QueuedMatch, SearchRow,
+};
+
+/// The longest a retry waits, however many attempts failed.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+/// An article's words as the word index splits them: runs of letters and
+/// digits, lowercased, without diacritics (FTS5's `unicode61
+/// remove_diacritics 2`, PostgreSQL's `simple` configuration).
+pub fn tokens(text: &str) -> Vec<String> {
+    let folded: String = text
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One article as every search looks at it, built once per article.
+#[derive(Debug)]
+pub struct Doc {
+    sequence: Vec<String>,
+    words: HashSet<String>,
+    /// Lowercased text, for words of scripts written without spaces, which
+    /// the index finds as substrings.
+    lower: String,
+}
+
+impl Doc {
+    pub fn new(c: &AlertCandidate) -> Self {
+        let text = [&c.title, &c.summary, &c.text]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let sequence = tokens(&text);
+        Doc {
+            words: sequence.iter().cloned().collect(),
+            sequence,
+            lower: text.to_lowercase(),
+        }
+    }
+
+    fn has_phrase(&self, phrase: &[String]) -> bool {
+        match phrase {
+            [] => true,
+            [one] => self.words.contains(one),
+            [first, ..] => {
+                self.words.contains(first)
+                    && self.sequence.windows(phrase.len()).any(|w| w == phrase)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Text {
+    /// Every word a phrase of its tokens (`e-mail` is `e mail`), all needed.
+    Words(Vec<Vec<String>>),
+    /// Words in a script without spaces: substrings, all needed.
+    Substrings(Vec<String>),
+    /// The engine's own syntax: only the index can answer.
+    Engine(String),
+}
+
+/// One saved search, ready to test articles against.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    pub search_id: i64,
+    text: Text,
+    feeds: Vec<i64>,
+    publishers: Vec<String>,
+    lang: Option<String>,
+    since: Option<String>,
+}
+
+impl Matcher {
+    pub fn new(s: &SearchRow) -> Self {
+        let words: Vec<&str> = s.query.split_whitespace().collect();
+        let text = if s.fts {
+            Text::Engine(s.query.clone())
+        } else if s.query.chars().any(crate::store::query::is_unspaced_script) {
+            Text::Substrings(words.iter().map(|w| w.to_lowercase()).collect())
+        } else {
+            Text::Words(
+                words
+                    .iter()
+                    .map(|w| tokens(w))
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            )
+        };
+        Matcher {
+            search_id: s.id,
+            text,
+            feeds: s.feeds.clone(),
+            publishers: s.publishers.iter().map(|p| p.to_lowercase()).collect(),
+            lang: s.lang.as_ref().map(|l| l.to_ascii_lowercase()),
+            since: s.matches_since.clone(),
+        }
+    }
+
+    /// The raw query when only the engine's index can tell a match.
+    pub fn engine_query(&self) -> Option<&str> {
+        match &self.text {
+            Text::Engine(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// The filters: age, feeds, publishers, language.
+    pub fn admits(&self, c: &AlertCandidate) -> bool {
+        if c.first_seen_at.is_empty() {
+            return false;
+        }
+        if self
+            .since
+            .as_ref()
+            .is_some_and(|since| c.first_seen_at.as_str() < since.as_str())
+        {
+            return false;
+        }
+        if !self.feeds.is_empty() && !c.feed_ids.iter().any(|f| self.feeds.contains(f)) {
+            return false;
+        }
+        if !self.publishers.is_empty()
+            && !c
+                .publisher
+                .as_ref()
+                .is_some_and(|p| self.publishers.contains(&p.to_lowercase()))
+        {
+            return false;
+        }
+        match (&self.lang, &c.lang) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(want), Some(have)) => {
+                let have = have.to_ascii_lowercase();
+                have == *want || have.starts_with(&format!("{want}-"))
+            }
+        }
+    }
+
+    /// Whether the article's words match; `None` for a search in the
+    /// engine's syntax (ask [`crate::store::Store::fts_matches`]).
+    pub fn matches(&self, c: &AlertCandidate, doc: &Doc) -> Option<bool> {
+        if !self.admits(c) {
+            return Some(false);
+        }
+        match &self.text {
+            Text::Words(words) => {
+                Some(!words.is_empty() && words.iter().all(|w| doc.has_phrase(w)))
+            }
+            Text::Substrings(subs) => Some(subs.iter().all(|s| doc.lower.contains(s.as_str()))),
+            Text::Engine(_) => None,
+        }
+    }
+}
+
+/// Whether a digest search's next digest may go out at `now`.
+pub fn digest_due(search: &SearchRow, now: DateTime<Utc>) -> bool {
+    let Some(secs) = search.digest_secs else {
+        return false;
+    };
+    match search.digest_at.as_deref().and_then(crate::store::parse_ts) {
+        Some(at) => now >= at + chrono::Duration::seconds(secs),
+        None => true,
+    }
+}
+
+/// An instant event in the making: its search, story and matches.
+type Group = (i64, AlertStory, Vec<(i64, AlertArticle)>);
+
+/// What becomes of held matches whose hold is over: the first match of a
+/// story in a search notifies (or waits in the digest), every later one of
+/// the same story is a duplicate, listed with the first when they arrive in
+/// the same batch. A match whose article has not been clustered yet stays
+/// held.
+pub fn plan_promotion(
+    held: &[HeldMatch],
+    searches: &HashMap<i64, SearchRow>,
+    mut new_event_id: impl FnMut() -> String,
+) -> Promotion {
+    let mut promotion = Promotion::default();
+    // (search, story) → index in `groups` (instant) or None (digest).
+    let mut seen: HashMap<(i64, i64), Option<usize>> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for m in held {
+        let search = searches.get(&m.search_id).filter(|s| s.enabled);
+        let (Some(search), Some(article)) = (search, &m.article) else {
+            promotion
+                .decisions
+                .push((m.match_id, MatchState::Dropped, None));
+            continue;
+        };
+        let Some(story) = &m.story else {
+            continue;
+        };
+        let key = (search.id, story.id);
+        if m.story_claimed {
+            promotion
+                .decisions
+                .push((m.match_id, MatchState::Duplicate, Some(story.id)));
+            continue;
+        }
+        match seen.get(&key) {
+            Some(group) => {
+                if let Some(g) = group {
+                    groups[*g].2.push((m.match_id, article.clone()));
+                }
+                promotion
+                    .decisions
+                    .push((m.match_id, MatchState::Duplicate, Some(story.id)));
+            }
+            None if search.digest_secs.is_some() => {
+                seen.insert(key, None);
+                promotion
+                    .decisions
+                    .push((m.match_id, MatchState::Queued, Some(story.id)));
+            }
+            None => {
+                seen.insert(key, Some(groups.len()));
+                groups.push((
+                    search.id,
+                    story.clone(),
+                    vec![(m.match_id, article.clone())],
+                ));
+                promotion
+                    .decisions
+                    .push((m.match_id, MatchState::Notified, Some(story.id)));
+            }
+        }
+    }
+    for (search_id, story, articles) in groups {
+        let Some(search) = searches.get(&search_id) else {
+            continue;
+        };
+        let event_id = new_event_id();
+        let list: Vec<_> = articles.iter().map(|(_, a)| a.clone()).collect();
+        promotion.events.push(NewEvent {
+            payload: payload::story_payload(&event_id, search, &story, &list),
+            event_id,
+            search_id,
+            channels: search.channels.clone(),
+            match_ids: articles.iter().map(|(id, _)| *id).collect(),
+        });
+    }
+    promotion
+}
+
+/// The digest of a search's queued matches, one entry per story.
+pub fn plan_digest(search: &SearchRow, queued: &[QueuedMatch], event_id: String) -> Promotion {
+    let mut stories: Vec<(AlertStory, Vec<AlertArticle>)> = Vec::new();
+    for q in queued {
+        match stories.iter_mut().find(|(s, _)| s.id == q.story.id) {
+            Some((_, articles)) => articles.push(q.article.clone()),
+            None => stories.push((q.story.clone(), vec![q.article.clone()])),
+        }
+    }
+    Promotion {
+        decisions: queued
+            .iter()
+            .map(|q| (q.match_id, MatchState::Notified, Some(q.story.id)))
+            .collect(),
+        events: vec![NewEvent {
+            payload: payload::digest_payload(&event_id, search, &stories),
+            event_id,
+            search_id: search.id,
+            channels: search.channels.clone(),
+            match_ids: queued.iter().map(|q| q.match_id).collect(),
+        }],
+    }
+}
+
+/// When a delivery that failed its `attempts`-th try is tried again:
+/// `base` doubled per earlier failure, spread by `jitter` (a fraction in
+/// [0, 1) drawn by the caller: ±10 %), never before the receiver's
+/// `Retry-After`.
+pub fn retry_at(
+    attempts: u32,
+    base: Duration,
+    jitter: f64,
+    retry_after: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let doubled = base
+        .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1)))
+        .min(MAX_RETRY_DELAY);
+    let spread = doubled.mul_f64(0.9 + 0.2 * jitter.clamp(0.0, 1.0));
+    let at = now + chrono::Duration::from_std(spread).unwrap_or(chrono::Duration::MAX);
+    match retry_after {
+        Some(r) if r > at => r,
+        _ => at,
+    }
+}
+
+/// A new event's id: random, so ids never repeat across archives either.
+pub fn new_event_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! The messages alerts send: the webhook's JSON (fixed when the event is
+//! made, so every retry sends the same bytes), its signature, and the ntfy
+//! message read back from it.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::store::{AlertArticle, AlertStory, SearchRow};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryRef {
+    pub id: i64,
+    pub title: Option<String>,
+    pub first_seen_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleRef {
+    pub id: i64,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub publisher: Option<String>,
+    pub first_seen_at: String,
+    pub snippet: Option<String>,
+}
+
+/// One story and the matching articles it is told by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryEntry {
+    pub story: StoryRef,
+    pub articles: Vec<ArticleRef>,
+}
+
+/// The webhook body: one story (`story`, `articles`), or a digest
+/// (`stories`, a list of those).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub event_id: String,
+    pub search: SearchRef,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Body {
+    Story(StoryEntry),
+    Digest { stories: Vec<StoryEntry> },
+}
+
+fn entry(story: &AlertStory, articles: &[AlertArticle]) -> StoryEntry {
+    StoryEntry {
+        story: StoryRef {
+            id: story.id,
+            title: story.title.clone(),
+            first_seen_at: story.first_seen_at.clone(),
+        },
+        articles: articles
+            .iter()
+            .map(|a| ArticleRef {
+                id: a.id,
+                url: a.url.clone(),
+                title: a.title.clone(),
+                publisher: a.publisher.clone(),
+                first_seen_at: a.first_seen_at.clone(),
+                snippet: a.snippet.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn search_ref(search: &SearchRow) -> SearchRef {
+    SearchRef {
+        id: search.id,
+        name: search.name.clone(),
+    }
+}
+
+fn to_json(p: &Payload) -> String {
+    // A struct of strings and numbers always serializes.
+    serde_json::to_string(p).unwrap_or_default()
+}
+
+pub fn story_payload(
+    event_id: &str,
+    search: &SearchRow,
+    story: &AlertStory,
+    articles: &[AlertArticle],
+) -> String {
+    to_json(&Payload {
+        event_id: event_id.to_owned(),
+        search: search_ref(search),
+        body: Body::Story(entry(story, articles)),
+    })
+}
+
+pub fn digest_payload(
+    event_id: &str,
+    search: &SearchRow,
+    stories: &[(AlertStory, Vec<AlertArticle>)],
+) -> String {
+    to_json(&Payload {
+        event_id: event_id.to_owned(),
+        search: search_ref(search),
+        body: Body::Digest {
+            stories: stories.iter().map(|(s, a)| entry(s, a)).collect(),
+        },
+    })
+}
+
+/// `X-Newsd-Signature`: `sha256=` and the hex HMAC-SHA256 of the body.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    // HMAC takes a key of any length.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+/// What an ntfy notification shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NtfyMessage {
+    pub title: String,
+    pub message: String,
+    /// The publisher's article, opened by a tap.
+    pub click: Option<String>,
+}
+
+/// The ntfy message of a stored payload: headline and publisher per story.
+pub fn ntfy_message(payload: &str) -> Result<NtfyMessage, serde_json::Error> {
+    let p: Payload = serde_json::from_str(payload)?;
+    let entries = match &p.body {
+        Body::Story(e) => std::slice::from_ref(e),
+        Body::Digest { stories } => stories.as_slice(),
+    };
+    let line = |e: &StoryEntry| {
+        let first = e.articles.first();
+        let headline = first
+            .and_then(|a| a.title.clone())
+            .or_else(|| e.story.title.clone())
+            .unwrap_or_else(|| "(untitled)".to_owned());
+        match first.and_then(|a| a.publisher.as_deref()) {
+            Some(publisher) => format!("{headline} — {publisher}"),
+            None => headline,
+        }
+    };
+    Ok(NtfyMessage {
+        title: match &p.body {
+            Body::Story(_) => format!("newsd: {}", p.search.name),
+            Body::Digest { stories } => {
+                format!("newsd: {} ({} stories)", p.search.name, stories.len())
+            }
+        },
+        message: entries.iter().map(line).collect::<Vec<_>>().join("\n"),
+        click: entries
+            .first()
+            .and_then(|e| e.articles.first())
+            .and_then(|a| a.url.clone()),
+    })
+}

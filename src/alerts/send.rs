@@ -1,0 +1,116 @@
+//! Sending one delivery to its channel through the one HTTP client (its
+//! SSRF guard, timeouts and limits), without following redirects.
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::config::{ChannelKind, ChannelSettings};
+use crate::fetch::{FetchError, FetchRequest, Fetcher};
+
+/// What a receiver made of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// A 2xx answer.
+    Accepted { status: u16 },
+    /// Another answer: worth another try, not before `retry_after`.
+    Refused {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    /// No answer: a timeout, a refused connection.
+    Unreachable { error: String },
+    /// It can never be sent there (a blocked address, a bad URL, a payload
+    /// the channel cannot read): not retried.
+    Impossible { error: String },
+}
+
+/// Sends `payload` of event `event_id` to `channel`.
+pub async fn send(
+    fetcher: &Fetcher,
+    channel: &ChannelSettings,
+    event_id: &str,
+    payload: &str,
+) -> Sent {
+    let url = match Url::parse(channel.kind.url()) {
+        Ok(u) => u,
+        Err(e) => {
+            return Sent::Impossible {
+                error: format!("channel {}: bad url: {e}", channel.name),
+            }
+        }
+    };
+    let mut req = match &channel.kind {
+        ChannelKind::Webhook { .. } => {
+            let mut req = FetchRequest::post(url, "application/json", payload.as_bytes().to_vec());
+            req.headers
+                .push(("X-Newsd-Delivery".to_owned(), event_id.to_owned()));
+            if let Some(secret) = channel.kind.credential() {
+                req.headers.push((
+                    "X-Newsd-Signature".to_owned(),
+                    super::payload::signature(secret.expose(), payload.as_bytes()),
+                ));
+            }
+            req
+        }
+        ChannelKind::Ntfy { .. } => {
+            let msg = match super::payload::ntfy_message(payload) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Sent::Impossible {
+                        error: format!("unreadable payload: {e}"),
+                    }
+                }
+            };
+            let mut req =
+                FetchRequest::post(url, "text/plain; charset=utf-8", msg.message.into_bytes());
+            // Header values must be visible ASCII: ntfy decodes RFC 2047.
+            req.headers.push(("Title".to_owned(), rfc2047(&msg.title)));
+            if let Some(click) = msg.click {
+                req.headers.push(("Click".to_owned(), click));
+            }
+            req.headers
+                .push(("X-Newsd-Delivery".to_owned(), event_id.to_owned()));
+            if let Some(token) = channel.kind.credential() {
+                req.headers.push((
+                    "Authorization".to_owned(),
+                    format!("Bearer {}", token.expose()),
+                ));
+            }
+            req
+        }
+    };
+    req.follow_redirects = false;
+    // Retries are this delivery's own, by its backoff and Retry-After.
+    req.ignore_host_backoff = true;
+    match fetcher.fetch(req).await {
+        Ok(resp) if (200..300).contains(&resp.status) => Sent::Accepted {
+            status: resp.status,
+        },
+        Ok(resp) => Sent::Refused {
+            status: resp.status,
+            retry_after: resp.retry_after,
+        },
+        Err(
+            e @ (FetchError::Blocked { .. }
+            | FetchError::InvalidUrl { .. }
+            | FetchError::InvalidHeader { .. }),
+        ) => Sent::Impossible {
+            error: e.to_string(),
+        },
+        Err(e) => Sent::Unreachable {
+            error: e.to_string(),
+        },
+    }
+}
+
+/// A header value in RFC 2047 form when it is not plain ASCII.
+fn rfc2047(s: &str) -> String {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s.to_owned();
+    }
+    use base64::Engine as _;
+    format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+    )
+}
