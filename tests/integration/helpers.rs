@@ -318,7 +318,7 @@ pub async fn feed_server(body: impl Fn(usize) -> String + Send + Sync + 'static)
 }
 
 /// Serves `router` on a free port of 127.0.0.1 until the test ends; its base URL.
-async fn serve(router: axum::Router) -> String {
+pub async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, real sockets on 127.0.0.1, temp databases.
 
+mod alerts;
 mod api;
 mod cli;
 mod copy;

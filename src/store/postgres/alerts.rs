@@ -196,8 +196,9 @@ impl PostgresStore {
     pub async fn held_matches(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<HeldMatch>> {
         let rows: Vec<(i64, i64, Option<i64>, i64)> = sqlx::query_as(
             "SELECT m.id, m.search_id, a.cluster_due, \
-             EXISTS (SELECT 1 FROM alert_matches c WHERE c.search_id = m.search_id \
-                     AND c.story_id = a.story_id AND c.state IN ('queued', 'notified'))::bigint \
+             CASE WHEN EXISTS (SELECT 1 FROM alert_matches c WHERE c.search_id = m.search_id \
+                     AND c.story_id = a.story_id AND c.state IN ('queued', 'notified')) \
+             THEN 1::bigint ELSE 0 END \
              FROM alert_matches m LEFT JOIN articles a ON a.id = m.article_id \
              WHERE m.state = 'held' AND m.due_at <= $1 ORDER BY m.id LIMIT $2",
         )

@@ -1,0 +1,271 @@
+//! Saved searches end to end: feeds on 127.0.0.1, a webhook receiver that
+//! drops repeated `X-Newsd-Delivery` ids as the README tells receivers to,
+//! and the daemon's `match_once` / `deliver_once` driven by the test's clock.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::{Duration, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::helpers::{engine_test, execute, feed_server, rss, serve, spawn_app_with_on, Item};
+
+const SECRET: &str = "hook-secret";
+const HEADLINE: &str = "Chipmakers warn of a lithium shortage across European factories";
+
+/// What a receiver saw of one request: delivery id, signature, body.
+type Request = (String, Option<String>, String);
+
+#[derive(Clone, Default)]
+struct Receiver {
+    base: String,
+    down: Arc<AtomicBool>,
+    /// Every request: (delivery id, signature, body).
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Receiver {
+    /// The bodies of distinct deliveries, first copy of each.
+    fn events(&self) -> Vec<serde_json::Value> {
+        let mut seen = HashSet::new();
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(id, _, _)| seen.insert(id.clone()))
+            .map(|(_, _, body)| serde_json::from_str(body).unwrap())
+            .collect()
+    }
+}
+
+async fn receiver() -> Receiver {
+    let r = Receiver::default();
+    let (down, requests) = (r.down.clone(), r.requests.clone());
+    let router = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let (down, requests) = (down.clone(), requests.clone());
+            async move {
+                let header = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                requests.lock().unwrap().push((
+                    header("x-newsd-delivery").unwrap_or_default(),
+                    header("x-newsd-signature"),
+                    body,
+                ));
+                if down.load(Ordering::SeqCst) {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    Receiver {
+        base: serve(router).await,
+        ..r
+    }
+}
+
+fn config(hook: &str, searches: &str) -> String {
+    format!(
+        r#"
+[alerts]
+hold = "0s"
+retry_interval = "1m"
+max_attempts = 3
+[extract]
+enabled = false
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "{hook}/hook"
+secret = "{SECRET}"
+[[channels]]
+name = "blocked"
+kind = "webhook"
+url = "http://10.255.0.1/hook"
+{searches}
+"#
+    )
+}
+
+const LITHIUM: &str = r#"
+[[searches]]
+name = "lithium"
+query = "lithium shortage"
+channels = ["hook"]
+"#;
+
+/// Copies of one story from three publishers: feed `n` links its own URL.
+fn copies(n: usize) -> String {
+    rss(&[Item {
+        guid: &format!("copy-{n}"),
+        title: HEADLINE,
+        link: &format!("https://publisher{n}.example/lithium"),
+    }])
+}
+
+/// Polls every feed, indexes and clusters: what the daemon does within its
+/// first housekeeping rounds.
+async fn ingest(t: &crate::helpers::TestApp) {
+    t.app.poll_all_once(Utc::now()).await.unwrap();
+    t.app.index_new_articles().await;
+}
+
+engine_test! {
+    async fn syndicated_copies_notify_once_per_story_with_a_signature_that_verifies(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let t = spawn_app_with_on(engine, &[feeds.feed(1), feeds.feed(2)], &config(&hook.base, LITHIUM)).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!((r.matches, r.events), (2, 0), "held until clustered: {r:?}");
+
+        t.app.index_new_articles().await;
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!(r.events, 1, "{r:?}");
+        let d = t.app.deliver_once(Utc::now()).await.unwrap();
+        assert_eq!(d.sent, 1, "{d:?}");
+
+        // A third copy joins the story later: it is not sent again.
+        t.app
+            .store()
+            .add_feed(&newsd::store::NewFeed { url: feeds.feed(3), name: None, interval_secs: None }, "cli", Utc::now())
+            .await
+            .unwrap();
+        ingest(&t).await;
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!((r.matches, r.events), (1, 0), "{r:?}");
+        t.app.deliver_once(Utc::now()).await.unwrap();
+
+        let requests = hook.requests.lock().unwrap().clone();
+        assert_eq!(requests.len(), 1);
+        let (id, signature, body) = &requests[0];
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(signature.as_deref(), Some(format!("sha256={hex}").as_str()));
+        let event: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["event_id"].as_str(), Some(id.as_str()));
+        assert_eq!(event["search"]["name"], "lithium");
+        assert_eq!(event["story"]["title"], HEADLINE);
+        assert_eq!(event["articles"].as_array().unwrap().len(), 2, "both copies are listed: {event}");
+    }
+}
+
+engine_test! {
+    async fn a_word_only_in_the_body_notifies_when_the_full_text_arrives(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let search = "[[searches]]\nname = \"zanzi\"\nquery = \"zanzibarite\"\nchannels = [\"hook\"]\n";
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &config(&hook.base, search)).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().matches, 0);
+        execute(t.app.store(), "UPDATE articles SET text = 'The mineral zanzibarite is scarce.'").await;
+        t.app.index_new_articles().await;
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!((r.matches, r.events), (1, 1), "{r:?}");
+        t.app.deliver_once(Utc::now()).await.unwrap();
+        assert_eq!(hook.events().len(), 1);
+    }
+}
+
+engine_test! {
+    async fn a_digest_batches_stories_into_one_message_per_interval(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(|n| {
+            rss(&[Item {
+                guid: &format!("d{n}"),
+                title: ["", "Lithium miners in Chile expand output", "Battery makers in Korea brace for lithium price jump"][n],
+                link: &format!("https://p{n}.example/d"),
+            }])
+        })
+        .await;
+        let search = "[[searches]]\nname = \"digest\"\nquery = \"lithium\"\nchannels = [\"hook\"]\ndigest = \"1h\"\n";
+        let t = spawn_app_with_on(engine, &[feeds.feed(1), feeds.feed(2)], &config(&hook.base, search)).await;
+        ingest(&t).await;
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!((r.matches, r.events), (2, 0), "collected, not sent: {r:?}");
+        let later = Utc::now() + Duration::hours(2);
+        assert_eq!(t.app.match_once(later).await.unwrap().events, 1);
+        t.app.deliver_once(later).await.unwrap();
+        let events = hook.events();
+        assert_eq!(events.len(), 1);
+        let stories = events[0]["stories"].as_array().unwrap();
+        assert_eq!(stories.len(), 2, "{}", events[0]);
+        assert_eq!(t.app.match_once(later + Duration::hours(2)).await.unwrap().events, 0, "nothing new");
+    }
+}
+
+engine_test! {
+    async fn a_receiver_down_then_up_gets_every_event_exactly_once(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(|n| {
+            rss(&[Item {
+                guid: &format!("u{n}"),
+                title: ["", "Chile nationalises lithium mines", "Bolivian lithium deal signed with investors", "Australian lithium exports hit record"][n],
+                link: &format!("https://u{n}.example/x"),
+            }])
+        })
+        .await;
+        let search = "[[searches]]\nname = \"l\"\nquery = \"lithium\"\nchannels = [\"hook\"]\n";
+        let t = spawn_app_with_on(engine, &[feeds.feed(1), feeds.feed(2), feeds.feed(3)], &config(&hook.base, search)).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 3);
+        hook.down.store(true, Ordering::SeqCst);
+        let now = Utc::now();
+        let d = t.app.deliver_once(now).await.unwrap();
+        assert_eq!((d.sent, d.retried), (0, 3), "{d:?}");
+        assert_eq!(t.app.deliver_once(now).await.unwrap(), Default::default(), "not before the backoff");
+        hook.down.store(false, Ordering::SeqCst);
+        let d = t.app.deliver_once(now + Duration::minutes(5)).await.unwrap();
+        assert_eq!(d.sent, 3, "{d:?}");
+        assert_eq!(t.app.deliver_once(now + Duration::hours(5)).await.unwrap(), Default::default());
+        let requests = hook.requests.lock().unwrap().len();
+        assert_eq!(requests, 6, "each sent twice: once refused, once taken");
+        let events = hook.events();
+        assert_eq!(events.len(), 3);
+        let stories: HashSet<i64> = events.iter().map(|e| e["story"]["id"].as_i64().unwrap()).collect();
+        assert_eq!(stories.len(), 3);
+        let stats = t.app.store().alert_stats().await.unwrap();
+        assert_eq!((stats.deliveries_sent, stats.deliveries_failed), (3, 0));
+    }
+}
+
+engine_test! {
+    async fn a_webhook_on_a_blocked_address_is_refused_and_marked_failed(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let search = "[[searches]]\nname = \"b\"\nquery = \"lithium\"\nchannels = [\"blocked\"]\n";
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &config(&hook.base, search)).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 1);
+        let d = t.app.deliver_once(Utc::now()).await.unwrap();
+        assert_eq!(d.failed, 1, "{d:?}");
+        let stats = t.app.store().alert_stats().await.unwrap();
+        assert_eq!(stats.deliveries_failed, 1);
+    }
+}
+
+engine_test! {
+    async fn a_restart_between_match_and_delivery_loses_nothing(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &config(&hook.base, LITHIUM)).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 1);
+        let app = t.restart().await;
+        assert_eq!(app.deliver_once(Utc::now()).await.unwrap().sent, 1);
+        assert_eq!(app.deliver_once(Utc::now()).await.unwrap().sent, 0);
+        assert_eq!(hook.events().len(), 1);
+    }
+}
