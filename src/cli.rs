@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         command: FeedsCommand,
     },
+    /// Manage saved searches (standing queries that notify `[[channels]]`).
+    Searches {
+        #[command(subcommand)]
+        command: SearchesCommand,
+    },
     /// Full-text search of the archive (bm25-ranked, with snippets).
     Search {
         /// Plain words (all must match); see --fts for the engine's own syntax.
@@ -163,6 +168,57 @@ pub enum FeedsCommand {
     Export,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SearchesCommand {
+    /// Save a search; it notifies about articles first seen from now on.
+    Add {
+        name: String,
+        /// Plain words (all must match), as `newsd search` takes them.
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// The query is the engine's own full-text syntax.
+        #[arg(long)]
+        fts: bool,
+        /// Only articles of this feed (id or URL); repeatable.
+        #[arg(long = "feed")]
+        feeds: Vec<String>,
+        /// Only articles of this publisher (exact name); repeatable.
+        #[arg(long = "publisher")]
+        publishers: Vec<String>,
+        #[arg(long)]
+        lang: Option<String>,
+        /// A `[[channels]]` name to notify; repeatable.
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        /// Send one message per interval ("1h") instead of one per story.
+        #[arg(long)]
+        digest: Option<HumanDuration>,
+        /// Also match articles first seen before the search was saved.
+        #[arg(long)]
+        backfill: bool,
+    },
+    /// List saved searches.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a saved search (by name or id) made by the CLI or API.
+    Remove { search: String },
+    /// Print a search's past matches, one per story, without notifying.
+    Run {
+        search: String,
+        /// Only articles first seen within this window ("7d") or since an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a sample message through a search's channels and print what each answered.
+    Test { search: String },
+}
+
 /// Runs a parsed command with loaded settings.
 pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()> {
     let busy = settings.database.busy_timeout.0;
@@ -176,6 +232,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             poll_once(settings).await
         }
         Command::Feeds { command } => feeds(command, &settings).await,
+        Command::Searches { command } => searches(command, &settings).await,
         Command::Search {
             query,
             since,
@@ -242,8 +299,9 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             let s = store.stats().await?;
             let g = store.google_queue_stats().await?;
             let f = store.fulltext_stats().await?;
+            let al = store.alert_stats().await?;
             if json {
-                let v = serde_json::json!({ "archive": s, "google_links": g, "full_text": f });
+                let v = serde_json::json!({ "archive": s, "google_links": g, "full_text": f, "alerts": al });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
@@ -269,6 +327,15 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     f.pending,
                     if others.is_empty() { "" } else { ", " },
                     others.join(", ")
+                );
+                println!(
+                    "alerts: {} saved searches, {} matches held, {} events; deliveries {} pending, {} sent, {} failed",
+                    al.searches,
+                    al.matches_held,
+                    al.events,
+                    al.deliveries_pending,
+                    al.deliveries_sent,
+                    al.deliveries_failed
                 );
                 let open_until = g
                     .breaker_open_until
@@ -671,6 +738,192 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
         )?;
     }
     app.store().close().await;
+    Ok(())
+}
+
+async fn searches(command: SearchesCommand, settings: &Settings) -> anyhow::Result<()> {
+    let busy = settings.database.busy_timeout.0;
+    let now = Utc::now();
+    let find = |store: &Store, name: &str| {
+        let (store, name) = (store.clone(), name.to_owned());
+        async move {
+            store
+                .find_search(&name)
+                .await?
+                .with_context(|| format!("no saved search named {name:?}"))
+        }
+    };
+    match command {
+        SearchesCommand::Add {
+            name,
+            query,
+            fts,
+            feeds,
+            publishers,
+            lang,
+            channels,
+            digest,
+            backfill,
+        } => {
+            if let Some(c) = channels
+                .iter()
+                .find(|c| !settings.channels.iter().any(|k| &k.name == *c))
+            {
+                bail!("no [[channels]] entry named {c:?} in the config");
+            }
+            let store = Store::open(&settings.database.url, busy).await?;
+            let mut feed_ids = Vec::new();
+            for f in &feeds {
+                let row = store
+                    .find_feed(f)
+                    .await?
+                    .with_context(|| format!("no feed matches {f:?}"))?;
+                feed_ids.push(row.id);
+            }
+            let search = crate::store::NewSearch {
+                name,
+                query: query.join(" "),
+                fts,
+                feeds: feed_ids,
+                publishers,
+                lang,
+                channels,
+                digest_secs: digest.map(|d| d.0.as_secs().max(1) as i64),
+                backfill,
+            };
+            let (row, created) = store
+                .add_search(&search, crate::store::SearchOrigin::Cli, now)
+                .await?;
+            if created {
+                println!("added search {} {}", row.id, row.name);
+            } else {
+                println!(
+                    "a search named {:?} exists already: search {}",
+                    row.name, row.id
+                );
+            }
+        }
+        SearchesCommand::List { json } => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            for s in store.list_searches().await? {
+                if json {
+                    println!("{}", serde_json::to_string(&s)?);
+                    continue;
+                }
+                let state = if s.enabled {
+                    s.origin.as_str().to_owned()
+                } else {
+                    format!(
+                        "disabled ({})",
+                        s.disabled_reason.as_deref().unwrap_or("user")
+                    )
+                };
+                println!(
+                    "{:>4}  {}  [{}]  {}{}  -> {}",
+                    s.id,
+                    s.name,
+                    state,
+                    s.query,
+                    if s.fts { " (fts)" } else { "" },
+                    if s.channels.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        s.channels.join(", ")
+                    }
+                );
+            }
+        }
+        SearchesCommand::Remove { search } => {
+            let store = Store::open(&settings.database.url, busy).await?;
+            match store.remove_search(&search).await? {
+                crate::store::SearchRemoval::Removed(row) => {
+                    println!("removed search {} {}", row.id, row.name)
+                }
+                crate::store::SearchRemoval::NotFound => bail!("no saved search named {search:?}"),
+            }
+        }
+        SearchesCommand::Run {
+            search,
+            since,
+            limit,
+            json,
+        } => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let row = find(&store, &search).await?;
+            let since = since.as_deref().map(|s| parse_since(s, now)).transpose()?;
+            let found =
+                crate::alerts::past_matches(&store, &row, since, limit.clamp(1, 1000)).await?;
+            let mut out = std::io::stdout().lock();
+            for a in &found {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(a)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "[{}] {}\n    {} | {} | {}",
+                        a.id,
+                        a.title.as_deref().unwrap_or("(untitled)"),
+                        a.publisher.as_deref().unwrap_or("-"),
+                        a.first_seen_at,
+                        a.url.as_deref().unwrap_or("-"),
+                    )?;
+                }
+            }
+            if !json && found.is_empty() {
+                eprintln!("no matches");
+            }
+        }
+        SearchesCommand::Test { search } => {
+            let store = Store::open_read_only(&settings.database.url, busy).await?;
+            let row = find(&store, &search).await?;
+            if row.channels.is_empty() {
+                bail!("search {:?} has no channels", row.name);
+            }
+            let fetcher = crate::fetch::Fetcher::new(crate::app::fetch_config(settings))
+                .context("building the HTTP client")?;
+            let event_id = format!("test-{}", crate::alerts::new_event_id());
+            let payload = crate::alerts::payload::story_payload(
+                &event_id,
+                &row,
+                &crate::store::AlertStory {
+                    id: 0,
+                    title: Some(format!("newsd test message for {:?}", row.name)),
+                    first_seen_at: crate::store::ts(now),
+                },
+                &[crate::store::AlertArticle {
+                    id: 0,
+                    url: Some("https://example.com/newsd-test".to_owned()),
+                    title: Some(format!("newsd test message for {:?}", row.name)),
+                    publisher: Some("newsd".to_owned()),
+                    first_seen_at: crate::store::ts(now),
+                    snippet: Some("A sample alert: nothing matched.".to_owned()),
+                }],
+            );
+            let mut failed = false;
+            for name in &row.channels {
+                let Some(channel) = settings.channels.iter().find(|c| &c.name == name) else {
+                    println!("{name}: no such channel in the config");
+                    failed = true;
+                    continue;
+                };
+                use crate::alerts::send::Sent;
+                match crate::alerts::send::send(&fetcher, channel, &event_id, &payload).await {
+                    Sent::Accepted { status } => println!("{name}: accepted (HTTP {status})"),
+                    Sent::Refused { status, .. } => {
+                        failed = true;
+                        println!("{name}: refused (HTTP {status})")
+                    }
+                    Sent::Unreachable { error } | Sent::Impossible { error } => {
+                        failed = true;
+                        println!("{name}: not sent: {error}")
+                    }
+                }
+            }
+            if failed {
+                bail!("not every channel accepted the test message");
+            }
+        }
+    }
     Ok(())
 }
 

@@ -182,6 +182,48 @@ impl Matcher {
     }
 }
 
+/// A saved search's matches already in the archive, newest first, one per
+/// story (`newsd searches run`, `/searches/{id}.atom`): the archive is
+/// searched here, once per call, never to notify.
+pub async fn past_matches(
+    store: &crate::store::Store,
+    search: &SearchRow,
+    since: Option<DateTime<Utc>>,
+    limit: i64,
+) -> crate::store::Result<Vec<crate::store::ArticleItem>> {
+    use crate::store::{ArticleFilter, ArticleSearch, ItemText, SearchOrder, SearchText};
+    let filter = ArticleFilter {
+        feed_id: (search.feeds.len() == 1).then(|| search.feeds[0]),
+        publisher: (search.publishers.len() == 1).then(|| search.publishers[0].clone()),
+        lang: search.lang.clone(),
+        since,
+        ..Default::default()
+    };
+    let query = ArticleSearch {
+        text: SearchText::new(search.query.clone(), search.fts),
+        order: SearchOrder::Newest,
+        item_text: ItemText::Full,
+    };
+    // Filters of several values are applied here, so ask for more.
+    let found = store
+        .search_articles(&query, &filter, None, i64::MAX, limit.saturating_mul(4))
+        .await?;
+    let publishers: Vec<String> = search.publishers.iter().map(|p| p.to_lowercase()).collect();
+    let mut stories = HashSet::new();
+    Ok(found
+        .into_iter()
+        .filter(|a| search.feeds.is_empty() || a.feed_ids.iter().any(|f| search.feeds.contains(f)))
+        .filter(|a| {
+            publishers.is_empty()
+                || a.publisher
+                    .as_ref()
+                    .is_some_and(|p| publishers.contains(&p.to_lowercase()))
+        })
+        .filter(|a| a.story_id.is_none_or(|s| stories.insert(s)))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect())
+}
+
 /// Whether a digest search's next digest may go out at `now`.
 pub fn digest_due(search: &SearchRow, now: DateTime<Utc>) -> bool {
     let Some(secs) = search.digest_secs else {

@@ -12,6 +12,7 @@ mod feeds;
 mod openapi;
 mod ops;
 mod params;
+mod searches;
 mod stories;
 mod syndication;
 
@@ -197,6 +198,24 @@ pub fn routes() -> Vec<Route> {
             &[Method::GET],
             &["/feeds/{feed_id}.atom", "/feeds/{feed_id}.json"],
             get(syndication::feed),
+        ),
+        route(
+            "/api/v1/searches",
+            &[Method::GET, Method::POST],
+            &["/api/v1/searches"],
+            get(searches::list).post(searches::add),
+        ),
+        route(
+            "/api/v1/searches/{id}",
+            &[Method::GET, Method::DELETE],
+            &["/api/v1/searches/{id}"],
+            get(searches::one).delete(searches::remove),
+        ),
+        route(
+            "/searches/{file}",
+            &[Method::GET],
+            &["/searches/{search_id}.atom", "/searches/{search_id}.json"],
+            get(syndication::saved_search),
         ),
         route(
             "/search.atom",

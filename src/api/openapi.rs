@@ -85,6 +85,12 @@ pub fn openapi() -> Value {
         json!({ "type": "integer", "minimum": 1 }),
         "Feed id.",
     );
+    let search_id_path = param(
+        "search_id",
+        "path",
+        json!({ "type": "integer", "minimum": 1 }),
+        "Saved search id.",
+    );
     let limit = |default: i64| {
         param(
             "limit",
@@ -129,7 +135,102 @@ pub fn openapi() -> Value {
     let not_found = error_response("No such resource.");
     let read_only = error_response("`newsd serve` is read-only.");
     let atom = json!({ "application/atom+xml": { "schema": { "type": "string" } } });
-    json!({
+    // Separate values: one `json!` of the whole document exceeds the macro's
+    // recursion limit.
+    let saved_search_paths = json!({
+            "/api/v1/searches": {
+                "get": {
+                    "summary": "Saved searches.",
+                    "responses": {
+                        "200": json_response("Saved searches.", json!({ "type": "object", "properties": { "searches": { "type": "array", "items": { "$ref": "#/components/schemas/SavedSearch" } } } })),
+                        "401": unauthorized,
+                    }
+                },
+                "post": {
+                    "summary": "Save a search; it notifies its channels once per story about articles first seen from now on (or any age with `backfill`).",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewSearch" } } } },
+                    "responses": {
+                        "201": json_response("Saved.", json!({ "type": "object", "properties": { "search": { "$ref": "#/components/schemas/SavedSearch" }, "created": { "type": "boolean" } } })),
+                        "200": json_response("A search of that name exists already.", json!({ "type": "object", "properties": { "search": { "$ref": "#/components/schemas/SavedSearch" }, "created": { "type": "boolean" } } })),
+                        "400": error_response("The body names no valid search."),
+                        "401": unauthorized, "405": read_only,
+                    }
+                }
+            },
+            "/api/v1/searches/{id}": {
+                "get": {
+                    "summary": "One saved search.",
+                    "parameters": [id_path.clone()],
+                    "responses": {
+                        "200": json_response("The search.", json!({ "type": "object", "properties": { "search": { "$ref": "#/components/schemas/SavedSearch" } } })),
+                        "400": bad, "401": unauthorized, "404": not_found,
+                    }
+                },
+                "delete": {
+                    "summary": "Delete a saved search with its matches. Config searches are refused: remove them from the config.",
+                    "parameters": [id_path.clone()],
+                    "responses": {
+                        "200": json_response("Removed.", json!({ "type": "object" })),
+                        "400": bad, "401": unauthorized, "404": not_found, "405": read_only,
+                        "409": error_response("The search is managed by the config file."),
+                    }
+                }
+            },
+            "/searches/{search_id}.atom": { "get": {
+                "summary": "The newest stories a saved search matches (one article each), as Atom.",
+                "parameters": [search_id_path.clone(), limit(50)],
+                "responses": { "200": { "description": "Atom 1.0, with an ETag.", "content": atom.clone() }, "304": { "description": "Not modified (If-None-Match)." }, "400": bad, "401": unauthorized, "404": not_found }
+            }},
+            "/searches/{search_id}.json": { "get": {
+                "summary": "The newest stories a saved search matches, as JSON Feed 1.1.",
+                "parameters": [search_id_path, limit(50)],
+                "responses": {
+                    "200": { "description": "JSON Feed 1.1, with an ETag.", "content": { "application/feed+json": { "schema": { "type": "object" } } } },
+                    "304": { "description": "Not modified (If-None-Match)." },
+                    "400": bad, "401": unauthorized, "404": not_found,
+                }
+            }}
+    });
+    let saved_search_schemas = json!({
+                "NewSearch": {
+                    "type": "object",
+                    "required": ["name", "query"],
+                    "properties": {
+                        "name": { "type": "string", "description": "Unique." },
+                        "query": { "type": "string", "description": "Plain words (all must occur), or the engine's syntax with `fts`." },
+                        "fts": { "type": "boolean" },
+                        "feeds": { "type": "array", "items": { "type": "string" }, "description": "Feed ids or URLs." },
+                        "publishers": { "type": "array", "items": { "type": "string" } },
+                        "lang": { "type": "string" },
+                        "channels": { "type": "array", "items": { "type": "string" }, "description": "Names of the config's [[channels]]." },
+                        "digest": { "type": "string", "description": "One message per interval, e.g. \"1h\"; unset: one per story." },
+                        "backfill": { "type": "boolean" }
+                    }
+                },
+                "SavedSearch": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "name": { "type": "string" },
+                        "query": { "type": "string" },
+                        "fts": { "type": "boolean" },
+                        "feeds": { "type": "array", "items": { "type": "integer" } },
+                        "publishers": { "type": "array", "items": { "type": "string" } },
+                        "lang": { "type": ["string", "null"] },
+                        "channels": { "type": "array", "items": { "type": "string" } },
+                        "digest_secs": { "type": ["integer", "null"] },
+                        "backfill": { "type": "boolean" },
+                        "origin": { "type": "string", "enum": ["config", "cli", "api"] },
+                        "enabled": { "type": "boolean" },
+                        "disabled_reason": { "type": ["string", "null"] },
+                        "matches_since": { "type": ["string", "null"], "description": "Articles first seen before this do not notify." },
+                        "digest_at": { "type": ["string", "null"] },
+                        "created_at": { "type": "string" },
+                        "updated_at": { "type": "string" }
+                    }
+                }
+    });
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "newsd",
@@ -389,5 +490,15 @@ pub fn openapi() -> Value {
                 }
             }
         }
-    })
+    });
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), saved_search_paths) {
+        paths.extend(more);
+    }
+    if let (Some(schemas), Value::Object(more)) = (
+        doc["components"]["schemas"].as_object_mut(),
+        saved_search_schemas,
+    ) {
+        schemas.extend(more);
+    }
+    doc
 }

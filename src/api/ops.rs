@@ -35,6 +35,7 @@ pub async fn readyz(State(state): State<ApiState>) -> Result<Response, ApiError>
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let m = state.store().api_metrics().await?;
     let mut body = render(&m);
+    render_alerts(&mut body, &state.store().alert_stats().await?);
     if let Some(polls) = state.poll_metrics() {
         render_polls(&mut body, &polls.snapshot());
     }
@@ -105,6 +106,40 @@ fn by_status(out: &mut String, name: &str, known: &[&str], counts: &[(String, i6
             out,
             name,
             &format!("status=\"{}\"", escape_label(&status)),
+            n,
+        );
+    }
+}
+
+/// Saved searches and the outbox: failed deliveries are the ones to alert on.
+pub fn render_alerts(out: &mut String, a: &crate::store::AlertStats) {
+    gauge(
+        out,
+        "newsd_saved_searches",
+        "Enabled saved searches.",
+        a.searches,
+    );
+    gauge(
+        out,
+        "newsd_alert_matches_held",
+        "Matches waiting for alerts.hold and clustering.",
+        a.matches_held,
+    );
+    family(
+        out,
+        "newsd_alert_deliveries",
+        "gauge",
+        "Alert deliveries by state (failed: gave up after alerts.max_attempts).",
+    );
+    for (state, n) in [
+        ("pending", a.deliveries_pending),
+        ("sent", a.deliveries_sent),
+        ("failed", a.deliveries_failed),
+    ] {
+        sample(
+            out,
+            "newsd_alert_deliveries",
+            &format!("state=\"{state}\""),
             n,
         );
     }

@@ -123,6 +123,51 @@ pub async fn search_atom(
     Ok(conditional(&headers, ATOM_TYPE, atom(&meta, &articles)))
 }
 
+/// `GET /searches/{search_id}.atom` and `.json`: the newest stories a saved
+/// search matches, one article each.
+pub async fn saved_search(
+    State(state): State<ApiState>,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (id, format) = match file.rsplit_once('.') {
+        Some((id, "atom")) => (id, Format::Atom),
+        Some((id, "json")) => (id, Format::JsonFeed),
+        _ => {
+            return Err(ApiError::NotFound(
+                "saved searches are served as /searches/{search_id}.atom and .json".into(),
+            ))
+        }
+    };
+    let id: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_param("search_id", format!("{id:?} is not a positive integer id"))
+    })?;
+    let p = Params::parse(raw.as_deref(), &[])?;
+    let limit = p.limit(DEFAULT_ENTRIES, MAX_ENTRIES)?;
+    let store = state.store();
+    let search = store
+        .list_searches()
+        .await?
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no saved search with id {id}")))?;
+    let articles = crate::alerts::past_matches(store, &search, None, limit).await?;
+    let meta = FeedMeta {
+        id: format!("urn:newsd:saved-search:{id}"),
+        title: format!("newsd saved search: {}", search.name),
+        home: None,
+    };
+    Ok(match format {
+        Format::Atom => conditional(&headers, ATOM_TYPE, atom(&meta, &articles)),
+        Format::JsonFeed => conditional(
+            &headers,
+            JSON_FEED_TYPE,
+            json_feed(&meta, &articles).to_string(),
+        ),
+    })
+}
+
 enum Format {
     Atom,
     JsonFeed,

@@ -269,3 +269,30 @@ engine_test! {
         assert_eq!(hook.events().len(), 1);
     }
 }
+
+engine_test! {
+    // The receiver must answer while the CLI runs and this thread waits.
+    @tokio(flavor = "multi_thread", worker_threads = 2)
+    async fn the_cli_adds_lists_runs_tests_and_removes_a_saved_search(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &config(&hook.base, "")).await;
+        ingest(&t).await;
+        // The queue is matched before the search exists, as the daemon would.
+        t.app.match_once(Utc::now()).await.unwrap();
+        let out = t.cli(&["searches", "add", "mine", "lithium", "shortage", "--channel", "hook"]);
+        assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        let list = crate::helpers::stdout(&t.cli(&["searches", "list"]));
+        assert!(list.contains("mine") && list.contains("[cli]"), "{list}");
+        let run = crate::helpers::stdout(&t.cli(&["searches", "run", "mine", "--since", "7d"]));
+        assert!(run.contains(HEADLINE), "past matches are printed: {run}");
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 0, "run notifies nobody");
+        let test = t.cli(&["searches", "test", "mine"]);
+        assert!(test.status.success(), "{}{}", crate::helpers::stdout(&test), crate::helpers::stderr(&test));
+        assert!(crate::helpers::stdout(&test).contains("hook: accepted (HTTP 204)"));
+        assert_eq!(hook.events().len(), 1, "the sample went out");
+        let out = t.cli(&["searches", "remove", "mine"]);
+        assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        assert!(t.app.store().list_searches().await.unwrap().is_empty());
+    }
+}

@@ -983,3 +983,57 @@ engine_test! {
         assert_eq!(rest["stories"].as_array().map(Vec::len), Some(1));
     }
 }
+
+engine_test! {
+    async fn saved_searches_are_added_listed_served_as_feeds_and_removed_and_serve_refuses_writes(engine) {
+        let (t, _server) = seeded(engine, &numbered("s", 0..3)).await;
+        t.app.index_new_articles().await;
+        let api = Api::read_write(&t).await;
+        let r = api
+            .send(
+                api.client
+                    .post(format!("{}/api/v1/searches", api.base))
+                    .body(r#"{"name":"mine","query":"story number"}"#),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.json()["search"]["id"].as_i64().unwrap();
+        assert_eq!(r.json()["search"]["origin"], "api");
+        let list = api.get_ok("/api/v1/searches").await;
+        assert_eq!(list["searches"].as_array().unwrap().len(), 1);
+        assert_eq!(api.get_ok(&format!("/api/v1/searches/{id}")).await["search"]["name"], "mine");
+        let feed = api.get(&format!("/searches/{id}.atom")).await;
+        assert_eq!(feed.status, 200, "{}", feed.body);
+        assert!(feed.body.contains("<entry>"), "{}", feed.body);
+        let feed = api.get_ok(&format!("/searches/{id}.json")).await;
+        assert!(!feed["items"].as_array().unwrap().is_empty(), "{feed}");
+        let bad = api
+            .send(
+                api.client
+                    .post(format!("{}/api/v1/searches", api.base))
+                    .body(r#"{"name":"x","query":"a","channels":["nope"]}"#),
+            )
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+
+        let ro = Api::read_only(&t).await;
+        let r = ro
+            .send(
+                ro.client
+                    .post(format!("{}/api/v1/searches", ro.base))
+                    .body(r#"{"name":"other","query":"s1"}"#),
+            )
+            .await;
+        assert_eq!(r.status, 405, "{}", r.body);
+        let r = ro
+            .send(ro.client.delete(format!("{}/api/v1/searches/{id}", ro.base)))
+            .await;
+        assert_eq!(r.status, 405);
+
+        let r = api
+            .send(api.client.delete(format!("{}/api/v1/searches/{id}", api.base)))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(api.get(&format!("/api/v1/searches/{id}")).await.status, 404);
+    }
+}
