@@ -911,6 +911,64 @@ mod tests {
         assert_eq!(loaded.settings.http.max_redirects, 3);
     }
 
+    const ALERTS: &str = r#"
+[[channels]]
+name = "hook"
+kind = "webhook"
+url = "https://hooks.example/newsd"
+secret = "hunter2-webhook"
+[[channels]]
+name = "phone"
+kind = "ntfy"
+url = "https://ntfy.example/topic"
+token = "tk-ntfy-secret"
+[[searches]]
+name = "chips"
+query = "semiconductor export"
+channels = ["hook", "phone"]
+digest = "1h"
+"#;
+
+    #[test]
+    fn searches_and_channels_load_with_their_secrets_redacted() {
+        let loaded = load(ALERTS, &[]).unwrap();
+        let s = &loaded.settings;
+        assert_eq!(s.alerts.hold.0, Duration::from_secs(120));
+        assert_eq!(s.alerts.max_attempts, 10);
+        assert_eq!(s.alerts.retry_interval.0, Duration::from_secs(60));
+        assert_eq!(
+            s.searches[0].digest.map(|d| d.0),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            s.channels[0]
+                .kind
+                .credential()
+                .map(|c| c.expose().to_owned()),
+            Some("hunter2-webhook".to_owned())
+        );
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("tk-ntfy"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn a_search_naming_an_unknown_channel_or_a_duplicate_name_fails_at_start() {
+        let err = load(&ALERTS.replace("[\"hook\", \"phone\"]", "[\"pager\"]"), &[]).unwrap_err();
+        assert!(err.to_string().contains("searches[0].channels"), "{err}");
+        let twice = format!("{ALERTS}\n[[searches]]\nname = \"chips\"\nquery = \"x\"\n");
+        let err = load(&twice, &[]).unwrap_err();
+        assert!(err.to_string().contains("searches[1].name"), "{err}");
+        let err = load(
+            &ALERTS.replace("https://hooks.example/newsd", "ftp://x"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("channels[0].url"), "{err}");
+    }
+
     #[test]
     fn a_bad_duration_names_the_key_and_the_value() {
         let err = load("[scheduler]\nmin_interval = \"5 fortnights\"\n", &[]).unwrap_err();

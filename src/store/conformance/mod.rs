@@ -3,6 +3,7 @@
 //! the API does not show, portable SQL through `store::testing`). Tests of
 //! one engine's own machinery stay beside that engine.
 
+mod alerts;
 mod export;
 mod feeds;
 mod fulltext_queue;
