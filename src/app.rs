@@ -331,12 +331,21 @@ impl App {
         for s in &self.inner.settings.searches {
             searches.push(self.new_search(s).await?);
         }
-        let report = self
-            .inner
-            .store
+        let store = &self.inner.store;
+        let before = store.list_searches().await?;
+        let report = store
             .sync_config_searches(&searches, now)
             .await
             .context("syncing config searches")?;
+        // Backfill once: for a search that is new, or newly backfilling.
+        for row in store.list_searches().await? {
+            let was = before.iter().find(|b| b.id == row.id);
+            if row.backfill && row.enabled && was.is_none_or(|b| !b.backfill || !b.enabled) {
+                crate::alerts::backfill(store, &row, now, self.inner.settings.alerts.hold.0)
+                    .await
+                    .with_context(|| format!("backfilling search {:?}", row.name))?;
+            }
+        }
         info!(
             added = report.added,
             updated = report.updated,

@@ -794,6 +794,10 @@ async fn searches(command: SearchesCommand, settings: &Settings) -> anyhow::Resu
             let (row, created) = store
                 .add_search(&search, crate::store::SearchOrigin::Cli, now)
                 .await?;
+            if created && row.backfill {
+                let n = crate::alerts::backfill(&store, &row, now, settings.alerts.hold.0).await?;
+                println!("backfill: {n} past stories will notify");
+            }
             if created {
                 println!("added search {} {}", row.id, row.name);
             } else {

@@ -224,6 +224,31 @@ pub async fn past_matches(
         .collect())
 }
 
+/// How many of the archive's newest matching stories a new search with
+/// `backfill` notifies about.
+pub const BACKFILL_STORIES: i64 = 100;
+
+/// A new search with `backfill` matches the archive's newest stories once,
+/// when it is made (held like any match); later it matches new articles
+/// only, like every search.
+pub async fn backfill(
+    store: &crate::store::Store,
+    search: &SearchRow,
+    now: DateTime<Utc>,
+    hold: Duration,
+) -> crate::store::Result<usize> {
+    let found = past_matches(store, search, None, BACKFILL_STORIES).await?;
+    let matches: Vec<crate::store::NewMatch> = found
+        .iter()
+        .map(|a| crate::store::NewMatch {
+            search_id: search.id,
+            article_id: a.id,
+        })
+        .collect();
+    let due = now + chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::MAX);
+    store.record_matches(&[], &matches, now, due).await
+}
+
 /// Whether a digest search's next digest may go out at `now`.
 pub fn digest_due(search: &SearchRow, now: DateTime<Utc>) -> bool {
     let Some(secs) = search.digest_secs else {

@@ -89,6 +89,9 @@ pub async fn add(State(state): State<ApiState>, body: Bytes) -> Result<Response,
     let (row, created) = store
         .add_search(&search, SearchOrigin::Api, Utc::now())
         .await?;
+    if created && row.backfill {
+        crate::alerts::backfill(store, &row, Utc::now(), settings.alerts.hold.0).await?;
+    }
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -296,3 +296,28 @@ engine_test! {
         assert!(t.app.store().list_searches().await.unwrap().is_empty());
     }
 }
+
+engine_test! {
+    async fn a_new_search_notifies_about_the_past_only_with_backfill(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &config(&hook.base, "")).await;
+        ingest(&t).await;
+        t.app.match_once(Utc::now()).await.unwrap();
+        let searches = format!("{LITHIUM}\n[[searches]]\nname = \"past\"\nquery = \"lithium\"\nchannels = [\"hook\"]\nbackfill = true\n");
+        std::fs::write(
+            &t.config_path,
+            std::fs::read_to_string(&t.config_path).unwrap() + &searches,
+        )
+        .unwrap();
+        // Articles first seen in an earlier second than the searches.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let app = t.restart().await;
+        let r = app.match_once(Utc::now()).await.unwrap();
+        assert_eq!(r.events, 1, "{r:?}");
+        app.deliver_once(Utc::now()).await.unwrap();
+        let events = hook.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["search"]["name"], "past");
+    }
+}

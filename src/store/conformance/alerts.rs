@@ -80,6 +80,7 @@ store_test!(
             .await
             .unwrap();
         let id = article(&store, "x.example/1", "Chips").await;
+        store.index_pending().await.unwrap();
         let pending = store.pending_alert_articles(10).await.unwrap();
         assert_eq!(pending.iter().map(|c| c.article_id).collect::<Vec<_>>(), vec![id]);
         assert_eq!(pending[0].title.as_deref(), Some("Chips"));
@@ -88,6 +89,7 @@ store_test!(
         assert_eq!(store.record_matches(&[id], &m, now, now).await.unwrap(), 1);
         assert!(store.pending_alert_articles(10).await.unwrap().is_empty());
         exec(&store, &format!("UPDATE articles SET text = 'Body' WHERE id = {id}")).await;
+        store.index_pending().await.unwrap();
         assert_eq!(store.pending_alert_articles(10).await.unwrap().len(), 1, "text arrived");
         assert_eq!(store.record_matches(&[id], &m, now, now).await.unwrap(), 0, "once");
     }

@@ -125,11 +125,14 @@ impl SqliteStore {
         Ok(SearchRemoval::Removed(Box::new(row)))
     }
 
+    /// Articles still waiting for the word index wait here too: a search
+    /// in FTS5 syntax asks the index about them.
     pub async fn pending_alert_articles(&self, limit: i64) -> Result<Vec<AlertCandidate>> {
         let rows: Vec<CandidateColumns> = sqlx::query_as(
             "SELECT p.article_id, a.id, a.title, a.summary, a.text, a.publisher, a.lang, \
              a.first_seen_at, (SELECT json_group_array(feed_id) FROM feed_items WHERE article_id = a.id) \
              FROM alert_pending p LEFT JOIN articles a ON a.id = p.article_id \
+             WHERE NOT EXISTS (SELECT 1 FROM fts_pending f WHERE f.article_id = p.article_id) \
              ORDER BY p.article_id LIMIT ?",
         )
         .bind(limit)
