@@ -12,10 +12,15 @@ use chrono::{Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::helpers::{engine_test, execute, feed_server, rss, serve, spawn_app_with_on, Item};
+use crate::helpers::{
+    engine_test, execute, feed_server, rss, serve, spawn_app_with_on, Engine, Item,
+};
 
 const SECRET: &str = "hook-secret";
 const HEADLINE: &str = "Chipmakers warn of a lithium shortage across European factories";
+
+/// What an ntfy server saw of one message: title, click URL, body.
+type NtfyRequest = (Option<String>, Option<String>, String);
 
 /// What a receiver saw of one request: delivery id, signature, body.
 type Request = (String, Option<String>, String);
@@ -319,5 +324,71 @@ engine_test! {
         let events = hook.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["search"]["name"], "past");
+    }
+}
+
+engine_test! {
+    async fn a_search_in_the_engines_own_syntax_matches_through_the_index(engine) {
+        let hook = receiver().await;
+        let feeds = feed_server(copies).await;
+        let raw = match engine {
+            Engine::Sqlite => "lithi* AND shortage",
+            Engine::Postgres => "lithi:* & shortage",
+        };
+        let search = format!("[[searches]]\nname = \"raw\"\nquery = \"{raw}\"\nfts = true\nchannels = [\"hook\"]\n");
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &config(&hook.base, &search)).await;
+        ingest(&t).await;
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!((r.matches, r.events), (1, 1), "{r:?}");
+    }
+}
+
+engine_test! {
+    async fn ntfy_gets_the_headline_publisher_and_link_and_no_redirect_is_followed(engine) {
+        let seen: Arc<Mutex<Vec<NtfyRequest>>> = Arc::default();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, h) = (seen.clone(), hits.clone());
+        let router = axum::Router::new()
+            .route(
+                "/topic",
+                post(move |headers: HeaderMap, body: String| {
+                    let s = s.clone();
+                    async move {
+                        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                        s.lock().unwrap().push((header("title"), header("click"), body));
+                        StatusCode::OK
+                    }
+                }),
+            )
+            .route(
+                "/moved",
+                post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")]) }),
+            )
+            .route(
+                "/elsewhere",
+                post(move || {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    async { StatusCode::OK }
+                }),
+            );
+        let base = serve(router).await;
+        let feeds = feed_server(copies).await;
+        let extra = format!(
+            "{}\n[[channels]]\nname = \"phone\"\nkind = \"ntfy\"\nurl = \"{base}/topic\"\n\
+             [[channels]]\nname = \"moved\"\nkind = \"webhook\"\nurl = \"{base}/moved\"\n\
+             [[searches]]\nname = \"n\"\nquery = \"lithium\"\nchannels = [\"phone\", \"moved\"]\n",
+            config("http://127.0.0.1:9", "")
+        );
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &extra).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 1);
+        let d = t.app.deliver_once(Utc::now()).await.unwrap();
+        assert_eq!((d.sent, d.retried), (1, 1), "the redirect is an answer to retry: {d:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was not followed");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0.as_deref(), Some("newsd: n"));
+        assert_eq!(seen[0].1.as_deref(), Some("https://publisher1.example/lithium"));
+        assert_eq!(seen[0].2, HEADLINE);
     }
 }
