@@ -39,6 +39,7 @@ pub async fn send(
             }
         }
     };
+    let url_text = url.to_string();
     let mut req = match &channel.kind {
         ChannelKind::Webhook { .. } => {
             let mut req = FetchRequest::post(url, "application/json", payload.as_bytes().to_vec());
@@ -82,6 +83,13 @@ pub async fn send(
     req.follow_redirects = false;
     // Retries are this delivery's own, by its backoff and Retry-After.
     req.ignore_host_backoff = true;
+    // Hook URLs often carry a credential in their path or query: errors,
+    // which are logged and stored, name the channel instead.
+    let redact = |e: FetchError| {
+        e.to_string()
+            .replace(url_text.as_str(), &format!("<channel {}>", channel.name))
+            .replace(channel.kind.url(), &format!("<channel {}>", channel.name))
+    };
     match fetcher.fetch(req).await {
         Ok(resp) if (200..300).contains(&resp.status) => Sent::Accepted {
             status: resp.status,
@@ -94,12 +102,8 @@ pub async fn send(
             e @ (FetchError::Blocked { .. }
             | FetchError::InvalidUrl { .. }
             | FetchError::InvalidHeader { .. }),
-        ) => Sent::Impossible {
-            error: e.to_string(),
-        },
-        Err(e) => Sent::Unreachable {
-            error: e.to_string(),
-        },
+        ) => Sent::Impossible { error: redact(e) },
+        Err(e) => Sent::Unreachable { error: redact(e) },
     }
 }
 

@@ -416,3 +416,41 @@ pub(super) fn story_of(c: &ArticleColumns) -> Option<AlertStory> {
         first_seen_at: c.8.clone()?,
     })
 }
+
+/// A held match with its article, story and claim, as both engines read it.
+pub(super) type HeldColumns = (
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The columns of a held match before [`ALERT_ARTICLE`]'s: the match, its
+/// article's clustering state, and whether its story is already claimed.
+pub(super) const HELD_MATCH: &str = "m.id, m.search_id, a.cluster_due, \
+     CASE WHEN EXISTS (SELECT 1 FROM alert_matches c WHERE c.search_id = m.search_id \
+     AND c.story_id = a.story_id AND c.state IN ('queued', 'notified')) \
+     THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END";
+
+pub(super) fn held_of(r: HeldColumns) -> HeldMatch {
+    let cols: ArticleColumns = (r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12);
+    // Story ids are given by clustering; an article waiting for its first
+    // round (cluster_due 1) has none worth trusting yet.
+    let clustered = r.2 != Some(1);
+    HeldMatch {
+        match_id: r.0,
+        search_id: r.1,
+        article: article_of(&cols),
+        story: story_of(&cols).filter(|_| clustered),
+        story_claimed: r.3 != 0,
+    }
+}

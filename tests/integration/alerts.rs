@@ -258,6 +258,10 @@ engine_test! {
         assert_eq!(d.failed, 1, "{d:?}");
         let stats = t.app.store().alert_stats().await.unwrap();
         assert_eq!(stats.deliveries_failed, 1);
+        let (error,): (String,) =
+            crate::helpers::fetch_one(t.app.store(), "SELECT last_error FROM alert_deliveries").await;
+        assert!(error.contains("not a public address"), "{error}");
+        assert!(!error.contains("10.255.0.1/hook"), "the channel URL is not repeated: {error}");
     }
 }
 

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::store::alerts::{
-    article_of, candidate_of, json_text, queued_of, search_row, story_of, AlertCandidate,
-    AlertStats, ArticleColumns, CandidateColumns, Delivery, DeliveryOutcome, DeliveryState,
-    HeldMatch, NewEvent, NewMatch, NewSearch, Promotion, QueuedColumns, QueuedMatch, SearchColumns,
-    SearchOrigin, SearchRemoval, SearchRow, ALERT_ARTICLE, SEARCH_COLUMNS,
+    candidate_of, held_of, json_text, queued_of, search_row, AlertCandidate, AlertStats,
+    CandidateColumns, Delivery, DeliveryOutcome, DeliveryState, HeldColumns, HeldMatch, NewEvent,
+    NewMatch, NewSearch, Promotion, QueuedColumns, QueuedMatch, SearchColumns, SearchOrigin,
+    SearchRemoval, SearchRow, ALERT_ARTICLE, HELD_MATCH, SEARCH_COLUMNS,
 };
 use crate::store::error::{Result, StoreError};
 use crate::store::feeds::SyncReport;
@@ -194,40 +194,16 @@ impl PostgresStore {
     }
 
     pub async fn held_matches(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<HeldMatch>> {
-        let rows: Vec<(i64, i64, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT m.id, m.search_id, a.cluster_due, \
-             CASE WHEN EXISTS (SELECT 1 FROM alert_matches c WHERE c.search_id = m.search_id \
-                     AND c.story_id = a.story_id AND c.state IN ('queued', 'notified')) \
-             THEN 1::bigint ELSE 0 END \
-             FROM alert_matches m LEFT JOIN articles a ON a.id = m.article_id \
-             WHERE m.state = 'held' AND m.due_at <= $1 ORDER BY m.id LIMIT $2",
-        )
+        let rows: Vec<HeldColumns> = sqlx::query_as(&format!(
+            "SELECT {HELD_MATCH}, {ALERT_ARTICLE} FROM alert_matches m \
+             LEFT JOIN articles a ON a.id = m.article_id LEFT JOIN stories s ON s.id = a.story_id \
+             WHERE m.state = 'held' AND m.due_at <= $1 ORDER BY m.id LIMIT $2"
+        ))
         .bind(ts(now))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut held = Vec::with_capacity(rows.len());
-        for (match_id, search_id, cluster_due, claimed) in rows {
-            let cols: ArticleColumns = sqlx::query_as(&format!(
-                "SELECT {ALERT_ARTICLE} FROM alert_matches m \
-                 LEFT JOIN articles a ON a.id = m.article_id \
-                 LEFT JOIN stories s ON s.id = a.story_id WHERE m.id = $1"
-            ))
-            .bind(match_id)
-            .fetch_one(&self.pool)
-            .await?;
-            // Story ids are given by clustering; an article waiting for its
-            // first round (cluster_due 1) has none worth trusting yet.
-            let clustered = cluster_due != Some(1);
-            held.push(HeldMatch {
-                match_id,
-                search_id,
-                article: article_of(&cols),
-                story: story_of(&cols).filter(|_| clustered),
-                story_claimed: claimed != 0,
-            });
-        }
-        Ok(held)
+        Ok(rows.into_iter().map(held_of).collect())
     }
 
     pub async fn queued_matches(&self, search_id: i64) -> Result<Vec<QueuedMatch>> {
