@@ -275,32 +275,41 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     .as_deref()
                     .and_then(crate::store::parse_ts)
                     .filter(|t| *t > Utc::now());
-                let paced = g
-                    .last_get_at
-                    .as_deref()
-                    .and_then(crate::store::parse_ts)
-                    .and_then(|t| {
-                        chrono::Duration::from_std(settings.google_news.get_interval.0)
-                            .ok()
-                            .map(|d| t + d)
-                    });
-                let next_get = match (open_until, paced) {
+                let rule = settings.google_news.pace_rule();
+                let now = Utc::now();
+                let pace = g.pace().map(|p| rule.refilled(p, now));
+                let next_token = pace.map(|p| rule.next_token_at(&p));
+                let next_get = match (open_until, next_token) {
                     (Some(b), Some(p)) => Some(b.max(p)),
                     (b, p) => b.or(p),
                 }
-                .filter(|t| *t > Utc::now())
+                .filter(|t| *t > now)
                 .map_or_else(|| "now".to_owned(), crate::store::ts);
                 println!(
-                    "google budget: breaker {}, {} trips, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
+                    "google budget: breaker {}, {} lockouts (last {}), {} HTTP 429s, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
                     match open_until {
                         Some(u) => format!("open until {}", crate::store::ts(u)),
                         None => "closed".to_owned(),
                     },
                     g.breaker_trips,
+                    g.last_lockout_at.as_deref().unwrap_or("never"),
+                    g.rate_limited_total,
                     g.gets_total,
                     g.posts_total,
                     g.last_get_at.as_deref().unwrap_or("never"),
                     next_get
+                );
+                let (interval, tokens) = match pace {
+                    Some(p) => (p.interval, p.tokens),
+                    None => (rule.min_interval, f64::from(rule.burst)),
+                };
+                println!(
+                    "google pace: one article-page GET per {} (learned; {} to {}), {:.1} of {} tokens",
+                    humantime::format_duration(round_to_secs(interval)),
+                    humantime::format_duration(rule.min_interval),
+                    humantime::format_duration(rule.max_interval),
+                    tokens.max(0.0),
+                    rule.burst
                 );
             }
             Ok(())
@@ -810,4 +819,10 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// A learned interval to show: whole seconds (its tenths-of-a-step
+/// fractions say nothing to a reader).
+fn round_to_secs(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs())
 }

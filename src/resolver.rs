@@ -1,10 +1,30 @@
 //! Resolving Google News links to publisher URLs within Google's budget.
 //!
-//! One round (`resolve_once`) spends at most the article-page GETs it is
-//! given, keeps every signature it reads in the database, and POSTs the held
-//! signatures in one tagged `batchexecute` call once enough have gathered (or
-//! when asked to flush). HTTP 429 from Google opens a breaker, stored in the
-//! database, during which nothing is sent to Google at all.
+//! One round (`resolve_once`) spends only the tokens of the learned pace
+//! (`google_news::pace`, stored in the database): one article-page GET per
+//! token, a consent retry on credit. It keeps every signature it reads in
+//! the database, and POSTs the held signatures in one tagged `batchexecute`
+//! call once enough have gathered (or when asked to flush). A lockout (HTTP
+//! 429, or a redirect to Google's `/sorry/` page) halves the pace and opens
+//! a breaker, stored in the database, during which nothing is sent to
+//! Google at all. A new link waits `google_news.settle` before a GET may be
+//! spent on it, so that a publisher's feed or a sibling item can place its
+//! article first (the store joins such links without a lookup).
+//!
+//! Where newsd differs from the protocol note's late-2026 update
+//! (`google-news-protocol.md`, section 7):
+//! - It GETs only `/rss/articles/{id}?hl=…&gl=…&ceid=…`, as the note says,
+//!   and never falls back to `/articles/{id}` or `/read/{id}`; but it follows
+//!   redirects through the HTTP layer (`http.max_redirects`, to any host the
+//!   SSRF guard allows), not only on news.google.com within 3 hops: a hop to
+//!   `/sorry/` on any host is caught as a lockout, and a consent wall is
+//!   stepped past once with cookies.
+//! - Consent: no cookie on the first GET, the `SOCS`/`CONSENT` cookies on the
+//!   retry only (the note reports decoders disagreeing; this costs a GET only
+//!   where a wall appears).
+//! - Rate limits: instead of a fixed pause between page GETs, a token bucket
+//!   whose interval is learned from lockouts; and the POSTs, which the note
+//!   says do not count, are held back by the same breaker.
 
 use std::time::Duration;
 
@@ -15,10 +35,10 @@ use url::Url;
 use crate::config::GoogleNewsSettings;
 use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::google_news::{
-    accept_publisher_url, article_page_url, batchexecute_body, batchexecute_url, decode_article_id,
-    is_consent_redirect, parse_article_page_for, parse_batchexecute, rss_article_page_url,
-    unwrap_consent_redirect, BatchAnswer, DecodedId, Edition, PageError, Signature,
-    BATCHEXECUTE_CONTENT_TYPE,
+    accept_publisher_url, batchexecute_body, batchexecute_url, decode_article_id,
+    is_consent_redirect, is_lockout_page, parse_article_page_for, parse_batchexecute,
+    rss_article_page_url, unwrap_consent_redirect, BatchAnswer, DecodedId, Edition, Pace,
+    PageError, Signature, BATCHEXECUTE_CONTENT_TYPE,
 };
 use crate::store::{PendingLink, Store};
 
@@ -35,10 +55,33 @@ pub struct ResolveReport {
     pub cooling_down_until: Option<String>,
 }
 
+/// How Google locked newsd out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lockout {
+    /// HTTP 429.
+    TooManyRequests,
+    /// A redirect to Google's `/sorry/` page.
+    SorryPage,
+    /// The HTTP layer still backs off from Google's host after a 429.
+    HostBackoff,
+}
+
+impl std::fmt::Display for Lockout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lockout::TooManyRequests => "HTTP 429",
+            Lockout::SorryPage => "a redirect to Google's /sorry/ page",
+            Lockout::HostBackoff => "the HTTP layer's backoff from Google after a 429",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("Google rate limit (HTTP 429): lookups paused until {until}")]
-    RateLimited { until: DateTime<Utc> },
+    #[error("Google locked us out ({why}): lookups paused until {until}")]
+    LockedOut { until: DateTime<Utc>, why: Lockout },
+    #[error("no token for an article-page GET before {next}: the learned pace allows no more now")]
+    NoToken { next: DateTime<Utc> },
     #[error("consent wall: Google asked for consent and the consent cookies did not help")]
     Consent,
     #[error("article page: {0}")]
@@ -51,6 +94,14 @@ pub enum ResolveError {
     Answer(String),
     #[error("database: {0}")]
     Store(#[from] crate::store::StoreError),
+}
+
+/// What one lookup spends: the GETs it sends, the first on the token taken
+/// for it, any later one (a consent retry) on credit.
+struct Spend<'a> {
+    pace: &'a mut Pace,
+    gets: usize,
+    google_id: Option<&'a str>,
 }
 
 #[derive(Clone)]
@@ -80,7 +131,29 @@ impl Resolver {
         }
     }
 
-    /// One round: up to `max_gets` article-page GETs, then a POST of the held
+    /// The stored pace refilled to `now` (a fresh, full bucket before the
+    /// first GET).
+    pub async fn pace(&self, now: DateTime<Utc>) -> Result<Pace, crate::store::StoreError> {
+        let rule = self.settings.pace_rule();
+        let stored = self.store.google_budget().await?.pace;
+        Ok(rule.refilled(stored.unwrap_or_else(|| rule.fresh(now)), now))
+    }
+
+    /// When the next article-page GET may be sent: the next token, or the
+    /// breaker's end if that is later.
+    pub async fn next_get_at(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, crate::store::StoreError> {
+        let budget = self.store.google_budget().await?;
+        let rule = self.settings.pace_rule();
+        let pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
+        let token = rule.next_token_at(&pace);
+        Ok(budget.open_until.map_or(token, |u| u.max(token)))
+    }
+
+    /// One round: up to `max_gets` article-page GETs, as many as the pace
+    /// has tokens for, on links that have settled; then a POST of the held
     /// signatures if a batch is full, the oldest has waited `post_delay`, no
     /// unsigned link is left, or `flush` is set.
     #[instrument(skip_all, fields(max_gets, flush))]
@@ -96,25 +169,47 @@ impl Resolver {
             report.cooling_down_until = Some(crate::store::ts(until));
             return Ok(report);
         }
-        let unsigned = self
-            .store
-            .pending_google_links(now, false, max_gets as i64)
-            .await?;
+        let rule = self.settings.pace_rule();
+        let mut pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
+        // A link is due for its GET once its next try is `settle` behind: a
+        // new link settles, and a retry (minutes to days apart) waits that
+        // much longer.
+        let settled = now - chrono_dur(self.settings.settle.0);
+        let affordable = max_gets.min(pace.tokens.max(0.0).floor() as usize);
+        let unsigned = if affordable == 0 {
+            Vec::new()
+        } else {
+            self.store
+                .pending_google_links(settled, false, affordable as i64)
+                .await?
+        };
         for link in &unsigned {
-            match self.fetch_signature(link, now).await {
+            if !rule.take(&mut pace) {
+                break;
+            }
+            let mut spend = Spend {
+                pace: &mut pace,
+                gets: 0,
+                google_id: Some(&link.google_id),
+            };
+            let outcome = self.fetch_signature(link, &mut spend, now).await;
+            report.gets += spend.gets;
+            match outcome {
                 Ok(sig) => {
-                    report.gets += 1;
+                    rule.succeeded(&mut pace);
+                    self.store.save_google_pace(&pace).await?;
                     self.store
                         .save_signature(&link.google_id, &sig.signature, sig.timestamp)
                         .await?;
                 }
-                Err(ResolveError::RateLimited { until }) => {
-                    report.gets += 1;
+                Err(ResolveError::LockedOut { until, .. }) => {
+                    rule.locked_out(&mut pace);
+                    self.store.save_google_pace(&pace).await?;
                     report.cooling_down_until = Some(crate::store::ts(until));
                     return Ok(report);
                 }
                 Err(e) => {
-                    report.gets += 1;
+                    self.store.save_google_pace(&pace).await?;
                     report.failed += 1;
                     warn!(google_id = %link.google_id, error = %e, "article page lookup failed");
                     self.fail(link, &e.to_string(), now, true).await?;
@@ -130,7 +225,7 @@ impl Resolver {
         }
         let unsigned_left = !self
             .store
-            .pending_google_links(now, false, 1)
+            .pending_google_links(settled, false, 1)
             .await?
             .is_empty();
         let waited_long = budget
@@ -142,7 +237,9 @@ impl Resolver {
         }
         match self.post_batch(&signed, now, &mut report).await {
             Ok(()) => {}
-            Err(ResolveError::RateLimited { until }) => {
+            Err(ResolveError::LockedOut { until, .. }) => {
+                rule.locked_out(&mut pace);
+                self.store.save_google_pace(&pace).await?;
                 report.cooling_down_until = Some(crate::store::ts(until));
             }
             Err(e) => {
@@ -179,21 +276,27 @@ impl Resolver {
     async fn trip(
         &self,
         resp_retry_after: Option<DateTime<Utc>>,
+        why: Lockout,
         now: DateTime<Utc>,
     ) -> ResolveError {
         let cooldown = now + chrono_dur(self.settings.cooldown.0);
         let until = resp_retry_after.map_or(cooldown, |r| r.max(cooldown));
-        if let Err(e) = self.store.trip_google_breaker(until, now).await {
+        if let Err(e) = self
+            .store
+            .trip_google_breaker(until, now, why == Lockout::TooManyRequests)
+            .await
+        {
             warn!(error = %e, "cannot record the Google breaker");
         }
-        warn!(%until, "Google answered 429: pausing all Google lookups");
-        ResolveError::RateLimited { until }
+        warn!(%until, %why, "Google locked us out: pausing all Google lookups and halving the pace");
+        ResolveError::LockedOut { until, why }
     }
 
     async fn get(
         &self,
         url: Url,
         cookies: bool,
+        spend: &mut Spend<'_>,
         now: DateTime<Utc>,
     ) -> Result<FetchResponse, ResolveError> {
         let mut req = FetchRequest::get(url);
@@ -201,14 +304,27 @@ impl Resolver {
             req.headers
                 .push(("Cookie".to_owned(), CONSENT_COOKIES.to_owned()));
         }
-        self.send(req, true, now).await
+        if spend.gets > 0 {
+            self.settings.pace_rule().spend_on_credit(spend.pace);
+        }
+        spend.gets += 1;
+        let resp = self.send(req, Some(spend.google_id), now).await?;
+        let locked_out = std::iter::once(&resp.url)
+            .chain(resp.hops.iter().map(|h| &h.url))
+            .any(is_lockout_page);
+        if locked_out {
+            return Err(self.trip(resp.retry_after, Lockout::SorryPage, now).await);
+        }
+        Ok(resp)
     }
 
-    /// GETs the article page (the RSS form first, the web form as fallback)
-    /// and reads its signature; steps past a consent wall once with cookies.
+    /// GETs the article page (`/rss/articles/{id}`, the one form Google still
+    /// serves to non-browser clients) and reads its signature; steps past a
+    /// consent wall once with cookies.
     async fn fetch_signature(
         &self,
         link: &PendingLink,
+        spend: &mut Spend<'_>,
         now: DateTime<Utc>,
     ) -> Result<Signature, ResolveError> {
         let edition = Edition {
@@ -216,29 +332,9 @@ impl Resolver {
             gl: link.gl.clone(),
             ceid: link.ceid.clone(),
         };
-        let mut last_err = None;
-        for url in [
-            rss_article_page_url(&self.base, &link.google_id, &edition),
-            article_page_url(&self.base, &link.google_id, &edition),
-        ] {
-            match self.signature_from(url, now).await {
-                Ok(sig) => return Ok(sig),
-                Err(e @ ResolveError::RateLimited { .. }) => return Err(e),
-                Err(e @ ResolveError::Consent) => return Err(e),
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or(ResolveError::Page(PageError::MissingAttributes)))
-    }
-
-    async fn signature_from(
-        &self,
-        url: Url,
-        now: DateTime<Utc>,
-    ) -> Result<Signature, ResolveError> {
-        let mut target = url;
+        let mut target = rss_article_page_url(&self.base, &link.google_id, &edition);
         for cookies in [false, true] {
-            let resp = self.get(target.clone(), cookies, now).await?;
+            let resp = self.get(target.clone(), cookies, spend, now).await?;
             let consent_redirect = is_consent_redirect(&resp.url);
             if !consent_redirect && !(200..300).contains(&resp.status) {
                 return Err(ResolveError::Status {
@@ -271,25 +367,30 @@ impl Resolver {
         Err(ResolveError::Consent)
     }
 
-    /// Every request to Google goes through here: counted in the budget, and
-    /// a 429 (or a host backoff the HTTP layer holds) trips the breaker.
+    /// Every request to Google goes through here: counted in the budget (a
+    /// GET for a link in that link's cost too), and a 429 (or a host backoff
+    /// the HTTP layer holds) trips the breaker.
     async fn send(
         &self,
         req: FetchRequest,
-        is_get: bool,
+        get_for: Option<Option<&str>>,
         now: DateTime<Utc>,
     ) -> Result<FetchResponse, ResolveError> {
         let resp = self.fetcher.fetch(req).await;
-        self.store.count_google_request(is_get, now).await?;
+        self.store
+            .count_google_request(get_for.is_some(), get_for.flatten(), now)
+            .await?;
         let resp = match resp {
             Ok(r) => r,
             Err(FetchError::HostBackoff { until, .. }) => {
-                return Err(self.trip(Some(until), now).await)
+                return Err(self.trip(Some(until), Lockout::HostBackoff, now).await)
             }
             Err(e) => return Err(e.into()),
         };
         if resp.status == 429 {
-            return Err(self.trip(resp.retry_after, now).await);
+            return Err(self
+                .trip(resp.retry_after, Lockout::TooManyRequests, now)
+                .await);
         }
         Ok(resp)
     }
@@ -306,7 +407,7 @@ impl Resolver {
             BATCHEXECUTE_CONTENT_TYPE,
             batchexecute_body(reqs).into_bytes(),
         );
-        let resp = self.send(req, false, now).await?;
+        let resp = self.send(req, None, now).await?;
         if !(200..300).contains(&resp.status) {
             return Err(ResolveError::Status {
                 status: resp.status,
@@ -397,7 +498,15 @@ impl Resolver {
         }
         let budget = self.store.google_budget().await?;
         if let Some(until) = budget.open_until.filter(|u| *u > now) {
-            anyhow::bail!("Google lookups are paused after HTTP 429 until {until}");
+            anyhow::bail!("Google lookups are paused after a lockout until {until}");
+        }
+        let rule = self.settings.pace_rule();
+        let mut pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
+        if !rule.take(&mut pace) {
+            return Err(ResolveError::NoToken {
+                next: rule.next_token_at(&pace),
+            }
+            .into());
         }
         let link = PendingLink {
             google_id: id.clone(),
@@ -409,7 +518,19 @@ impl Resolver {
             sig_timestamp: None,
             attempts: 0,
         };
-        let sig = self.fetch_signature(&link, now).await?;
+        let mut spend = Spend {
+            pace: &mut pace,
+            gets: 0,
+            google_id: Some(&id),
+        };
+        let sig = self.fetch_signature(&link, &mut spend, now).await;
+        match &sig {
+            Ok(_) => rule.succeeded(&mut pace),
+            Err(ResolveError::LockedOut { .. }) => rule.locked_out(&mut pace),
+            Err(_) => {}
+        }
+        self.store.save_google_pace(&pace).await?;
+        let sig = sig?;
         let answers = self.send_batch(&[("1", id.as_str(), &sig)], now).await?;
         let url = answers
             .into_iter()

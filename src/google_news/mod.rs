@@ -6,7 +6,8 @@
 //! * [`resolve`]: the article-page signature, consent detection and the batched
 //!   `batchexecute`/`Fbv4je` request and answer;
 //! * [`item`]: title suffix stripping and related-coverage clusters;
-//! * [`title`]: normalised title keys for provisional identity.
+//! * [`title`]: normalised title keys for provisional identity;
+//! * [`pace`]: the learned pace of article-page GETs (a token bucket).
 //!
 //! Note: the feeds' `<copyright>` restricts their use to personal, non-commercial feed readers.
 
@@ -16,6 +17,7 @@ pub mod feed;
 mod html;
 pub mod item;
 pub mod links;
+pub mod pace;
 pub mod resolve;
 pub mod title;
 
@@ -27,9 +29,10 @@ pub use feed::{
 };
 pub use item::{parse_description_cluster, strip_source_suffix, RelatedItem};
 pub use links::article_id_from_url;
+pub use pace::{Pace, PaceRule};
 pub use resolve::{
-    accept_publisher_url, article_page_url, batchexecute_body, batchexecute_freq, batchexecute_url,
-    is_consent_redirect, parse_article_page, parse_article_page_for, parse_batchexecute,
+    accept_publisher_url, batchexecute_body, batchexecute_freq, batchexecute_url,
+    is_consent_redirect, is_lockout_page, parse_article_page, parse_article_page_for, parse_batchexecute,
     rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer, BatchError, PageError,
     Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH, DEFAULT_BATCH_SIZE, RPC_ID,
 };

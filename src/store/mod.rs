@@ -447,17 +447,31 @@ impl Store {
         on_engine!(self, e => e.google_budget().await)
     }
 
-    /// Opens the breaker: no Google lookups until `until`.
+    /// Stores the learned pace of article-page GETs (`google_news::pace`).
+    pub async fn save_google_pace(&self, pace: &crate::google_news::Pace) -> Result<()> {
+        on_engine!(self, e => e.save_google_pace(pace).await)
+    }
+
+    /// Opens the breaker after a lockout: no Google lookups until `until`.
+    /// `rate_limited`: Google answered 429 (rather than a `/sorry/` page).
     pub async fn trip_google_breaker(
         &self,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        rate_limited: bool,
     ) -> Result<()> {
-        on_engine!(self, e => e.trip_google_breaker(until, now).await)
+        on_engine!(self, e => e.trip_google_breaker(until, now, rate_limited).await)
     }
 
-    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
-        on_engine!(self, e => e.count_google_request(get, now).await)
+    /// Counts a request sent to Google; an article-page GET for a link also
+    /// counts in that link's cost.
+    pub async fn count_google_request(
+        &self,
+        get: bool,
+        google_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.count_google_request(get, google_id, now).await)
     }
 
     pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {

@@ -170,8 +170,19 @@ impl FakeGoogle {
         format!("{}{p}?hl=en-US&gl=US&ceid=US:en", self.uri())
     }
 
+    /// The stand-in as Google, with lookups spent at once (no settle time)
+    /// and a bucket large enough for every test's backlog; tests of the
+    /// pace and the settle time set their own.
     pub(crate) fn config(&self) -> String {
-        format!("\n[google_news]\nbase_url = \"{}\"\n", self.uri())
+        self.config_with("settle = \"0s\"\nget_burst = 50\n")
+    }
+
+    /// The stand-in as Google with these `[google_news]` lines.
+    pub(crate) fn config_with(&self, lines: &str) -> String {
+        format!(
+            "\n[google_news]\nbase_url = \"{}\"\n{lines}",
+            self.uri()
+        )
     }
 }
 

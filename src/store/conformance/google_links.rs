@@ -327,10 +327,10 @@ store_test!(
         assert_eq!((budget.open_until, budget.last_get_at), (None, None));
         let now = at("2026-03-01T10:00:00Z");
         let until = at("2026-03-01T11:00:00Z");
-        store.trip_google_breaker(until, now).await.unwrap();
-        store.count_google_request(true, now).await.unwrap();
-        store.count_google_request(true, now).await.unwrap();
-        store.count_google_request(false, now).await.unwrap();
+        store.trip_google_breaker(until, now, true).await.unwrap();
+        store.count_google_request(true, None, now).await.unwrap();
+        store.count_google_request(true, None, now).await.unwrap();
+        store.count_google_request(false, None, now).await.unwrap();
         let budget = store.google_budget().await.unwrap();
         assert_eq!((budget.open_until, budget.last_get_at), (Some(until), Some(now)));
         let stats = store.google_queue_stats().await.unwrap();
@@ -339,6 +339,51 @@ store_test!(
         assert_eq!(
             (stats.breaker_trips, stats.gets_total, stats.posts_total),
             (1, 2, 1)
+        );
+        assert_eq!(stats.rate_limited_total, 1);
+        assert_eq!(stats.last_lockout_at, Some(ts(now)));
+        store.trip_google_breaker(until, now, false).await.unwrap();
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!(
+            (stats.breaker_trips, stats.rate_limited_total),
+            (2, 1),
+            "a /sorry/ lockout is no 429"
+        );
+    }
+);
+
+store_test!(
+    async fn the_learned_pace_is_kept_to_the_millisecond(store) {
+        assert_eq!(store.google_budget().await.unwrap().pace, None, "fresh");
+        let pace = crate::google_news::Pace {
+            interval: Duration::from_millis(66_500),
+            tokens: 1.25,
+            at: at("2026-03-01T10:00:00.250Z"),
+            successes: 7,
+        };
+        store.save_google_pace(&pace).await.unwrap();
+        assert_eq!(store.google_budget().await.unwrap().pace, Some(pace));
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!(stats.pace_interval_ms, Some(66_500));
+        assert_eq!(stats.pace().map(|p| p.tokens), Some(1.25));
+    }
+);
+
+store_test!(
+    async fn each_article_page_get_counts_in_its_links_cost(store) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = at("2026-03-01T10:00:00Z");
+        store
+            .record_poll(f, vec![google("a", "GA", None)], now, update(now))
+            .await
+            .unwrap();
+        store.count_google_request(true, Some("GA"), now).await.unwrap();
+        store.count_google_request(true, Some("GA"), now).await.unwrap();
+        store.count_google_request(false, Some("GA"), now).await.unwrap();
+        assert_eq!(
+            scalar_i64(&store, "SELECT gets FROM google_links").await,
+            2,
+            "POSTs are shared by a batch and counted apart"
         );
     }
 );

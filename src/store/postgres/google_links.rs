@@ -8,8 +8,10 @@ use super::identity::{assign_identity, queue_fulltext, split_link};
 use super::PostgresStore;
 use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
+use crate::google_news::Pace;
 use crate::store::google_links::{
-    Budget, BudgetStatsRow, GoogleQueueStats, LinkStatus, PendingLink,
+    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkStatus, PendingLink,
+    BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
 };
 use crate::store::time::ts;
 
@@ -209,43 +211,64 @@ impl PostgresStore {
     }
 
     pub async fn google_budget(&self) -> Result<Budget> {
-        let (open_until, last_get_at): (Option<String>, Option<String>) =
-            sqlx::query_as("SELECT open_until, last_get_at FROM google_budget WHERE id = 1")
+        let row: BudgetRow =
+            sqlx::query_as(&format!("SELECT {BUDGET_COLUMNS} FROM google_budget WHERE id = 1"))
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(Budget::from_stored(
-            open_until.as_deref(),
-            last_get_at.as_deref(),
-        ))
+        Ok(Budget::from_stored(row))
+    }
+
+    pub async fn save_google_pace(&self, pace: &Pace) -> Result<()> {
+        self.writable("storing the Google pace")?;
+        let (interval_ms, tokens, at, successes) = pace_to_stored(pace);
+        sqlx::query(
+            "UPDATE google_budget SET pace_interval_ms = $1, pace_tokens = $2, pace_at = $3, \
+             pace_successes = $4 WHERE id = 1",
+        )
+        .bind(interval_ms)
+        .bind(tokens)
+        .bind(at)
+        .bind(successes)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn trip_google_breaker(
         &self,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        rate_limited: bool,
     ) -> Result<()> {
         self.writable("tripping the Google breaker")?;
         sqlx::query(
-            "UPDATE google_budget SET open_until = $1, trips = trips + 1, last_trip_at = $2 WHERE id = 1",
+            "UPDATE google_budget SET open_until = $1, trips = trips + 1, last_trip_at = $2, \
+             rate_limited_total = rate_limited_total + CASE WHEN $3 THEN 1 ELSE 0 END WHERE id = 1",
         )
         .bind(ts(until))
         .bind(ts(now))
+        .bind(rate_limited)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
+    pub async fn count_google_request(
+        &self,
+        get: bool,
+        google_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.writable("counting a Google request")?;
-        if get {
-            sqlx::query(
-                "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = $1 WHERE id = 1",
-            )
-            .bind(ts(now))
-            .execute(&self.pool)
-            .await?;
+        let sql = if get {
+            "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = $1 WHERE id = 1"
         } else {
-            sqlx::query("UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1")
+            "UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1 AND $1::text IS NOT NULL"
+        };
+        sqlx::query(sql).bind(ts(now)).execute(&self.pool).await?;
+        if let (true, Some(id)) = (get, google_id) {
+            sqlx::query("UPDATE google_links SET gets = gets + 1 WHERE google_id = $1")
+                .bind(id)
                 .execute(&self.pool)
                 .await?;
         }
@@ -259,7 +282,7 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         let budget: BudgetStatsRow = sqlx::query_as(
-            "SELECT open_until, trips, last_get_at, gets_total, posts_total FROM google_budget WHERE id = 1",
+            &format!("SELECT {BUDGET_STATS_COLUMNS} FROM google_budget WHERE id = 1"),
         )
         .fetch_one(&self.pool)
         .await?;
