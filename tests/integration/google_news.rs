@@ -741,3 +741,195 @@ engine_test! {
         assert!(sizes.contains(&3), "{listed:?}");
     }
 }
+
+/// Article pages that answer 429 to the first `refuse` GETs, then as
+/// Google does; counts what they were asked. The 429 says `Retry-After: 1`
+/// so that the HTTP layer's own backoff, on the wall clock, is over a second
+/// later (the resolver's cool-down is on the test's clock).
+#[derive(Clone)]
+struct RefusingPages {
+    refuse: usize,
+    seen: Arc<Mutex<usize>>,
+}
+
+impl Respond for RefusingPages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        *seen += 1;
+        if *seen <= self.refuse {
+            ResponseTemplate::new(429).insert_header("retry-after", "1")
+        } else {
+            ArticlePage.respond(req)
+        }
+    }
+}
+
+/// Google's allowance: article pages answer until `allowance` GETs were
+/// sent, then 429 to every further one.
+#[derive(Clone)]
+struct Allowance {
+    allowance: usize,
+    seen: Arc<Mutex<usize>>,
+    refused: Arc<Mutex<usize>>,
+}
+
+impl Respond for Allowance {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        *seen += 1;
+        if *seen > self.allowance {
+            *self.refused.lock().unwrap() += 1;
+            ResponseTemplate::new(429)
+        } else {
+            ArticlePage.respond(req)
+        }
+    }
+}
+
+fn numbered_items(prefix: &str, n: usize) -> Vec<GItem<'static>> {
+    (0..n)
+        .map(|i| GItem {
+            id: token_id(&format!("{prefix}{i}")),
+            title: Box::leak(
+                format!("Story number {i} of the {prefix} backlog, told plainly").into_boxed_str(),
+            ),
+            source: "Paper",
+            source_url: "https://paper.example",
+        })
+        .collect()
+}
+
+async fn stored_pace(t: &TestApp) -> newsd::google_news::Pace {
+    t.app.store().google_budget().await.unwrap().pace.unwrap()
+}
+
+engine_test! {
+    async fn the_pace_slows_after_a_429_and_recovers_after_a_run_of_successes(engine) {
+        let g = FakeGoogle::start().await;
+        let pages = RefusingPages { refuse: 1, seen: Arc::default() };
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(pages.clone())
+            .mount(&g.server)
+            .await;
+        let items = numbered_items("pace", 8);
+        for it in &items {
+            g.answer(&it.id, &format!("https://paper.example/{}", &it.id[..12]));
+        }
+        g.serve_feed("/rss/search", &items).await;
+        let config = g.config_with(
+            "settle = \"0s\"\nget_interval = \"30s\"\nget_burst = 2\nspeedup_after = 2\ncooldown = \"10m\"\n",
+        );
+        let t = spawn_app_with_on(engine, &[g.feed_url("/rss/search")], &config).await;
+        let t0 = Utc::now();
+        t.app.poll_all_once(t0).await.unwrap();
+        let r = t.app.resolver().resolve_once(t0, 10, false).await.unwrap();
+        assert_eq!(r.gets, 1, "the 429 ends the round");
+        assert!(r.cooling_down_until.is_some());
+        let pace = stored_pace(&t).await;
+        assert_eq!(pace.interval.as_secs(), 60, "the interval doubled");
+        assert!(pace.tokens <= 0.0, "and the bucket is empty");
+
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        // After the cool-down (10 min), the bucket has refilled to its burst: two GETs.
+        let later = t0 + chrono::Duration::minutes(11);
+        let r = t.app.resolver().resolve_once(later, 10, false).await.unwrap();
+        assert_eq!(r.gets, 2, "{r:?}");
+        assert_eq!(
+            stored_pace(&t).await.interval.as_secs(),
+            54,
+            "two successes in a row: a tenth faster"
+        );
+        let r = t.app.resolver().resolve_once(later, 10, false).await.unwrap();
+        assert_eq!(r.gets, 0, "no token left");
+        // One token per (learned) 54 s.
+        let r = t
+            .app
+            .resolver()
+            .resolve_once(later + chrono::Duration::seconds(54), 10, false)
+            .await
+            .unwrap();
+        assert_eq!(r.gets, 1);
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.breaker_trips, q.rate_limited_total), (1, 1));
+        assert_eq!(*pages.seen.lock().unwrap(), 4);
+    }
+}
+
+engine_test! {
+    async fn a_redirect_to_the_sorry_page_trips_the_breaker_and_no_web_form_is_tried(engine) {
+        let g = FakeGoogle::start().await;
+        let base = g.uri();
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(move |req: &Request| {
+                ResponseTemplate::new(302).insert_header(
+                    "location",
+                    format!("{base}/sorry/index?continue={}", req.url).as_str(),
+                )
+            })
+            .mount(&g.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/sorry/index"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(
+                "<html><body>Our systems have detected unusual traffic</body></html>",
+            ))
+            .mount(&g.server)
+            .await;
+        g.serve_feed("/rss/search", &numbered_items("sorry", 3)).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 1, "{r:?}");
+        assert!(r.cooling_down_until.is_some(), "a lockout");
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.breaker_trips, q.rate_limited_total, q.pending), (1, 0, 3));
+        assert_eq!(stored_pace(&t).await.interval.as_secs(), 60);
+        let asked: Vec<String> = g
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .filter(|p| p.contains("articles/") || p.starts_with("/read/"))
+            .collect();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].starts_with("/rss/articles/"), "{asked:?}");
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 0, "the breaker holds");
+    }
+}
+
+engine_test! {
+    async fn poll_once_never_provokes_a_429_on_a_budget_of_ten_with_twenty_items_queued(engine) {
+        let g = FakeGoogle::start().await;
+        let google = Allowance { allowance: 10, seen: Arc::default(), refused: Arc::default() };
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(google.clone())
+            .mount(&g.server)
+            .await;
+        let items = numbered_items("queue", 20);
+        for it in &items {
+            g.answer(&it.id, &format!("https://paper.example/{}", &it.id[..12]));
+        }
+        g.serve_feed("/rss/search", &items).await;
+        // The defaults but the settle time: a burst of 3, `gets_per_run` 20.
+        let t = spawn_app_with_on(
+            engine,
+            &[g.feed_url("/rss/search")],
+            &g.config_with("settle = \"0s\"\n"),
+        )
+        .await;
+        for _ in 0..3 {
+            let out = t.cli(&["poll", "--once"]);
+            assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        }
+        assert_eq!(*google.refused.lock().unwrap(), 0, "no 429");
+        assert_eq!(*google.seen.lock().unwrap(), 3, "the burst, then one token per 30 s");
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.resolved, q.pending, q.rate_limited_total), (3, 17, 0));
+    }
+}
