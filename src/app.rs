@@ -250,6 +250,7 @@ impl App {
             total.posts += r.posts;
             total.resolved += r.resolved;
             total.failed += r.failed;
+            total.joined += r.joined;
             if r.cooling_down_until.is_some() {
                 total.cooling_down_until = r.cooling_down_until;
                 break;

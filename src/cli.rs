@@ -644,11 +644,11 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
     if r != Default::default() || q.pending > 0 {
         write!(
             out,
-            "google links: {} resolved, {} failed this run ({} GETs, {} POSTs); {} still pending",
-            r.resolved, r.failed, r.gets, r.posts, q.pending
+            "google links: {} resolved, {} joined articles known through a publisher URL, {} failed this run ({} GETs, {} POSTs); {} still queued",
+            r.resolved, r.joined, r.failed, r.gets, r.posts, q.pending
         )?;
         match &r.cooling_down_until {
-            Some(until) => writeln!(out, "; paused after HTTP 429 until {until}")?,
+            Some(until) => writeln!(out, "; paused after a lockout until {until}")?,
             None => writeln!(out)?,
         }
     }

@@ -51,6 +51,9 @@ pub struct ResolveReport {
     pub posts: usize,
     pub resolved: usize,
     pub failed: usize,
+    /// Articles placed, just before their lookup, by an article known
+    /// through a publisher URL: no GET spent on them.
+    pub joined: usize,
     /// Set when the breaker is open: nothing was sent.
     pub cooling_down_until: Option<String>,
 }
@@ -179,8 +182,7 @@ impl Resolver {
         let unsigned = if affordable == 0 {
             Vec::new()
         } else {
-            self.store
-                .pending_google_links(settled, false, affordable as i64)
+            self.placeable_links(settled, affordable, &mut report)
                 .await?
         };
         for link in &unsigned {
@@ -251,6 +253,32 @@ impl Resolver {
             }
         }
         Ok(report)
+    }
+
+    /// The next `limit` settled links due for a GET, once those whose article
+    /// a publisher URL places now have joined it instead (each round of
+    /// joins takes links out of the queue, so this ends).
+    async fn placeable_links(
+        &self,
+        settled: DateTime<Utc>,
+        limit: usize,
+        report: &mut ResolveReport,
+    ) -> Result<Vec<PendingLink>, crate::store::StoreError> {
+        loop {
+            let links = self
+                .store
+                .pending_google_links(settled, false, limit as i64)
+                .await?;
+            let mut articles: Vec<i64> = links.iter().map(|l| l.article_id).collect();
+            articles.sort_unstable();
+            articles.dedup();
+            let joined = self.store.join_placed_articles(&articles).await?;
+            if joined.is_empty() {
+                return Ok(links);
+            }
+            info!(articles = joined.len(), "Google links joined articles known through a publisher URL, no GET spent");
+            report.joined += joined.len();
+        }
     }
 
     async fn fail(

@@ -402,7 +402,7 @@ mod tests {
         assert!(text.contains("newsd_google_pace_interval_seconds 120\n"), "{text}");
         assert!(text.contains("newsd_google_pace_tokens 0.5\n"), "{text}");
         assert!(
-            text.contains("newsd_google_last_lockout_timestamp_seconds 1764543600\n"),
+            text.contains("newsd_google_last_lockout_timestamp_seconds 1796079600\n"),
             "{text}"
         );
     }

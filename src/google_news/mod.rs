@@ -36,4 +36,4 @@ pub use resolve::{
     rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer, BatchError, PageError,
     Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH, DEFAULT_BATCH_SIZE, RPC_ID,
 };
-pub use title::normalized_title_key;
+pub use title::{normalized_title_key, provisional_key};

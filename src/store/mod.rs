@@ -443,6 +443,15 @@ impl Store {
         on_engine!(self, e => e.resolve_google_link(google_id, publisher_url, now).await)
     }
 
+    /// Before their lookups: of these articles, each unresolved one whose
+    /// provisional key an article known through a publisher URL holds (within
+    /// the window) merges into that one, its links `joined` without a GET
+    /// (the identity model's placed join, `store::identity`). Returns the
+    /// articles that merged.
+    pub async fn join_placed_articles(&self, article_ids: &[i64]) -> Result<Vec<i64>> {
+        on_engine!(self, e => e.join_placed_articles(article_ids).await)
+    }
+
     pub async fn google_budget(&self) -> Result<Budget> {
         on_engine!(self, e => e.google_budget().await)
     }

@@ -933,3 +933,158 @@ engine_test! {
         assert_eq!((q.resolved, q.pending, q.rate_limited_total), (3, 17, 0));
     }
 }
+
+impl FakeGoogle {
+    /// A publisher's own feed on the stand-in's host: `(guid, title, link)`.
+    async fn serve_publisher_feed(&self, feed_path: &str, items: &[(&str, &str, &str)]) {
+        let items: Vec<crate::helpers::Item<'_>> = items
+            .iter()
+            .map(|&(guid, title, link)| crate::helpers::Item { guid, title, link })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path(feed_path))
+            .respond_with(ResponseTemplate::new(200).set_body_string(crate::helpers::rss(&items)))
+            .mount(&self.server)
+            .await;
+    }
+
+    fn publisher_feed_url(&self, p: &str) -> String {
+        format!("{}{p}", self.uri())
+    }
+}
+
+async fn add_feed(t: &TestApp, url: String) {
+    let feed = newsd::store::NewFeed {
+        url,
+        name: None,
+        interval_secs: None,
+    };
+    t.app.store().add_feed(&feed, "cli", Utc::now()).await.unwrap();
+}
+
+const BRIDGE: &str = "Harbour bridge reopens after two years of repairs";
+const BRIDGE_URL: &str = "https://city.example/news/bridge-reopens";
+
+fn city_item(id: &str, title: &'static str) -> GItem<'static> {
+    GItem {
+        id: id.to_owned(),
+        title,
+        source: "City Paper",
+        source_url: "https://www.city.example",
+    }
+}
+
+engine_test! {
+    async fn an_item_already_known_from_a_publisher_feed_joins_it_without_a_get(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        g.serve_publisher_feed("/city/rss", &[("b1", BRIDGE, BRIDGE_URL)]).await;
+        let id = token_id("bridge");
+        g.answer(&id, BRIDGE_URL);
+        g.serve_feed("/rss/search", &[city_item(&id, BRIDGE)]).await;
+        let t = app(engine, &g, &[g.publisher_feed_url("/city/rss")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        add_feed(&t, g.feed_url("/rss/search")).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.posts), (0, 0), "{r:?}");
+        assert_eq!(g.article_page_gets().await, 0);
+        let (status, _) = t.app.store().google_link(&id).await.unwrap().unwrap();
+        assert_eq!(status, LinkStatus::Joined);
+        assert_eq!(t.article_count().await, 1);
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page[0].url.as_deref(), Some(BRIDGE_URL));
+        assert_eq!(page[0].feeds.len(), 2);
+        assert!(
+            page[0].links.iter().any(|l| l.contains(&id)),
+            "the Google link is kept: {:?}",
+            page[0].links
+        );
+    }
+}
+
+engine_test! {
+    async fn the_settle_time_lets_a_publisher_feed_polled_after_the_google_item_place_it(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        g.serve_publisher_feed("/city/rss", &[("b1", BRIDGE, BRIDGE_URL)]).await;
+        let id = token_id("settle");
+        g.answer(&id, BRIDGE_URL);
+        g.serve_feed("/rss/search", &[city_item(&id, BRIDGE)]).await;
+        let t = spawn_app_with_on(
+            engine,
+            &[g.feed_url("/rss/search")],
+            &g.config_with("settle = \"2m\"\nget_burst = 10\n"),
+        )
+        .await;
+        let t0 = Utc::now();
+        t.app.poll_all_once(t0).await.unwrap();
+        let r = t.app.drain_resolution_once(t0).await.unwrap();
+        assert_eq!(r.gets, 0, "not settled yet: {r:?}");
+        assert_eq!(t.app.store().google_queue_stats().await.unwrap().pending, 1, "queued");
+        // The publisher's feed, polled within the settle time, brings the article.
+        add_feed(&t, g.publisher_feed_url("/city/rss")).await;
+        t.app.poll_all_once(t0 + chrono::Duration::seconds(30)).await.unwrap();
+        assert_eq!(t.article_count().await, 2, "not merged at ingest");
+        let r = t
+            .app
+            .drain_resolution_once(t0 + chrono::Duration::minutes(3))
+            .await
+            .unwrap();
+        assert_eq!((r.gets, r.joined), (0, 1), "{r:?}");
+        assert_eq!(g.article_page_gets().await, 0);
+        let (status, _) = t.app.store().google_link(&id).await.unwrap().unwrap();
+        assert_eq!(status, LinkStatus::Joined);
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page.len(), 1, "one article");
+        assert_eq!(page[0].url.as_deref(), Some(BRIDGE_URL));
+        assert_eq!(page[0].feeds.len(), 2);
+        assert_eq!(t.app.store().integrity_check().await.unwrap(), "ok");
+    }
+}
+
+engine_test! {
+    async fn a_generic_or_slightly_different_headline_or_another_publisher_does_not_join(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        g.serve_publisher_feed(
+            "/city/rss",
+            &[
+                ("g1", "Live updates", "https://city.example/live"),
+                (
+                    "g2",
+                    "Harbour bridge reopens after two years of repair",
+                    "https://city.example/news/bridge",
+                ),
+                (
+                    "g3",
+                    "Council approves the new harbour budget plan",
+                    "https://other.example/council-budget",
+                ),
+            ],
+        )
+        .await;
+        let ids: Vec<String> = (0..3).map(|i| token_id(&format!("nojoin{i}"))).collect();
+        for (i, id) in ids.iter().enumerate() {
+            g.answer(id, &format!("https://city.example/story/{i}"));
+        }
+        g.serve_feed(
+            "/rss/search",
+            &[
+                city_item(&ids[0], "Live updates"),
+                city_item(&ids[1], BRIDGE),
+                city_item(&ids[2], "Council approves the new harbour budget plan"),
+            ],
+        )
+        .await;
+        let t = app(engine, &g, &[g.publisher_feed_url("/city/rss")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        add_feed(&t, g.feed_url("/rss/search")).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.joined, r.resolved), (3, 0, 3), "{r:?}");
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.joined, q.resolved), (0, 3));
+        assert_eq!(t.article_count().await, 6);
+    }
+}
