@@ -14,6 +14,7 @@ use crate::app::{App, PollStatus};
 use crate::config::{HumanDuration, Settings};
 use crate::domain::FeedUrl;
 use crate::resolver::Resolution;
+use crate::store::LinkStatus;
 use crate::store::WriterLock;
 use crate::store::{NewFeed, SearchQuery, SearchText, Store};
 use crate::telemetry::LogFormat;
@@ -241,9 +242,17 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             let store = Store::open_read_only(&settings.database.url, busy).await?;
             let s = store.stats().await?;
             let g = store.google_queue_stats().await?;
+            let day = store
+                .google_link_costs(Utc::now() - chrono::Duration::days(1))
+                .await?;
             let f = store.fulltext_stats().await?;
             if json {
-                let v = serde_json::json!({ "archive": s, "google_links": g, "full_text": f });
+                let v = serde_json::json!({
+                    "archive": s,
+                    "google_links": g,
+                    "google_links_last_day": day,
+                    "full_text": f
+                });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
@@ -261,6 +270,15 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     "google links: {} pending ({} with signature), {} resolved, {} decoded offline, {} joined, {} failed",
                     g.pending, g.pending_signed, g.resolved, g.decoded, g.joined, g.failed
                 );
+                if day.new > 0 {
+                    println!(
+                        "google links, last day: {} new, {} needed an article-page GET ({:.0} %), {} queued without one yet",
+                        day.new,
+                        day.needed_get,
+                        100.0 * day.needed_get as f64 / day.new as f64,
+                        day.queued
+                    );
+                }
                 let others: Vec<String> =
                     f.other.iter().map(|(st, n)| format!("{n} {st}")).collect();
                 println!(
@@ -321,9 +339,44 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                 Resolution::Offline(u) => {
                     println!("{u}\n(decoded offline: the id carries the URL)")
                 }
-                Resolution::Stored(u) => println!("{u}\n(already resolved in the archive)"),
-                Resolution::Online(u) => {
-                    println!("{u}\n(resolved online: article page signature + batchexecute)")
+                Resolution::Stored { url, placement } => match placement.status {
+                    LinkStatus::Decoded => {
+                        println!("{url}\n(already in the archive: decoded offline when stored)")
+                    }
+                    _ => println!(
+                        "{url}\n(already in the archive: resolved by article page signature + batchexecute, {} GETs)",
+                        placement.gets
+                    ),
+                },
+                Resolution::Online {
+                    url,
+                    gets,
+                    archived,
+                } => {
+                    println!(
+                        "{url}\n(resolved online: article page signature + batchexecute, {gets} GETs)"
+                    );
+                    match archived {
+                        Some(p) if p.status == LinkStatus::Joined => {
+                            let placed = p.article_url.as_deref().unwrap_or("(unknown)");
+                            let verdict = if crate::domain::CanonicalUrl::parse(placed).ok()
+                                == crate::domain::CanonicalUrl::parse(&url).ok()
+                            {
+                                "the same article"
+                            } else {
+                                "ANOTHER article: the join was wrong"
+                            };
+                            println!(
+                                "the archive had joined it, without a lookup, to {placed} (same headline and publisher): {verdict}"
+                            );
+                        }
+                        Some(p) if p.status == LinkStatus::Failed => println!(
+                            "the archive had given up on it after {} GETs: {}",
+                            p.gets,
+                            p.last_error.as_deref().unwrap_or("no error recorded")
+                        ),
+                        _ => {}
+                    }
                 }
             }
             Ok(())

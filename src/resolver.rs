@@ -26,6 +26,7 @@
 //!   whose interval is learned from lockouts; and the POSTs, which the note
 //!   says do not count, are held back by the same breaker.
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,13 +35,14 @@ use url::Url;
 
 use crate::config::GoogleNewsSettings;
 use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
+use crate::google_news::watch::{ProtocolWatch, Step};
 use crate::google_news::{
     accept_publisher_url, batchexecute_body, batchexecute_url, decode_article_id,
     is_consent_redirect, is_lockout_page, parse_article_page_for, parse_batchexecute,
     rss_article_page_url, unwrap_consent_redirect, BatchAnswer, DecodedId, Edition, Pace,
     PageError, Signature, BATCHEXECUTE_CONTENT_TYPE,
 };
-use crate::store::{PendingLink, Store};
+use crate::store::{LinkPlacement, LinkStatus, PendingLink, Store};
 
 /// Consent cookies that make Google's EU consent wall step aside.
 const CONSENT_COOKIES: &str = "SOCS=CAI; CONSENT=YES+";
@@ -113,14 +115,43 @@ pub struct Resolver {
     fetcher: Fetcher,
     settings: GoogleNewsSettings,
     base: Url,
+    /// In memory: a restart forgets a failing streak, which only delays
+    /// the warning by its window.
+    watch: Arc<Mutex<ProtocolWatch>>,
+}
+
+impl ResolveError {
+    /// A failure Google answered (not a lockout, a network fault or the
+    /// database): what a protocol change looks like.
+    fn is_answered_failure(&self) -> bool {
+        matches!(
+            self,
+            ResolveError::Page(_)
+                | ResolveError::Status { .. }
+                | ResolveError::Consent
+                | ResolveError::Answer(_)
+        )
+    }
 }
 
 /// How a publisher URL was obtained (for `newsd resolve`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
+    /// The id carries the URL.
     Offline(String),
-    Stored(String),
-    Online(String),
+    /// The archive placed the link already, offline or by a lookup.
+    Stored {
+        url: String,
+        placement: LinkPlacement,
+    },
+    /// Looked up now (GET + POST), spending `gets` GETs; `archived` is what
+    /// the archive held for the link, if anything (a `joined` link is
+    /// verified this way).
+    Online {
+        url: String,
+        gets: usize,
+        archived: Option<LinkPlacement>,
+    },
 }
 
 impl Resolver {
@@ -131,6 +162,38 @@ impl Resolver {
             fetcher,
             settings,
             base,
+            watch: Arc::default(),
+        }
+    }
+
+    fn watch(&self) -> MutexGuard<'_, ProtocolWatch> {
+        // A panic while holding it cannot leave the streaks inconsistent.
+        self.watch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn step_succeeded(&self, step: Step) {
+        self.watch().succeeded(step);
+    }
+
+    /// Logs one clear warning when every answered attempt of `step` has
+    /// failed for an hour.
+    fn step_failed(&self, step: Step, error: &ResolveError, now: DateTime<Utc>) {
+        if !error.is_answered_failure() {
+            return;
+        }
+        let failing = self.watch().failed(step, &error.to_string(), now);
+        if let Some(f) = failing {
+            warn!(
+                step = f.step.as_str(),
+                failures = f.failures,
+                since = %f.since,
+                last_error = %f.last_error,
+                "Google may have changed its protocol: every {} Google answered since {} failed \
+                 ({} times); Google links stay queued until this is fixed",
+                f.step.as_str(),
+                f.since,
+                f.failures
+            );
         }
     }
 
@@ -198,6 +261,7 @@ impl Resolver {
             report.gets += spend.gets;
             match outcome {
                 Ok(sig) => {
+                    self.step_succeeded(Step::ArticlePage);
                     rule.succeeded(&mut pace);
                     self.store.save_google_pace(&pace).await?;
                     self.store
@@ -211,6 +275,7 @@ impl Resolver {
                     return Ok(report);
                 }
                 Err(e) => {
+                    self.step_failed(Step::ArticlePage, &e, now);
                     self.store.save_google_pace(&pace).await?;
                     report.failed += 1;
                     warn!(google_id = %link.google_id, error = %e, "article page lookup failed");
@@ -245,6 +310,7 @@ impl Resolver {
                 report.cooling_down_until = Some(crate::store::ts(until));
             }
             Err(e) => {
+                self.step_failed(Step::Batchexecute, &e, now);
                 warn!(error = %e, "batchexecute failed");
                 for link in &signed {
                     self.fail(link, &e.to_string(), now, false).await?;
@@ -469,6 +535,15 @@ impl Resolver {
             .collect();
         report.posts += 1;
         let answers = self.send_batch(&reqs, now).await?;
+        match answers.iter().find_map(|(_, a)| a.as_ref().err()) {
+            _ if answers.iter().any(|(_, a)| a.is_ok()) => self.step_succeeded(Step::Batchexecute),
+            Some(e) => self.step_failed(Step::Batchexecute, &ResolveError::Answer(e.to_string()), now),
+            None => self.step_failed(
+                Step::Batchexecute,
+                &ResolveError::Answer("no answer for any id of the batch".into()),
+                now,
+            ),
+        }
         for (link, tag) in links.iter().zip(&tags) {
             // Answers are matched by tag, never by position; a batch of one may
             // come back untagged.
@@ -521,8 +596,15 @@ impl Resolver {
         if let DecodedId::Url(u) = decode_article_id(&id)? {
             return Ok(Resolution::Offline(u));
         }
-        if let Some((_, Some(url))) = self.store.google_link(&id).await? {
-            return Ok(Resolution::Stored(url));
+        let archived = self.store.google_link_placement(&id).await?;
+        if let Some(placement) = archived.as_ref().filter(|p| {
+            matches!(p.status, LinkStatus::Resolved | LinkStatus::Decoded)
+                && p.publisher_url.is_some()
+        }) {
+            return Ok(Resolution::Stored {
+                url: placement.publisher_url.clone().unwrap_or_default(),
+                placement: placement.clone(),
+            });
         }
         let budget = self.store.google_budget().await?;
         if let Some(until) = budget.open_until.filter(|u| *u > now) {
@@ -546,12 +628,15 @@ impl Resolver {
             sig_timestamp: None,
             attempts: 0,
         };
+        // Counted in the budget, not in the link's cost: that is what its
+        // placement took, and a check on demand leaves the placement as it is.
         let mut spend = Spend {
             pace: &mut pace,
             gets: 0,
-            google_id: Some(&id),
+            google_id: None,
         };
         let sig = self.fetch_signature(&link, &mut spend, now).await;
+        let gets = spend.gets;
         match &sig {
             Ok(_) => rule.succeeded(&mut pace),
             Err(ResolveError::LockedOut { .. }) => rule.locked_out(&mut pace),
@@ -565,7 +650,11 @@ impl Resolver {
             .next()
             .ok_or_else(|| anyhow::anyhow!("batchexecute gave no answer"))?
             .1?;
-        Ok(Resolution::Online(accept_publisher_url(&url, &self.base)?))
+        Ok(Resolution::Online {
+            url: accept_publisher_url(&url, &self.base)?,
+            gets,
+            archived,
+        })
     }
 }
 

@@ -7,7 +7,8 @@
 //!   `batchexecute`/`Fbv4je` request and answer;
 //! * [`item`]: title suffix stripping and related-coverage clusters;
 //! * [`title`]: normalised title keys for provisional identity;
-//! * [`pace`]: the learned pace of article-page GETs (a token bucket).
+//! * [`pace`]: the learned pace of article-page GETs (a token bucket);
+//! * [`watch`]: noticing a resolution step that Google answers but that always fails.
 //!
 //! Note: the feeds' `<copyright>` restricts their use to personal, non-commercial feed readers.
 
@@ -20,6 +21,7 @@ pub mod links;
 pub mod pace;
 pub mod resolve;
 pub mod title;
+pub mod watch;
 
 pub use decode::{decode_article_id, encode_old_format_id, DecodeError, DecodedId, MAX_ID_LEN};
 pub use entry::{classify, edition_of, EntryFields, GoogleItem};

@@ -44,6 +44,47 @@ pub struct PendingLink {
     pub attempts: i64,
 }
 
+/// What the Google links first seen since some time cost: how many
+/// needed an article-page GET, and how many still wait (no GET yet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkCosts {
+    pub new: i64,
+    pub needed_get: i64,
+    pub queued: i64,
+}
+
+/// How a Google link was placed, for `newsd resolve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPlacement {
+    pub status: LinkStatus,
+    /// What the link resolved to (a `decoded` or `resolved` link).
+    pub publisher_url: Option<String>,
+    /// The URL of the article the link is on (for a `joined` link, the
+    /// article that placed it).
+    pub article_url: Option<String>,
+    /// Article-page GETs it cost, consent retries included.
+    pub gets: i64,
+    pub last_error: Option<String>,
+}
+
+/// A [`LinkPlacement`] as stored: `(status, publisher_url, article url,
+/// gets, last_error)`.
+pub(crate) type PlacementRow = (String, Option<String>, Option<String>, i64, Option<String>);
+
+impl LinkPlacement {
+    pub(crate) fn from_stored(row: PlacementRow) -> Self {
+        let (status, publisher_url, article_url, gets, last_error) = row;
+        LinkPlacement {
+            status: LinkStatus::from_stored(&status),
+            publisher_url,
+            // An unresolved article's `url` is the Google link itself.
+            article_url: article_url.filter(|_| status != "pending"),
+            gets,
+            last_error,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct GoogleQueueStats {
     pub pending: i64,

@@ -55,7 +55,7 @@ pub use self::feeds::{
 };
 pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 pub use self::google_links::{
-    Budget, GoogleEntry, GoogleQueueStats, Hint, LinkStatus, PendingLink,
+    Budget, GoogleEntry, GoogleQueueStats, Hint, LinkCosts, LinkPlacement, LinkStatus, PendingLink,
 };
 pub use self::ingest::{NewEntry, PollStored};
 pub use self::postgres::{redacted as redacted_url, MIGRATOR as POSTGRES_MIGRATOR};
@@ -406,6 +406,11 @@ impl Store {
         on_engine!(self, e => e.google_link(google_id).await)
     }
 
+    /// How a Google link was placed (`newsd resolve`).
+    pub async fn google_link_placement(&self, google_id: &str) -> Result<Option<LinkPlacement>> {
+        on_engine!(self, e => e.google_link_placement(google_id).await)
+    }
+
     pub async fn save_signature(
         &self,
         google_id: &str,
@@ -481,6 +486,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         on_engine!(self, e => e.count_google_request(get, google_id, now).await)
+    }
+
+    /// What the Google links first seen since `since` cost in GETs.
+    pub async fn google_link_costs(&self, since: DateTime<Utc>) -> Result<LinkCosts> {
+        on_engine!(self, e => e.google_link_costs(since).await)
     }
 
     pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {

@@ -1088,3 +1088,59 @@ engine_test! {
         assert_eq!(t.article_count().await, 6);
     }
 }
+
+engine_test! {
+    async fn every_google_link_shows_how_it_was_placed_and_what_it_cost(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_consent_wall().await;
+        g.serve_publisher_feed("/city/rss", &[("b1", BRIDGE, BRIDGE_URL)]).await;
+        let (joined, looked_up) = (token_id("placed"), token_id("looked-up"));
+        g.answer(&joined, BRIDGE_URL);
+        g.answer(&looked_up, "https://city.example/news/ferry");
+        g.serve_feed(
+            "/rss/search",
+            &[
+                city_item(&joined, BRIDGE),
+                city_item(&looked_up, "The night ferry returns to the harbour for the summer"),
+            ],
+        )
+        .await;
+        let t = app(engine, &g, &[g.publisher_feed_url("/city/rss")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        add_feed(&t, g.feed_url("/rss/search")).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.resolved), (2, 1), "one lookup behind a consent wall: {r:?}");
+
+        let placed = t.app.store().google_link_placement(&looked_up).await.unwrap().unwrap();
+        assert_eq!((placed.status, placed.gets), (LinkStatus::Resolved, 2));
+        let article = t
+            .scalar("SELECT id FROM articles WHERE url = 'https://city.example/news/ferry'")
+            .await;
+        let detail = t.app.store().article_detail(article).await.unwrap().unwrap();
+        assert_eq!(
+            (detail.google_links[0].status.as_str(), detail.google_links[0].gets),
+            ("resolved", 2)
+        );
+        let out = t.cli(&["resolve", &looked_up]);
+        let text = crate::helpers::stdout(&out);
+        assert!(text.contains("already in the archive: resolved"), "{text}");
+        assert!(text.contains("2 GETs"), "{text}");
+
+        // A joined link is verified on demand.
+        let out = t.cli(&["resolve", &joined]);
+        assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        let text = crate::helpers::stdout(&out);
+        assert!(text.starts_with(&format!("{BRIDGE_URL}\n")), "{text}");
+        assert!(text.contains("had joined it, without a lookup"), "{text}");
+        assert!(text.contains("the same article"), "{text}");
+
+        let out = t.cli(&["stats"]);
+        let text = crate::helpers::stdout(&out);
+        assert!(
+            text.contains("last day: 2 new, 1 needed an article-page GET (50 %)"),
+            "{text}"
+        );
+        assert!(text.contains("google pace: one article-page GET per 30s"), "{text}");
+    }
+}

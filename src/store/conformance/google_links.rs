@@ -387,3 +387,113 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    async fn a_links_placement_and_the_last_days_costs_are_read_back(store) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let day0 = at("2026-03-01T10:00:00Z");
+        let day1 = at("2026-03-02T10:00:00Z");
+        store
+            .record_poll(f, vec![google("old", "GO", None)], day0, update(day0))
+            .await
+            .unwrap();
+        store
+            .record_poll(
+                f,
+                vec![google("a", "GA", None), google("b", "GB", None)],
+                day1,
+                update(day1),
+            )
+            .await
+            .unwrap();
+        store.count_google_request(true, Some("GA"), day1).await.unwrap();
+        store
+            .resolve_google_link("GA", "https://pub.example/a", day1)
+            .await
+            .unwrap();
+        let costs = store
+            .google_link_costs(day1 - chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            costs,
+            crate::store::LinkCosts {
+                new: 2,
+                needed_get: 1,
+                queued: 1
+            }
+        );
+        let placed = store.google_link_placement("GA").await.unwrap().unwrap();
+        assert_eq!(placed.status, LinkStatus::Resolved);
+        assert_eq!(placed.gets, 1);
+        assert_eq!(placed.publisher_url.as_deref(), Some("https://pub.example/a"));
+        assert_eq!(placed.article_url.as_deref(), Some("https://pub.example/a"));
+        let waiting = store.google_link_placement("GB").await.unwrap().unwrap();
+        assert_eq!(
+            (waiting.status, waiting.gets, waiting.article_url),
+            (LinkStatus::Pending, 0, None)
+        );
+        assert_eq!(store.google_link_placement("missing").await.unwrap(), None);
+    }
+);
+
+store_test!(
+    async fn an_unresolved_article_joins_a_placed_one_with_its_key_and_not_one_outside_the_window(
+        store
+    ) {
+        let plain = feed(&store, "https://pub.example/rss").await;
+        let google_feed = feed(&store, "https://f.example/rss").await;
+        let t0 = at("2026-03-02T10:00:00Z");
+        store
+            .record_poll(
+                google_feed,
+                vec![
+                    google("g1", "G1", Some("pub.example|a headline of four words")),
+                    google("g2", "G2", Some("pub.example|another headline of five words")),
+                ],
+                t0,
+                update(t0),
+            )
+            .await
+            .unwrap();
+        // The publisher's own entries: one with the first key, seen after the
+        // Google item; one with the second, seen two days before it.
+        let mut e1 = entry("p1", "https://pub.example/a-headline");
+        e1.title = Some("A headline of four words".into());
+        let mut e2 = entry("p2", "https://pub.example/another");
+        e2.title = Some("Another headline of five words".into());
+        let later = t0 + chrono::Duration::minutes(1);
+        store.record_poll(plain, vec![e1], later, update(later)).await.unwrap();
+        let early = t0 - chrono::Duration::days(2);
+        store.record_poll(plain, vec![e2], early, update(early)).await.unwrap();
+        let pending = store.pending_google_links(t0, false, 10).await.unwrap();
+        let articles: Vec<i64> = pending.iter().map(|l| l.article_id).collect();
+        let g1_article = pending[ids(&pending).iter().position(|i| *i == "G1").unwrap()].article_id;
+        let joined = store.join_placed_articles(&articles).await.unwrap();
+        assert_eq!(joined, [g1_article]);
+        assert_eq!(
+            store.google_link("G1").await.unwrap().map(|(s, _)| s),
+            Some(LinkStatus::Joined)
+        );
+        assert_eq!(
+            store.google_link("G2").await.unwrap().map(|(s, _)| s),
+            Some(LinkStatus::Pending),
+            "the publisher's article is older than the window"
+        );
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT a.url FROM google_links g JOIN articles a ON a.id = g.article_id \
+                 WHERE g.google_id = 'G1'"
+            )
+            .await,
+            [Some("https://pub.example/a-headline".to_owned())]
+        );
+        assert_eq!(
+            scalar_i64(&store, "SELECT COUNT(*) FROM articles").await,
+            3,
+            "the unresolved article merged away"
+        );
+        assert!(store.join_placed_articles(&articles).await.unwrap().is_empty());
+    }
+);

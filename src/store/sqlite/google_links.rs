@@ -12,7 +12,8 @@ use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
 use crate::google_news::Pace;
 use crate::store::google_links::{
-    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkStatus, PendingLink,
+    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement, LinkStatus,
+    PendingLink, PlacementRow,
     BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
 };
 use crate::store::time::ts;
@@ -63,6 +64,20 @@ impl SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|(status, url)| (LinkStatus::from_stored(&status), url)))
+    }
+
+    pub async fn google_link_placement(&self, google_id: &str) -> Result<Option<LinkPlacement>> {
+        let row: Option<PlacementRow> = sqlx::query_as(&format!(
+            "SELECT g.status, g.publisher_url, a.url, g.gets, g.last_error \
+             FROM (SELECT * FROM google_links WHERE {}) AS g \
+             CROSS JOIN articles AS a ON a.id = g.article_id",
+            by_google_id(1, 2)
+        ))
+        .bind(key_hash(google_id))
+        .bind(google_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(LinkPlacement::from_stored))
     }
 
     pub async fn save_signature(
@@ -271,6 +286,22 @@ impl SqliteStore {
             .await?;
         }
         Ok(())
+    }
+
+    pub async fn google_link_costs(&self, since: DateTime<Utc>) -> Result<LinkCosts> {
+        let (new, needed_get, queued): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE gets > 0), \
+               COUNT(*) FILTER (WHERE status = 'pending' AND gets = 0) \
+             FROM google_links WHERE first_seen_at >= ?1",
+        )
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LinkCosts {
+            new,
+            needed_get,
+            queued,
+        })
     }
 
     pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {
