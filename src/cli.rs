@@ -849,6 +849,12 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>>
     Ok(now - d)
 }
 
+/// A learned interval to show: whole seconds (its tenths-of-a-step
+/// fractions say nothing to a reader).
+fn round_to_secs(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,10 +878,4 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
-}
-
-/// A learned interval to show: whole seconds (its tenths-of-a-step
-/// fractions say nothing to a reader).
-fn round_to_secs(d: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_secs(d.as_secs())
 }

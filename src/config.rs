@@ -887,7 +887,12 @@ mod tests {
         let s = Settings::load_with_env(None, Vec::new()).unwrap().settings;
         let rule = s.google_news.pace_rule();
         assert_eq!(
-            (rule.min_interval, rule.max_interval, rule.burst, rule.speedup_after),
+            (
+                rule.min_interval,
+                rule.max_interval,
+                rule.burst,
+                rule.speedup_after
+            ),
             (Duration::from_secs(30), Duration::from_secs(600), 3, 20)
         );
         assert_eq!(s.google_news.settle.0, Duration::from_secs(120));

@@ -342,7 +342,10 @@ impl Resolver {
             if joined.is_empty() {
                 return Ok(links);
             }
-            info!(articles = joined.len(), "Google links joined articles known through a publisher URL, no GET spent");
+            info!(
+                articles = joined.len(),
+                "Google links joined articles known through a publisher URL, no GET spent"
+            );
             report.joined += joined.len();
         }
     }
@@ -537,7 +540,11 @@ impl Resolver {
         let answers = self.send_batch(&reqs, now).await?;
         match answers.iter().find_map(|(_, a)| a.as_ref().err()) {
             _ if answers.iter().any(|(_, a)| a.is_ok()) => self.step_succeeded(Step::Batchexecute),
-            Some(e) => self.step_failed(Step::Batchexecute, &ResolveError::Answer(e.to_string()), now),
+            Some(e) => self.step_failed(
+                Step::Batchexecute,
+                &ResolveError::Answer(e.to_string()),
+                now,
+            ),
             None => self.step_failed(
                 Step::Batchexecute,
                 &ResolveError::Answer("no answer for any id of the batch".into()),

@@ -242,7 +242,12 @@ pub fn render_google_pace(
         "counter",
         "HTTP 429 answers from Google (each also a lockout).",
     );
-    sample(out, "newsd_google_rate_limited_total", "", g.rate_limited_total);
+    sample(
+        out,
+        "newsd_google_rate_limited_total",
+        "",
+        g.rate_limited_total,
+    );
     let last = g
         .last_lockout_at
         .as_deref()
@@ -385,9 +390,15 @@ mod tests {
         let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         let mut text = String::new();
         render_google_pace(&mut text, &Default::default(), &rule, now);
-        assert!(text.contains("newsd_google_pace_interval_seconds 30\n"), "{text}");
+        assert!(
+            text.contains("newsd_google_pace_interval_seconds 30\n"),
+            "{text}"
+        );
         assert!(text.contains("newsd_google_pace_tokens 3\n"), "{text}");
-        assert!(text.contains("newsd_google_last_lockout_timestamp_seconds 0\n"), "{text}");
+        assert!(
+            text.contains("newsd_google_last_lockout_timestamp_seconds 0\n"),
+            "{text}"
+        );
         let g = crate::store::GoogleQueueStats {
             rate_limited_total: 2,
             last_lockout_at: Some("2026-11-30T23:00:00Z".into()),
@@ -398,8 +409,14 @@ mod tests {
         };
         let mut text = String::new();
         render_google_pace(&mut text, &g, &rule, now);
-        assert!(text.contains("newsd_google_rate_limited_total 2\n"), "{text}");
-        assert!(text.contains("newsd_google_pace_interval_seconds 120\n"), "{text}");
+        assert!(
+            text.contains("newsd_google_rate_limited_total 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_google_pace_interval_seconds 120\n"),
+            "{text}"
+        );
         assert!(text.contains("newsd_google_pace_tokens 0.5\n"), "{text}");
         assert!(
             text.contains("newsd_google_last_lockout_timestamp_seconds 1796079600\n"),

@@ -281,7 +281,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for pair in starts.windows(2) {
-            assert!(pair[1] - pair[0] >= Duration::from_millis(33), "{:?}", pair[1] - pair[0]);
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(33),
+                "{:?}",
+                pair[1] - pair[0]
+            );
         }
     }
 

@@ -34,8 +34,9 @@ pub use links::article_id_from_url;
 pub use pace::{Pace, PaceRule};
 pub use resolve::{
     accept_publisher_url, batchexecute_body, batchexecute_freq, batchexecute_url,
-    is_consent_redirect, is_lockout_page, parse_article_page, parse_article_page_for, parse_batchexecute,
-    rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer, BatchError, PageError,
-    Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH, DEFAULT_BATCH_SIZE, RPC_ID,
+    is_consent_redirect, is_lockout_page, parse_article_page, parse_article_page_for,
+    parse_batchexecute, rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer,
+    BatchError, PageError, Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH,
+    DEFAULT_BATCH_SIZE, RPC_ID,
 };
 pub use title::{normalized_title_key, provisional_key};

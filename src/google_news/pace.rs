@@ -170,7 +170,11 @@ mod tests {
         for _ in 0..10 {
             r.locked_out(&mut p);
         }
-        assert_eq!(p.interval, Duration::from_secs(600), "never above the maximum");
+        assert_eq!(
+            p.interval,
+            Duration::from_secs(600),
+            "never above the maximum"
+        );
     }
 
     #[test]
@@ -183,13 +187,21 @@ mod tests {
         for _ in 0..19 {
             r.succeeded(&mut p);
         }
-        assert_eq!(p.interval, Duration::from_secs(120), "not before 20 in a row");
+        assert_eq!(
+            p.interval,
+            Duration::from_secs(120),
+            "not before 20 in a row"
+        );
         r.succeeded(&mut p);
         assert_eq!(p.interval, Duration::from_secs(108));
         for _ in 0..20 * 30 {
             r.succeeded(&mut p);
         }
-        assert_eq!(p.interval, Duration::from_secs(30), "never below the minimum");
+        assert_eq!(
+            p.interval,
+            Duration::from_secs(30),
+            "never below the minimum"
+        );
     }
 
     #[test]

@@ -125,15 +125,31 @@ mod tests {
     fn a_provisional_key_is_the_publisher_host_and_the_normalized_title() {
         let u = |s: &str| url::Url::parse(s).unwrap();
         assert_eq!(
-            provisional_key("Harbour Bridge reopens, at last!", &u("https://www.City.example/a/b")).as_deref(),
+            provisional_key(
+                "Harbour Bridge reopens, at last!",
+                &u("https://www.City.example/a/b")
+            )
+            .as_deref(),
             Some("city.example|harbour bridge reopens at last")
         );
         assert_eq!(
-            provisional_key("Harbour Bridge reopens, at last!", &u("https://city.example")),
-            provisional_key("harbour bridge reopens at last", &u("https://www.city.example/x?y=1")),
+            provisional_key(
+                "Harbour Bridge reopens, at last!",
+                &u("https://city.example")
+            ),
+            provisional_key(
+                "harbour bridge reopens at last",
+                &u("https://www.city.example/x?y=1")
+            ),
         );
-        assert_eq!(provisional_key("Live updates", &u("https://city.example/live")), None);
-        assert_eq!(provisional_key("Bridge reopens today", &u("mailto:a@city.example")), None);
+        assert_eq!(
+            provisional_key("Live updates", &u("https://city.example/live")),
+            None
+        );
+        assert_eq!(
+            provisional_key("Bridge reopens today", &u("mailto:a@city.example")),
+            None
+        );
     }
 
     #[test]

@@ -124,7 +124,11 @@ mod tests {
         let warning = w.failed(Step::ArticlePage, "no signature", t(60)).unwrap();
         assert_eq!(warning.step, Step::ArticlePage);
         assert_eq!((warning.failures, warning.since), (5, t(0)));
-        assert_eq!(w.failed(Step::ArticlePage, "no signature", t(75)), None, "once");
+        assert_eq!(
+            w.failed(Step::ArticlePage, "no signature", t(75)),
+            None,
+            "once"
+        );
     }
 
     #[test]
@@ -132,18 +136,29 @@ mod tests {
         let mut w = ProtocolWatch::new(FAILING_FOR, 2);
         w.failed(Step::ArticlePage, "x", t(0));
         w.succeeded(Step::ArticlePage);
-        assert_eq!(w.failed(Step::ArticlePage, "x", t(61)), None, "a new streak");
+        assert_eq!(
+            w.failed(Step::ArticlePage, "x", t(61)),
+            None,
+            "a new streak"
+        );
         assert!(w.failed(Step::ArticlePage, "x", t(121)).is_some());
         w.succeeded(Step::ArticlePage);
         w.failed(Step::ArticlePage, "x", t(200));
-        assert!(w.failed(Step::ArticlePage, "x", t(300)).is_some(), "re-armed");
+        assert!(
+            w.failed(Step::ArticlePage, "x", t(300)).is_some(),
+            "re-armed"
+        );
     }
 
     #[test]
     fn few_failures_or_another_steps_success_do_not_warn() {
         let mut w = ProtocolWatch::default();
         w.failed(Step::Batchexecute, "no url", t(0));
-        assert_eq!(w.failed(Step::Batchexecute, "no url", t(600)), None, "two in ten hours");
+        assert_eq!(
+            w.failed(Step::Batchexecute, "no url", t(600)),
+            None,
+            "two in ten hours"
+        );
         w.succeeded(Step::ArticlePage);
         for m in [601, 602, 603] {
             w.failed(Step::Batchexecute, "no url", t(m));

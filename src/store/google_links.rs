@@ -146,8 +146,18 @@ impl GoogleQueueStats {
                 LinkStatus::Failed => s.failed += n,
             }
         }
-        let (open_until, trips, last_trip_at, last_get_at, gets, posts, rate_limited, ms, tokens, at) =
-            budget;
+        let (
+            open_until,
+            trips,
+            last_trip_at,
+            last_get_at,
+            gets,
+            posts,
+            rate_limited,
+            ms,
+            tokens,
+            at,
+        ) = budget;
         s.breaker_open_until = open_until;
         s.breaker_trips = trips;
         s.last_lockout_at = last_trip_at;

@@ -294,9 +294,18 @@ mod tests {
 
     #[test]
     fn a_placed_article_seen_after_the_google_item_or_within_the_window_before_it_joins() {
-        assert!(placed_within_window("2026-03-02T12:02:00Z", "2026-03-02T12:00:00Z"));
-        assert!(placed_within_window("2026-03-01T00:00:00Z", "2026-03-02T12:00:00Z"));
-        assert!(!placed_within_window("2026-02-28T23:59:59Z", "2026-03-02T12:00:00Z"));
+        assert!(placed_within_window(
+            "2026-03-02T12:02:00Z",
+            "2026-03-02T12:00:00Z"
+        ));
+        assert!(placed_within_window(
+            "2026-03-01T00:00:00Z",
+            "2026-03-02T12:00:00Z"
+        ));
+        assert!(!placed_within_window(
+            "2026-02-28T23:59:59Z",
+            "2026-03-02T12:00:00Z"
+        ));
         assert!(!placed_within_window("yesterday", "2026-03-02T12:00:00Z"));
     }
 

@@ -179,10 +179,7 @@ impl FakeGoogle {
 
     /// The stand-in as Google with these `[google_news]` lines.
     pub(crate) fn config_with(&self, lines: &str) -> String {
-        format!(
-            "\n[google_news]\nbase_url = \"{}\"\n{lines}",
-            self.uri()
-        )
+        format!("\n[google_news]\nbase_url = \"{}\"\n{lines}", self.uri())
     }
 }
 
@@ -959,7 +956,11 @@ async fn add_feed(t: &TestApp, url: String) {
         name: None,
         interval_secs: None,
     };
-    t.app.store().add_feed(&feed, "cli", Utc::now()).await.unwrap();
+    t.app
+        .store()
+        .add_feed(&feed, "cli", Utc::now())
+        .await
+        .unwrap();
 }
 
 const BRIDGE: &str = "Harbour bridge reopens after two years of repairs";

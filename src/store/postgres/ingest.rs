@@ -289,10 +289,9 @@ async fn store_google(
             .and_then(|k| new_stories.get(k))
             .filter(|&&n| joins_provisionally(new[n].at, r.at));
         let (article, resolved) = match (found, earlier) {
-            (Some((id, resolution)), _) => (
-                ArticleRef::Stored(*id),
-                is_placed(resolution.as_deref()),
-            ),
+            (Some((id, resolution)), _) => {
+                (ArticleRef::Stored(*id), is_placed(resolution.as_deref()))
+            }
             (None, Some(&n)) => (ArticleRef::New(n), false),
             (None, None) => {
                 if let Some(k) = key {

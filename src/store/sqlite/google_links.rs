@@ -9,12 +9,11 @@ use super::keys::{by_google_id, key_hash};
 use super::sql::from_row;
 use super::SqliteStore;
 use crate::domain::CanonicalUrl;
-use crate::store::error::{Result, StoreError};
 use crate::google_news::Pace;
+use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{
-    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement, LinkStatus,
-    PendingLink, PlacementRow,
-    BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
+    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement,
+    LinkStatus, PendingLink, PlacementRow, BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
 };
 use crate::store::time::ts;
 
@@ -223,10 +222,11 @@ impl SqliteStore {
     }
 
     pub async fn google_budget(&self) -> Result<Budget> {
-        let row: BudgetRow =
-            sqlx::query_as(&format!("SELECT {BUDGET_COLUMNS} FROM google_budget WHERE id = 1"))
-                .fetch_one(&self.pool)
-                .await?;
+        let row: BudgetRow = sqlx::query_as(&format!(
+            "SELECT {BUDGET_COLUMNS} FROM google_budget WHERE id = 1"
+        ))
+        .fetch_one(&self.pool)
+        .await?;
         Ok(Budget::from_stored(row))
     }
 
@@ -310,9 +310,9 @@ impl SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let budget: BudgetStatsRow = sqlx::query_as(
-            &format!("SELECT {BUDGET_STATS_COLUMNS} FROM google_budget WHERE id = 1"),
-        )
+        let budget: BudgetStatsRow = sqlx::query_as(&format!(
+            "SELECT {BUDGET_STATS_COLUMNS} FROM google_budget WHERE id = 1"
+        ))
         .fetch_one(&self.pool)
         .await?;
         Ok(GoogleQueueStats::from_counts(counts, budget))

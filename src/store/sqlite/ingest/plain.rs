@@ -4,10 +4,10 @@
 use sqlx::SqliteConnection;
 
 use super::super::identity::{merge_entries, EntryArticle};
+use super::super::keys::key_hash;
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
 use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
-use super::super::keys::key_hash;
 use crate::store::identity::{article_key, entry_provisional_key};
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
