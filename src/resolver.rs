@@ -404,8 +404,17 @@ impl Resolver {
         if spend.gets > 0 {
             self.settings.pace_rule().spend_on_credit(spend.pace);
         }
-        spend.gets += 1;
-        let resp = self.send(req, Some(spend.google_id), now).await?;
+        let sent = self.send(req, Some(spend.google_id), now).await;
+        if !matches!(
+            sent,
+            Err(ResolveError::LockedOut {
+                why: Lockout::HostBackoff,
+                ..
+            })
+        ) {
+            spend.gets += 1;
+        }
+        let resp = sent?;
         let locked_out = std::iter::once(&resp.url)
             .chain(resp.hops.iter().map(|h| &h.url))
             .any(is_lockout_page);
@@ -474,9 +483,12 @@ impl Resolver {
         now: DateTime<Utc>,
     ) -> Result<FetchResponse, ResolveError> {
         let resp = self.fetcher.fetch(req).await;
-        self.store
-            .count_google_request(get_for.is_some(), get_for.flatten(), now)
-            .await?;
+        // A request the HTTP layer held back was never sent: it costs nothing.
+        if !matches!(resp, Err(FetchError::HostBackoff { .. })) {
+            self.store
+                .count_google_request(get_for.is_some(), get_for.flatten(), now)
+                .await?;
+        }
         let resp = match resp {
             Ok(r) => r,
             Err(FetchError::HostBackoff { until, .. }) => {
