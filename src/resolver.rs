@@ -680,3 +680,109 @@ impl Resolver {
 fn chrono_dur(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use crate::app::App;
+    use crate::config::Settings;
+
+    /// The log lines written while a test holds the subscriber.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_warning_names_the_step_when_every_article_page_google_answers_has_no_signature_for_an_hour(
+    ) {
+        let google = MockServer::start().await;
+        let id = crate::google_news::encode_old_format_id("AU_yqLwatch_token_payload_0123456789");
+        let link = format!("{}/rss/articles/{id}?oc=5", google.uri());
+        Mock::given(method("GET"))
+            .and(path("/rss/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+                "<rss version=\"2.0\"><channel><title>t</title><item><title>A story Google \
+                 now pages differently - Paper</title><link>{link}</link><guid>{id}</guid>\
+                 <source url=\"https://paper.example\">Paper</source></item></channel></rss>"
+            )))
+            .mount(&google)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_string("<html><body>a new layout</body></html>"),
+            )
+            .mount(&google)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("newsd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"sqlite://{}\"\n[http]\nallow_networks = [\"127.0.0.1/32\"]\n\
+                 per_host_delay = \"0s\"\n[google_news]\nbase_url = \"{}\"\nsettle = \"0s\"\n\
+                 retry_interval = \"10m\"\nmax_attempts = 20\n\
+                 [[feeds]]\nurl = \"{}/rss/search?hl=en-US&gl=US&ceid=US:en\"\n",
+                dir.path().join("newsd.db").display(),
+                google.uri(),
+                google.uri()
+            ),
+        )
+        .unwrap();
+        let settings = Settings::load_with_env(Some(&config), Vec::new())
+            .unwrap()
+            .settings;
+        let app = App::build(settings).await.unwrap();
+        let t0 = chrono::Utc::now();
+        app.sync_config_feeds(t0).await.unwrap();
+        app.poll_all_once(t0).await.unwrap();
+
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        // Retried 10, 20, 40, 80, 160 minutes apart: six failures over five hours.
+        let mut at = t0;
+        for wait in [0, 10, 20, 40, 80, 160] {
+            at += chrono::Duration::minutes(wait) + chrono::Duration::seconds(1);
+            let r = app.resolver().resolve_once(at, 1, true).await.unwrap();
+            assert_eq!((r.gets, r.failed), (1, 1), "{r:?}");
+        }
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("Google may have changed its protocol"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{text}");
+        assert!(
+            warnings[0].contains("article-page GET (signature)"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+    }
+}
