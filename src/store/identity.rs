@@ -102,9 +102,10 @@ pub fn joins_provisionally(first_seen: DateTime<Utc>, at: DateTime<Utc>) -> bool
     first_seen >= provisional_window_start(at)
 }
 
-/// The provisional key an entry's new article is stored with: a Google
-/// item's (its `<source url>` host), else, for an entry with a URL of its
-/// own, that URL's host with the entry's title.
+/// The provisional key an entry's new article is stored with
+/// (`NewEntry::provisional_key`): a Google item's (its `<source url>` host),
+/// else, for an entry with a URL of its own, that URL's host with the
+/// entry's title.
 pub fn entry_provisional_key(e: &NewEntry) -> Option<String> {
     match &e.google {
         Some(g) => g.provisional_key.clone(),

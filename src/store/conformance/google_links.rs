@@ -460,8 +460,10 @@ store_test!(
         // Google item; one with the second, seen two days before it.
         let mut e1 = entry("p1", "https://pub.example/a-headline");
         e1.title = Some("A headline of four words".into());
+        e1.provisional_key = crate::store::identity::entry_provisional_key(&e1);
         let mut e2 = entry("p2", "https://pub.example/another");
         e2.title = Some("Another headline of five words".into());
+        e2.provisional_key = crate::store::identity::entry_provisional_key(&e2);
         let later = t0 + chrono::Duration::minutes(1);
         store.record_poll(plain, vec![e1], later, update(later)).await.unwrap();
         let early = t0 - chrono::Duration::days(2);

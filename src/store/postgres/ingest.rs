@@ -18,8 +18,8 @@ use crate::store::error::{Result, StoreError};
 use crate::store::feeds::PollUpdate;
 use crate::store::google_links::{GoogleEntry, LinkStatus};
 use crate::store::identity::{
-    article_key, entry_provisional_key, is_placed, joins_provisionally, link_status,
-    provisional_window_start, unresolved_key, ArticleRef,
+    article_key, is_placed, joins_provisionally, link_status, provisional_window_start,
+    unresolved_key, ArticleRef,
 };
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
@@ -177,7 +177,7 @@ fn entry_article<'a>(feed_id: i64, now: &'a str, e: &'a NewEntry) -> EntryArticl
         publisher_url: e.publisher_url.as_deref(),
         authors: authors(e),
         published_at: e.published_at.map(ts),
-        provisional_key: entry_provisional_key(e),
+        provisional_key: e.provisional_key.clone(),
     }
 }
 

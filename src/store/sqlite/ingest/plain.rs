@@ -8,7 +8,7 @@ use super::super::keys::key_hash;
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
 use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
-use crate::store::identity::{article_key, entry_provisional_key};
+use crate::store::identity::article_key;
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
 
@@ -37,7 +37,7 @@ impl<'a> PlainRow<'a> {
 
 /// An entry's article fields, keyed by its identity.
 pub(super) fn entry_article<'a>(feed_id: i64, now: &'a str, e: &'a NewEntry) -> EntryArticle<'a> {
-    let provisional_key = entry_provisional_key(e);
+    let provisional_key = e.provisional_key.clone();
     EntryArticle {
         now,
         url: e.url.as_deref(),
