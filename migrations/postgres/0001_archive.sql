@@ -244,7 +244,9 @@ CREATE TABLE google_links (
     signature      TEXT,
     sig_timestamp  BIGINT,
     first_seen_at  TEXT NOT NULL,
-    resolved_at    TEXT
+    resolved_at    TEXT,
+    -- Article-page GETs spent on this link, consent retries included.
+    gets           BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX google_links_article ON google_links (article_id);
 CREATE INDEX google_links_due ON google_links (next_try_at) WHERE status = 'pending';
@@ -256,7 +258,13 @@ CREATE TABLE google_budget (
     last_trip_at TEXT,
     last_get_at  TEXT,
     gets_total   BIGINT NOT NULL DEFAULT 0,
-    posts_total  BIGINT NOT NULL DEFAULT 0
+    posts_total  BIGINT NOT NULL DEFAULT 0,
+    -- The learned pace (`google_news::pace`): NULL until the first GET.
+    pace_interval_ms   BIGINT,
+    pace_tokens        DOUBLE PRECISION,
+    pace_at            TEXT,
+    pace_successes     BIGINT NOT NULL DEFAULT 0,
+    rate_limited_total BIGINT NOT NULL DEFAULT 0
 );
 INSERT INTO google_budget (id) VALUES (1);
 
