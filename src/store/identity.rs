@@ -126,6 +126,28 @@ pub fn placed_within_window(placed_seen: &str, unresolved_seen: &str) -> bool {
     }
 }
 
+/// An unresolved article and a placed one with its provisional key, as
+/// the engines read them: `(unresolved id, its first_seen_at, the placed
+/// one's first_seen_at, resolution, url_key, url)`, ordered by both ids.
+pub type PlacedCandidate = (i64, String, String, Option<String>, String, String);
+
+/// The placed article each unresolved one joins: the first candidate (by
+/// id) that is placed and within the window, as `(unresolved id, url_key,
+/// url)`.
+pub fn placed_joins(candidates: Vec<PlacedCandidate>) -> Vec<(i64, String, String)> {
+    let mut joins: Vec<(i64, String, String)> = Vec::new();
+    for (unresolved, seen, placed_seen, resolution, url_key, url) in candidates {
+        if joins.last().is_some_and(|(id, ..)| *id == unresolved)
+            || !is_placed(resolution.as_deref())
+            || !placed_within_window(&placed_seen, &seen)
+        {
+            continue;
+        }
+        joins.push((unresolved, url_key, url));
+    }
+    joins
+}
+
 /// Whether an article's stored resolution says it is known through a
 /// publisher URL (a plain entry's, or a Google link's that resolved).
 pub fn is_placed(resolution: Option<&str>) -> bool {
@@ -195,6 +217,42 @@ pub fn link_names_id(link: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_unresolved_article_joins_its_first_placed_candidate_within_the_window() {
+        let c = |id: i64, placed_seen: &str, resolution: Option<&str>, url: &str| {
+            (
+                id,
+                "2026-12-07T12:00:00Z".to_owned(),
+                placed_seen.to_owned(),
+                resolution.map(str::to_owned),
+                url.to_owned(),
+                format!("https://{url}"),
+            )
+        };
+        let joins = placed_joins(vec![
+            c(
+                1,
+                "2026-12-07T11:00:00Z",
+                Some("unresolved"),
+                "a.example/no",
+            ),
+            c(1, "2026-12-07T11:00:00Z", None, "a.example/first"),
+            c(1, "2026-12-07T11:30:00Z", None, "a.example/second"),
+            c(2, "2020-01-01T00:00:00Z", None, "b.example/too-old"),
+            c(
+                3,
+                "2026-12-07T13:00:00Z",
+                Some("resolved"),
+                "c.example/later",
+            ),
+        ]);
+        let ids: Vec<(i64, &str)> = joins
+            .iter()
+            .map(|(id, key, _)| (*id, key.as_str()))
+            .collect();
+        assert_eq!(ids, vec![(1, "a.example/first"), (3, "c.example/later")]);
+    }
 
     #[test]
     fn a_link_names_the_google_id_in_its_path_and_no_other() {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::identity::{assign_identity, queue_fulltext, split_link};
+use super::identity::{assign_identity, join_unlooked_siblings, queue_fulltext, split_link};
 use super::PostgresStore;
 use crate::domain::CanonicalUrl;
 use crate::google_news::Pace;
@@ -191,17 +191,7 @@ impl PostgresStore {
                 .bind(survivor)
                 .execute(&mut *tx)
                 .await?;
-            // Provisional siblings that have not spent a GET yet now join a
-            // resolved story, as later items of it do: no lookup of their own.
-            // Siblings already holding a signature are still resolved (and
-            // split off if they turn out to be another article).
-            sqlx::query(
-                "UPDATE google_links SET status = 'joined', last_error = NULL \
-                 WHERE article_id = $1 AND status = 'pending' AND signature IS NULL",
-            )
-            .bind(survivor)
-            .execute(&mut *tx)
-            .await?;
+            join_unlooked_siblings(&mut tx, survivor).await?;
             survivor
         } else if current_key == key.as_str() {
             article_id

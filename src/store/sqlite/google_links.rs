@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::identity::{assign_identity, queue_fulltext, split_link};
+use super::identity::{assign_identity, join_unlooked_siblings, queue_fulltext, split_link};
 use super::keys::{by_google_id, key_hash};
 use super::sql::from_row;
 use super::SqliteStore;
@@ -191,17 +191,7 @@ impl SqliteStore {
                 .bind(survivor)
                 .execute(&mut *tx)
                 .await?;
-            // Provisional siblings that have not spent a GET yet now join a
-            // resolved story, as later items of it do: no lookup of their own.
-            // Siblings already holding a signature are still resolved (and
-            // split off if they turn out to be another article).
-            sqlx::query(
-                "UPDATE google_links SET status = 'joined', last_error = NULL \
-                 WHERE article_id = ? AND status = 'pending' AND signature IS NULL",
-            )
-            .bind(survivor)
-            .execute(&mut *tx)
-            .await?;
+            join_unlooked_siblings(&mut tx, survivor).await?;
             survivor
         } else if current_key == key.as_str() {
             article_id

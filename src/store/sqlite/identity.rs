@@ -15,7 +15,7 @@ use super::sql::{padded, placeholders, CHUNK_ROWS};
 use super::SqliteStore;
 use crate::store::error::Result;
 use crate::store::identity::{
-    is_placed, link_names_id, placed_within_window, FILLED_FROM_ENTRIES, FILLED_FROM_MERGED,
+    link_names_id, placed_joins, PlacedCandidate, FILLED_FROM_ENTRIES, FILLED_FROM_MERGED,
 };
 use crate::store::time::ts;
 
@@ -54,21 +54,9 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         let mut joined = Vec::new();
-        for (unresolved, seen, placed_seen, resolution, url_key, url) in candidates {
-            if joined.last() == Some(&unresolved)
-                || !is_placed(resolution.as_deref())
-                || !placed_within_window(&placed_seen, &seen)
-            {
-                continue;
-            }
+        for (unresolved, url_key, url) in placed_joins(candidates) {
             let survivor = assign_identity(&mut tx, unresolved, &url_key, &url).await?;
-            sqlx::query(
-                "UPDATE google_links SET status = 'joined', last_error = NULL \
-                 WHERE article_id = ? AND status = 'pending' AND signature IS NULL",
-            )
-            .bind(survivor)
-            .execute(&mut *tx)
-            .await?;
+            join_unlooked_siblings(&mut tx, survivor).await?;
             joined.push(unresolved);
         }
         tx.commit().await?;
@@ -76,10 +64,23 @@ impl SqliteStore {
     }
 }
 
-/// An unresolved article and a placed one with its provisional key:
-/// `(unresolved id, its first_seen_at, the placed one's first_seen_at,
-/// resolution, url_key, url)`.
-type PlacedCandidate = (i64, String, String, Option<String>, String, String);
+/// Provisional siblings of a placed article that have not spent a GET
+/// yet join it, as later items of its story do: no lookup of their own.
+/// Siblings already holding a signature are still resolved (and split off
+/// if they turn out to be another article).
+pub(super) async fn join_unlooked_siblings(
+    conn: &mut SqliteConnection,
+    article_id: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE google_links SET status = 'joined', last_error = NULL \
+         WHERE article_id = ? AND status = 'pending' AND signature IS NULL",
+    )
+    .bind(article_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// An entry's article fields, as the merge binds them.
 pub(super) struct EntryArticle<'a> {
