@@ -31,6 +31,9 @@ const FULLTEXT_IDLE_WAIT: Duration = Duration::from_secs(5);
 const CLUSTER_EVERY: Duration = Duration::from_secs(30);
 /// How often the database gets its upkeep (checkpoint, optimize, vacuum).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// The resolution loop's shortest wait between rounds: a round that found
+/// nothing to do must not spin.
+const RESOLUTION_MIN_WAIT: Duration = Duration::from_secs(1);
 /// How often the running daemon's housekeeping loop looks for work: new
 /// articles reach search within about this long.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
@@ -227,18 +230,43 @@ impl App {
         Ok(report)
     }
 
-    /// One round of Google link resolution as the daemon runs it: one paced
-    /// article-page GET, a POST when a batch is ready.
+    /// One round of Google link resolution as the daemon runs it: the
+    /// article-page GETs the learned pace has tokens for, a POST when a batch
+    /// is ready.
     pub async fn resolve_once(&self, now: DateTime<Utc>) -> anyhow::Result<ResolveReport> {
-        if !self.inner.settings.google_news.resolve {
+        let g = &self.inner.settings.google_news;
+        if !g.resolve {
             return Ok(ResolveReport::default());
         }
-        self.inner.resolver.resolve_once(now, 1, false).await
+        self.inner
+            .resolver
+            .resolve_once(now, g.get_burst as usize, false)
+            .await
     }
 
-    /// What `poll --once` may spend on Google links right now: up to
-    /// `google_news.gets_per_run` GETs, then POSTs until no signature is held.
-    /// Never waits out a cool-down.
+    /// How long the daemon's resolution loop waits after a round at `now`:
+    /// until the pace's next token, but never longer than the fastest pace
+    /// (held signatures may fall due for their POST meanwhile) nor shorter
+    /// than a second.
+    pub async fn resolution_wait(&self, now: DateTime<Utc>) -> Duration {
+        let g = &self.inner.settings.google_news;
+        let longest = g.get_interval.0.max(RESOLUTION_MIN_WAIT);
+        match self.inner.resolver.next_get_at(now).await {
+            Ok(next) => (next - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(RESOLUTION_MIN_WAIT, longest),
+            Err(e) => {
+                warn!(error = %e, "cannot read Google's budget");
+                longest
+            }
+        }
+    }
+
+    /// What `poll --once` may spend on Google links right now: the GETs the
+    /// learned pace has tokens for, at most `google_news.gets_per_run`, on
+    /// links that have settled, then POSTs until no signature is held. Never
+    /// waits for a token or out a cool-down: what is left stays queued.
     pub async fn drain_resolution_once(&self, now: DateTime<Utc>) -> anyhow::Result<ResolveReport> {
         let g = &self.inner.settings.google_news;
         let mut total = ResolveReport::default();
@@ -257,6 +285,7 @@ impl App {
             total.posts += r.posts;
             total.resolved += r.resolved;
             total.failed += r.failed;
+            total.joined += r.joined;
             if r.cooling_down_until.is_some() {
                 total.cooling_down_until = r.cooling_down_until;
                 break;
@@ -647,7 +676,6 @@ impl App {
         info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
-        let get_interval = self.inner.settings.google_news.get_interval.0;
         let worker = self.clone();
         let worker_stop = polls_cancel.clone();
         tracker.spawn(async move {
@@ -680,8 +708,9 @@ impl App {
                     },
                     _ = resolver_stop.cancelled() => break,
                 }
+                let wait = resolver.resolution_wait(Utc::now()).await;
                 tokio::select! {
-                    _ = tokio::time::sleep(get_interval) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = resolver_stop.cancelled() => break,
                 }
             }

@@ -14,6 +14,7 @@ use crate::app::{App, PollStatus};
 use crate::config::{HumanDuration, Settings};
 use crate::domain::FeedUrl;
 use crate::resolver::Resolution;
+use crate::store::LinkStatus;
 use crate::store::WriterLock;
 use crate::store::{NewFeed, SearchQuery, SearchText, Store};
 use crate::telemetry::LogFormat;
@@ -298,10 +299,19 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             let store = Store::open_read_only(&settings.database.url, busy).await?;
             let s = store.stats().await?;
             let g = store.google_queue_stats().await?;
+            let day = store
+                .google_link_costs(Utc::now() - chrono::Duration::days(1))
+                .await?;
             let f = store.fulltext_stats().await?;
             let al = store.alert_stats().await?;
             if json {
-                let v = serde_json::json!({ "archive": s, "google_links": g, "full_text": f, "alerts": al });
+                let v = serde_json::json!({
+                    "archive": s,
+                    "google_links": g,
+                    "google_links_last_day": day,
+                    "full_text": f,
+                    "alerts": al
+                });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!(
@@ -319,6 +329,15 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     "google links: {} pending ({} with signature), {} resolved, {} decoded offline, {} joined, {} failed",
                     g.pending, g.pending_signed, g.resolved, g.decoded, g.joined, g.failed
                 );
+                if day.new > 0 {
+                    println!(
+                        "google links, last day: {} new, {} needed an article-page GET ({:.0} %), {} queued without one yet",
+                        day.new,
+                        day.needed_get,
+                        100.0 * day.needed_get as f64 / day.new as f64,
+                        day.queued
+                    );
+                }
                 let others: Vec<String> =
                     f.other.iter().map(|(st, n)| format!("{n} {st}")).collect();
                 println!(
@@ -342,32 +361,41 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     .as_deref()
                     .and_then(crate::store::parse_ts)
                     .filter(|t| *t > Utc::now());
-                let paced = g
-                    .last_get_at
-                    .as_deref()
-                    .and_then(crate::store::parse_ts)
-                    .and_then(|t| {
-                        chrono::Duration::from_std(settings.google_news.get_interval.0)
-                            .ok()
-                            .map(|d| t + d)
-                    });
-                let next_get = match (open_until, paced) {
+                let rule = settings.google_news.pace_rule();
+                let now = Utc::now();
+                let pace = g.pace().map(|p| rule.refilled(p, now));
+                let next_token = pace.map(|p| rule.next_token_at(&p));
+                let next_get = match (open_until, next_token) {
                     (Some(b), Some(p)) => Some(b.max(p)),
                     (b, p) => b.or(p),
                 }
-                .filter(|t| *t > Utc::now())
+                .filter(|t| *t > now)
                 .map_or_else(|| "now".to_owned(), crate::store::ts);
                 println!(
-                    "google budget: breaker {}, {} trips, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
+                    "google budget: breaker {}, {} lockouts (last {}), {} HTTP 429s, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
                     match open_until {
                         Some(u) => format!("open until {}", crate::store::ts(u)),
                         None => "closed".to_owned(),
                     },
                     g.breaker_trips,
+                    g.last_lockout_at.as_deref().unwrap_or("never"),
+                    g.rate_limited_total,
                     g.gets_total,
                     g.posts_total,
                     g.last_get_at.as_deref().unwrap_or("never"),
                     next_get
+                );
+                let (interval, tokens) = match pace {
+                    Some(p) => (p.interval, p.tokens),
+                    None => (rule.min_interval, f64::from(rule.burst)),
+                };
+                println!(
+                    "google pace: one article-page GET per {} (learned; {} to {}), {:.1} of {} tokens",
+                    humantime::format_duration(round_to_secs(interval)),
+                    humantime::format_duration(rule.min_interval),
+                    humantime::format_duration(rule.max_interval),
+                    tokens.max(0.0),
+                    rule.burst
                 );
             }
             Ok(())
@@ -379,9 +407,44 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                 Resolution::Offline(u) => {
                     println!("{u}\n(decoded offline: the id carries the URL)")
                 }
-                Resolution::Stored(u) => println!("{u}\n(already resolved in the archive)"),
-                Resolution::Online(u) => {
-                    println!("{u}\n(resolved online: article page signature + batchexecute)")
+                Resolution::Stored { url, placement } => match placement.status {
+                    LinkStatus::Decoded => {
+                        println!("{url}\n(already in the archive: decoded offline when stored)")
+                    }
+                    _ => println!(
+                        "{url}\n(already in the archive: resolved by article page signature + batchexecute, {} GETs)",
+                        placement.gets
+                    ),
+                },
+                Resolution::Online {
+                    url,
+                    gets,
+                    archived,
+                } => {
+                    println!(
+                        "{url}\n(resolved online: article page signature + batchexecute, {gets} GETs)"
+                    );
+                    match archived {
+                        Some(p) if p.status == LinkStatus::Joined => {
+                            let placed = p.article_url.as_deref().unwrap_or("(unknown)");
+                            let verdict = if crate::domain::CanonicalUrl::parse(placed).ok()
+                                == crate::domain::CanonicalUrl::parse(&url).ok()
+                            {
+                                "the same article"
+                            } else {
+                                "ANOTHER article: the join was wrong"
+                            };
+                            println!(
+                                "the archive had joined it, without a lookup, to {placed} (same headline and publisher): {verdict}"
+                            );
+                        }
+                        Some(p) if p.status == LinkStatus::Failed => println!(
+                            "the archive had given up on it after {} GETs: {}",
+                            p.gets,
+                            p.last_error.as_deref().unwrap_or("no error recorded")
+                        ),
+                        _ => {}
+                    }
                 }
             }
             Ok(())
@@ -706,11 +769,11 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
     if r != Default::default() || q.pending > 0 {
         write!(
             out,
-            "google links: {} resolved, {} failed this run ({} GETs, {} POSTs); {} still pending",
-            r.resolved, r.failed, r.gets, r.posts, q.pending
+            "google links: {} resolved, {} joined articles known through a publisher URL, {} failed this run ({} GETs, {} POSTs); {} still queued",
+            r.resolved, r.joined, r.failed, r.gets, r.posts, q.pending
         )?;
         match &r.cooling_down_until {
-            Some(until) => writeln!(out, "; paused after HTTP 429 until {until}")?,
+            Some(until) => writeln!(out, "; paused after a lockout until {until}")?,
             None => writeln!(out)?,
         }
     }
@@ -1046,6 +1109,12 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>>
     })?;
     let d = chrono::Duration::from_std(d.0).context("--since: duration too large")?;
     Ok(now - d)
+}
+
+/// A learned interval to show: whole seconds (its tenths-of-a-step
+/// fractions say nothing to a reader).
+fn round_to_secs(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(d.as_secs())
 }
 
 #[cfg(test)]

@@ -415,6 +415,12 @@ pub struct GoogleNewsSettings {
     #[serde(deserialize_with = "positive")]
     pub batch_size: usize,
     pub get_interval: HumanDuration,
+    #[serde(deserialize_with = "positive")]
+    pub get_burst: u32,
+    #[serde(deserialize_with = "positive")]
+    pub speedup_after: u32,
+    pub max_get_interval: HumanDuration,
+    pub settle: HumanDuration,
     pub gets_per_run: usize,
     pub cooldown: HumanDuration,
     pub post_delay: HumanDuration,
@@ -427,6 +433,16 @@ impl GoogleNewsSettings {
     /// The validated base URL.
     pub fn base(&self) -> Url {
         Url::parse(&self.base_url).unwrap_or_else(|_| crate::google_news::default_base())
+    }
+
+    /// The bounds the learned pace of article-page GETs keeps within.
+    pub fn pace_rule(&self) -> crate::google_news::PaceRule {
+        crate::google_news::PaceRule {
+            min_interval: self.get_interval.0,
+            max_interval: self.max_get_interval.0,
+            burst: self.get_burst,
+            speedup_after: self.speedup_after,
+        }
     }
 }
 
@@ -734,6 +750,16 @@ impl Settings {
                 &e.to_string(),
             )
         })?;
+        if g.max_get_interval.0 < g.get_interval.0 {
+            return Err(invalid(
+                "google_news.max_get_interval",
+                format!("{:?}", g.max_get_interval),
+                &format!(
+                    "must not be shorter than google_news.get_interval ({:?})",
+                    g.get_interval
+                ),
+            ));
+        }
         let x = &self.extract;
         if x.lease.0 < Duration::from_secs(1) {
             return Err(invalid(
@@ -1030,6 +1056,8 @@ digest = "1h"
             ("http", "per_host_concurrency", "0"),
             ("google_news", "batch_size", "0"),
             ("google_news", "max_attempts", "0"),
+            ("google_news", "get_burst", "0"),
+            ("google_news", "speedup_after", "0"),
             ("extract", "max_concurrent", "0"),
             ("extract", "max_attempts", "-1"),
         ] {
@@ -1059,6 +1087,27 @@ digest = "1h"
     fn min_interval_above_max_interval_is_rejected() {
         let err = load("[scheduler]\nmin_interval = \"2d\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("scheduler.min_interval"), "{err}");
+    }
+
+    #[test]
+    fn a_slowest_google_pace_faster_than_the_fastest_is_rejected() {
+        let err = load("[google_news]\nmax_get_interval = \"10s\"\n", &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("google_news.max_get_interval"),
+            "{err}"
+        );
+        let s = Settings::load_with_env(None, Vec::new()).unwrap().settings;
+        let rule = s.google_news.pace_rule();
+        assert_eq!(
+            (
+                rule.min_interval,
+                rule.max_interval,
+                rule.burst,
+                rule.speedup_after
+            ),
+            (Duration::from_secs(30), Duration::from_secs(600), 3, 20)
+        );
+        assert_eq!(s.google_news.settle.0, Duration::from_secs(120));
     }
 
     #[test]

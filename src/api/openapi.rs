@@ -434,7 +434,7 @@ pub fn openapi() -> Value {
                         "story_id": { "type": ["integer", "null"], "description": "The story it belongs to; null until clustered." },
                         "feeds": { "type": "array", "items": { "type": "object" } },
                         "links": { "type": "array", "items": { "type": "string" } },
-                        "google_links": { "type": "array", "items": { "type": "object" } },
+                        "google_links": { "type": "array", "items": { "type": "object" }, "description": "Its Google links and how each was placed: status decoded (offline), joined (an article known through a publisher URL, no lookup), resolved (gets: the article-page GETs it cost), failed (last_error), pending." },
                         "story_hints": { "type": "array", "items": { "type": "object" } }
                     }
                 },

@@ -34,8 +34,15 @@ pub async fn readyz(State(state): State<ApiState>) -> Result<Response, ApiError>
 /// Prometheus text format, computed from the database at scrape time.
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let m = state.store().api_metrics().await?;
+    let g = state.store().google_queue_stats().await?;
     let mut body = render(&m);
     render_alerts(&mut body, &state.store().alert_stats().await?);
+    render_google_pace(
+        &mut body,
+        &g,
+        &state.settings().google_news.pace_rule(),
+        chrono::Utc::now(),
+    );
     if let Some(polls) = state.poll_metrics() {
         render_polls(&mut body, &polls.snapshot());
     }
@@ -214,7 +221,7 @@ pub fn render(m: &ApiMetrics) -> String {
         o,
         "newsd_google_breaker_trips_total",
         "counter",
-        "Times Google answered 429 and lookups paused.",
+        "Lockouts: times Google answered 429 or redirected to its /sorry/ page and lookups paused.",
     );
     sample(
         o,
@@ -230,7 +237,7 @@ pub fn render(m: &ApiMetrics) -> String {
     gauge(
         o,
         "newsd_google_breaker_open",
-        "1 while Google lookups are paused after a 429.",
+        "1 while Google lookups are paused after a lockout.",
         u8::from(open),
     );
     gauge(
@@ -253,6 +260,55 @@ pub fn render(m: &ApiMetrics) -> String {
         1,
     );
     out
+}
+
+/// Google's side of the budget: 429s, the last lockout, and the learned
+/// pace (refilled to `now`; the configured fastest pace and a full bucket
+/// before the first GET).
+pub fn render_google_pace(
+    out: &mut String,
+    g: &crate::store::GoogleQueueStats,
+    rule: &crate::google_news::PaceRule,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    family(
+        out,
+        "newsd_google_rate_limited_total",
+        "counter",
+        "HTTP 429 answers from Google (each also a lockout).",
+    );
+    sample(
+        out,
+        "newsd_google_rate_limited_total",
+        "",
+        g.rate_limited_total,
+    );
+    let last = g
+        .last_lockout_at
+        .as_deref()
+        .and_then(crate::store::parse_ts)
+        .map_or(0, |t| t.timestamp());
+    gauge(
+        out,
+        "newsd_google_last_lockout_timestamp_seconds",
+        "When Google last locked us out (Unix time; 0: never).",
+        last,
+    );
+    let pace = g
+        .pace()
+        .map_or_else(|| rule.fresh(now), |p| rule.refilled(p, now));
+    gauge(
+        out,
+        "newsd_google_pace_interval_seconds",
+        "The learned pace: one article-page GET token per this many seconds.",
+        pace.interval.as_secs_f64(),
+    );
+    gauge(
+        out,
+        "newsd_google_pace_tokens",
+        "Article-page GETs the learned pace allows right now (below zero: owed).",
+        pace.tokens,
+    );
 }
 
 /// The scheduler's in-memory counters (only `newsd run` has them).
@@ -355,5 +411,51 @@ mod tests {
         assert!(text.contains("newsd_feeds{status=\"error\"} 0\n"), "{text}");
         assert!(text.contains("status=\"weird\\\"one\""), "{text}");
         assert!(text.contains("# TYPE newsd_google_requests_total counter"));
+    }
+
+    #[test]
+    fn the_learned_pace_is_shown_refilled_and_a_fresh_one_at_the_fastest_pace() {
+        use chrono::TimeZone;
+        let rule = crate::google_news::PaceRule {
+            min_interval: std::time::Duration::from_secs(30),
+            max_interval: std::time::Duration::from_secs(600),
+            burst: 3,
+            speedup_after: 20,
+        };
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let mut text = String::new();
+        render_google_pace(&mut text, &Default::default(), &rule, now);
+        assert!(
+            text.contains("newsd_google_pace_interval_seconds 30\n"),
+            "{text}"
+        );
+        assert!(text.contains("newsd_google_pace_tokens 3\n"), "{text}");
+        assert!(
+            text.contains("newsd_google_last_lockout_timestamp_seconds 0\n"),
+            "{text}"
+        );
+        let g = crate::store::GoogleQueueStats {
+            rate_limited_total: 2,
+            last_lockout_at: Some("2026-11-30T23:00:00Z".into()),
+            pace_interval_ms: Some(120_000),
+            pace_tokens: Some(0.0),
+            pace_at: Some("2026-11-30T23:59:00Z".into()),
+            ..Default::default()
+        };
+        let mut text = String::new();
+        render_google_pace(&mut text, &g, &rule, now);
+        assert!(
+            text.contains("newsd_google_rate_limited_total 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newsd_google_pace_interval_seconds 120\n"),
+            "{text}"
+        );
+        assert!(text.contains("newsd_google_pace_tokens 0.5\n"), "{text}");
+        assert!(
+            text.contains("newsd_google_last_lockout_timestamp_seconds 1796079600\n"),
+            "{text}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use url::Url;
 
 use super::{
-    article_id_from_url, decode_article_id, normalized_title_key, parse_description_cluster,
+    article_id_from_url, decode_article_id, parse_description_cluster, provisional_key,
     strip_source_suffix, DecodedId, Edition, RelatedItem,
 };
 
@@ -54,12 +54,9 @@ pub fn classify(
         Some(source) => strip_source_suffix(t, source),
         None => t.trim().to_owned(),
     });
-    let host = e.source_url.and_then(|u| Url::parse(u).ok()).and_then(|u| {
-        u.host_str()
-            .map(|h| h.trim_start_matches("www.").to_ascii_lowercase())
-    });
-    let provisional_key = match (title.as_deref().and_then(normalized_title_key), host) {
-        (Some(t), Some(h)) => Some(format!("{h}|{t}")),
+    let publisher = e.source_url.and_then(|u| Url::parse(u).ok());
+    let provisional_key = match (title.as_deref(), publisher) {
+        (Some(t), Some(p)) => provisional_key(t, &p),
         _ => None,
     };
     let hints = e

@@ -6,7 +6,9 @@
 //! * [`resolve`]: the article-page signature, consent detection and the batched
 //!   `batchexecute`/`Fbv4je` request and answer;
 //! * [`item`]: title suffix stripping and related-coverage clusters;
-//! * [`title`]: normalised title keys for provisional identity.
+//! * [`title`]: normalised title keys for provisional identity;
+//! * [`pace`]: the learned pace of article-page GETs (a token bucket);
+//! * [`watch`]: noticing a resolution step that Google answers but that always fails.
 //!
 //! Note: the feeds' `<copyright>` restricts their use to personal, non-commercial feed readers.
 
@@ -16,8 +18,10 @@ pub mod feed;
 mod html;
 pub mod item;
 pub mod links;
+pub mod pace;
 pub mod resolve;
 pub mod title;
+pub mod watch;
 
 pub use decode::{decode_article_id, encode_old_format_id, DecodeError, DecodedId, MAX_ID_LEN};
 pub use entry::{classify, edition_of, EntryFields, GoogleItem};
@@ -27,10 +31,12 @@ pub use feed::{
 };
 pub use item::{parse_description_cluster, strip_source_suffix, RelatedItem};
 pub use links::article_id_from_url;
+pub use pace::{Pace, PaceRule};
 pub use resolve::{
-    accept_publisher_url, article_page_url, batchexecute_body, batchexecute_freq, batchexecute_url,
-    is_consent_redirect, parse_article_page, parse_article_page_for, parse_batchexecute,
-    rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer, BatchError, PageError,
-    Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH, DEFAULT_BATCH_SIZE, RPC_ID,
+    accept_publisher_url, batchexecute_body, batchexecute_freq, batchexecute_url,
+    is_consent_redirect, is_lockout_page, parse_article_page, parse_article_page_for,
+    parse_batchexecute, rss_article_page_url, unwrap_consent_redirect, AnswerError, BatchAnswer,
+    BatchError, PageError, Signature, BATCHEXECUTE_CONTENT_TYPE, BATCHEXECUTE_PATH,
+    DEFAULT_BATCH_SIZE, RPC_ID,
 };
-pub use title::normalized_title_key;
+pub use title::{normalized_title_key, provisional_key};

@@ -51,6 +51,14 @@ pub fn is_consent_redirect(url: &Url) -> bool {
     url.host_str().is_some_and(consent_host) || url.path().starts_with("/consent")
 }
 
+/// True when `url` is Google's lockout page (`google.com/sorry/index?…`, or
+/// `/sorry/` under any base): a rate limit to back off from, never a page to
+/// parse.
+pub fn is_lockout_page(url: &Url) -> bool {
+    let path = url.path();
+    path == "/sorry" || path.starts_with("/sorry/")
+}
+
 /// The original URL inside a consent wrapper (`consent.google.com/m?continue=<url>&…`).
 pub fn unwrap_consent_redirect(url: &Url) -> Option<Url> {
     if !is_consent_redirect(url) {
@@ -82,12 +90,9 @@ fn with_edition(mut url: Url, edition: &Edition) -> Url {
     url
 }
 
-/// The article interstitial `/articles/{id}?hl=..&gl=..&ceid=..` (the locale saves a redirect).
-pub fn article_page_url(base: &Url, id: &str, edition: &Edition) -> Url {
-    with_edition(under_base(base, &["articles", id]), edition)
-}
-
-/// The fallback interstitial `/rss/articles/{id}?hl=..&gl=..&ceid=..`.
+/// The article interstitial `/rss/articles/{id}?hl=..&gl=..&ceid=..` (the
+/// locale saves a redirect). The web forms `/articles/{id}` and `/read/{id}`
+/// now send non-browser clients to `/sorry/`: never asked for.
 pub fn rss_article_page_url(base: &Url, id: &str, edition: &Edition) -> Url {
     with_edition(under_base(base, &["rss", "articles", id]), edition)
 }
@@ -532,12 +537,30 @@ mod tests {
     }
 
     #[test]
+    fn the_sorry_page_is_a_lockout_on_any_host_and_nothing_else_is() {
+        for u in [
+            "https://www.google.com/sorry/index?continue=https://news.google.com/articles/x",
+            "http://127.0.0.1:9/sorry/index",
+            "https://google.com/sorry",
+        ] {
+            assert!(is_lockout_page(&Url::parse(u).expect("u")), "{u}");
+        }
+        for u in [
+            "https://news.google.com/rss/articles/sorry",
+            "https://news.google.com/sorryland",
+            "https://consent.google.com/m?continue=x",
+        ] {
+            assert!(!is_lockout_page(&Url::parse(u).expect("u")), "{u}");
+        }
+    }
+
+    #[test]
     fn resolution_urls_are_built_under_any_base() {
         let ed = Edition::parse("en-US").expect("edition");
         let b = Url::parse("http://127.0.0.1:4321/prefix/").expect("u");
         assert_eq!(
-            article_page_url(&b, "CBMi1", &ed).as_str(),
-            "http://127.0.0.1:4321/prefix/articles/CBMi1?hl=en-US&gl=US&ceid=US:en"
+            rss_article_page_url(&b, "CBMi1", &ed).as_str(),
+            "http://127.0.0.1:4321/prefix/rss/articles/CBMi1?hl=en-US&gl=US&ceid=US:en"
         );
         assert_eq!(
             rss_article_page_url(&gn(), "CBMi1", &ed).as_str(),

@@ -104,9 +104,53 @@ pub fn normalized_title_key(title: &str) -> Option<String> {
     long_enough.then_some(key)
 }
 
+/// The provisional identity of an article: its publisher's host (lowercase,
+/// without `www.`) and its [`normalized_title_key`], as `host|title`. A
+/// Google item's publisher is its `<source url>`; an entry of a publisher's
+/// own feed, the host of its link. `None` for a generic title or a URL
+/// without a host.
+pub fn provisional_key(title: &str, publisher: &url::Url) -> Option<String> {
+    let host = publisher
+        .host_str()?
+        .trim_start_matches("www.")
+        .to_ascii_lowercase();
+    Some(format!("{host}|{}", normalized_title_key(title)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provisional_key_is_the_publisher_host_and_the_normalized_title() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            provisional_key(
+                "Harbour Bridge reopens, at last!",
+                &u("https://www.City.example/a/b")
+            )
+            .as_deref(),
+            Some("city.example|harbour bridge reopens at last")
+        );
+        assert_eq!(
+            provisional_key(
+                "Harbour Bridge reopens, at last!",
+                &u("https://city.example")
+            ),
+            provisional_key(
+                "harbour bridge reopens at last",
+                &u("https://www.city.example/x?y=1")
+            ),
+        );
+        assert_eq!(
+            provisional_key("Live updates", &u("https://city.example/live")),
+            None
+        );
+        assert_eq!(
+            provisional_key("Bridge reopens today", &u("mailto:a@city.example")),
+            None
+        );
+    }
 
     #[test]
     fn titles_fold_case_width_and_punctuation() {

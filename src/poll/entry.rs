@@ -52,6 +52,7 @@ pub fn to_new_entry(
         authors: e.authors.clone(),
         published_at: e.published_at,
         google: None,
+        provisional_key: None,
     };
     if let Some(g) = google {
         entry.title = g.title.or(entry.title);
@@ -77,5 +78,6 @@ pub fn to_new_entry(
                 .collect(),
         });
     }
+    entry.provisional_key = crate::store::identity::entry_provisional_key(&entry);
     Some(entry)
 }

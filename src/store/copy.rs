@@ -169,6 +169,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("sig_timestamp", Int),
             ("first_seen_at", Text),
             ("resolved_at", Text),
+            ("gets", Int),
         ],
     },
     Table {
@@ -183,6 +184,11 @@ pub(crate) const TABLES: &[Table] = &[
             ("last_get_at", Text),
             ("gets_total", Int),
             ("posts_total", Int),
+            ("pace_interval_ms", Int),
+            ("pace_tokens", Real),
+            ("pace_at", Text),
+            ("pace_successes", Int),
+            ("rate_limited_total", Int),
         ],
     },
     Table {

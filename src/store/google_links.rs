@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::google_news::Pace;
 use crate::store::time::parse_ts;
 
 /// Related coverage an item lists.
@@ -43,6 +44,47 @@ pub struct PendingLink {
     pub attempts: i64,
 }
 
+/// What the Google links first seen since some time cost: how many
+/// needed an article-page GET, and how many still wait (no GET yet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkCosts {
+    pub new: i64,
+    pub needed_get: i64,
+    pub queued: i64,
+}
+
+/// How a Google link was placed, for `newsd resolve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPlacement {
+    pub status: LinkStatus,
+    /// What the link resolved to (a `decoded` or `resolved` link).
+    pub publisher_url: Option<String>,
+    /// The URL of the article the link is on (for a `joined` link, the
+    /// article that placed it).
+    pub article_url: Option<String>,
+    /// Article-page GETs it cost, consent retries included.
+    pub gets: i64,
+    pub last_error: Option<String>,
+}
+
+/// A [`LinkPlacement`] as stored: `(status, publisher_url, article url,
+/// gets, last_error)`.
+pub(crate) type PlacementRow = (String, Option<String>, Option<String>, i64, Option<String>);
+
+impl LinkPlacement {
+    pub(crate) fn from_stored(row: PlacementRow) -> Self {
+        let (status, publisher_url, article_url, gets, last_error) = row;
+        LinkPlacement {
+            status: LinkStatus::from_stored(&status),
+            publisher_url,
+            // An unresolved article's `url` is the Google link itself.
+            article_url: article_url.filter(|_| status != "pending"),
+            gets,
+            last_error,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct GoogleQueueStats {
     pub pending: i64,
@@ -56,11 +98,36 @@ pub struct GoogleQueueStats {
     pub last_get_at: Option<String>,
     pub gets_total: i64,
     pub posts_total: i64,
+    /// HTTP 429 answers (lockouts are `breaker_trips`).
+    pub rate_limited_total: i64,
+    pub last_lockout_at: Option<String>,
+    /// The learned pace as stored (refill it to now to show it): one token
+    /// per `pace_interval_ms`, `pace_tokens` at `pace_at`. None before the
+    /// first GET.
+    pub pace_interval_ms: Option<i64>,
+    pub pace_tokens: Option<f64>,
+    pub pace_at: Option<String>,
 }
 
 /// The Google budget row as the queue's stats read it: `(open_until,
-/// trips, last_get_at, gets_total, posts_total)`.
-pub(crate) type BudgetStatsRow = (Option<String>, i64, Option<String>, i64, i64);
+/// trips, last_trip_at, last_get_at, gets_total, posts_total,
+/// rate_limited_total, pace_interval_ms, pace_tokens, pace_at)`.
+pub(crate) type BudgetStatsRow = (
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<f64>,
+    Option<String>,
+);
+
+/// The columns of [`BudgetStatsRow`], in its order.
+pub(crate) const BUDGET_STATS_COLUMNS: &str = "open_until, trips, last_trip_at, last_get_at, \
+    gets_total, posts_total, rate_limited_total, pace_interval_ms, pace_tokens, pace_at";
 
 impl GoogleQueueStats {
     /// The stats from `(status, links, signed links)` rows, one per stored
@@ -79,13 +146,39 @@ impl GoogleQueueStats {
                 LinkStatus::Failed => s.failed += n,
             }
         }
-        let (open_until, trips, last_get_at, gets, posts) = budget;
+        let (
+            open_until,
+            trips,
+            last_trip_at,
+            last_get_at,
+            gets,
+            posts,
+            rate_limited,
+            ms,
+            tokens,
+            at,
+        ) = budget;
         s.breaker_open_until = open_until;
         s.breaker_trips = trips;
+        s.last_lockout_at = last_trip_at;
         s.last_get_at = last_get_at;
         s.gets_total = gets;
         s.posts_total = posts;
+        s.rate_limited_total = rate_limited;
+        s.pace_interval_ms = ms;
+        s.pace_tokens = tokens;
+        s.pace_at = at;
         s
+    }
+
+    /// The stored pace, if a GET ever set it.
+    pub fn pace(&self) -> Option<Pace> {
+        pace_from_stored(
+            self.pace_interval_ms,
+            self.pace_tokens,
+            self.pace_at.as_deref(),
+            0,
+        )
     }
 }
 
@@ -93,17 +186,63 @@ impl GoogleQueueStats {
 pub struct Budget {
     pub open_until: Option<DateTime<Utc>>,
     pub last_get_at: Option<DateTime<Utc>>,
+    /// The learned pace; None before the first GET (the bucket starts full).
+    pub pace: Option<Pace>,
 }
 
+/// The budget row as the resolver reads it: `(open_until, last_get_at,
+/// pace_interval_ms, pace_tokens, pace_at, pace_successes)`.
+pub(crate) type BudgetRow = (
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<f64>,
+    Option<String>,
+    i64,
+);
+
+/// The columns of [`BudgetRow`], in its order.
+pub(crate) const BUDGET_COLUMNS: &str =
+    "open_until, last_get_at, pace_interval_ms, pace_tokens, pace_at, pace_successes";
+
 impl Budget {
-    /// The budget from its stored `(open_until, last_get_at)`; a time that
-    /// does not parse counts as none (breaker closed, no GET yet).
-    pub(crate) fn from_stored(open_until: Option<&str>, last_get_at: Option<&str>) -> Self {
+    /// The budget from its stored row; a time that does not parse counts as
+    /// none (breaker closed, no GET yet, a fresh pace).
+    pub(crate) fn from_stored(row: BudgetRow) -> Self {
+        let (open_until, last_get_at, ms, tokens, at, successes) = row;
         Budget {
-            open_until: open_until.and_then(parse_ts),
-            last_get_at: last_get_at.and_then(parse_ts),
+            open_until: open_until.as_deref().and_then(parse_ts),
+            last_get_at: last_get_at.as_deref().and_then(parse_ts),
+            pace: pace_from_stored(ms, tokens, at.as_deref(), successes),
         }
     }
+}
+
+fn pace_from_stored(
+    interval_ms: Option<i64>,
+    tokens: Option<f64>,
+    at: Option<&str>,
+    successes: i64,
+) -> Option<Pace> {
+    Some(Pace {
+        interval: std::time::Duration::from_millis(u64::try_from(interval_ms?).ok()?),
+        tokens: tokens.filter(|t| t.is_finite())?,
+        at: parse_ts(at?)?,
+        successes: u32::try_from(successes).unwrap_or(0),
+    })
+}
+
+/// A pace as stored: `(pace_interval_ms, pace_tokens, pace_at,
+/// pace_successes)`.
+pub(crate) fn pace_to_stored(p: &Pace) -> (i64, f64, String, i64) {
+    (
+        i64::try_from(p.interval.as_millis()).unwrap_or(i64::MAX),
+        p.tokens,
+        // Milliseconds: at a pace of seconds, a time rounded to the second
+        // would mint a few per cent more tokens than it should.
+        p.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        i64::from(p.successes),
+    )
 }
 
 /// Where a Google link is in its resolution, stored as its text.

@@ -23,11 +23,26 @@
 //! **Provisional identity, for Google items.** A new-format Google id
 //! carries no URL, so until its link resolves the article is known by its
 //! Google id and by a provisional key (normalized headline + publisher
-//! host, computed by `google_news`). An item joins the article of its
+//! host, `google_news::provisional_key`). An item joins the article of its
 //! Google id if the archive holds it, else the first article with its
 //! provisional key first seen within [`PROVISIONAL_WINDOW`] before it, else
 //! it creates an unresolved article (url_key [`unresolved_key`]). Whether
 //! its link needs a lookup of its own is [`link_status`].
+//!
+//! **Articles placed without Google.** An article known through a publisher
+//! URL carries the same provisional key ([`entry_provisional_key`]): an
+//! entry of a plain feed (the host of its link; articles stored since
+//! migration 0018), an old-format id decoded offline, a resolved link, a
+//! fetched page's canonical URL (the latter two keep the key they had). A
+//! Google item matching one joins it as above, its link `joined` with no
+//! lookup. One that arrived first waits `google_news.settle` before its
+//! lookup; just before the lookup, its unresolved article is matched again
+//! and, when a placed article ([`is_placed`]) holds its key, first seen
+//! within the window before it or any time after ([`placed_within_window`]),
+//! merges into it, its unsigned links `joined`. A join is never verified by a lookup,
+//! so the rule is the conservative one: the exact normalized headline, the
+//! same publisher host, within the window, generic headlines never keyed;
+//! the Google link is kept, so `newsd resolve` can check one.
 //!
 //! **What a resolved link or a canonical URL changes.** When a link
 //! resolves, or a fetched page names its canonical URL, the article takes
@@ -48,6 +63,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::store::error::StoreError;
 use crate::store::google_links::LinkStatus;
+use crate::store::ingest::NewEntry;
+use crate::store::time::parse_ts;
 
 /// Article fields an entry seen again fills when the article lacks them
 /// (authors too, when the article has none).
@@ -83,6 +100,58 @@ pub fn provisional_window_start(at: DateTime<Utc>) -> DateTime<Utc> {
 /// window before the item (engines ask the same of their stored articles).
 pub fn joins_provisionally(first_seen: DateTime<Utc>, at: DateTime<Utc>) -> bool {
     first_seen >= provisional_window_start(at)
+}
+
+/// The provisional key an entry's new article is stored with
+/// (`NewEntry::provisional_key`): a Google item's (its `<source url>` host),
+/// else, for an entry with a URL of its own, that URL's host with the
+/// entry's title.
+pub fn entry_provisional_key(e: &NewEntry) -> Option<String> {
+    match &e.google {
+        Some(g) => g.provisional_key.clone(),
+        None => {
+            let url = url::Url::parse(e.url.as_deref()?).ok()?;
+            crate::google_news::provisional_key(e.title.as_deref()?, &url)
+        }
+    }
+}
+
+/// Whether a placed article first seen at `placed_seen` may take in an
+/// unresolved one first seen at `unresolved_seen` (stored times; one that
+/// does not parse never matches): within the window before it, or after.
+pub fn placed_within_window(placed_seen: &str, unresolved_seen: &str) -> bool {
+    match (parse_ts(placed_seen), parse_ts(unresolved_seen)) {
+        (Some(placed), Some(unresolved)) => joins_provisionally(placed, unresolved),
+        _ => false,
+    }
+}
+
+/// An unresolved article and a placed one with its provisional key, as
+/// the engines read them: `(unresolved id, its first_seen_at, the placed
+/// one's first_seen_at, resolution, url_key, url)`, ordered by both ids.
+pub type PlacedCandidate = (i64, String, String, Option<String>, String, String);
+
+/// The placed article each unresolved one joins: the first candidate (by
+/// id) that is placed and within the window, as `(unresolved id, url_key,
+/// url)`.
+pub fn placed_joins(candidates: Vec<PlacedCandidate>) -> Vec<(i64, String, String)> {
+    let mut joins: Vec<(i64, String, String)> = Vec::new();
+    for (unresolved, seen, placed_seen, resolution, url_key, url) in candidates {
+        if joins.last().is_some_and(|(id, ..)| *id == unresolved)
+            || !is_placed(resolution.as_deref())
+            || !placed_within_window(&placed_seen, &seen)
+        {
+            continue;
+        }
+        joins.push((unresolved, url_key, url));
+    }
+    joins
+}
+
+/// Whether an article's stored resolution says it is known through a
+/// publisher URL (a plain entry's, or a Google link's that resolved).
+pub fn is_placed(resolution: Option<&str>) -> bool {
+    resolution != Some("unresolved")
 }
 
 /// An entry's article identity: its normalized URL, or for an entry
@@ -122,11 +191,12 @@ impl ArticleRef {
 }
 
 /// Whether a new Google link is looked up: never for an id that cannot be
-/// resolved, and not when the story it joins has resolved already.
-pub fn link_status(unresolvable: bool, joins_resolved_story: bool) -> LinkStatus {
+/// resolved, and not when the article it joins is placed already (by a
+/// publisher URL, or a resolved story).
+pub fn link_status(unresolvable: bool, joins_placed_article: bool) -> LinkStatus {
     if unresolvable {
         LinkStatus::Failed
-    } else if joins_resolved_story {
+    } else if joins_placed_article {
         LinkStatus::Joined
     } else {
         LinkStatus::Pending
@@ -147,6 +217,42 @@ pub fn link_names_id(link: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_unresolved_article_joins_its_first_placed_candidate_within_the_window() {
+        let c = |id: i64, placed_seen: &str, resolution: Option<&str>, url: &str| {
+            (
+                id,
+                "2026-12-07T12:00:00Z".to_owned(),
+                placed_seen.to_owned(),
+                resolution.map(str::to_owned),
+                url.to_owned(),
+                format!("https://{url}"),
+            )
+        };
+        let joins = placed_joins(vec![
+            c(
+                1,
+                "2026-12-07T11:00:00Z",
+                Some("unresolved"),
+                "a.example/no",
+            ),
+            c(1, "2026-12-07T11:00:00Z", None, "a.example/first"),
+            c(1, "2026-12-07T11:30:00Z", None, "a.example/second"),
+            c(2, "2020-01-01T00:00:00Z", None, "b.example/too-old"),
+            c(
+                3,
+                "2026-12-07T13:00:00Z",
+                Some("resolved"),
+                "c.example/later",
+            ),
+        ]);
+        let ids: Vec<(i64, &str)> = joins
+            .iter()
+            .map(|(id, key, _)| (*id, key.as_str()))
+            .collect();
+        assert_eq!(ids, vec![(1, "a.example/first"), (3, "c.example/later")]);
+    }
 
     #[test]
     fn a_link_names_the_google_id_in_its_path_and_no_other() {
@@ -208,6 +314,65 @@ mod tests {
             at - Duration::hours(36) - Duration::seconds(1),
             at
         ));
+    }
+
+    #[test]
+    fn a_plain_entry_is_keyed_by_its_links_host_and_a_google_item_by_its_source() {
+        let plain = NewEntry {
+            entry_key: crate::domain::EntryKey::derive(Some("g"), None, None, None).unwrap(),
+            url: Some("https://www.city.example/news/bridge".into()),
+            title: Some("Harbour bridge reopens after two years of repairs".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            entry_provisional_key(&plain).as_deref(),
+            Some("city.example|harbour bridge reopens after two years of repairs")
+        );
+        let generic = NewEntry {
+            title: Some("Live updates".into()),
+            ..plain.clone()
+        };
+        assert_eq!(entry_provisional_key(&generic), None);
+        let no_url = NewEntry {
+            url: None,
+            ..plain.clone()
+        };
+        assert_eq!(entry_provisional_key(&no_url), None);
+        let google = NewEntry {
+            google: Some(crate::store::GoogleEntry {
+                provisional_key: Some("paper.example|x y z w".into()),
+                ..Default::default()
+            }),
+            ..plain
+        };
+        assert_eq!(
+            entry_provisional_key(&google).as_deref(),
+            Some("paper.example|x y z w")
+        );
+    }
+
+    #[test]
+    fn a_placed_article_seen_after_the_google_item_or_within_the_window_before_it_joins() {
+        assert!(placed_within_window(
+            "2026-03-02T12:02:00Z",
+            "2026-03-02T12:00:00Z"
+        ));
+        assert!(placed_within_window(
+            "2026-03-01T00:00:00Z",
+            "2026-03-02T12:00:00Z"
+        ));
+        assert!(!placed_within_window(
+            "2026-02-28T23:59:59Z",
+            "2026-03-02T12:00:00Z"
+        ));
+        assert!(!placed_within_window("yesterday", "2026-03-02T12:00:00Z"));
+    }
+
+    #[test]
+    fn only_an_unresolved_article_is_unplaced() {
+        assert!(is_placed(None));
+        assert!(is_placed(Some("resolved")));
+        assert!(!is_placed(Some("unresolved")));
     }
 
     #[test]

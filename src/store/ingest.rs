@@ -26,6 +26,10 @@ pub struct NewEntry {
     pub published_at: Option<DateTime<Utc>>,
     /// Set for items that arrived through a Google News link.
     pub google: Option<GoogleEntry>,
+    /// The provisional identity a new article of this entry is stored with
+    /// (`store::identity::entry_provisional_key`), computed where entries
+    /// are built (the poll's parse threads), not on the writer's.
+    pub provisional_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -61,7 +61,7 @@ pub use self::feeds::{
 };
 pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 pub use self::google_links::{
-    Budget, GoogleEntry, GoogleQueueStats, Hint, LinkStatus, PendingLink,
+    Budget, GoogleEntry, GoogleQueueStats, Hint, LinkCosts, LinkPlacement, LinkStatus, PendingLink,
 };
 pub use self::ingest::{NewEntry, PollStored};
 pub use self::postgres::{redacted as redacted_url, MIGRATOR as POSTGRES_MIGRATOR};
@@ -412,6 +412,11 @@ impl Store {
         on_engine!(self, e => e.google_link(google_id).await)
     }
 
+    /// How a Google link was placed (`newsd resolve`).
+    pub async fn google_link_placement(&self, google_id: &str) -> Result<Option<LinkPlacement>> {
+        on_engine!(self, e => e.google_link_placement(google_id).await)
+    }
+
     pub async fn save_signature(
         &self,
         google_id: &str,
@@ -449,21 +454,49 @@ impl Store {
         on_engine!(self, e => e.resolve_google_link(google_id, publisher_url, now).await)
     }
 
+    /// Before their lookups: of these articles, each unresolved one whose
+    /// provisional key an article known through a publisher URL holds (within
+    /// the window) merges into that one, its links `joined` without a GET
+    /// (the identity model's placed join, `store::identity`). Returns the
+    /// articles that merged.
+    pub async fn join_placed_articles(&self, article_ids: &[i64]) -> Result<Vec<i64>> {
+        on_engine!(self, e => e.join_placed_articles(article_ids).await)
+    }
+
     pub async fn google_budget(&self) -> Result<Budget> {
         on_engine!(self, e => e.google_budget().await)
     }
 
-    /// Opens the breaker: no Google lookups until `until`.
+    /// Stores the learned pace of article-page GETs (`google_news::pace`).
+    pub async fn save_google_pace(&self, pace: &crate::google_news::Pace) -> Result<()> {
+        on_engine!(self, e => e.save_google_pace(pace).await)
+    }
+
+    /// Opens the breaker after a lockout: no Google lookups until `until`.
+    /// `rate_limited`: Google answered 429 (rather than a `/sorry/` page).
     pub async fn trip_google_breaker(
         &self,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        rate_limited: bool,
     ) -> Result<()> {
-        on_engine!(self, e => e.trip_google_breaker(until, now).await)
+        on_engine!(self, e => e.trip_google_breaker(until, now, rate_limited).await)
     }
 
-    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
-        on_engine!(self, e => e.count_google_request(get, now).await)
+    /// Counts a request sent to Google; an article-page GET for a link also
+    /// counts in that link's cost.
+    pub async fn count_google_request(
+        &self,
+        get: bool,
+        google_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.count_google_request(get, google_id, now).await)
+    }
+
+    /// What the Google links first seen since `since` cost in GETs.
+    pub async fn google_link_costs(&self, since: DateTime<Utc>) -> Result<LinkCosts> {
+        on_engine!(self, e => e.google_link_costs(since).await)
     }
 
     pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {

@@ -267,9 +267,15 @@ pub struct ArticleFeedItem {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ArticleGoogleLink {
     pub google_id: String,
+    /// How the link was placed: `decoded` (offline), `joined` (an article
+    /// known through a publisher URL, or a resolved story; no lookup),
+    /// `resolved` (GET + POST), `failed` (see `last_error`); `pending` until
+    /// then.
     pub status: String,
     pub publisher_url: Option<String>,
     pub attempts: i64,
+    /// Article-page GETs the link cost, consent retries included.
+    pub gets: i64,
     pub last_error: Option<String>,
     pub first_seen_at: String,
     pub resolved_at: Option<String>,

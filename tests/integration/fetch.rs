@@ -836,6 +836,37 @@ async fn per_host_delay_is_kept_between_request_starts() {
 }
 
 #[tokio::test]
+async fn no_two_request_starts_to_one_host_come_closer_than_the_delay_as_the_server_sees_them() {
+    // Every request on a new connection (the server closes each), several
+    // in flight, from more tasks than slots: the jitter a server sees.
+    let server = RawServer::start("127.0.0.1", Reply::After(Duration::ZERO, b"ok")).await;
+    let mut cfg = config(&["127.0.0.1/32"]);
+    cfg.per_host_concurrency = 4;
+    let delay = Duration::from_millis(20);
+    cfg.per_host_delay = delay;
+    let f = Fetcher::new(cfg).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let f = f.clone();
+            let u = server.url();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    f.fetch(FetchRequest::get(u.clone())).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut starts = server.starts.lock().unwrap().clone();
+    starts.sort();
+    assert_eq!(starts.len(), 320);
+    let closest = starts.windows(2).map(|p| p[1] - p[0]).min().unwrap();
+    assert!(closest >= delay, "two starts {closest:?} apart");
+}
+
+#[tokio::test]
 async fn a_busy_host_does_not_block_other_hosts() {
     let slow = RawServer::start(
         "127.0.0.1",

@@ -170,8 +170,16 @@ impl FakeGoogle {
         format!("{}{p}?hl=en-US&gl=US&ceid=US:en", self.uri())
     }
 
+    /// The stand-in as Google, with lookups spent at once (no settle time)
+    /// and a bucket large enough for every test's backlog; tests of the
+    /// pace and the settle time set their own.
     pub(crate) fn config(&self) -> String {
-        format!("\n[google_news]\nbase_url = \"{}\"\n", self.uri())
+        self.config_with("settle = \"0s\"\nget_burst = 50\n")
+    }
+
+    /// The stand-in as Google with these `[google_news]` lines.
+    pub(crate) fn config_with(&self, lines: &str) -> String {
+        format!("\n[google_news]\nbase_url = \"{}\"\n{lines}", self.uri())
     }
 }
 
@@ -728,5 +736,412 @@ engine_test! {
         let sizes: Vec<i64> = listed.iter().map(|s| s.size).collect();
         assert_eq!(sizes.iter().sum::<i64>(), 4);
         assert!(sizes.contains(&3), "{listed:?}");
+    }
+}
+
+/// Article pages that answer 429 to the first `refuse` GETs, then as
+/// Google does; counts what they were asked. The 429 says `Retry-After: 1`
+/// so that the HTTP layer's own backoff, on the wall clock, is over a second
+/// later (the resolver's cool-down is on the test's clock).
+#[derive(Clone)]
+struct RefusingPages {
+    refuse: usize,
+    seen: Arc<Mutex<usize>>,
+}
+
+impl Respond for RefusingPages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        *seen += 1;
+        if *seen <= self.refuse {
+            ResponseTemplate::new(429).insert_header("retry-after", "1")
+        } else {
+            ArticlePage.respond(req)
+        }
+    }
+}
+
+/// Google's allowance: article pages answer until `allowance` GETs were
+/// sent, then 429 to every further one.
+#[derive(Clone)]
+struct Allowance {
+    allowance: usize,
+    seen: Arc<Mutex<usize>>,
+    refused: Arc<Mutex<usize>>,
+}
+
+impl Respond for Allowance {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        *seen += 1;
+        if *seen > self.allowance {
+            *self.refused.lock().unwrap() += 1;
+            ResponseTemplate::new(429)
+        } else {
+            ArticlePage.respond(req)
+        }
+    }
+}
+
+fn numbered_items(prefix: &str, n: usize) -> Vec<GItem<'static>> {
+    (0..n)
+        .map(|i| GItem {
+            id: token_id(&format!("{prefix}{i}")),
+            title: Box::leak(
+                format!("Story number {i} of the {prefix} backlog, told plainly").into_boxed_str(),
+            ),
+            source: "Paper",
+            source_url: "https://paper.example",
+        })
+        .collect()
+}
+
+async fn stored_pace(t: &TestApp) -> newsd::google_news::Pace {
+    t.app.store().google_budget().await.unwrap().pace.unwrap()
+}
+
+engine_test! {
+    async fn the_pace_slows_after_a_429_and_recovers_after_a_run_of_successes(engine) {
+        let g = FakeGoogle::start().await;
+        let pages = RefusingPages { refuse: 1, seen: Arc::default() };
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(pages.clone())
+            .mount(&g.server)
+            .await;
+        let items = numbered_items("pace", 8);
+        for it in &items {
+            g.answer(&it.id, &format!("https://paper.example/{}", &it.id[..12]));
+        }
+        g.serve_feed("/rss/search", &items).await;
+        let config = g.config_with(
+            "settle = \"0s\"\nget_interval = \"30s\"\nget_burst = 2\nspeedup_after = 2\ncooldown = \"10m\"\n",
+        );
+        let t = spawn_app_with_on(engine, &[g.feed_url("/rss/search")], &config).await;
+        let t0 = Utc::now();
+        t.app.poll_all_once(t0).await.unwrap();
+        let r = t.app.resolver().resolve_once(t0, 10, false).await.unwrap();
+        assert_eq!(r.gets, 1, "the 429 ends the round");
+        assert!(r.cooling_down_until.is_some());
+        let pace = stored_pace(&t).await;
+        assert_eq!(pace.interval.as_secs(), 60, "the interval doubled");
+        assert!(pace.tokens <= 0.0, "and the bucket is empty");
+
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        // After the cool-down (10 min), the bucket has refilled to its burst: two GETs.
+        let later = t0 + chrono::Duration::minutes(11);
+        let r = t.app.resolver().resolve_once(later, 10, false).await.unwrap();
+        assert_eq!(r.gets, 2, "{r:?}");
+        assert_eq!(
+            stored_pace(&t).await.interval.as_secs(),
+            54,
+            "two successes in a row: a tenth faster"
+        );
+        let r = t.app.resolver().resolve_once(later, 10, false).await.unwrap();
+        assert_eq!(r.gets, 0, "no token left");
+        // One token per (learned) 54 s.
+        let r = t
+            .app
+            .resolver()
+            .resolve_once(later + chrono::Duration::seconds(54), 10, false)
+            .await
+            .unwrap();
+        assert_eq!(r.gets, 1);
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.breaker_trips, q.rate_limited_total), (1, 1));
+        assert_eq!(*pages.seen.lock().unwrap(), 4);
+    }
+}
+
+engine_test! {
+    async fn a_redirect_to_the_sorry_page_trips_the_breaker_and_no_web_form_is_tried(engine) {
+        let g = FakeGoogle::start().await;
+        let base = g.uri();
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(move |req: &Request| {
+                ResponseTemplate::new(302).insert_header(
+                    "location",
+                    format!("{base}/sorry/index?continue={}", req.url).as_str(),
+                )
+            })
+            .mount(&g.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/sorry/index"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(
+                "<html><body>Our systems have detected unusual traffic</body></html>",
+            ))
+            .mount(&g.server)
+            .await;
+        g.serve_feed("/rss/search", &numbered_items("sorry", 3)).await;
+        let t = app(engine, &g, &[g.feed_url("/rss/search")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 1, "{r:?}");
+        assert!(r.cooling_down_until.is_some(), "a lockout");
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.breaker_trips, q.rate_limited_total, q.pending), (1, 0, 3));
+        assert_eq!(stored_pace(&t).await.interval.as_secs(), 60);
+        let asked: Vec<String> = g
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .filter(|p| p.contains("articles/") || p.starts_with("/read/"))
+            .collect();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].starts_with("/rss/articles/"), "{asked:?}");
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.gets, 0, "the breaker holds");
+    }
+}
+
+engine_test! {
+    async fn poll_once_never_provokes_a_429_on_a_budget_of_ten_with_twenty_items_queued(engine) {
+        let g = FakeGoogle::start().await;
+        let google = Allowance { allowance: 10, seen: Arc::default(), refused: Arc::default() };
+        Mock::given(method("GET"))
+            .and(path_regex("^/rss/articles/"))
+            .respond_with(google.clone())
+            .mount(&g.server)
+            .await;
+        let items = numbered_items("queue", 20);
+        for it in &items {
+            g.answer(&it.id, &format!("https://paper.example/{}", &it.id[..12]));
+        }
+        g.serve_feed("/rss/search", &items).await;
+        // The defaults but the settle time: a burst of 3, `gets_per_run` 20.
+        let t = spawn_app_with_on(
+            engine,
+            &[g.feed_url("/rss/search")],
+            &g.config_with("settle = \"0s\"\n"),
+        )
+        .await;
+        for _ in 0..3 {
+            let out = t.cli(&["poll", "--once"]);
+            assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        }
+        assert_eq!(*google.refused.lock().unwrap(), 0, "no 429");
+        assert_eq!(*google.seen.lock().unwrap(), 3, "the burst, then one token per 30 s");
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.resolved, q.pending, q.rate_limited_total), (3, 17, 0));
+    }
+}
+
+impl FakeGoogle {
+    /// A publisher's own feed on the stand-in's host: `(guid, title, link)`.
+    async fn serve_publisher_feed(&self, feed_path: &str, items: &[(&str, &str, &str)]) {
+        let items: Vec<crate::helpers::Item<'_>> = items
+            .iter()
+            .map(|&(guid, title, link)| crate::helpers::Item { guid, title, link })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path(feed_path))
+            .respond_with(ResponseTemplate::new(200).set_body_string(crate::helpers::rss(&items)))
+            .mount(&self.server)
+            .await;
+    }
+
+    fn publisher_feed_url(&self, p: &str) -> String {
+        format!("{}{p}", self.uri())
+    }
+}
+
+async fn add_feed(t: &TestApp, url: String) {
+    let feed = newsd::store::NewFeed {
+        url,
+        name: None,
+        interval_secs: None,
+    };
+    t.app
+        .store()
+        .add_feed(&feed, "cli", Utc::now())
+        .await
+        .unwrap();
+}
+
+const BRIDGE: &str = "Harbour bridge reopens after two years of repairs";
+const BRIDGE_URL: &str = "https://city.example/news/bridge-reopens";
+
+fn city_item(id: &str, title: &'static str) -> GItem<'static> {
+    GItem {
+        id: id.to_owned(),
+        title,
+        source: "City Paper",
+        source_url: "https://www.city.example",
+    }
+}
+
+engine_test! {
+    async fn an_item_already_known_from_a_publisher_feed_joins_it_without_a_get(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        g.serve_publisher_feed("/city/rss", &[("b1", BRIDGE, BRIDGE_URL)]).await;
+        let id = token_id("bridge");
+        g.answer(&id, BRIDGE_URL);
+        g.serve_feed("/rss/search", &[city_item(&id, BRIDGE)]).await;
+        let t = app(engine, &g, &[g.publisher_feed_url("/city/rss")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        add_feed(&t, g.feed_url("/rss/search")).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.posts), (0, 0), "{r:?}");
+        assert_eq!(g.article_page_gets().await, 0);
+        let (status, _) = t.app.store().google_link(&id).await.unwrap().unwrap();
+        assert_eq!(status, LinkStatus::Joined);
+        assert_eq!(t.article_count().await, 1);
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page[0].url.as_deref(), Some(BRIDGE_URL));
+        assert_eq!(page[0].feeds.len(), 2);
+        assert!(
+            page[0].links.iter().any(|l| l.contains(&id)),
+            "the Google link is kept: {:?}",
+            page[0].links
+        );
+    }
+}
+
+engine_test! {
+    async fn the_settle_time_lets_a_publisher_feed_polled_after_the_google_item_place_it(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        g.serve_publisher_feed("/city/rss", &[("b1", BRIDGE, BRIDGE_URL)]).await;
+        let id = token_id("settle");
+        g.answer(&id, BRIDGE_URL);
+        g.serve_feed("/rss/search", &[city_item(&id, BRIDGE)]).await;
+        let t = spawn_app_with_on(
+            engine,
+            &[g.feed_url("/rss/search")],
+            &g.config_with("settle = \"2m\"\nget_burst = 10\n"),
+        )
+        .await;
+        let t0 = Utc::now();
+        t.app.poll_all_once(t0).await.unwrap();
+        let r = t.app.drain_resolution_once(t0).await.unwrap();
+        assert_eq!(r.gets, 0, "not settled yet: {r:?}");
+        assert_eq!(t.app.store().google_queue_stats().await.unwrap().pending, 1, "queued");
+        // The publisher's feed, polled within the settle time, brings the article.
+        add_feed(&t, g.publisher_feed_url("/city/rss")).await;
+        t.app.poll_all_once(t0 + chrono::Duration::seconds(30)).await.unwrap();
+        assert_eq!(t.article_count().await, 2, "not merged at ingest");
+        let r = t
+            .app
+            .drain_resolution_once(t0 + chrono::Duration::minutes(3))
+            .await
+            .unwrap();
+        assert_eq!((r.gets, r.joined), (0, 1), "{r:?}");
+        assert_eq!(g.article_page_gets().await, 0);
+        let (status, _) = t.app.store().google_link(&id).await.unwrap().unwrap();
+        assert_eq!(status, LinkStatus::Joined);
+        let page = t.app.store().export_page(None, 0, 10).await.unwrap();
+        assert_eq!(page.len(), 1, "one article");
+        assert_eq!(page[0].url.as_deref(), Some(BRIDGE_URL));
+        assert_eq!(page[0].feeds.len(), 2);
+        assert_eq!(t.app.store().integrity_check().await.unwrap(), "ok");
+    }
+}
+
+engine_test! {
+    async fn a_generic_or_slightly_different_headline_or_another_publisher_does_not_join(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        g.serve_publisher_feed(
+            "/city/rss",
+            &[
+                ("g1", "Live updates", "https://city.example/live"),
+                (
+                    "g2",
+                    "Harbour bridge reopens after two years of repair",
+                    "https://city.example/news/bridge",
+                ),
+                (
+                    "g3",
+                    "Council approves the new harbour budget plan",
+                    "https://other.example/council-budget",
+                ),
+            ],
+        )
+        .await;
+        let ids: Vec<String> = (0..3).map(|i| token_id(&format!("nojoin{i}"))).collect();
+        for (i, id) in ids.iter().enumerate() {
+            g.answer(id, &format!("https://city.example/story/{i}"));
+        }
+        g.serve_feed(
+            "/rss/search",
+            &[
+                city_item(&ids[0], "Live updates"),
+                city_item(&ids[1], BRIDGE),
+                city_item(&ids[2], "Council approves the new harbour budget plan"),
+            ],
+        )
+        .await;
+        let t = app(engine, &g, &[g.publisher_feed_url("/city/rss")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        add_feed(&t, g.feed_url("/rss/search")).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.joined, r.resolved), (3, 0, 3), "{r:?}");
+        let q = t.app.store().google_queue_stats().await.unwrap();
+        assert_eq!((q.joined, q.resolved), (0, 3));
+        assert_eq!(t.article_count().await, 6);
+    }
+}
+
+engine_test! {
+    async fn every_google_link_shows_how_it_was_placed_and_what_it_cost(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_consent_wall().await;
+        g.serve_publisher_feed("/city/rss", &[("b1", BRIDGE, BRIDGE_URL)]).await;
+        let (joined, looked_up) = (token_id("placed"), token_id("looked-up"));
+        g.answer(&joined, BRIDGE_URL);
+        g.answer(&looked_up, "https://city.example/news/ferry");
+        g.serve_feed(
+            "/rss/search",
+            &[
+                city_item(&joined, BRIDGE),
+                city_item(&looked_up, "The night ferry returns to the harbour for the summer"),
+            ],
+        )
+        .await;
+        let t = app(engine, &g, &[g.publisher_feed_url("/city/rss")]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        add_feed(&t, g.feed_url("/rss/search")).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!((r.gets, r.resolved), (2, 1), "one lookup behind a consent wall: {r:?}");
+
+        let placed = t.app.store().google_link_placement(&looked_up).await.unwrap().unwrap();
+        assert_eq!((placed.status, placed.gets), (LinkStatus::Resolved, 2));
+        let article = t
+            .scalar("SELECT id FROM articles WHERE url = 'https://city.example/news/ferry'")
+            .await;
+        let detail = t.app.store().article_detail(article).await.unwrap().unwrap();
+        assert_eq!(
+            (detail.google_links[0].status.as_str(), detail.google_links[0].gets),
+            ("resolved", 2)
+        );
+        let out = t.cli(&["resolve", &looked_up]);
+        let text = crate::helpers::stdout(&out);
+        assert!(text.contains("already in the archive: resolved"), "{text}");
+        assert!(text.contains("2 GETs"), "{text}");
+
+        // A joined link is verified on demand.
+        let out = t.cli(&["resolve", &joined]);
+        assert!(out.status.success(), "{}", crate::helpers::stderr(&out));
+        let text = crate::helpers::stdout(&out);
+        assert!(text.starts_with(&format!("{BRIDGE_URL}\n")), "{text}");
+        assert!(text.contains("had joined it, without a lookup"), "{text}");
+        assert!(text.contains("the same article"), "{text}");
+
+        let out = t.cli(&["stats"]);
+        let text = crate::helpers::stdout(&out);
+        assert!(
+            text.contains("last day: 2 new, 1 needed an article-page GET (50 %)"),
+            "{text}"
+        );
+        assert!(text.contains("google pace: one article-page GET per 30s"), "{text}");
     }
 }

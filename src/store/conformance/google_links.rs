@@ -327,10 +327,10 @@ store_test!(
         assert_eq!((budget.open_until, budget.last_get_at), (None, None));
         let now = at("2026-03-01T10:00:00Z");
         let until = at("2026-03-01T11:00:00Z");
-        store.trip_google_breaker(until, now).await.unwrap();
-        store.count_google_request(true, now).await.unwrap();
-        store.count_google_request(true, now).await.unwrap();
-        store.count_google_request(false, now).await.unwrap();
+        store.trip_google_breaker(until, now, true).await.unwrap();
+        store.count_google_request(true, None, now).await.unwrap();
+        store.count_google_request(true, None, now).await.unwrap();
+        store.count_google_request(false, None, now).await.unwrap();
         let budget = store.google_budget().await.unwrap();
         assert_eq!((budget.open_until, budget.last_get_at), (Some(until), Some(now)));
         let stats = store.google_queue_stats().await.unwrap();
@@ -340,5 +340,162 @@ store_test!(
             (stats.breaker_trips, stats.gets_total, stats.posts_total),
             (1, 2, 1)
         );
+        assert_eq!(stats.rate_limited_total, 1);
+        assert_eq!(stats.last_lockout_at, Some(ts(now)));
+        store.trip_google_breaker(until, now, false).await.unwrap();
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!(
+            (stats.breaker_trips, stats.rate_limited_total),
+            (2, 1),
+            "a /sorry/ lockout is no 429"
+        );
+    }
+);
+
+store_test!(
+    async fn the_learned_pace_is_kept_to_the_millisecond(store) {
+        assert_eq!(store.google_budget().await.unwrap().pace, None, "fresh");
+        let pace = crate::google_news::Pace {
+            interval: Duration::from_millis(66_500),
+            tokens: 1.25,
+            at: at("2026-03-01T10:00:00.250Z"),
+            successes: 7,
+        };
+        store.save_google_pace(&pace).await.unwrap();
+        assert_eq!(store.google_budget().await.unwrap().pace, Some(pace));
+        let stats = store.google_queue_stats().await.unwrap();
+        assert_eq!(stats.pace_interval_ms, Some(66_500));
+        assert_eq!(stats.pace().map(|p| p.tokens), Some(1.25));
+    }
+);
+
+store_test!(
+    async fn each_article_page_get_counts_in_its_links_cost(store) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let now = at("2026-03-01T10:00:00Z");
+        store
+            .record_poll(f, vec![google("a", "GA", None)], now, update(now))
+            .await
+            .unwrap();
+        store.count_google_request(true, Some("GA"), now).await.unwrap();
+        store.count_google_request(true, Some("GA"), now).await.unwrap();
+        store.count_google_request(false, Some("GA"), now).await.unwrap();
+        assert_eq!(
+            scalar_i64(&store, "SELECT gets FROM google_links").await,
+            2,
+            "POSTs are shared by a batch and counted apart"
+        );
+    }
+);
+
+store_test!(
+    async fn a_links_placement_and_the_last_days_costs_are_read_back(store) {
+        let f = feed(&store, "https://f.example/rss").await;
+        let day0 = at("2026-03-01T10:00:00Z");
+        let day1 = at("2026-03-02T10:00:00Z");
+        store
+            .record_poll(f, vec![google("old", "GO", None)], day0, update(day0))
+            .await
+            .unwrap();
+        store
+            .record_poll(
+                f,
+                vec![google("a", "GA", None), google("b", "GB", None)],
+                day1,
+                update(day1),
+            )
+            .await
+            .unwrap();
+        store.count_google_request(true, Some("GA"), day1).await.unwrap();
+        store
+            .resolve_google_link("GA", "https://pub.example/a", day1)
+            .await
+            .unwrap();
+        let costs = store
+            .google_link_costs(day1 - chrono::Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            costs,
+            crate::store::LinkCosts {
+                new: 2,
+                needed_get: 1,
+                queued: 1
+            }
+        );
+        let placed = store.google_link_placement("GA").await.unwrap().unwrap();
+        assert_eq!(placed.status, LinkStatus::Resolved);
+        assert_eq!(placed.gets, 1);
+        assert_eq!(placed.publisher_url.as_deref(), Some("https://pub.example/a"));
+        assert_eq!(placed.article_url.as_deref(), Some("https://pub.example/a"));
+        let waiting = store.google_link_placement("GB").await.unwrap().unwrap();
+        assert_eq!(
+            (waiting.status, waiting.gets, waiting.article_url),
+            (LinkStatus::Pending, 0, None)
+        );
+        assert_eq!(store.google_link_placement("missing").await.unwrap(), None);
+    }
+);
+
+store_test!(
+    async fn an_unresolved_article_joins_a_placed_one_with_its_key_and_not_one_outside_the_window(
+        store
+    ) {
+        let plain = feed(&store, "https://pub.example/rss").await;
+        let google_feed = feed(&store, "https://f.example/rss").await;
+        let t0 = at("2026-03-02T10:00:00Z");
+        store
+            .record_poll(
+                google_feed,
+                vec![
+                    google("g1", "G1", Some("pub.example|a headline of four words")),
+                    google("g2", "G2", Some("pub.example|another headline of five words")),
+                ],
+                t0,
+                update(t0),
+            )
+            .await
+            .unwrap();
+        // The publisher's own entries: one with the first key, seen after the
+        // Google item; one with the second, seen two days before it.
+        let mut e1 = entry("p1", "https://pub.example/a-headline");
+        e1.title = Some("A headline of four words".into());
+        e1.provisional_key = crate::store::identity::entry_provisional_key(&e1);
+        let mut e2 = entry("p2", "https://pub.example/another");
+        e2.title = Some("Another headline of five words".into());
+        e2.provisional_key = crate::store::identity::entry_provisional_key(&e2);
+        let later = t0 + chrono::Duration::minutes(1);
+        store.record_poll(plain, vec![e1], later, update(later)).await.unwrap();
+        let early = t0 - chrono::Duration::days(2);
+        store.record_poll(plain, vec![e2], early, update(early)).await.unwrap();
+        let pending = store.pending_google_links(t0, false, 10).await.unwrap();
+        let articles: Vec<i64> = pending.iter().map(|l| l.article_id).collect();
+        let g1_article = pending[ids(&pending).iter().position(|i| *i == "G1").unwrap()].article_id;
+        let joined = store.join_placed_articles(&articles).await.unwrap();
+        assert_eq!(joined, [g1_article]);
+        assert_eq!(
+            store.google_link("G1").await.unwrap().map(|(s, _)| s),
+            Some(LinkStatus::Joined)
+        );
+        assert_eq!(
+            store.google_link("G2").await.unwrap().map(|(s, _)| s),
+            Some(LinkStatus::Pending),
+            "the publisher's article is older than the window"
+        );
+        assert_eq!(
+            strings(
+                &store,
+                "SELECT a.url FROM google_links g JOIN articles a ON a.id = g.article_id \
+                 WHERE g.google_id = 'G1'"
+            )
+            .await,
+            [Some("https://pub.example/a-headline".to_owned())]
+        );
+        assert_eq!(
+            scalar_i64(&store, "SELECT COUNT(*) FROM articles").await,
+            3,
+            "the unresolved article merged away"
+        );
+        assert!(store.join_placed_articles(&articles).await.unwrap().is_empty());
     }
 );

@@ -4,12 +4,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::identity::{assign_identity, queue_fulltext, split_link};
+use super::identity::{assign_identity, join_unlooked_siblings, queue_fulltext, split_link};
 use super::PostgresStore;
 use crate::domain::CanonicalUrl;
+use crate::google_news::Pace;
 use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{
-    Budget, BudgetStatsRow, GoogleQueueStats, LinkStatus, PendingLink,
+    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement,
+    LinkStatus, PendingLink, PlacementRow, BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
 };
 use crate::store::time::ts;
 
@@ -75,6 +77,17 @@ impl PostgresStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|(status, url)| (LinkStatus::from_stored(&status), url)))
+    }
+
+    pub async fn google_link_placement(&self, google_id: &str) -> Result<Option<LinkPlacement>> {
+        let row: Option<PlacementRow> = sqlx::query_as(
+            "SELECT g.status, g.publisher_url, a.url, g.gets, g.last_error FROM google_links AS g \
+             JOIN articles AS a ON a.id = g.article_id WHERE g.google_id = $1",
+        )
+        .bind(google_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(LinkPlacement::from_stored))
     }
 
     pub async fn save_signature(
@@ -178,17 +191,7 @@ impl PostgresStore {
                 .bind(survivor)
                 .execute(&mut *tx)
                 .await?;
-            // Provisional siblings that have not spent a GET yet now join a
-            // resolved story, as later items of it do: no lookup of their own.
-            // Siblings already holding a signature are still resolved (and
-            // split off if they turn out to be another article).
-            sqlx::query(
-                "UPDATE google_links SET status = 'joined', last_error = NULL \
-                 WHERE article_id = $1 AND status = 'pending' AND signature IS NULL",
-            )
-            .bind(survivor)
-            .execute(&mut *tx)
-            .await?;
+            join_unlooked_siblings(&mut tx, survivor).await?;
             survivor
         } else if current_key == key.as_str() {
             article_id
@@ -209,47 +212,85 @@ impl PostgresStore {
     }
 
     pub async fn google_budget(&self) -> Result<Budget> {
-        let (open_until, last_get_at): (Option<String>, Option<String>) =
-            sqlx::query_as("SELECT open_until, last_get_at FROM google_budget WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(Budget::from_stored(
-            open_until.as_deref(),
-            last_get_at.as_deref(),
+        let row: BudgetRow = sqlx::query_as(&format!(
+            "SELECT {BUDGET_COLUMNS} FROM google_budget WHERE id = 1"
         ))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Budget::from_stored(row))
+    }
+
+    pub async fn save_google_pace(&self, pace: &Pace) -> Result<()> {
+        self.writable("storing the Google pace")?;
+        let (interval_ms, tokens, at, successes) = pace_to_stored(pace);
+        sqlx::query(
+            "UPDATE google_budget SET pace_interval_ms = $1, pace_tokens = $2, pace_at = $3, \
+             pace_successes = $4 WHERE id = 1",
+        )
+        .bind(interval_ms)
+        .bind(tokens)
+        .bind(at)
+        .bind(successes)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn trip_google_breaker(
         &self,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
+        rate_limited: bool,
     ) -> Result<()> {
         self.writable("tripping the Google breaker")?;
         sqlx::query(
-            "UPDATE google_budget SET open_until = $1, trips = trips + 1, last_trip_at = $2 WHERE id = 1",
+            "UPDATE google_budget SET open_until = $1, trips = trips + 1, last_trip_at = $2, \
+             rate_limited_total = rate_limited_total + CASE WHEN $3 THEN 1 ELSE 0 END WHERE id = 1",
         )
         .bind(ts(until))
         .bind(ts(now))
+        .bind(rate_limited)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub async fn count_google_request(&self, get: bool, now: DateTime<Utc>) -> Result<()> {
+    pub async fn count_google_request(
+        &self,
+        get: bool,
+        google_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.writable("counting a Google request")?;
-        if get {
-            sqlx::query(
-                "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = $1 WHERE id = 1",
-            )
-            .bind(ts(now))
-            .execute(&self.pool)
-            .await?;
+        let sql = if get {
+            "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = $1 WHERE id = 1"
         } else {
-            sqlx::query("UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1")
+            "UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1 AND $1::text IS NOT NULL"
+        };
+        sqlx::query(sql).bind(ts(now)).execute(&self.pool).await?;
+        if let (true, Some(id)) = (get, google_id) {
+            sqlx::query("UPDATE google_links SET gets = gets + 1 WHERE google_id = $1")
+                .bind(id)
                 .execute(&self.pool)
                 .await?;
         }
         Ok(())
+    }
+
+    pub async fn google_link_costs(&self, since: DateTime<Utc>) -> Result<LinkCosts> {
+        let (new, needed_get, queued): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE gets > 0), \
+               COUNT(*) FILTER (WHERE status = 'pending' AND gets = 0) \
+             FROM google_links WHERE first_seen_at >= $1",
+        )
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LinkCosts {
+            new,
+            needed_get,
+            queued,
+        })
     }
 
     pub async fn google_queue_stats(&self) -> Result<GoogleQueueStats> {
@@ -258,9 +299,9 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let budget: BudgetStatsRow = sqlx::query_as(
-            "SELECT open_until, trips, last_get_at, gets_total, posts_total FROM google_budget WHERE id = 1",
-        )
+        let budget: BudgetStatsRow = sqlx::query_as(&format!(
+            "SELECT {BUDGET_STATS_COLUMNS} FROM google_budget WHERE id = 1"
+        ))
         .fetch_one(&self.pool)
         .await?;
         Ok(GoogleQueueStats::from_counts(counts, budget))

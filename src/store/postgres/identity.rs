@@ -12,7 +12,9 @@ use sqlx::PgConnection;
 
 use super::PostgresStore;
 use crate::store::error::Result;
-use crate::store::identity::{link_names_id, FILLED_FROM_ENTRIES, FILLED_FROM_MERGED};
+use crate::store::identity::{
+    link_names_id, placed_joins, PlacedCandidate, FILLED_FROM_ENTRIES, FILLED_FROM_MERGED,
+};
 use crate::store::time::ts;
 
 impl PostgresStore {
@@ -26,6 +28,52 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(survivor)
     }
+
+    /// Of these articles, each unresolved one whose provisional key a placed
+    /// article holds (`store::identity::is_placed`, within the window)
+    /// merges into it, its unsigned pending links `joined`. Returns the
+    /// articles that merged.
+    pub async fn join_placed_articles(&self, article_ids: &[i64]) -> Result<Vec<i64>> {
+        if article_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writable("joining Google links to placed articles")?;
+        let mut tx = self.pool.begin().await?;
+        let candidates: Vec<PlacedCandidate> = sqlx::query_as(
+            "SELECT a.id, a.first_seen_at, p.first_seen_at, p.resolution, p.url_key, p.url \
+             FROM articles AS a CROSS JOIN articles AS p \
+             WHERE a.id = ANY($1) AND a.resolution = 'unresolved' AND a.provisional_key IS NOT NULL \
+               AND p.provisional_key IS NOT NULL AND md5(p.provisional_key) = md5(a.provisional_key) \
+               AND p.provisional_key = a.provisional_key AND p.id != a.id AND p.url IS NOT NULL \
+             ORDER BY a.id, p.id",
+        )
+        .bind(article_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut joined = Vec::new();
+        for (unresolved, url_key, url) in placed_joins(candidates) {
+            let survivor = assign_identity(&mut tx, unresolved, &url_key, &url).await?;
+            join_unlooked_siblings(&mut tx, survivor).await?;
+            joined.push(unresolved);
+        }
+        tx.commit().await?;
+        Ok(joined)
+    }
+}
+
+/// Provisional siblings of a placed article that have not spent a GET
+/// yet join it, as later items of its story do: no lookup of their own.
+/// Siblings already holding a signature are still resolved (and split off
+/// if they turn out to be another article).
+pub(super) async fn join_unlooked_siblings(conn: &mut PgConnection, article_id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE google_links SET status = 'joined', last_error = NULL \
+         WHERE article_id = $1 AND status = 'pending' AND signature IS NULL",
+    )
+    .bind(article_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// An entry's article fields, as the merge binds them.
@@ -41,6 +89,8 @@ pub(super) struct EntryArticle<'a> {
     /// JSON array.
     pub authors: String,
     pub published_at: Option<String>,
+    /// `store::identity::entry_provisional_key`, for a new article.
+    pub provisional_key: Option<String>,
 }
 
 /// The merge of entries into articles by identity, set-based (one insert
@@ -69,16 +119,18 @@ pub(super) async fn merge_entries(
     let publisher_url = col(|r| r.publisher_url.map(str::to_owned));
     let authors = col(|r| Some(r.authors.clone()));
     let published_at = col(|r| r.published_at.clone());
+    let provisional_key = col(|r| r.provisional_key.clone());
 
     // In row order, so the first row with a new key creates its article.
     let inserted: Vec<(i64, String)> = sqlx::query_as(
         "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
-           publisher, publisher_url, authors, published_at) \
+           publisher, publisher_url, authors, published_at, provisional_key) \
          SELECT v.now, v.now, v.url, v.url_key, v.title, v.summary, v.publisher, v.publisher_url, \
-           v.authors, v.published_at \
+           v.authors, v.published_at, v.provisional_key \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-           $7::text[], $8::text[], $9::text[]) WITH ORDINALITY \
-           AS v(now, url, url_key, title, summary, publisher, publisher_url, authors, published_at, ord) \
+           $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY \
+           AS v(now, url, url_key, title, summary, publisher, publisher_url, authors, published_at, \
+             provisional_key, ord) \
          ORDER BY v.ord \
          ON CONFLICT ((md5(url_key))) DO NOTHING \
          RETURNING id, url_key",
@@ -92,6 +144,7 @@ pub(super) async fn merge_entries(
     .bind(&publisher_url)
     .bind(&authors)
     .bind(&published_at)
+    .bind(&provisional_key)
     .fetch_all(&mut *conn)
     .await?;
     let ids: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();

@@ -18,8 +18,8 @@ use crate::store::error::{Result, StoreError};
 use crate::store::feeds::PollUpdate;
 use crate::store::google_links::{GoogleEntry, LinkStatus};
 use crate::store::identity::{
-    article_key, joins_provisionally, link_status, provisional_window_start, unresolved_key,
-    ArticleRef,
+    article_key, is_placed, joins_provisionally, link_status, provisional_window_start,
+    unresolved_key, ArticleRef,
 };
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
@@ -177,6 +177,7 @@ fn entry_article<'a>(feed_id: i64, now: &'a str, e: &'a NewEntry) -> EntryArticl
         publisher_url: e.publisher_url.as_deref(),
         authors: authors(e),
         published_at: e.published_at.map(ts),
+        provisional_key: e.provisional_key.clone(),
     }
 }
 
@@ -288,10 +289,9 @@ async fn store_google(
             .and_then(|k| new_stories.get(k))
             .filter(|&&n| joins_provisionally(new[n].at, r.at));
         let (article, resolved) = match (found, earlier) {
-            (Some((id, resolution)), _) => (
-                ArticleRef::Stored(*id),
-                resolution.as_deref() == Some("resolved"),
-            ),
+            (Some((id, resolution)), _) => {
+                (ArticleRef::Stored(*id), is_placed(resolution.as_deref()))
+            }
             (None, Some(&n)) => (ArticleRef::New(n), false),
             (None, None) => {
                 if let Some(k) = key {

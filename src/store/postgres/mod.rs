@@ -201,7 +201,7 @@ impl PostgresStore {
 
     pub async fn backup(&self, dest: &std::path::Path) -> Result<()> {
         Err(StoreError::Unsupported(format!(
-            "a backup file ({}) of a PostgreSQL archive: use pg_dump, or `newsd copy --to sqlite://…`",
+            "a backup file ({}) of a PostgreSQL archive: use pg_dump (`pg_dump -Fc -f newsd.dump DBNAME`)",
             dest.display()
         )))
     }

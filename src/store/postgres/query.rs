@@ -90,6 +90,7 @@ struct GoogleLinkRow {
     status: String,
     publisher_url: Option<String>,
     attempts: i64,
+    gets: i64,
     last_error: Option<String>,
     first_seen_at: String,
     resolved_at: Option<String>,
@@ -438,7 +439,7 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         let google_links: Vec<GoogleLinkRow> = sqlx::query_as(
-            "SELECT google_id, status, publisher_url, attempts, last_error, first_seen_at, resolved_at \
+            "SELECT google_id, status, publisher_url, attempts, gets, last_error, first_seen_at, resolved_at \
              FROM google_links WHERE article_id = $1 ORDER BY first_seen_at, google_id COLLATE \"C\"",
         )
         .bind(id)
@@ -459,6 +460,7 @@ impl PostgresStore {
                 status: r.status,
                 publisher_url: r.publisher_url,
                 attempts: r.attempts,
+                gets: r.gets,
                 last_error: r.last_error,
                 first_seen_at: r.first_seen_at,
                 resolved_at: r.resolved_at,

@@ -14,7 +14,9 @@ use sqlx::SqliteConnection;
 use super::sql::{padded, placeholders, CHUNK_ROWS};
 use super::SqliteStore;
 use crate::store::error::Result;
-use crate::store::identity::{link_names_id, FILLED_FROM_ENTRIES, FILLED_FROM_MERGED};
+use crate::store::identity::{
+    link_names_id, placed_joins, PlacedCandidate, FILLED_FROM_ENTRIES, FILLED_FROM_MERGED,
+};
 use crate::store::time::ts;
 
 impl SqliteStore {
@@ -27,6 +29,57 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(survivor)
     }
+
+    /// Of these articles, each unresolved one whose provisional key a placed
+    /// article holds (`store::identity::is_placed`, within the window)
+    /// merges into it, its unsigned pending links `joined`. Returns the
+    /// articles that merged.
+    pub async fn join_placed_articles(&self, article_ids: &[i64]) -> Result<Vec<i64>> {
+        if article_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let ids = serde_json::to_string(article_ids).unwrap_or_else(|_| "[]".into());
+        let candidates: Vec<PlacedCandidate> = sqlx::query_as(
+            "SELECT a.id, a.first_seen_at, p.first_seen_at, p.resolution, p.url_key, p.url \
+             FROM json_each(?1) AS j CROSS JOIN articles AS a ON a.id = j.value \
+             CROSS JOIN provisional_keys AS k ON k.fresh IN (0, 1) \
+               AND k.provisional_hash = a.provisional_hash \
+             CROSS JOIN articles AS p ON p.id = k.article_id \
+             WHERE a.resolution = 'unresolved' AND a.provisional_key IS NOT NULL \
+               AND p.id != a.id AND p.provisional_key = a.provisional_key AND p.url IS NOT NULL \
+             ORDER BY a.id, p.id",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut joined = Vec::new();
+        for (unresolved, url_key, url) in placed_joins(candidates) {
+            let survivor = assign_identity(&mut tx, unresolved, &url_key, &url).await?;
+            join_unlooked_siblings(&mut tx, survivor).await?;
+            joined.push(unresolved);
+        }
+        tx.commit().await?;
+        Ok(joined)
+    }
+}
+
+/// Provisional siblings of a placed article that have not spent a GET
+/// yet join it, as later items of its story do: no lookup of their own.
+/// Siblings already holding a signature are still resolved (and split off
+/// if they turn out to be another article).
+pub(super) async fn join_unlooked_siblings(
+    conn: &mut SqliteConnection,
+    article_id: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE google_links SET status = 'joined', last_error = NULL \
+         WHERE article_id = ? AND status = 'pending' AND signature IS NULL",
+    )
+    .bind(article_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// An entry's article fields, as the merge binds them.
@@ -42,6 +95,10 @@ pub(super) struct EntryArticle<'a> {
     /// JSON array.
     pub authors: String,
     pub published_at: Option<String>,
+    /// `store::identity::entry_provisional_key`, for a new article, with
+    /// its `key_hash`.
+    pub provisional_key: Option<String>,
+    pub provisional_hash: Option<i64>,
 }
 
 /// The merge of entries into articles by identity, set-based (a few
@@ -88,11 +145,11 @@ pub(super) async fn merge_entries(
         // this write transaction), so a conflict is an error to report.
         let sql = format!(
             "INSERT INTO articles (first_seen_at, updated_at, url, url_key, title, summary, \
-               publisher, publisher_url, authors, published_at) \
+               publisher, publisher_url, authors, published_at, provisional_key, provisional_hash) \
              SELECT v.column1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, \
-               v.column7, v.column8, v.column9 FROM (VALUES {}) AS v WHERE v.column3 IS NOT NULL \
-             RETURNING id",
-            placeholders(size, 9)
+               v.column7, v.column8, v.column9, v.column10, v.column11 FROM (VALUES {}) AS v \
+             WHERE v.column3 IS NOT NULL RETURNING id",
+            placeholders(size, 11)
         );
         let mut q = sqlx::query_scalar::<_, i64>(&sql);
         for r in padded_rows {
@@ -106,7 +163,9 @@ pub(super) async fn merge_entries(
                 .bind(r.and_then(|r| r.publisher))
                 .bind(r.and_then(|r| r.publisher_url))
                 .bind(r.map(|r| &r.authors))
-                .bind(r.and_then(|r| r.published_at.as_deref()));
+                .bind(r.and_then(|r| r.published_at.as_deref()))
+                .bind(r.and_then(|r| r.provisional_key.as_deref()))
+                .bind(r.and_then(|r| r.provisional_hash));
         }
         inserted.extend(q.fetch_all(&mut *conn).await?);
     }

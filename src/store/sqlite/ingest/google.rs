@@ -12,7 +12,8 @@ use super::super::sql::{padded, placeholders, CHUNK_ROWS};
 use crate::store::error::Result;
 use crate::store::google_links::{GoogleEntry, Hint, LinkStatus};
 use crate::store::identity::{
-    joins_provisionally, link_status, provisional_window_start, unresolved_key, ArticleRef,
+    is_placed, joins_provisionally, link_status, provisional_window_start, unresolved_key,
+    ArticleRef,
 };
 use crate::store::ingest::{NewEntry, PollStored};
 use crate::store::time::ts;
@@ -86,7 +87,7 @@ pub(super) async fn store_google(
             (Some((id, resolution)), _) => (
                 ArticleRef::Stored(*id),
                 false,
-                resolution.as_deref() == Some("resolved"),
+                is_placed(resolution.as_deref()),
             ),
             (None, Some(&n)) => (ArticleRef::New(n), false, false),
             (None, None) => {

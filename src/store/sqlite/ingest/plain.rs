@@ -4,6 +4,7 @@
 use sqlx::SqliteConnection;
 
 use super::super::identity::{merge_entries, EntryArticle};
+use super::super::keys::key_hash;
 use super::super::sql::{padded, placeholders, CHUNK_ROWS};
 use crate::domain::CanonicalUrl;
 use crate::store::error::{Result, StoreError};
@@ -36,6 +37,7 @@ impl<'a> PlainRow<'a> {
 
 /// An entry's article fields, keyed by its identity.
 pub(super) fn entry_article<'a>(feed_id: i64, now: &'a str, e: &'a NewEntry) -> EntryArticle<'a> {
+    let provisional_key = e.provisional_key.clone();
     EntryArticle {
         now,
         url: e.url.as_deref(),
@@ -50,6 +52,8 @@ pub(super) fn entry_article<'a>(feed_id: i64, now: &'a str, e: &'a NewEntry) -> 
         publisher_url: e.publisher_url.as_deref(),
         authors: serde_json::to_string(&e.authors).unwrap_or_else(|_| "[]".into()),
         published_at: e.published_at.map(ts),
+        provisional_hash: provisional_key.as_deref().map(key_hash),
+        provisional_key,
     }
 }
 
