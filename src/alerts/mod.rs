@@ -6,6 +6,7 @@
 //! and the messages sent ([`payload`]). Sending is [`send`]; the loop around
 //! it is `App::deliver_once`.
 
+pub mod email;
 pub mod payload;
 pub mod send;
 

@@ -253,3 +253,46 @@ fn an_ntfy_message_has_the_headline_publisher_and_link() {
     assert_eq!(m.message, "Chips — P");
     assert_eq!(m.click.as_deref(), Some("https://p.example/10"));
 }
+
+#[test]
+fn an_email_lists_each_article_as_text_and_as_escaped_html() {
+    let s = search(1, "chips");
+    let story = AlertStory {
+        id: 7,
+        title: Some("Chips & <b>tariffs</b>".to_owned()),
+        first_seen_at: "2026-02-01T00:00:00Z".to_owned(),
+    };
+    let article = AlertArticle {
+        id: 10,
+        url: Some("https://p.example/a?x=1&y=\"2\"".to_owned()),
+        title: Some("Chips & <b>tariffs</b>".to_owned()),
+        publisher: Some("P".to_owned()),
+        first_seen_at: "2026-02-01T00:00:00Z".to_owned(),
+        snippet: Some("Makers <warn>".to_owned()),
+    };
+    let m = payload::email_message(&payload::story_payload("e1", &s, &story, &[article])).unwrap();
+    assert_eq!(m.subject, "newsd: s1: Chips & <b>tariffs</b>");
+    assert!(
+        m.text.contains(
+            "  P: Chips & <b>tariffs</b>\n  https://p.example/a?x=1&y=\"2\"\n  Makers <warn>\n"
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        !m.html.contains("<b>") && !m.html.contains("<warn>"),
+        "{}",
+        m.html
+    );
+    assert!(m.html.contains("<a href=\"https://p.example/a?x=1&amp;y=&quot;2&quot;\">Chips &amp; &lt;b&gt;tariffs&lt;/b&gt;</a> — P"), "{}", m.html);
+
+    let digest = payload::digest_payload(
+        "e2",
+        &s,
+        &[(story.clone(), Vec::new()), (story, Vec::new())],
+    );
+    assert_eq!(
+        payload::email_message(&digest).unwrap().subject,
+        "newsd: s1 (2 stories)"
+    );
+}

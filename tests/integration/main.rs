@@ -21,4 +21,5 @@ mod properties;
 mod readers;
 mod retention;
 mod secrets;
+mod smtp;
 mod soak;
