@@ -171,20 +171,20 @@ impl PostgresStore {
     ) -> Result<usize> {
         self.writable("record matches")?;
         let mut tx = self.pool.begin().await?;
-        let mut added = 0;
-        for m in matches {
-            added += sqlx::query(
-                "INSERT INTO alert_matches (search_id, article_id, matched_at, due_at, state) \
-                 VALUES ($1, $2, $3, $4, 'held') ON CONFLICT DO NOTHING",
-            )
-            .bind(m.search_id)
-            .bind(m.article_id)
-            .bind(ts(now))
-            .bind(ts(due_at))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        }
+        let (searches, articles): (Vec<i64>, Vec<i64>) =
+            matches.iter().map(|m| (m.search_id, m.article_id)).unzip();
+        let added = sqlx::query(
+            "INSERT INTO alert_matches (search_id, article_id, matched_at, due_at, state) \
+             SELECT s, a, $3, $4, 'held' FROM UNNEST($1::bigint[], $2::bigint[]) AS m (s, a) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&searches)
+        .bind(&articles)
+        .bind(ts(now))
+        .bind(ts(due_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as usize;
         sqlx::query("DELETE FROM alert_pending WHERE article_id = ANY($1)")
             .bind(done)
             .execute(&mut *tx)

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::store::alerts::{
-    candidate_of, held_of, json_text, queued_of, search_row, AlertCandidate, AlertStats,
+    candidate_of, held_of, id_runs, json_text, queued_of, search_row, AlertCandidate, AlertStats,
     CandidateColumns, Delivery, DeliveryOutcome, DeliveryState, HeldColumns, HeldMatch, NewEvent,
     NewMatch, NewSearch, Promotion, QueuedColumns, QueuedMatch, SearchColumns, SearchOrigin,
     SearchRemoval, SearchRow, ALERT_ARTICLE, HELD_MATCH, SEARCH_COLUMNS,
@@ -142,28 +142,31 @@ impl SqliteStore {
     }
 
     pub async fn fts_matches(&self, raw: &str, ids: &[i64]) -> Result<Vec<i64>> {
-        let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
-            return Ok(Vec::new());
-        };
-        // The rowid range lets FTS5 seek in each term's list to the new
-        // articles instead of reading it from the start.
-        sqlx::query_scalar(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?1 \
-             AND rowid BETWEEN ?2 AND ?3 AND rowid IN (SELECT value FROM json_each(?4))",
-        )
-        .bind(raw)
-        .bind(lo)
-        .bind(hi)
-        .bind(json_text(&ids))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(db) => StoreError::SearchSyntax {
-                query: raw.to_owned(),
-                reason: db.message().to_owned(),
-            },
-            e => e.into(),
-        })
+        // A rowid range lets FTS5 seek in each term's list to the new
+        // articles; a `rowid IN (…)` would run the whole query once per id.
+        // So: one range per run of nearby ids, the rest sorted out here.
+        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let mut found = Vec::new();
+        for (lo, hi) in id_runs(ids) {
+            let rows: Vec<i64> = sqlx::query_scalar(
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?1 \
+                 AND rowid BETWEEN ?2 AND ?3",
+            )
+            .bind(raw)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) => StoreError::SearchSyntax {
+                    query: raw.to_owned(),
+                    reason: db.message().to_owned(),
+                },
+                e => e.into(),
+            })?;
+            found.extend(rows.into_iter().filter(|id| wanted.contains(id)));
+        }
+        Ok(found)
     }
 
     pub async fn record_matches(
@@ -174,20 +177,21 @@ impl SqliteStore {
         due_at: DateTime<Utc>,
     ) -> Result<usize> {
         let mut tx = self.begin_write().await?;
-        let mut added = 0;
-        for m in matches {
-            added += sqlx::query(
-                "INSERT INTO alert_matches (search_id, article_id, matched_at, due_at, state) \
-                 VALUES (?, ?, ?, ?, 'held') ON CONFLICT DO NOTHING",
-            )
-            .bind(m.search_id)
-            .bind(m.article_id)
-            .bind(ts(now))
-            .bind(ts(due_at))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        }
+        let pairs: Vec<[i64; 2]> = matches
+            .iter()
+            .map(|m| [m.search_id, m.article_id])
+            .collect();
+        let added = sqlx::query(
+            "INSERT INTO alert_matches (search_id, article_id, matched_at, due_at, state) \
+             SELECT value ->> 0, value ->> 1, ?, ?, 'held' FROM json_each(?) WHERE true \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(ts(now))
+        .bind(ts(due_at))
+        .bind(json_text(&pairs))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as usize;
         sqlx::query(
             "DELETE FROM alert_pending WHERE article_id IN (SELECT value FROM json_each(?))",
         )
