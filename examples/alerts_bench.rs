@@ -372,6 +372,9 @@ async fn bench_match(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// When a webhook body arrived, and the body.
+type Arrival = (DateTime<Utc>, serde_json::Value);
+
 async fn bench_delay(args: &[String]) -> Result<()> {
     let minutes: f64 = flag(args, "--minutes")?.unwrap_or(6.0);
     let hold: String = flag(args, "--hold")?.unwrap_or_else(|| "2m".to_owned());
@@ -395,7 +398,7 @@ async fn bench_delay(args: &[String]) -> Result<()> {
             format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
         }),
     );
-    let arrivals: Arc<Mutex<Vec<(DateTime<Utc>, serde_json::Value)>>> = Arc::default();
+    let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::default();
     let seen = arrivals.clone();
     let hook = axum::Router::new().route(
         "/hook",
