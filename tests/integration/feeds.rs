@@ -17,6 +17,8 @@ struct Polled {
     articles: Vec<(Option<String>, Option<String>)>,
     /// `published_at` of every stored article, in insertion order, to the second.
     published: Vec<Option<String>>,
+    /// `summary` of every stored article, in insertion order.
+    summaries: Vec<Option<String>>,
 }
 
 impl Polled {
@@ -67,7 +69,12 @@ async fn poll(name: &str, content_type: &str) -> Polled {
             .fetch_all(pool)
             .await
             .unwrap();
+    let summaries = sqlx::query_scalar("SELECT summary FROM articles ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
     Polled {
+        summaries,
         status,
         feed_title,
         last_status,
@@ -406,6 +413,31 @@ async fn unusual_atom_text_types_and_base64_titles_are_read_not_refused() {
     for name in [
         "gofeed/atom10_feed_title_base64.xml",
         "gofeed/atom03_feed_title_base64.xml",
+    ] {
+        let p = poll_xml(name).await;
+        assert_eq!(p.feed_title.as_deref(), Some("Feed Title"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn untyped_atom_titles_with_html_elements_and_base64_of_escaped_html_are_stored_as_text() {
+    let p = poll_xml("atom_untyped_markup.xml").await;
+    stored(&p, 5);
+    assert_eq!(p.feed_title.as_deref(), Some("The Untyped Desk"));
+    assert_eq!(
+        p.titles(),
+        [
+            "A paragraph as a title",
+            "H2O on Mars",
+            "Use the <p> element",
+            "Escaped <b> stays written",
+            "Base64 & escaped"
+        ]
+    );
+    assert_eq!(p.summaries[4].as_deref(), Some("Base64 & escaped"));
+    for name in [
+        "gofeed/atom03_feed_title_naked_markup.xml",
+        "gofeed/atom10_feed_title_base64_escaped_markup.xml",
     ] {
         let p = poll_xml(name).await;
         assert_eq!(p.feed_title.as_deref(), Some("Feed Title"), "{name}");
