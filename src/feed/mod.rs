@@ -147,7 +147,9 @@ pub fn parse_feed_served(
         feed.feed_type,
         feed_rs::model::FeedType::RSS2 | feed_rs::model::FeedType::RSS0
     );
-    let extras = if is_rss {
+    // feed-rs reads no `dc:title` in RSS 1.0 items either.
+    let is_rdf = feed.feed_type == feed_rs::model::FeedType::RSS1;
+    let extras = if is_rss || is_rdf {
         rss_item_extras(doc)
     } else {
         Vec::new()
@@ -162,7 +164,11 @@ pub fn parse_feed_served(
         .enumerate()
         .map(|(i, e)| {
             let extra = if extras_align {
-                extras[i].clone()
+                ItemExtras {
+                    // RSS 1.0 has no guid to be a permalink.
+                    permalink_guid: is_rss && extras[i].permalink_guid,
+                    ..extras[i].clone()
+                }
             } else {
                 ItemExtras {
                     permalink_guid: is_rss,
@@ -309,7 +315,7 @@ enum Capture {
     Updated,
 }
 
-/// [`ItemExtras`] of each RSS `<item>`, in document order.
+/// [`ItemExtras`] of each RSS or RDF `<item>`, in document order.
 fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();

@@ -443,3 +443,11 @@ async fn untyped_atom_titles_with_html_elements_and_base64_of_escaped_html_are_s
         assert_eq!(p.feed_title.as_deref(), Some("Feed Title"), "{name}");
     }
 }
+
+#[tokio::test]
+async fn rss_1_0_items_take_a_dublin_core_title_and_a_named_european_zone() {
+    let p = poll_xml("rdf_dublin_core_titles.xml").await;
+    stored(&p, 2);
+    assert_eq!(p.titles(), ["Only a Dublin Core title", "Its own title"]);
+    assert_eq!(p.published[0].as_deref(), Some("2026-11-01T08:00:00"));
+}
