@@ -451,3 +451,11 @@ async fn rss_1_0_items_take_a_dublin_core_title_and_a_named_european_zone() {
     assert_eq!(p.titles(), ["Only a Dublin Core title", "Its own title"]);
     assert_eq!(p.published[0].as_deref(), Some("2026-11-01T08:00:00"));
 }
+
+#[tokio::test]
+async fn a_channel_definition_format_document_is_refused_by_its_name() {
+    let p = poll_xml("cdf_channel.xml").await;
+    let error = p.last_error.unwrap_or_default();
+    assert!(error.contains("Channel Definition Format (CDF)"), "{error}");
+    assert!(p.articles.is_empty());
+}
