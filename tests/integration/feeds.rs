@@ -459,3 +459,11 @@ async fn a_channel_definition_format_document_is_refused_by_its_name() {
     assert!(error.contains("Channel Definition Format (CDF)"), "{error}");
     assert!(p.articles.is_empty());
 }
+
+#[tokio::test]
+async fn a_channel_without_a_title_is_named_by_its_own_dublin_core_title_not_its_images() {
+    let p = poll_xml("rss_channel_dublin_core_title.xml").await;
+    stored(&p, 1);
+    assert_eq!(p.feed_title.as_deref(), Some("The Dublin Core Desk & Co"));
+    assert_eq!(p.titles(), ["A story"]);
+}
