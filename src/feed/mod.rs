@@ -59,9 +59,11 @@ impl ParsedFeed {
         if !self.repairs.is_empty() {
             notes.push(format!("repaired: {}", self.repairs.join(", ")));
         }
+        // A date alone does not identify an entry: `EntryKey::derive` needs an
+        // id, a link or a title.
         if kept == 0 && !self.entries.is_empty() {
             notes.push(format!(
-                "none of the {} entries was stored: each lacks an id, a link, a title and a date",
+                "none of the {} entries was stored: each lacks an id, a link and a title",
                 self.entries.len()
             ));
         }
