@@ -12,9 +12,9 @@
 //! titles, links and guids match the expected output (only where the
 //! expected output has the field, and entries only of files whose every
 //! expected entry was stored). newsd stores titles as text, so an expected
-//! title is compared as text too (its markup reduced). `--feedparser` reads
-//! `bench/feedparser_suite.py`'s output and scores it by the same rules on
-//! the same entries.
+//! title is compared as text too (its markup reduced to one line).
+//! `--feedparser` reads `bench/feedparser_suite.py`'s output and scores it by
+//! the same rules on the same entries.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -132,6 +132,11 @@ fn expected_link(item: &Value) -> Option<String> {
         .and_then(|l| l.get("href").and_then(text).or_else(|| text(l)))
 }
 
+/// Compared as newsd stores titles: markup reduced to one line of text.
+fn as_title(t: String) -> String {
+    clean_text(&html_to_text(&t))
+}
+
 /// Compared as newsd serializes URLs (`http://a.org` is `http://a.org/`).
 fn as_url(l: String) -> String {
     Url::parse(&l).map_or(l, String::from)
@@ -240,7 +245,7 @@ fn read_feedparser(path: &Path, root: &Path) -> Result<HashMap<PathBuf, Option<G
             .context("a file name")?;
         let s = |v: Option<&Value>| v.and_then(Value::as_str).map(clean_text);
         let got = (v.get("parsed") == Some(&Value::Bool(true))).then(|| Got {
-            feed_title: s(v.get("title")).map(|t| html_to_text(&t)),
+            feed_title: s(v.get("title")).map(as_title),
             entries: v
                 .get("entries")
                 .and_then(Value::as_array)
@@ -248,7 +253,7 @@ fn read_feedparser(path: &Path, root: &Path) -> Result<HashMap<PathBuf, Option<G
                     es.iter()
                         .map(|e| {
                             (
-                                s(e.get("title")).map(|t| html_to_text(&t)),
+                                s(e.get("title")).map(as_title),
                                 s(e.get("link")).map(as_url),
                                 s(e.get("id")),
                             )
@@ -277,7 +282,7 @@ fn score(
     how: &Scoring<'_>,
 ) {
     let Scoring { file, verbose } = *how;
-    let want_title = want.get("title").and_then(text).map(|t| html_to_text(&t));
+    let want_title = want.get("title").and_then(text).map(as_title);
     s.feed_titles
         .add(want_title.as_deref(), got.feed_title.as_deref());
     if !entries {
@@ -285,7 +290,7 @@ fn score(
     }
     for (i, want) in want_items.iter().enumerate() {
         let (title, link, guid) = got.entries.get(i).cloned().unwrap_or_default();
-        let want_title = want.get("title").and_then(text).map(|t| html_to_text(&t));
+        let want_title = want.get("title").and_then(text).map(as_title);
         if verbose && want_title.is_some() && want_title != title {
             println!("entry title differs: {file}: {title:?} (expected {want_title:?})");
         }
@@ -385,7 +390,7 @@ async fn main() -> Result<()> {
         parsed += 1;
         kept += got.entries.len();
         if verbose {
-            let want_title = want.get("title").and_then(text).map(|t| html_to_text(&t));
+            let want_title = want.get("title").and_then(text).map(as_title);
             if want_title.is_some() && want_title != got.feed_title {
                 println!(
                     "feed title differs: {}: {:?} (expected {want_title:?})",

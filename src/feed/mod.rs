@@ -650,21 +650,27 @@ fn text_construct(t: &feed_rs::model::Text, typed: bool) -> String {
         return untyped_text(&t.content);
     }
     if t.content_type.subty().as_str() == "html" {
-        return html_to_text(&t.content);
+        return title_from_html(&t.content);
     }
     clean_text(&decode_entities(&t.content))
 }
 
 fn untyped_text(s: &str) -> String {
     if looks_like_markup(s) {
-        return html_to_text(s);
+        return title_from_html(s);
     }
     let decoded = decode_entities(s);
     // Escaped twice (`&amp;lt;b&amp;gt;`, or escaped inside CDATA): still markup.
     if looks_like_markup(&decoded) {
-        return html_to_text(&decoded);
+        return title_from_html(&decoded);
     }
     clean_text(&decoded)
+}
+
+/// A title is one line: the line breaks the HTML-to-text pass makes of
+/// `<br>` and block ends would show as a title broken in two in any list.
+fn title_from_html(s: &str) -> String {
+    clean_text(&html_to_text(s))
 }
 
 /// An untyped text with an HTML element in it.

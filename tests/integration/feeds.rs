@@ -467,3 +467,18 @@ async fn a_channel_without_a_title_is_named_by_its_own_dublin_core_title_not_its
     assert_eq!(p.feed_title.as_deref(), Some("The Dublin Core Desk & Co"));
     assert_eq!(p.titles(), ["A story"]);
 }
+
+#[tokio::test]
+async fn titles_reduced_from_html_are_one_line() {
+    let p = poll_xml("titles_with_line_breaks.xml").await;
+    stored(&p, 3);
+    assert_eq!(p.feed_title.as_deref(), Some("The Desk Evening edition"));
+    assert_eq!(
+        p.titles(),
+        [
+            "Council approves budget Schools gain most",
+            "Storm warning for the coast",
+            "A line break folded like any whitespace"
+        ]
+    );
+}
