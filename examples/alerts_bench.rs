@@ -279,7 +279,9 @@ async fn bench_match(args: &[String]) -> Result<()> {
     // has feeds on hosts that do not exist here.
     for f in store.list_feeds().await? {
         if f.enabled && !f.url.starts_with(&base) {
-            store.set_feed_enabled(&f.id.to_string(), false, Utc::now()).await?;
+            store
+                .set_feed_enabled(&f.id.to_string(), false, Utc::now())
+                .await?;
         }
     }
     // Whatever is queued (the fresh archive, an earlier run) is not this run's work.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::alerts::send::Sent;
+use crate::alerts::Sent;
 use crate::alerts::{Matcher, Searches};
 use crate::config::Settings;
 use crate::fetch::{FetchConfig, Fetcher};

@@ -9,7 +9,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use url::Url;
 
-use super::send::Sent;
+use super::Sent;
 use crate::config::{EmailChannel, SmtpTls, SmtpUrl};
 use crate::fetch::{FetchError, Fetcher};
 

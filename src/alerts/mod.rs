@@ -22,6 +22,23 @@ use crate::store::{
     QueuedMatch, SearchRow,
 };
 
+/// What a receiver made of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// A 2xx answer.
+    Accepted { status: u16 },
+    /// Another answer: worth another try, not before `retry_after`.
+    Refused {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    /// No answer: a timeout, a refused connection.
+    Unreachable { error: String },
+    /// It can never be sent there (a blocked address, a bad URL, a payload
+    /// the channel cannot read): not retried.
+    Impossible { error: String },
+}
+
 /// The longest a retry waits, however many attempts failed.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(24 * 3600);
 

@@ -2,28 +2,11 @@
 //! HTTP client (its SSRF guard, timeouts and limits) without following
 //! redirects, email through SMTP to an address the same guard allowed.
 
-use chrono::{DateTime, Utc};
 use url::Url;
 
+use super::Sent;
 use crate::config::{ChannelKind, ChannelSettings};
 use crate::fetch::{FetchError, FetchRequest, Fetcher};
-
-/// What a receiver made of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    /// A 2xx answer.
-    Accepted { status: u16 },
-    /// Another answer: worth another try, not before `retry_after`.
-    Refused {
-        status: u16,
-        retry_after: Option<DateTime<Utc>>,
-    },
-    /// No answer: a timeout, a refused connection.
-    Unreachable { error: String },
-    /// It can never be sent there (a blocked address, a bad URL, a payload
-    /// the channel cannot read): not retried.
-    Impossible { error: String },
-}
 
 /// Sends `payload` of event `event_id` to `channel`.
 pub async fn send(
