@@ -424,15 +424,35 @@ impl App {
                         .push(c.article_id);
                 }
             }
-            for (search_id, ids) in &engine_candidates {
-                let Some(raw) = set.get(*search_id).and_then(Matcher::engine_query) else {
-                    continue;
-                };
-                match store.fts_matches(raw, ids).await {
-                    Ok(found) => matches.extend(found.into_iter().map(|article_id| NewMatch {
-                        search_id: *search_id,
-                        article_id,
-                    })),
+            for ids in engine_candidates.values_mut() {
+                ids.sort_unstable();
+            }
+            let queries: Vec<(i64, &str)> = engine_candidates
+                .keys()
+                .filter_map(|&id| Some((id, set.get(id).and_then(Matcher::engine_query)?)))
+                .collect();
+            let asked: Vec<i64> = engine_candidates
+                .values()
+                .flatten()
+                .copied()
+                .collect::<std::collections::BTreeSet<i64>>()
+                .into_iter()
+                .collect();
+            for (search_id, found) in store.fts_matches(&queries, &asked).await? {
+                match found {
+                    // Only the articles this search's filters admitted.
+                    Ok(found) => {
+                        let admitted = &engine_candidates[&search_id];
+                        matches.extend(
+                            found
+                                .into_iter()
+                                .filter(|a| admitted.binary_search(a).is_ok())
+                                .map(|article_id| NewMatch {
+                                    search_id,
+                                    article_id,
+                                }),
+                        )
+                    }
                     Err(e) => warn!(search = search_id, error = %e, "saved search failed"),
                 }
             }

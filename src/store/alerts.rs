@@ -454,37 +454,3 @@ pub(super) fn held_of(r: HeldColumns) -> HeldMatch {
         story_claimed: r.3 != 0,
     }
 }
-
-/// Ids in ascending runs with gaps of at most [`RUN_GAP`]: the ranges an
-/// index is asked about, so that a few scattered old ids do not stretch one
-/// range over the archive between them.
-pub(super) fn id_runs(ids: &[i64]) -> Vec<(i64, i64)> {
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    let mut runs: Vec<(i64, i64)> = Vec::new();
-    for id in sorted {
-        match runs.last_mut() {
-            Some((_, hi)) if id - *hi <= RUN_GAP => *hi = id,
-            _ => runs.push((id, id)),
-        }
-    }
-    runs
-}
-
-/// Archive rows a range may span beyond the ids it is for.
-const RUN_GAP: i64 = 1000;
-
-#[cfg(test)]
-mod tests {
-    use super::id_runs;
-
-    #[test]
-    fn ids_are_asked_about_in_runs_of_nearby_ids() {
-        assert_eq!(id_runs(&[]), []);
-        assert_eq!(id_runs(&[7, 5, 6, 900]), [(5, 900)]);
-        assert_eq!(
-            id_runs(&[1_000_000, 3, 999_990, 10]),
-            [(3, 10), (999_990, 1_000_000)]
-        );
-    }
-}

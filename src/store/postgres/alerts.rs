@@ -141,25 +141,33 @@ impl PostgresStore {
         Ok(rows.into_iter().map(candidate_of).collect())
     }
 
-    pub async fn fts_matches(&self, raw: &str, ids: &[i64]) -> Result<Vec<i64>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    pub async fn fts_matches(
+        &self,
+        queries: &[(i64, &str)],
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Result<Vec<i64>>)>> {
+        let mut out = Vec::with_capacity(queries.len());
+        for &(search_id, raw) in queries {
+            // The article ids lead: each is one primary-key visit, whatever
+            // the size of the archive.
+            let found = sqlx::query_scalar(
+                "SELECT article_id FROM article_search \
+                 WHERE article_id = ANY($2) AND search @@ to_tsquery('simple', $1)",
+            )
+            .bind(raw)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) => StoreError::SearchSyntax {
+                    query: raw.to_owned(),
+                    reason: db.message().to_owned(),
+                },
+                e => e.into(),
+            });
+            out.push((search_id, found));
         }
-        sqlx::query_scalar(
-            "SELECT article_id FROM article_search \
-             WHERE article_id = ANY($2) AND search @@ to_tsquery('simple', $1)",
-        )
-        .bind(raw)
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(db) => StoreError::SearchSyntax {
-                query: raw.to_owned(),
-                reason: db.message().to_owned(),
-            },
-            e => e.into(),
-        })
+        Ok(out)
     }
 
     pub async fn record_matches(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::store::alerts::{
-    candidate_of, held_of, id_runs, json_text, queued_of, search_row, AlertCandidate, AlertStats,
+    candidate_of, held_of, json_text, queued_of, search_row, AlertCandidate, AlertStats,
     CandidateColumns, Delivery, DeliveryOutcome, DeliveryState, HeldColumns, HeldMatch, NewEvent,
     NewMatch, NewSearch, Promotion, QueuedColumns, QueuedMatch, SearchColumns, SearchOrigin,
     SearchRemoval, SearchRow, ALERT_ARTICLE, HELD_MATCH, SEARCH_COLUMNS,
@@ -141,32 +141,61 @@ impl SqliteStore {
         Ok(rows.into_iter().map(candidate_of).collect())
     }
 
-    pub async fn fts_matches(&self, raw: &str, ids: &[i64]) -> Result<Vec<i64>> {
-        // A rowid range lets FTS5 seek in each term's list to the new
-        // articles; a `rowid IN (…)` would run the whole query once per id.
-        // So: one range per run of nearby ids, the rest sorted out here.
-        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
-        let mut found = Vec::new();
-        for (lo, hi) in id_runs(ids) {
-            let rows: Vec<i64> = sqlx::query_scalar(
-                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?1 \
-                 AND rowid BETWEEN ?2 AND ?3",
-            )
-            .bind(raw)
-            .bind(lo)
-            .bind(hi)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(db) => StoreError::SearchSyntax {
-                    query: raw.to_owned(),
-                    reason: db.message().to_owned(),
-                },
-                e => e.into(),
-            })?;
-            found.extend(rows.into_iter().filter(|id| wanted.contains(id)));
+    /// The batch's articles go into a word index of their own, a temporary
+    /// one on one reader connection with the archive's columns and
+    /// tokenizer, which every query reads: the cost follows the batch, not
+    /// the archive (asking the archive's index about a range of new ids cost
+    /// three times as much at 1M articles as at 10k, BENCHMARKS.md).
+    pub async fn fts_matches(
+        &self,
+        queries: &[(i64, &str)],
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Result<Vec<i64>>)>> {
+        if queries.is_empty() || ids.is_empty() {
+            return Ok(queries
+                .iter()
+                .map(|&(id, _)| (id, Ok(Vec::new())))
+                .collect());
         }
-        Ok(found)
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.alert_batch USING fts5 ( \
+             title, summary, text, tokenize = 'unicode61 remove_diacritics 2')",
+        )
+        .execute(&mut *conn)
+        .await?;
+        // Left over if an earlier batch failed half-way.
+        sqlx::query("DELETE FROM temp.alert_batch")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO temp.alert_batch (rowid, title, summary, text) \
+             SELECT id, title, summary, text FROM articles \
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_text(&ids))
+        .execute(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(queries.len());
+        for &(search_id, raw) in queries {
+            let found =
+                sqlx::query_scalar("SELECT rowid FROM temp.alert_batch WHERE alert_batch MATCH ?")
+                    .bind(raw)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| match e {
+                        sqlx::Error::Database(db) => StoreError::SearchSyntax {
+                            query: raw.to_owned(),
+                            reason: db.message().to_owned(),
+                        },
+                        e => e.into(),
+                    });
+            out.push((search_id, found));
+        }
+        sqlx::query("DELETE FROM temp.alert_batch")
+            .execute(&mut *conn)
+            .await?;
+        Ok(out)
     }
 
     pub async fn record_matches(
