@@ -490,3 +490,94 @@ engine_test! {
         assert!(!error.contains("hunter2"), "the SMTP password is not stored: {error}");
     }
 }
+
+engine_test! {
+    // The receiver answers while this thread waits on the daemon.
+    @tokio(flavor = "multi_thread", worker_threads = 2)
+    async fn a_sigkill_between_match_and_delivery_loses_nothing_and_sends_each_event_once(engine) {
+        use std::process::{Command, Stdio};
+        let hook = receiver().await;
+        hook.down.store(true, Ordering::SeqCst);
+        let feeds = feed_server(|n| {
+            rss(&[Item {
+                guid: &format!("k{n}"),
+                title: ["", "Chile nationalises lithium mines", "Bolivian lithium deal signed with investors", "Australian lithium exports hit record"][n % 4],
+                link: &format!("https://k{n}.example/x"),
+            }])
+        })
+        .await;
+        let archive = crate::helpers::archive_on(engine).await;
+        let dir = archive.dir.path();
+        let extra = format!(
+            "[alerts]\nhold = \"0s\"\nretry_interval = \"1s\"\nmax_attempts = 50\n[extract]\nenabled = false\n\
+             [[channels]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}/hook\"\n\
+             [[searches]]\nname = \"l\"\nquery = \"lithium\"\nchannels = [\"hook\"]\n",
+            hook.base
+        );
+        let config = crate::helpers::write_config(dir, &archive.url, &[feeds.feed(1), feeds.feed(2), feeds.feed(3)], &extra);
+        let run = || {
+            Command::new(env!("CARGO_BIN_EXE_newsd"))
+                .arg("--config")
+                .arg(&config)
+                .arg("run")
+                .env_remove("NEWSD_CONFIG")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn newsd run")
+        };
+        let mut daemon = run();
+        // Readable once the daemon has made and migrated the archive.
+        let mut store = None;
+        for _ in 0..200 {
+            match newsd::store::Store::open_read_only(&archive.url, std::time::Duration::from_secs(5)).await {
+                Ok(s) => {
+                    store = Some(s);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+        let store = store.expect("the daemon made the archive within 10 s");
+        let count = |sql: &'static str| {
+            let store = store.clone();
+            async move { newsd::store::testing::scalar_i64(&store, sql).await }
+        };
+        let until = |what: &'static str, sql: &'static str, want: i64| {
+            let count = count.clone();
+            async move {
+                // Events wait for the daemon's first clustering round (30 s).
+                for _ in 0..900 {
+                    if count(sql).await >= want {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                panic!("{what}: still under {want} after 90 s");
+            }
+        };
+
+        until("deliveries tried", "SELECT COUNT(*) FROM alert_deliveries WHERE attempts > 0", 3).await;
+        // SIGKILL: no destructor, no rollback, no unlock.
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        let refused = hook.requests.lock().unwrap().len();
+        assert!(refused >= 3, "each event was tried before the kill: {refused}");
+        assert_eq!(count("SELECT COUNT(*) FROM alert_events").await, 3, "one event per story");
+
+        hook.down.store(false, Ordering::SeqCst);
+        let mut daemon = run();
+        until("deliveries sent", "SELECT COUNT(*) FROM alert_deliveries WHERE state = 'sent'", 3).await;
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+
+        let requests = hook.requests.lock().unwrap().clone();
+        let taken: Vec<&String> = requests[refused..].iter().map(|(id, _, _)| id).collect();
+        let distinct: HashSet<&String> = taken.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "every event arrived: {taken:?}");
+        assert_eq!(taken.len(), 3, "and none twice: {taken:?}");
+        assert_eq!(hook.events().len(), 3);
+        assert_eq!(count("SELECT COUNT(*) FROM alert_events").await, 3, "nothing made twice");
+    }
+}
