@@ -545,7 +545,6 @@ engine_test! {
             async move { newsd::store::testing::scalar_i64(&store, sql).await }
         };
         let until = |what: &'static str, sql: &'static str, want: i64| {
-            let count = count.clone();
             async move {
                 // Events wait for the daemon's first clustering round (30 s).
                 for _ in 0..900 {
