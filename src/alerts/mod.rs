@@ -89,6 +89,14 @@ impl Doc {
         }
     }
 
+    fn has_term(&self, t: &Term) -> bool {
+        if t.prefix {
+            self.words.iter().any(|w| w.starts_with(t.word.as_str()))
+        } else {
+            self.words.contains(&t.word)
+        }
+    }
+
     fn has_phrase(&self, phrase: &[String]) -> bool {
         match phrase {
             [] => true,
@@ -107,8 +115,55 @@ enum Text {
     Words(Vec<Vec<String>>),
     /// Words in a script without spaces: substrings, all needed.
     Substrings(Vec<String>),
-    /// The engine's own syntax: only the index can answer.
-    Engine(String),
+    /// The engine's own syntax: only the index can answer, and only about
+    /// an article holding one of its terms.
+    Engine(String, Option<Vec<Term>>),
+}
+
+/// A word of a query in the engine's syntax, as the index folds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub word: String,
+    /// `word*`: any word it begins.
+    pub prefix: bool,
+}
+
+/// Every word a query in FTS5 (or tsquery) syntax names, its operators
+/// aside. Whatever the query, an article it matches holds one of them (NOT
+/// only takes away, NEAR and phrases need all their words), so an article
+/// holding none is not worth asking the index about. `None` when the query
+/// names no word this can read.
+pub fn raw_terms(query: &str) -> Option<Vec<Term>> {
+    const OPERATORS: [&str; 4] = ["AND", "OR", "NOT", "NEAR"];
+    let chars: Vec<char> = query.chars().collect();
+    let mut terms = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_alphanumeric() {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        if OPERATORS.contains(&run.as_str()) {
+            continue;
+        }
+        // FTS5 writes a prefix `word*` or `"a phrase"*`, tsquery `word:*`; a
+        // word before `:` may also be a column or carry weights. Taking all
+        // of those as prefixes can only ask the index more often.
+        let after = match chars.get(i) {
+            Some('"' | '\'') => chars.get(i + 1),
+            c => c,
+        };
+        let prefix = matches!(after, Some('*' | ':'));
+        for word in tokens(&run) {
+            terms.push(Term { word, prefix });
+        }
+    }
+    (!terms.is_empty()).then_some(terms)
 }
 
 /// One saved search, ready to test articles against.
@@ -126,7 +181,7 @@ impl Matcher {
     pub fn new(s: &SearchRow) -> Self {
         let words: Vec<&str> = s.query.split_whitespace().collect();
         let text = if s.fts {
-            Text::Engine(s.query.clone())
+            Text::Engine(s.query.clone(), raw_terms(&s.query))
         } else if s.query.chars().any(crate::store::query::is_unspaced_script) {
             Text::Substrings(words.iter().map(|w| w.to_lowercase()).collect())
         } else {
@@ -151,7 +206,7 @@ impl Matcher {
     /// The raw query when only the engine's index can tell a match.
     pub fn engine_query(&self) -> Option<&str> {
         match &self.text {
-            Text::Engine(q) => Some(q),
+            Text::Engine(q, _) => Some(q),
             _ => None,
         }
     }
@@ -200,7 +255,7 @@ impl Matcher {
                 Some(!words.is_empty() && words.iter().all(|w| doc.has_phrase(w)))
             }
             Text::Substrings(subs) => Some(subs.iter().all(|s| doc.lower.contains(s.as_str()))),
-            Text::Engine(_) => None,
+            Text::Engine(..) => None,
         }
     }
 }
@@ -239,7 +294,7 @@ impl Searches {
         };
         for (i, m) in set.matchers.iter().enumerate() {
             match &m.text {
-                Text::Engine(_) => set.engine.push(i),
+                Text::Engine(..) => set.engine.push(i),
                 // Any word of the phrases will do; a long one is usually the
                 // rarest, so the fewest articles wake the search.
                 Text::Words(words) => match words.iter().flatten().max_by_key(|w| w.len()) {
@@ -277,7 +332,13 @@ impl Searches {
         }
         for &i in &self.engine {
             let m = &self.matchers[i];
-            if m.admits(c) {
+            let Text::Engine(_, terms) = &m.text else {
+                continue;
+            };
+            let may_match = terms
+                .as_ref()
+                .is_none_or(|terms| terms.iter().any(|t| doc.has_term(t)));
+            if may_match && m.admits(c) {
                 v.ask_engine.push(m.search_id);
             }
         }

@@ -328,10 +328,10 @@ fn the_search_set_finds_what_each_search_alone_finds_and_asks_the_engine_only_wh
             .collect();
         let v = set.check(c, &doc);
         assert_eq!(v.matched, alone, "article {}", c.article_id);
+        let asked: &[i64] = if c.article_id == 4 { &[] } else { &[4] };
         assert_eq!(
-            v.ask_engine,
-            [4],
-            "the German-only search admits no English article"
+            v.ask_engine, asked,
+            "the German-only search admits no English article, and no search asks about an article without its words"
         );
     }
     assert_eq!(
@@ -342,4 +342,63 @@ fn the_search_set_finds_what_each_search_alone_finds_and_asks_the_engine_only_wh
         set.get(4).and_then(Matcher::engine_query),
         Some("chip* OR wafer")
     );
+}
+
+#[test]
+fn a_raw_query_names_the_words_an_article_needs_one_of() {
+    let words = |q: &str| -> Vec<(String, bool)> {
+        raw_terms(q)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.word, t.prefix))
+            .collect()
+    };
+    let w = |s: &str, p: bool| (s.to_owned(), p);
+    assert_eq!(
+        words("chip* OR \"Wafer Fab\"* NOT Café"),
+        [
+            w("chip", true),
+            w("wafer", false),
+            w("fab", true),
+            w("cafe", false)
+        ]
+    );
+    assert_eq!(
+        words("NEAR(lithium mine, 5) AND and"),
+        [
+            w("lithium", false),
+            w("mine", false),
+            w("5", false),
+            w("and", false)
+        ]
+    );
+    assert_eq!(
+        words("title: rain"),
+        [w("title", true), w("rain", false)],
+        "a column is taken as a prefix"
+    );
+    assert_eq!(
+        words("chip:* & !wafer"),
+        [w("chip", true), w("wafer", false)],
+        "tsquery"
+    );
+    assert_eq!(raw_terms("* OR ()"), None);
+}
+
+#[test]
+fn a_raw_query_is_asked_only_about_articles_holding_one_of_its_words() {
+    let mut s = search(1, "chip* OR wafer NOT memory");
+    s.fts = true;
+    let set = Searches::new(&[s]);
+    let ask = |title: &str| {
+        let c = article(1, title);
+        set.check(&c, &Doc::new(&c)).ask_engine
+    };
+    assert_eq!(ask("Chipmakers warn"), [1], "a prefix");
+    assert_eq!(
+        ask("Memory prices fall"),
+        [1],
+        "a word after NOT: the index decides"
+    );
+    assert_eq!(ask("Rain in Spain"), Vec::<i64>::new());
 }
