@@ -12,6 +12,7 @@ mod content;
 mod guard;
 mod metadata;
 mod page;
+mod region;
 mod sanitize;
 mod text;
 
@@ -68,6 +69,17 @@ pub(crate) fn select_nodes<'a>(doc: &'a Document, sel: &str) -> Vec<NodeRef<'a>>
 pub(crate) fn never_regex() -> Regex {
     Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
 }
+
+/// Below this many words the article path likely missed a page rendered
+/// client-side, and the `<noscript>` copy is tried.
+const NOSCRIPT_MIN_WORDS: usize = 50;
+
+/// How many times more words (num/den) the main region must hold than
+/// readability's container to replace it: 3x on pages that declare
+/// themselves articles (their extra text is mostly comments and teasers),
+/// 1.5x elsewhere. Tuned on WCXB dev against the Zyte set.
+const REGION_OVER_ARTICLE: (usize, usize) = (3, 1);
+const REGION_OVER_OTHER: (usize, usize) = (3, 2);
 
 /// Wraps plain paragraphs as escaped `<p>` elements.
 fn paragraphs_html(paras: &[String]) -> String {
@@ -162,6 +174,43 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
                 .collect();
             html_out = Some(paragraphs_html(&paras));
             text = Some(paras.join("\n\n"));
+        }
+    }
+
+    if !deep {
+        let title = meta.title.as_deref();
+        let mut words = text.as_deref().map_or(0, word_count);
+        // Client-rendered pages (forums, shops) often ship their crawler
+        // view inside <noscript>, which the parser keeps as raw text.
+        let unwrapped = (words < NOSCRIPT_MIN_WORDS)
+            .then(|| region::unwrap_noscript(html, NOSCRIPT_MIN_WORDS))
+            .flatten();
+        if let Some(src) = unwrapped.as_deref() {
+            let doc = Document::from(src);
+            let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                content::extract_content(doc, base, title)
+            }))
+            .ok()
+            .flatten();
+            if let Some(c) = content.filter(|c| word_count(&c.text) > words) {
+                words = word_count(&c.text);
+                text = Some(c.text);
+                html_out = Some(c.html);
+            }
+        }
+        // Readability keeps one container; listings, product pages, forum
+        // threads and landing pages spread their content over many, so a
+        // main region holding much more text is the better answer there.
+        let blocks = region::region_blocks(unwrapped.as_deref().unwrap_or(html), base, title);
+        let region_words = blocks.iter().map(|b| word_count(b)).sum::<usize>();
+        let (num, den) = if meta.declares_article {
+            REGION_OVER_ARTICLE
+        } else {
+            REGION_OVER_OTHER
+        };
+        if region_words * den > words.max(1) * num {
+            html_out = Some(paragraphs_html(&blocks));
+            text = Some(blocks.join("\n\n"));
         }
     }
 
