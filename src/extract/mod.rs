@@ -139,6 +139,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     };
 
     let deep = content::too_deep(&doc);
+    let mut region_doc = None;
     let (mut text, mut html_out) = if deep {
         // Degenerate nesting: plain text only, no readability, no recursion.
         let blocks = clean::filter_blocks(content::flat_blocks(&doc), meta.title.as_deref());
@@ -151,6 +152,9 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         // A third-party DOM heuristic must not take the daemon down on one
         // hostile page; a panic there just means "no article found".
         let title = meta.title.as_deref();
+        // readability consumes its document; a copy of the tree is much
+        // cheaper than parsing the page again for the region pass.
+        region_doc = Some(doc.clone());
         let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             content::extract_content(doc, base, title)
         }))
@@ -177,7 +181,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         }
     }
 
-    if !deep {
+    if let Some(mut region_doc) = region_doc {
         let title = meta.title.as_deref();
         let mut words = text.as_deref().map_or(0, word_count);
         // Client-rendered pages (forums, shops) often ship their crawler
@@ -187,6 +191,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
             .flatten();
         if let Some(src) = unwrapped.as_deref() {
             let doc = Document::from(src);
+            region_doc = doc.clone();
             let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 content::extract_content(doc, base, title)
             }))
@@ -201,7 +206,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         // Readability keeps one container; listings, product pages, forum
         // threads and landing pages spread their content over many, so a
         // main region holding much more text is the better answer there.
-        let blocks = region::region_blocks(unwrapped.as_deref().unwrap_or(html), base, title);
+        let blocks = region::region_blocks(&region_doc, base, title);
         let region_words = blocks.iter().map(|b| word_count(b)).sum::<usize>();
         let (num, den) = if meta.declares_article {
             REGION_OVER_ARTICLE

@@ -15,24 +15,32 @@ use super::{never_regex, select_nodes};
 /// Page chrome outside `DROP_TAGS` that a whole-region pass must also shed.
 const CHROME: &str = "header, [role=banner], [role=contentinfo], [role=search]";
 
-/// Blocks of the page's main region (`<main>` when it holds text, else the
-/// body), with chrome and the same boilerplate rules as the article path.
-pub(crate) fn region_blocks(html: &str, base: Option<&Url>, title: Option<&str>) -> Vec<String> {
-    let doc = Document::from(html);
+/// Blocks of the page's main region (the largest `<main>` holding text,
+/// else the body), with chrome and the same boilerplate rules as the
+/// article path. Prunes `doc` in place.
+pub(crate) fn region_blocks(
+    doc: &Document,
+    base: Option<&Url>,
+    title: Option<&str>,
+) -> Vec<String> {
     if let Some(sel) = doc.try_select(CHROME) {
         sel.remove();
     }
-    let root = select_nodes(&doc, "main, [role=main]")
+    let main = select_nodes(doc, "main, [role=main]")
         .into_iter()
-        .filter(|n| norm_text(n).chars().count() > 200)
-        .max_by_key(|n| norm_text(n).chars().count())
-        .or_else(|| select_nodes(&doc, "body").into_iter().next());
-    let Some(root) = root else {
-        return Vec::new();
-    };
-    let frag = Document::fragment(root.html());
-    clean(&frag, base);
-    filter_blocks(render_blocks(&frag.root()), title)
+        .map(|n| (norm_text(&n).chars().count(), n))
+        .filter(|(len, _)| *len > 200)
+        .max_by_key(|(len, _)| *len);
+    // The main element alone becomes the body, so the rules below measure
+    // shares against the region, and a main that streaming renderers park
+    // in a hidden holder (to move it into place with script) still counts.
+    if let (Some((_, main)), Some(body)) = (main, select_nodes(doc, "body").into_iter().next()) {
+        main.remove_from_parent();
+        body.remove_children();
+        body.append_child(&main);
+    }
+    clean(doc, base);
+    filter_blocks(render_blocks(&doc.root()), title)
 }
 
 static NOSCRIPT_TAG: LazyLock<Regex> =
@@ -77,7 +85,7 @@ mod tests {
             <p>Soft cotton socks that stay up all day, with a cushioned sole and a seamless toe for comfort in every shoe.</p>\
             <ul><li>Cushioned sole</li><li>Seamless toe</li></ul></main>\
             <footer><p>Copyright notice and legal links</p></footer></body>";
-        let blocks = region_blocks(html, None, None);
+        let blocks = region_blocks(&Document::from(html), None, None);
         assert_eq!(blocks.first().map(String::as_str), Some("Socks"));
         assert!(blocks.iter().any(|b| b == "Seamless toe"), "{blocks:?}");
         assert!(!blocks
