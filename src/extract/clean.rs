@@ -140,8 +140,10 @@ fn link_chars(n: &NodeRef) -> usize {
         .sum()
 }
 
-/// Structural pruning on the article fragment.
-pub(crate) fn clean(frag: &Document, base: Option<&Url>) {
+/// Structural pruning on the article fragment. With `headline_lists`, link
+/// lists whose links read like headlines (several words each) are content:
+/// on a listing or collection page they are what the page is for.
+pub(crate) fn clean(frag: &Document, base: Option<&Url>, headline_lists: bool) {
     if let Some(sel) = frag.try_select(DROP_TAGS) {
         sel.remove();
     }
@@ -186,7 +188,10 @@ pub(crate) fn clean(frag: &Document, base: Option<&Url>) {
         } else {
             0.75
         };
-        if density > limit && text_len * 10 < total * 3 {
+        if density > limit
+            && text_len * 10 < total * 3
+            && !(headline_lists && reads_like_headlines(n))
+        {
             n.remove_from_parent();
         }
     }
@@ -211,6 +216,18 @@ pub(crate) fn clean(frag: &Document, base: Option<&Url>) {
             n.remove_from_parent();
         }
     }
+}
+
+/// Links averaging at least `HEADLINE_WORDS` words: story or product
+/// titles rather than menu entries ("Home", "World", "Sign in").
+fn reads_like_headlines(n: &NodeRef) -> bool {
+    const HEADLINE_WORDS: usize = 4;
+    let anchors = n.find(&["a"]);
+    let words: usize = anchors
+        .iter()
+        .map(|a| super::text::word_count(&norm_text(a)))
+        .sum();
+    !anchors.is_empty() && words >= HEADLINE_WORDS * anchors.len()
 }
 
 fn is_internal(href: &str, base: Option<&Url>) -> bool {
@@ -429,5 +446,26 @@ mod line_tests {
             "Updated 5:27 am CST, Wednesday, November 20, 2019"
         ));
         assert!(out[0].starts_with("Posted on Facebook"));
+    }
+}
+
+#[cfg(test)]
+mod headline_tests {
+    use super::*;
+
+    const PAGE: &str = "<div><p>An introduction to this week's stories, written out in full, with \
+        enough prose around the list that the list is only a small part of the page.</p>\
+        <p>A second paragraph explains how the stories were chosen and who wrote them.</p>\
+        <ul><li><a href='/a'>Council approves the new bridge over the river</a></li>\
+        <li><a href='/b'>Schools reopen after a week of heavy snow</a></li></ul></div>";
+
+    #[test]
+    fn headline_link_lists_are_kept_only_when_asked() {
+        let doc = Document::fragment(PAGE);
+        clean(&doc, None, true);
+        assert!(norm_text(&doc.root()).contains("heavy snow"));
+        let doc = Document::fragment(PAGE);
+        clean(&doc, None, false);
+        assert!(!norm_text(&doc.root()).contains("heavy snow"));
     }
 }

@@ -39,7 +39,7 @@ pub(crate) fn region_blocks(
         body.remove_children();
         body.append_child(&main);
     }
-    clean(doc, base);
+    clean(doc, base, true);
     filter_blocks(render_blocks(&doc.root()), title)
 }
 
