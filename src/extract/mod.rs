@@ -81,6 +81,9 @@ const NOSCRIPT_MIN_WORDS: usize = 50;
 const REGION_OVER_ARTICLE: (usize, usize) = (3, 1);
 const REGION_OVER_OTHER: (usize, usize) = (3, 2);
 
+/// Cookie notices run to a few hundred words at most.
+const CONSENT_NOTICE_MAX_WORDS: usize = 300;
+
 /// Wraps plain paragraphs as escaped `<p>` elements.
 fn paragraphs_html(paras: &[String]) -> String {
     let mut h = String::new();
@@ -213,6 +216,15 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         } else {
             REGION_OVER_OTHER
         };
+        // A short container that opens as a cookie notice is no article at
+        // all: its legal prose outscores the short blocks of home and shop
+        // pages.
+        let consent_notice = words < CONSENT_NOTICE_MAX_WORDS
+            && text.as_deref().is_some_and(|t| {
+                let head = t.char_indices().nth(300).map_or(t, |(i, _)| &t[..i]);
+                page::CONSENT.is_match(head)
+            });
+        let words = if consent_notice { 0 } else { words };
         if region_words * den > words.max(1) * num {
             html_out = Some(paragraphs_html(&blocks));
             text = Some(blocks.join("\n\n"));
