@@ -85,6 +85,23 @@ static BOILERPLATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap_or_else(|_| never_regex())
 });
 
+/// Controls of shop and listing pages rendered as text: skip links,
+/// sorting and filtering, cart and wish-list buttons, pagers.
+static UI_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(
+            skip\ to\ (the\ )?(main\ )?(content|navigation|search|footer)
+          | (sort|filter)(\ (and|&)\ (sort|filter))?(\ by\b.*)?:?
+          | (add|move)\ (.{1,80}\ )?to\ (cart|bag|basket|wish\ ?list|favou?rites|compare|registry)
+          | (leave|write|read)\ a\ review | (\d+\ )?reviews?
+          | price\ alert | quick\ (view|shop|add|look) | (load|show|view|see)\ (more|less|all)(\ \S+){0,2}
+          | (clear|reset)\ (all|filters?) | (in|out\ of)\ stock | sold\ out | compare
+          | (previous|next)(\ page)? | page\ \d+(\ of\ \d+)?
+        )\s*[.:…›»>]*$",
+    )
+    .unwrap_or_else(|_| never_regex())
+});
+
 /// Dateline/byline furniture; only short lines, since prose can start the
 /// same way ("Posted on Facebook, the video ...").
 static META_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -291,6 +308,9 @@ fn is_boilerplate_line(b: &str) -> bool {
     if len <= 100 && META_LINE.is_match(b) {
         return true;
     }
+    if len <= 120 && UI_LINE.is_match(b) {
+        return true;
+    }
     // Quote attributions ("— Name (@handle) November 18, 2019") are content.
     if len <= 100
         && !b.starts_with(['—', '–', '-'])
@@ -397,6 +417,9 @@ mod tests {
         assert!(DATE_LINE.is_match("Nov. 20, 2019Updated: Nov. 20, 2019 1:35 a.m."));
         assert!(AUTHOR_BIO.is_match("Jane Doe is a freelance writer living in Ohio"));
         assert!(SOCIAL_WORD.is_match("whatsapp"));
+        assert!(UI_LINE.is_match("Add Paragon 68 Pack to Compare"));
+        assert!(UI_LINE.is_match("Sort and Filter"));
+        assert!(!UI_LINE.is_match("Compare the two plans before you buy"));
         assert!(META_LINE.is_match("By Jane Doe and John Roe"));
         assert!(META_LINE.is_match("Updated Nov 19, 6:55 AM; Posted Nov 19, 6:51 AM"));
     }
