@@ -209,8 +209,6 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         // Readability keeps one container; listings, product pages, forum
         // threads and landing pages spread their content over many, so a
         // main region holding much more text is the better answer there.
-        let blocks = region::region_blocks(&region_doc, base, title);
-        let region_words = blocks.iter().map(|b| word_count(b)).sum::<usize>();
         let (num, den) = if meta.declares_article {
             REGION_OVER_ARTICLE
         } else {
@@ -225,9 +223,19 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
                 page::CONSENT.is_match(head)
             });
         let words = if consent_notice { 0 } else { words };
-        if region_words * den > words.max(1) * num {
-            html_out = Some(paragraphs_html(&blocks));
-            text = Some(blocks.join("\n\n"));
+        // The region is part of the body's text, so when even all of that
+        // could not outweigh readability's container, the costly clean-up of
+        // the whole page is skipped.
+        let body_words: usize = select_nodes(&region_doc, "body").first().map_or(0, |b| {
+            text::render_blocks(b).iter().map(|t| word_count(t)).sum()
+        });
+        if body_words * den > words.max(1) * num {
+            let blocks = region::region_blocks(&region_doc, base, title);
+            let region_words = blocks.iter().map(|b| word_count(b)).sum::<usize>();
+            if region_words * den > words.max(1) * num {
+                html_out = Some(paragraphs_html(&blocks));
+                text = Some(blocks.join("\n\n"));
+            }
         }
     }
 
