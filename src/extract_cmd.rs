@@ -55,7 +55,7 @@ pub async fn one(settings: &Settings, source: &str, json: bool) -> anyhow::Resul
 
 fn as_json(e: &Extracted) -> serde_json::Value {
     serde_json::json!({
-        "page_kind": format!("{:?}", e.page_kind),
+        "page_kind": e.page_kind.as_str(),
         "title": e.title,
         "authors": e.authors,
         "published_at": e.published_at.map(crate::store::ts),

@@ -38,6 +38,20 @@ pub enum PageKind {
     NotArticle,
 }
 
+impl PageKind {
+    /// The snake_case name used wherever a kind is printed or stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::Article => "article",
+            PageKind::ConsentWall => "consent_wall",
+            PageKind::BotCheck => "bot_check",
+            PageKind::LoginWall => "login_wall",
+            PageKind::EmptyShell => "empty_shell",
+            PageKind::NotArticle => "not_article",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Extracted {
     /// Main text, paragraphs separated by "\n\n"; None if no article found.

@@ -174,3 +174,9 @@ fn a_cookie_notice_chosen_as_the_article_gives_way_to_the_page_region() {
     let text = out.text.unwrap_or_default();
     assert!(text.contains("Story number 11"), "{text}");
 }
+
+#[test]
+fn page_kinds_are_named_in_snake_case() {
+    assert_eq!(PageKind::ConsentWall.as_str(), "consent_wall");
+    assert_eq!(PageKind::Article.as_str(), "article");
+}
