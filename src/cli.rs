@@ -128,6 +128,9 @@ pub enum Command {
         json: bool,
         #[arg(long, num_args = 2, value_names = ["IN_DIR", "OUT_DIR"], conflicts_with = "source")]
         batch: Option<Vec<PathBuf>>,
+        /// Pages extracted at once with `--batch` (default: one per core).
+        #[arg(long, requires = "batch")]
+        jobs: Option<usize>,
     },
     /// Re-run extraction on kept raw pages (needs extract.keep_raw_html).
     Reextract {
@@ -453,8 +456,9 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             source,
             json,
             batch,
+            jobs,
         } => match (batch, source) {
-            (Some(dirs), _) => crate::extract_cmd::batch(&dirs[0], &dirs[1]),
+            (Some(dirs), _) => crate::extract_cmd::batch(&dirs[0], &dirs[1], jobs),
             (None, Some(source)) => crate::extract_cmd::one(&settings, &source, json).await,
             (None, None) => bail!("give a URL, a file, or --batch IN_DIR OUT_DIR"),
         },

@@ -55,7 +55,7 @@ pub async fn one(settings: &Settings, source: &str, json: bool) -> anyhow::Resul
 
 fn as_json(e: &Extracted) -> serde_json::Value {
     serde_json::json!({
-        "page_kind": format!("{:?}", e.page_kind),
+        "page_kind": e.page_kind.as_str(),
         "title": e.title,
         "authors": e.authors,
         "published_at": e.published_at.map(crate::store::ts),
@@ -73,8 +73,10 @@ fn as_json(e: &Extracted) -> serde_json::Value {
 
 /// Every `IN_DIR/<id>.html` to `OUT_DIR/<id>.txt`, in one process (what the
 /// benchmark scorer's `--batch-cmd` calls). `IN_DIR/urls.tsv` (`id<TAB>url`)
-/// lets relative links and canonical URLs resolve.
-pub fn batch(in_dir: &Path, out_dir: &Path) -> anyhow::Result<()> {
+/// lets relative links and canonical URLs resolve. `jobs` pages are
+/// extracted at once (one per core when None): extraction is pure and
+/// CPU-bound, so it scales with cores.
+pub fn batch(in_dir: &Path, out_dir: &Path, jobs: Option<usize>) -> anyhow::Result<()> {
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let urls: HashMap<String, String> = std::fs::read_to_string(in_dir.join("urls.tsv"))
         .unwrap_or_default()
@@ -84,6 +86,7 @@ pub fn batch(in_dir: &Path, out_dir: &Path) -> anyhow::Result<()> {
             Some((id.trim().to_owned(), url.trim().to_owned()))
         })
         .collect();
+    let mut pages = Vec::new();
     for entry in
         std::fs::read_dir(in_dir).with_context(|| format!("reading {}", in_dir.display()))?
     {
@@ -91,25 +94,46 @@ pub fn batch(in_dir: &Path, out_dir: &Path) -> anyhow::Result<()> {
         if path.extension().and_then(|e| e.to_str()) != Some("html") {
             continue;
         }
-        let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let html = decode_html(&bytes, None);
-                let url = urls.get(id).and_then(|u| Url::parse(u).ok());
-                extract(&html, &ExtractOptions { url })
-                    .text
-                    .unwrap_or_default()
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", path.display());
-                String::new()
-            }
-        };
-        std::fs::write(out_dir.join(format!("{id}.txt")), text)?;
+        if let Some(id) = path.file_stem().and_then(|s| s.to_str()) {
+            pages.push((id.to_owned(), path.clone()));
+        }
     }
-    Ok(())
+    let jobs = jobs
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(1)
+        .clamp(1, pages.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    while let Some((id, path)) =
+                        pages.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let text = match std::fs::read(path) {
+                            Ok(bytes) => {
+                                let html = decode_html(&bytes, None);
+                                let url = urls.get(id).and_then(|u| Url::parse(u).ok());
+                                extract(&html, &ExtractOptions { url })
+                                    .text
+                                    .unwrap_or_default()
+                            }
+                            Err(e) => {
+                                eprintln!("{}: {e}", path.display());
+                                String::new()
+                            }
+                        };
+                        std::fs::write(out_dir.join(format!("{id}.txt")), text)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("an extraction worker panicked")))
+        })
+    })
 }
 
 /// What `newsd reextract` did.

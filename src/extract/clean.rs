@@ -85,6 +85,23 @@ static BOILERPLATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap_or_else(|_| never_regex())
 });
 
+/// Controls of shop and listing pages rendered as text: skip links,
+/// sorting and filtering, cart and wish-list buttons, pagers.
+static UI_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)^(
+            skip\ to\ (the\ )?(main\ )?(content|navigation|search|footer)
+          | (sort|filter)(\ (and|&)\ (sort|filter))?(\ by\b.*)?:?
+          | (add|move)\ (.{1,80}\ )?to\ (cart|bag|basket|wish\ ?list|favou?rites|compare|registry)
+          | (leave|write|read)\ a\ review | (\d+\ )?reviews?
+          | price\ alert | quick\ (view|shop|add|look) | (load|show|view|see)\ (more|less|all)(\ \S+){0,2}
+          | (clear|reset)\ (all|filters?) | (in|out\ of)\ stock | sold\ out | compare
+          | (previous|next)(\ page)? | page\ \d+(\ of\ \d+)?
+        )\s*[.:…›»>]*$",
+    )
+    .unwrap_or_else(|_| never_regex())
+});
+
 /// Dateline/byline furniture; only short lines, since prose can start the
 /// same way ("Posted on Facebook, the video ...").
 static META_LINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -140,8 +157,10 @@ fn link_chars(n: &NodeRef) -> usize {
         .sum()
 }
 
-/// Structural pruning on the article fragment.
-pub(crate) fn clean(frag: &Document, base: Option<&Url>) {
+/// Structural pruning on the article fragment. With `headline_lists`, link
+/// lists whose links read like headlines (several words each) are content:
+/// on a listing or collection page they are what the page is for.
+pub(crate) fn clean(frag: &Document, base: Option<&Url>, headline_lists: bool) {
     if let Some(sel) = frag.try_select(DROP_TAGS) {
         sel.remove();
     }
@@ -186,7 +205,10 @@ pub(crate) fn clean(frag: &Document, base: Option<&Url>) {
         } else {
             0.75
         };
-        if density > limit && text_len * 10 < total * 3 {
+        if density > limit
+            && text_len * 10 < total * 3
+            && !(headline_lists && reads_like_headlines(n))
+        {
             n.remove_from_parent();
         }
     }
@@ -211,6 +233,18 @@ pub(crate) fn clean(frag: &Document, base: Option<&Url>) {
             n.remove_from_parent();
         }
     }
+}
+
+/// Links averaging at least `HEADLINE_WORDS` words: story or product
+/// titles rather than menu entries ("Home", "World", "Sign in").
+fn reads_like_headlines(n: &NodeRef) -> bool {
+    const HEADLINE_WORDS: usize = 4;
+    let anchors = n.find(&["a"]);
+    let words: usize = anchors
+        .iter()
+        .map(|a| super::text::word_count(&norm_text(a)))
+        .sum();
+    !anchors.is_empty() && words >= HEADLINE_WORDS * anchors.len()
 }
 
 fn is_internal(href: &str, base: Option<&Url>) -> bool {
@@ -272,6 +306,9 @@ fn is_boilerplate_line(b: &str) -> bool {
         return true;
     }
     if len <= 100 && META_LINE.is_match(b) {
+        return true;
+    }
+    if len <= 120 && UI_LINE.is_match(b) {
         return true;
     }
     // Quote attributions ("— Name (@handle) November 18, 2019") are content.
@@ -380,6 +417,9 @@ mod tests {
         assert!(DATE_LINE.is_match("Nov. 20, 2019Updated: Nov. 20, 2019 1:35 a.m."));
         assert!(AUTHOR_BIO.is_match("Jane Doe is a freelance writer living in Ohio"));
         assert!(SOCIAL_WORD.is_match("whatsapp"));
+        assert!(UI_LINE.is_match("Add Paragon 68 Pack to Compare"));
+        assert!(UI_LINE.is_match("Sort and Filter"));
+        assert!(!UI_LINE.is_match("Compare the two plans before you buy"));
         assert!(META_LINE.is_match("By Jane Doe and John Roe"));
         assert!(META_LINE.is_match("Updated Nov 19, 6:55 AM; Posted Nov 19, 6:51 AM"));
     }
@@ -429,5 +469,26 @@ mod line_tests {
             "Updated 5:27 am CST, Wednesday, November 20, 2019"
         ));
         assert!(out[0].starts_with("Posted on Facebook"));
+    }
+}
+
+#[cfg(test)]
+mod headline_tests {
+    use super::*;
+
+    const PAGE: &str = "<div><p>An introduction to this week's stories, written out in full, with \
+        enough prose around the list that the list is only a small part of the page.</p>\
+        <p>A second paragraph explains how the stories were chosen and who wrote them.</p>\
+        <ul><li><a href='/a'>Council approves the new bridge over the river</a></li>\
+        <li><a href='/b'>Schools reopen after a week of heavy snow</a></li></ul></div>";
+
+    #[test]
+    fn headline_link_lists_are_kept_only_when_asked() {
+        let doc = Document::fragment(PAGE);
+        clean(&doc, None, true);
+        assert!(norm_text(&doc.root()).contains("heavy snow"));
+        let doc = Document::fragment(PAGE);
+        clean(&doc, None, false);
+        assert!(!norm_text(&doc.root()).contains("heavy snow"));
     }
 }

@@ -108,7 +108,7 @@ pub(crate) fn extract_content(
         .iter()
         .map(|b| b.chars().count())
         .sum();
-    clean(&frag, base);
+    clean(&frag, base, false);
     let title = title.or(Some(article.title.as_str()));
     let blocks = filter_blocks(render_blocks(&frag.root()), title);
     let kept: usize = blocks.iter().map(|b| b.chars().count()).sum();

@@ -21,6 +21,9 @@ pub(crate) struct Metadata {
     pub description: Option<String>,
     /// JSON-LD `articleBody`, a fallback when the DOM has no usable article.
     pub article_body: Option<String>,
+    /// The page declares itself an article (`og:type` article): readability's
+    /// single container is then trusted over the whole main region.
+    pub declares_article: bool,
 }
 
 /// What the JSON-LD blocks told us about the main article.
@@ -501,6 +504,9 @@ pub(crate) fn extract_metadata(doc: &Document, base: Option<&Url>) -> Metadata {
         .and_then(|u| safe_url(&u, base));
 
     m.article_body = ld.body;
+    m.declares_article = tags
+        .get(&["og:type"])
+        .is_some_and(|t| t.to_ascii_lowercase().contains("article"));
     m
 }
 

@@ -12,6 +12,7 @@ mod content;
 mod guard;
 mod metadata;
 mod page;
+mod region;
 mod sanitize;
 mod text;
 
@@ -35,6 +36,20 @@ pub enum PageKind {
     LoginWall,
     EmptyShell,
     NotArticle,
+}
+
+impl PageKind {
+    /// The snake_case name used wherever a kind is printed or stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::Article => "article",
+            PageKind::ConsentWall => "consent_wall",
+            PageKind::BotCheck => "bot_check",
+            PageKind::LoginWall => "login_wall",
+            PageKind::EmptyShell => "empty_shell",
+            PageKind::NotArticle => "not_article",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -68,6 +83,20 @@ pub(crate) fn select_nodes<'a>(doc: &'a Document, sel: &str) -> Vec<NodeRef<'a>>
 pub(crate) fn never_regex() -> Regex {
     Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
 }
+
+/// Below this many words the article path likely missed a page rendered
+/// client-side, and the `<noscript>` copy is tried.
+const NOSCRIPT_MIN_WORDS: usize = 50;
+
+/// How many times more words (num/den) the main region must hold than
+/// readability's container to replace it: 3x on pages that declare
+/// themselves articles (their extra text is mostly comments and teasers),
+/// 1.5x elsewhere. Tuned on WCXB dev against the Zyte set.
+const REGION_OVER_ARTICLE: (usize, usize) = (3, 1);
+const REGION_OVER_OTHER: (usize, usize) = (3, 2);
+
+/// Cookie notices run to a few hundred words at most.
+const CONSENT_NOTICE_MAX_WORDS: usize = 300;
 
 /// Wraps plain paragraphs as escaped `<p>` elements.
 fn paragraphs_html(paras: &[String]) -> String {
@@ -127,6 +156,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     };
 
     let deep = content::too_deep(&doc);
+    let mut region_doc = None;
     let (mut text, mut html_out) = if deep {
         // Degenerate nesting: plain text only, no readability, no recursion.
         let blocks = clean::filter_blocks(content::flat_blocks(&doc), meta.title.as_deref());
@@ -139,6 +169,9 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         // A third-party DOM heuristic must not take the daemon down on one
         // hostile page; a panic there just means "no article found".
         let title = meta.title.as_deref();
+        // readability consumes its document; a copy of the tree is much
+        // cheaper than parsing the page again for the region pass.
+        region_doc = Some(doc.clone());
         let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             content::extract_content(doc, base, title)
         }))
@@ -162,6 +195,61 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
                 .collect();
             html_out = Some(paragraphs_html(&paras));
             text = Some(paras.join("\n\n"));
+        }
+    }
+
+    if let Some(mut region_doc) = region_doc {
+        let title = meta.title.as_deref();
+        let mut words = text.as_deref().map_or(0, word_count);
+        // Client-rendered pages (forums, shops) often ship their crawler
+        // view inside <noscript>, which the parser keeps as raw text.
+        let unwrapped = (words < NOSCRIPT_MIN_WORDS)
+            .then(|| region::unwrap_noscript(html, NOSCRIPT_MIN_WORDS))
+            .flatten();
+        if let Some(src) = unwrapped.as_deref() {
+            let doc = Document::from(src);
+            region_doc = doc.clone();
+            let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                content::extract_content(doc, base, title)
+            }))
+            .ok()
+            .flatten();
+            if let Some(c) = content.filter(|c| word_count(&c.text) > words) {
+                words = word_count(&c.text);
+                text = Some(c.text);
+                html_out = Some(c.html);
+            }
+        }
+        // Readability keeps one container; listings, product pages, forum
+        // threads and landing pages spread their content over many, so a
+        // main region holding much more text is the better answer there.
+        let (num, den) = if meta.declares_article {
+            REGION_OVER_ARTICLE
+        } else {
+            REGION_OVER_OTHER
+        };
+        // A short container that opens as a cookie notice is no article at
+        // all: its legal prose outscores the short blocks of home and shop
+        // pages.
+        let consent_notice = words < CONSENT_NOTICE_MAX_WORDS
+            && text.as_deref().is_some_and(|t| {
+                let head = t.char_indices().nth(300).map_or(t, |(i, _)| &t[..i]);
+                page::CONSENT.is_match(head)
+            });
+        let words = if consent_notice { 0 } else { words };
+        // The region is part of the body's text, so when even all of that
+        // could not outweigh readability's container, the costly clean-up of
+        // the whole page is skipped.
+        let body_words: usize = select_nodes(&region_doc, "body").first().map_or(0, |b| {
+            text::render_blocks(b).iter().map(|t| word_count(t)).sum()
+        });
+        if body_words * den > words.max(1) * num {
+            let blocks = region::region_blocks(&region_doc, base, title);
+            let region_words = blocks.iter().map(|b| word_count(b)).sum::<usize>();
+            if region_words * den > words.max(1) * num {
+                html_out = Some(paragraphs_html(&blocks));
+                text = Some(blocks.join("\n\n"));
+            }
         }
     }
 

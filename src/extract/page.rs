@@ -16,7 +16,7 @@ use super::PageKind;
 /// CAPTCHAs or cookie law must not be misfiled.
 const WALL_MAX_WORDS: usize = 150;
 
-static CONSENT: LazyLock<Regex> = LazyLock::new(|| {
+pub(crate) static CONSENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)before you continue|we value your privacy|(cookie|privacy) (consent|preferences|settings|choices)|(accept|allow|agree to) (all )?cookies|consent to (the use of )?(our )?cookies|manage (your )?(cookie|privacy|consent)|your privacy choices|we and our (\d+ )?partners|nous respectons votre vie privée|wir verwenden cookies|utilizziamo i cookie|utilizamos cookies",
     )

@@ -157,3 +157,26 @@ fn empty_input_yields_no_article() {
     assert!(out.text.is_none());
     assert_ne!(out.page_kind, PageKind::Article);
 }
+
+#[test]
+fn a_cookie_notice_chosen_as_the_article_gives_way_to_the_page_region() {
+    let notice = "We and our partners store and access personal data, like browsing data or unique \
+        identifiers, on your device, to measure and improve our services and show you relevant ads. "
+        .repeat(3);
+    let stories: String = (0..12)
+        .map(|i| format!("<li><a href=\"/s{i}\">Story number {i} about the city council budget vote</a></li>"))
+        .collect();
+    let page = format!(
+        "<html><head><title>Home</title></head><body><div class=\"notice\"><p>{notice}</p></div>\
+         <main><h2>Latest</h2><ul>{stories}</ul></main></body></html>"
+    );
+    let out = extract(&page, &ExtractOptions::default());
+    let text = out.text.unwrap_or_default();
+    assert!(text.contains("Story number 11"), "{text}");
+}
+
+#[test]
+fn page_kinds_are_named_in_snake_case() {
+    assert_eq!(PageKind::ConsentWall.as_str(), "consent_wall");
+    assert_eq!(PageKind::Article.as_str(), "article");
+}

@@ -8,6 +8,7 @@ mod crash;
 mod disk_full;
 mod docs;
 mod engines;
+mod extract_golden;
 mod feeds;
 mod fetch;
 mod fulltext;
