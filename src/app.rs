@@ -153,7 +153,9 @@ impl App {
             fetcher.restore_host_backoff(&host, until);
         }
         let fulltext = FulltextWorker::new(store.clone(), fetcher.clone(), settings.clone());
-        let poller = Poller::new(store.clone(), fetcher.clone(), &settings);
+        let rules =
+            crate::rules::RuleSet::compile(&settings.rules).context("compiling [[rules]]")?;
+        let poller = Poller::new(store.clone(), fetcher.clone(), &settings, Arc::new(rules));
         Ok(App {
             inner: Arc::new(Inner {
                 settings,
