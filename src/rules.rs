@@ -17,7 +17,7 @@ use regex::{Regex, RegexBuilder};
 use crate::alerts::{Doc, Matcher};
 use crate::config::{RuleAction, RuleSettings};
 use crate::domain::FeedUrl;
-use crate::store::{AlertCandidate, SearchOrigin, SearchRow};
+use crate::store::{AlertCandidate, RuledArticle, SearchOrigin, SearchRow};
 
 /// A rule that cannot be compiled, named by its `name` or its index.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +186,69 @@ impl RuleSet {
             verdict.tags.clear();
         }
         verdict
+    }
+}
+
+/// What re-applying the rules changes of one stored article.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    pub article_id: i64,
+    /// Feeds whose links go (each leaves an entry tombstone).
+    pub unlink: Vec<i64>,
+    /// No feed keeps it: the article goes, with its tombstones.
+    pub removes_article: bool,
+    /// The rule that removed it from the first of those feeds.
+    pub removed_by: Option<String>,
+    /// Tags it does not have yet.
+    pub add_tags: Vec<String>,
+}
+
+impl RuleSet {
+    /// What the rules change of a stored article (`newsd rules apply`):
+    /// judged once per feed linking it, since rules are scoped by feed; an
+    /// article no feed links is judged as of no feed (only rules for every
+    /// feed apply). `None` when nothing changes.
+    pub fn plan(&self, a: &RuledArticle) -> Option<Change> {
+        let subject = Subject {
+            title: a.title.as_deref(),
+            url: a.url.as_deref(),
+            publisher: a.publisher.as_deref(),
+            summary: a.summary.as_deref(),
+            text: a.text.as_deref(),
+        };
+        let unlinked = [(0, String::new())];
+        let feeds = if a.feeds.is_empty() {
+            &unlinked[..]
+        } else {
+            &a.feeds[..]
+        };
+        let mut change = Change {
+            article_id: a.id,
+            ..Default::default()
+        };
+        let mut kept = false;
+        for (id, url) in feeds {
+            let v = self.judge(FeedRef { id: *id, url }, &subject);
+            match v.removed_by {
+                Some(rule) => {
+                    change.removed_by.get_or_insert(rule);
+                    change.unlink.push(*id);
+                }
+                None => {
+                    kept = true;
+                    for tag in v.tags {
+                        if !a.tags.contains(&tag) && !change.add_tags.contains(&tag) {
+                            change.add_tags.push(tag);
+                        }
+                    }
+                }
+            }
+        }
+        change.removes_article = !kept;
+        if a.feeds.is_empty() {
+            change.unlink.clear();
+        }
+        (change.removed_by.is_some() || !change.add_tags.is_empty()).then_some(change)
     }
 }
 
@@ -447,6 +510,37 @@ mod tests {
         s.summary = Some("Controls on chips");
         assert_eq!(rules.judge(FEED, &s).tags, vec!["trade".to_owned()]);
         assert!(rules.judge(FEED, &titled("Export")).tags.is_empty());
+    }
+
+    #[test]
+    fn a_stored_article_is_unlinked_from_the_feeds_a_rule_removes_it_from() {
+        let mut block = rule(RuleAction::Block);
+        block.title = Some("football".into());
+        block.feeds = vec!["1".into()];
+        let mut tag = rule(RuleAction::Tag);
+        tag.title = Some("football".into());
+        tag.tag = Some("sport".into());
+        let rules = RuleSet::compile(&[block, tag]).unwrap();
+        let mut a = RuledArticle {
+            id: 7,
+            title: Some("Football results".into()),
+            feeds: vec![(1, FEED.url.into()), (2, OTHER.url.into())],
+            ..Default::default()
+        };
+        let change = rules.plan(&a).unwrap();
+        assert_eq!(change.unlink, [1]);
+        assert!(!change.removes_article);
+        assert_eq!(change.add_tags, ["sport"]);
+
+        a.feeds.truncate(1);
+        let change = rules.plan(&a).unwrap();
+        assert!(change.removes_article && change.add_tags.is_empty());
+        assert_eq!(change.removed_by.as_deref(), Some("rules[0]"));
+
+        // Tags it already has change nothing.
+        a.feeds = vec![(2, OTHER.url.into())];
+        a.tags = vec!["sport".into()];
+        assert_eq!(rules.plan(&a), None);
     }
 
     #[test]

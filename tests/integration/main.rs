@@ -20,5 +20,6 @@ mod polling;
 mod properties;
 mod readers;
 mod retention;
+mod rules;
 mod secrets;
 mod soak;

@@ -1,0 +1,118 @@
+//! Rules at ingest (`[[rules]]`): block, keep and tag as feeds are polled,
+//! and `newsd rules apply` over stored articles.
+
+use chrono::Utc;
+use newsd::store::testing::strings;
+
+use crate::helpers::{
+    engine_test, feed_server, rss, spawn_app_with_on, stdout, write_config, Item,
+};
+
+/// Feed 1: an ad, a chip story, a football story and a weather story; feed
+/// 2: the weather story and a chip story of its own.
+fn feeds(n: usize) -> String {
+    let items: &[(&str, &str, &str)] = match n {
+        1 => &[
+            ("ad", "Sponsored: buy a new phone", "https://ads.example/1"),
+            (
+                "chip",
+                "Chip plant opens in Ohio",
+                "https://news.example/chip",
+            ),
+            ("ball", "Football results", "https://news.example/ball"),
+            ("rain", "Rain expected", "https://news.example/rain"),
+        ],
+        _ => &[
+            ("rain", "Rain expected", "https://news.example/rain"),
+            ("chip2", "Another chip fab", "https://news.example/chip2"),
+        ],
+    };
+    let items: Vec<Item<'_>> = items
+        .iter()
+        .map(|(guid, title, link)| Item { guid, title, link })
+        .collect();
+    rss(&items)
+}
+
+/// Blocks ads everywhere, keeps only chip or football news in feed 1, and
+/// tags chip news.
+fn rules(feed1: &str) -> String {
+    format!(
+        "[[rules]]\nname = \"ads\"\naction = \"block\"\ntitle = \"^sponsored\"\n\n\
+         [[rules]]\naction = \"keep\"\nfeeds = [\"{feed1}\"]\ntitle = \"chip|football\"\n\n\
+         [[rules]]\naction = \"tag\"\ntag = \"chips\"\nquery = \"chip\"\n"
+    )
+}
+
+async fn titles(store: &newsd::store::Store) -> Vec<Option<String>> {
+    strings(store, "SELECT title FROM articles ORDER BY title").await
+}
+
+engine_test! {
+    async fn block_keep_and_tag_rules_decide_what_a_poll_stores(engine) {
+        let server = feed_server(feeds).await;
+        let t = spawn_app_with_on(engine, &[server.feed(1), server.feed(2)], &rules(&server.feed(1))).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let store = t.app.store();
+        assert_eq!(
+            titles(store).await,
+            ["Another chip fab", "Chip plant opens in Ohio", "Football results", "Rain expected"].map(|s| Some(s.to_owned()))
+        );
+        assert_eq!(
+            strings(store, "SELECT a.title || ' ' || t.tag FROM article_tags t JOIN articles a ON a.id = t.article_id ORDER BY 1").await,
+            ["Another chip fab chips", "Chip plant opens in Ohio chips"].map(|s| Some(s.to_owned()))
+        );
+        // The ad and the story no keep rule kept leave tombstones in feed 1.
+        assert_eq!(
+            strings(store, "SELECT key FROM tombstones WHERE kind = 'entry' ORDER BY key").await,
+            ["id:ad", "id:rain"].map(|s| Some(s.to_owned()))
+        );
+        // Feed 2 has no keep rule: the weather story is its alone.
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM feed_items fi JOIN articles a ON a.id = fi.article_id WHERE a.title = 'Rain expected'").await,
+            1
+        );
+        // Polled again, nothing changes.
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 4);
+    }
+}
+
+engine_test! {
+    async fn rules_apply_removes_blocked_articles_with_tombstones_and_adds_tags(engine) {
+        let server = feed_server(feeds).await;
+        let t = spawn_app_with_on(engine, &[server.feed(1), server.feed(2)], "").await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 5);
+
+        // The same archive under a config with the rules.
+        write_config(t.dir(), &t.archive.url, &[server.feed(1), server.feed(2)], &rules(&server.feed(1)));
+        let dry = t.cli(&["rules", "apply", "--dry-run"]);
+        assert!(dry.status.success(), "{dry:?}");
+        let out = stdout(&dry);
+        assert!(out.contains("\"Sponsored: buy a new phone\": would remove (rules[0] (\"ads\"))"), "{out}");
+        assert!(out.contains("\"Rain expected\": would unlink from feed 1 (no keep rule of the feed matched)"), "{out}");
+        assert!(out.contains("would change 4 of 5 articles: 1 removed, 1 unlinked from some feeds, 2 tagged"), "{out}");
+        assert_eq!(t.article_count().await, 5, "a dry run writes nothing");
+
+        let run = t.cli(&["rules", "apply", "--since", "7d"]);
+        assert!(run.status.success(), "{run:?}");
+        assert!(stdout(&run).contains("changed 4 of 5 articles"), "{}", stdout(&run));
+        let store = t.app.store();
+        assert_eq!(
+            titles(store).await,
+            ["Another chip fab", "Chip plant opens in Ohio", "Football results", "Rain expected"].map(|s| Some(s.to_owned()))
+        );
+        assert_eq!(
+            t.scalar("SELECT COUNT(*) FROM feed_items fi JOIN articles a ON a.id = fi.article_id WHERE a.title = 'Rain expected'").await,
+            1,
+            "feed 2 still links it"
+        );
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM article_tags WHERE tag = 'chips'").await, 2);
+        // What went stays out when the feeds are polled again.
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 4);
+        let again = t.cli(&["rules", "apply"]);
+        assert!(stdout(&again).contains("changed 0 of 4 articles"), "{}", stdout(&again));
+    }
+}
