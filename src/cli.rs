@@ -70,6 +70,9 @@ pub enum Command {
         /// Only articles from this feed id.
         #[arg(long)]
         feed: Option<i64>,
+        /// Only articles a `[[rules]]` tag rule gave this tag.
+        #[arg(long)]
+        tag: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: i64,
         /// Print JSON lines instead of text.
@@ -257,6 +260,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             query,
             since,
             feed,
+            tag,
             limit,
             json,
             fts,
@@ -269,6 +273,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     .map(|s| parse_since(s, Utc::now()))
                     .transpose()?,
                 feed_id: feed,
+                tag,
                 limit,
             };
             let hits = store.search(&q).await?;

@@ -2,7 +2,10 @@
 //! and `newsd rules apply` over stored articles.
 
 use chrono::Utc;
+use newsd::api::{self, Access, ApiState};
 use newsd::store::testing::strings;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{
     engine_test, feed_server, rss, spawn_app_with_on, stdout, write_config, Item,
@@ -114,5 +117,55 @@ engine_test! {
         assert_eq!(t.article_count().await, 4);
         let again = t.cli(&["rules", "apply"]);
         assert!(stdout(&again).contains("changed 0 of 4 articles"), "{}", stdout(&again));
+    }
+}
+
+engine_test! {
+    async fn tags_are_exported_shown_in_the_api_and_filter_listings_and_searches(engine) {
+        let server = feed_server(feeds).await;
+        let t = spawn_app_with_on(engine, &[server.feed(1), server.feed(2)], &rules(&server.feed(1))).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        t.app.index_new_articles().await;
+
+        let export = t.cli(&["export"]);
+        assert!(export.status.success(), "{export:?}");
+        let tagged: Vec<(String, Value)> = stdout(&export)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|v| (v["title"].as_str().unwrap_or_default().to_owned(), v["tags"].clone()))
+            .collect();
+        assert!(tagged.contains(&("Chip plant opens in Ohio".into(), serde_json::json!(["chips"]))), "{tagged:?}");
+        assert!(tagged.contains(&("Football results".into(), serde_json::json!([]))), "{tagged:?}");
+
+        let search = t.cli(&["search", "chip", "--tag", "chips", "--json"]);
+        assert!(search.status.success(), "{search:?}");
+        assert_eq!(stdout(&search).lines().count(), 2, "{}", stdout(&search));
+        let none = t.cli(&["search", "football", "--tag", "chips", "--json"]);
+        assert_eq!(stdout(&none).lines().count(), 0, "{}", stdout(&none));
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(api::serve(
+            listener,
+            ApiState::new(t.app.store().clone(), t.app.settings().clone(), Access::ReadOnly),
+            stop.clone(),
+        ));
+        let _stop = stop.drop_guard();
+        let get = |q: &'static str| {
+            let url = format!("{base}/api/v1/articles{q}");
+            async move {
+                let body = reqwest::get(url).await.unwrap().text().await.unwrap();
+                serde_json::from_str::<Value>(&body).unwrap()
+            }
+        };
+        let page = get("?tag=chips").await;
+        let items = page["articles"].as_array().cloned().unwrap_or_default();
+        assert_eq!(items.len(), 2, "{page}");
+        assert!(items.iter().all(|a| a["tags"] == serde_json::json!(["chips"])), "{page}");
+        let page = get("?tag=chips&q=ohio").await;
+        assert_eq!(page["articles"].as_array().map(Vec::len), Some(1), "{page}");
+        let page = get("?tag=none").await;
+        assert_eq!(page["articles"].as_array().map(Vec::len), Some(0), "{page}");
     }
 }
