@@ -208,41 +208,7 @@ pub struct Settings {
     #[serde(default)]
     pub channels: Vec<ChannelSettings>,
     #[serde(default)]
-    pub rules: Vec<RuleSettings>,
-}
-
-/// One `[[rules]]` entry, applied at ingest (see `crate::rules`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct RuleSettings {
-    /// Names the rule in errors and in `newsd rules apply`; else its index.
-    pub name: Option<String>,
-    pub action: RuleAction,
-    /// The tag a `tag` rule adds.
-    pub tag: Option<String>,
-    /// Feed ids or feed URLs; empty: every feed.
-    #[serde(default)]
-    pub feeds: Vec<String>,
-    /// Regular expressions, all of those given must match.
-    pub title: Option<String>,
-    pub url: Option<String>,
-    pub publisher: Option<String>,
-    pub summary: Option<String>,
-    pub text: Option<String>,
-    /// Plain words as in `newsd search` (title, summary and full text).
-    pub query: Option<String>,
-    #[serde(default)]
-    pub case_sensitive: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleAction {
-    /// Not stored; a tombstone keeps the entry from coming back.
-    Block,
-    /// A feed with keep rules stores only the entries one of them matches.
-    Keep,
-    /// Adds `tag` to the article.
-    Tag,
+    pub rules: Vec<crate::rules::RuleSettings>,
 }
 
 /// Alerts of saved searches (`newsd run`).
