@@ -1,5 +1,7 @@
 //! `newsd rules apply`: the `[[rules]]` of the config re-applied to stored
-//! articles (the decisions are `crate::rules`'s, the writes the store's).
+//! articles; and [`reapply`], the same for one article when its full text
+//! arrives or its Google link resolves (the decisions are `crate::rules`'s,
+//! the writes the store's).
 
 use chrono::{DateTime, Utc};
 
@@ -60,22 +62,10 @@ pub async fn apply(
             if dry_run {
                 continue;
             }
-            if !change.add_tags.is_empty() && !change.removes_article {
-                store.add_tags(a.id, &change.add_tags).await?;
-            }
-            if change.removed_by.is_some() {
-                let feeds: Vec<i64> = if change.removes_article {
-                    a.feeds.iter().map(|f| f.0).collect()
-                } else {
-                    change.unlink.clone()
-                };
-                if store.remove_article_links(a.id, &feeds, now).await? == Removal::Unlinked
-                    && change.removes_article
-                {
-                    // A feed linked it since it was read: it stays for that one.
-                    done.removed -= 1;
-                    done.unlinked += 1;
-                }
+            if write(store, a, &change, now).await? == Removal::Unlinked && change.removes_article {
+                // A feed linked it since it was read: it stays for that one.
+                done.removed -= 1;
+                done.unlinked += 1;
             }
         }
         progress.set(
@@ -85,6 +75,47 @@ pub async fn apply(
     }
     progress.finish();
     Ok(done)
+}
+
+/// Writes one change: the tags, then the links (or the article) it removes.
+/// `Missing` when it removes nothing.
+async fn write(
+    store: &Store,
+    a: &RuledArticle,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> crate::store::Result<Removal> {
+    if !change.add_tags.is_empty() && !change.removes_article {
+        store.add_tags(a.id, &change.add_tags).await?;
+    }
+    if change.removed_by.is_none() {
+        return Ok(Removal::Missing);
+    }
+    let feeds: Vec<i64> = if change.removes_article {
+        a.feeds.iter().map(|f| f.0).collect()
+    } else {
+        change.unlink.clone()
+    };
+    store.remove_article_links(a.id, &feeds, now).await
+}
+
+/// The rules applied again to one article whose full text arrived or whose
+/// Google link resolved to its publisher URL: what they changed, if
+/// anything.
+pub async fn reapply(
+    store: &Store,
+    rules: &RuleSet,
+    article_id: i64,
+    now: DateTime<Utc>,
+) -> crate::store::Result<Option<(Change, Removal)>> {
+    let Some(a) = store.ruled_article(article_id).await? else {
+        return Ok(None);
+    };
+    let Some(change) = rules.plan(&a) else {
+        return Ok(None);
+    };
+    let removal = write(store, &a, &change, now).await?;
+    Ok(Some((change, removal)))
 }
 
 /// One change as `newsd rules apply` prints it.

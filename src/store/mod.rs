@@ -832,6 +832,12 @@ impl Store {
         on_engine!(self, e => e.ruled_articles(since, after_id, limit).await)
     }
 
+    /// One stored article as the rules see it.
+    pub async fn ruled_article(&self, id: i64) -> Result<Option<RuledArticle>> {
+        let page = self.ruled_articles(None, id.saturating_sub(1), 1).await?;
+        Ok(page.into_iter().find(|a| a.id == id))
+    }
+
     pub async fn add_tags(&self, article_id: i64, tags: &[String]) -> Result<()> {
         on_engine!(self, e => e.add_tags(article_id, tags).await)
     }

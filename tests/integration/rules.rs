@@ -169,3 +169,69 @@ engine_test! {
         assert_eq!(page["articles"].as_array().map(Vec::len), Some(0), "{page}");
     }
 }
+
+/// A publisher of two articles: one behind a paywall notice, one about the
+/// council.
+async fn publisher() -> String {
+    let page = |body: &'static str| {
+        let paragraphs: String = (1..=6)
+            .map(|i| format!("<p>Paragraph {i}: {body} The story goes on at length with details, quotes from residents and engineers, and what comes next.</p>"))
+            .collect();
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Council news</title></head>\
+             <body><article><h1>Council news</h1>{paragraphs}</article></body></html>"
+        )
+    };
+    let router = axum::Router::new()
+        .route(
+            "/walled",
+            axum::routing::get(move || {
+                std::future::ready(axum::response::Html(page(
+                    "Subscribe to read: this paywall hides the rest.",
+                )))
+            }),
+        )
+        .route(
+            "/open",
+            axum::routing::get(move || {
+                std::future::ready(axum::response::Html(page(
+                    "The council approved the river plan on Tuesday.",
+                )))
+            }),
+        );
+    crate::helpers::serve(router).await
+}
+
+engine_test! {
+    async fn rules_on_the_text_apply_when_it_arrives_and_a_block_cancels_held_alerts(engine) {
+        let base = publisher().await;
+        let links = [format!("{base}/walled"), format!("{base}/open")];
+        let body = rss(&[
+            Item { guid: "w", title: "Council news one", link: &links[0] },
+            Item { guid: "o", title: "Council news two", link: &links[1] },
+        ]);
+        let server = feed_server(move |_| body.clone()).await;
+        let extra = "[[searches]]\nname = \"council\"\nquery = \"council\"\n\n\
+             [[rules]]\naction = \"block\"\ntext = \"paywall\"\n\n\
+             [[rules]]\naction = \"tag\"\ntag = \"river\"\ntext = \"river plan\"\n";
+        let t = spawn_app_with_on(engine, &[server.feed(1)], extra).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 2, "undecided until the text arrives");
+        t.app.index_new_articles().await;
+        let r = t.app.match_once(Utc::now()).await.unwrap();
+        assert_eq!(r.matches, 2, "{r:?}");
+
+        t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+        let store = t.app.store();
+        assert_eq!(titles(store).await, [Some("Council news two".to_owned())]);
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM article_tags WHERE tag = 'river'").await, 1);
+        assert_eq!(
+            strings(store, "SELECT state FROM alert_matches ORDER BY state").await,
+            [Some("dropped".to_owned()), Some("held".to_owned())],
+            "the blocked article's alert is cancelled"
+        );
+        // The tombstones keep it out of the next poll.
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 1);
+    }
+}
