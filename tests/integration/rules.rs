@@ -7,6 +7,7 @@ use newsd::store::testing::strings;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::google_news::{token_id, FakeGoogle, GItem};
 use crate::helpers::{
     engine_test, feed_server, rss, spawn_app_with_on, stdout, write_config, Item,
 };
@@ -233,5 +234,34 @@ engine_test! {
         // The tombstones keep it out of the next poll.
         t.app.poll_all_once(Utc::now()).await.unwrap();
         assert_eq!(t.article_count().await, 1);
+    }
+}
+
+engine_test! {
+    async fn rules_on_the_url_apply_again_when_a_google_link_resolves(engine) {
+        let g = FakeGoogle::start().await;
+        g.serve_article_pages().await;
+        let items = [("spam", "Win a prize today"), ("ok", "Council approves the river plan")]
+            .map(|(n, title)| GItem {
+                id: token_id(n),
+                title,
+                source: "The Paper",
+                source_url: "https://paper.example",
+            });
+        g.answer(&items[0].id, "https://spam.example/prize");
+        g.answer(&items[1].id, "https://paper.example/river");
+        g.serve_feed("/rss/search", &items).await;
+        let rules = "\n[[rules]]\naction = \"block\"\nurl = \"^https://spam\\\\.example/\"\n\n\
+             [[rules]]\naction = \"tag\"\ntag = \"paper\"\nurl = \"^https://paper\\\\.example/\"\n";
+        let t = spawn_app_with_on(engine, &[g.feed_url("/rss/search")], &format!("{}{rules}", g.config())).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 2, "the publisher URLs are not known yet");
+        let r = t.app.drain_resolution_once(Utc::now()).await.unwrap();
+        assert_eq!(r.resolved, 2, "{r:?}");
+        let store = t.app.store();
+        assert_eq!(titles(store).await, [Some("Council approves the river plan".to_owned())]);
+        assert_eq!(t.scalar("SELECT COUNT(*) FROM article_tags WHERE tag = 'paper'").await, 1);
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        assert_eq!(t.article_count().await, 1, "the Google id's tombstone keeps it out");
     }
 }
