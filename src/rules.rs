@@ -7,10 +7,11 @@
 //! A rule's patterns must all match (a rule with `title` and `url` needs
 //! both); regular expressions are case-insensitive unless the rule sets
 //! `case_sensitive`. A `query` is the plain-words language of `newsd
-//! search`, over the title, summary and full text. A rule on `text` cannot
-//! be decided before the full text arrives: until then a `block` or `tag`
-//! rule on it does not match, and a `keep` rule on it keeps the entry, so
-//! the decision waits for the text rather than losing the entry.
+//! search`, over the title, summary and full text. A rule on `text` (or a
+//! `query` whose words the title and summary lack) cannot be decided before
+//! the full text arrives: until then a `block` or `tag` rule on it does not
+//! match, and a `keep` rule on it keeps the entry, so the decision waits for
+//! the text rather than losing the entry.
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
@@ -109,8 +110,7 @@ struct Rule {
     query: Option<Matcher>,
 }
 
-/// Whether a rule's patterns match: `None` when one of them is on the full
-/// text and the text has not arrived.
+/// Whether a pattern, if the rule has one, matches the field's value.
 fn field(re: &Option<Regex>, value: Option<&str>) -> bool {
     re.as_ref()
         .is_none_or(|re| value.is_some_and(|v| re.is_match(v)))
@@ -125,6 +125,9 @@ impl Rule {
                 .any(|f| *f == feed.id.to_string() || f == feed.url)
     }
 
+    /// Whether the rule's patterns all match: `None` while that depends on
+    /// the full text, which has not arrived (a `text` pattern, or a `query`
+    /// the title and summary do not match).
     fn matches(&self, s: &Subject<'_>) -> Option<bool> {
         let fields = field(&self.title, s.title)
             && field(&self.url, s.url)
@@ -139,15 +142,19 @@ impl Rule {
         if !field(&self.text, s.text) {
             return Some(false);
         }
-        Some(self.query.as_ref().is_none_or(|m| {
-            let c = AlertCandidate {
-                title: s.title.map(str::to_owned),
-                summary: s.summary.map(str::to_owned),
-                text: s.text.map(str::to_owned),
-                ..Default::default()
-            };
-            m.words_match(&Doc::new(&c))
-        }))
+        let Some(m) = &self.query else {
+            return Some(true);
+        };
+        let c = AlertCandidate {
+            title: s.title.map(str::to_owned),
+            summary: s.summary.map(str::to_owned),
+            text: s.text.map(str::to_owned),
+            ..Default::default()
+        };
+        match (m.words_match(&Doc::new(&c)), s.text) {
+            (false, None) => None,
+            (matched, _) => Some(matched),
+        }
     }
 }
 
@@ -544,6 +551,17 @@ mod tests {
         s.summary = Some("Controls on chips");
         assert_eq!(rules.judge(FEED, &s).tags, vec!["trade".to_owned()]);
         assert!(rules.judge(FEED, &titled("Export")).tags.is_empty());
+
+        // A keep rule's words may be in the body only: kept until it arrives.
+        let mut keep = rule(RuleAction::Keep);
+        keep.query = Some("lithium".into());
+        let rules = RuleSet::compile(&[keep]).unwrap();
+        let mut s = titled("Mining news");
+        assert!(rules.judge(FEED, &s).removed_by.is_none());
+        s.text = Some("Copper prices rose.");
+        assert!(rules.judge(FEED, &s).removed_by.is_some());
+        s.text = Some("Lithium prices rose.");
+        assert!(rules.judge(FEED, &s).removed_by.is_none());
     }
 
     #[test]
