@@ -9,9 +9,10 @@
 //! `case_sensitive`. A `query` is the plain-words language of `newsd
 //! search`, over the title, summary and full text. A rule on `text` (or a
 //! `query` whose words the title and summary lack) cannot be decided before
-//! the full text arrives: until then a `block` or `tag` rule on it does not
-//! match, and a `keep` rule on it keeps the entry, so the decision waits for
-//! the text rather than losing the entry.
+//! the full text arrives, nor one on `url` before a Google item's link
+//! resolves: until then a `block` or `tag` rule on it does not match, and a
+//! `keep` rule on it keeps the entry, so the decision waits rather than
+//! losing the entry.
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
@@ -126,18 +127,20 @@ impl Rule {
     }
 
     /// Whether the rule's patterns all match: `None` while that depends on
-    /// the full text, which has not arrived (a `text` pattern, or a `query`
-    /// the title and summary do not match).
+    /// what has not arrived: the full text (a `text` pattern, or a `query`
+    /// the title and summary do not match) or a Google item's publisher URL.
     fn matches(&self, s: &Subject<'_>) -> Option<bool> {
         let fields = field(&self.title, s.title)
-            && field(&self.url, s.url)
             && field(&self.publisher, s.publisher)
             && field(&self.summary, s.summary);
         if !fields {
             return Some(false);
         }
-        if self.text.is_some() && s.text.is_none() {
+        if (self.url.is_some() && s.url.is_none()) || (self.text.is_some() && s.text.is_none()) {
             return None;
+        }
+        if !field(&self.url, s.url) {
+            return Some(false);
         }
         if !field(&self.text, s.text) {
             return Some(false);
@@ -539,6 +542,23 @@ mod tests {
         s.text = Some("a chip plant");
         assert!(rules.judge(FEED, &s).removed_by.is_none());
         assert!(rules.needs_text() && !rules.needs_url());
+    }
+
+    #[test]
+    fn a_rule_on_the_url_waits_for_a_google_items_publisher_url() {
+        let mut keep = rule(RuleAction::Keep);
+        keep.url = Some(r"^https://paper\.example/".into());
+        let rules = RuleSet::compile(&[keep]).unwrap();
+        let mut s = titled("Story");
+        s.url = None;
+        assert!(
+            rules.judge(FEED, &s).removed_by.is_none(),
+            "kept until resolved"
+        );
+        s.url = Some("https://spam.example/x");
+        assert!(rules.judge(FEED, &s).removed_by.is_some());
+        s.url = Some("https://paper.example/x");
+        assert!(rules.judge(FEED, &s).removed_by.is_none());
     }
 
     #[test]

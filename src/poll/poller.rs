@@ -436,7 +436,8 @@ impl Poller {
                 update.title = parsed.title.clone();
                 update.site_url = parsed.site_url.clone();
                 let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
-                let note = parsed.status_note(entries.len());
+                // Entries the rules blocked were storable: not a broken feed.
+                let note = parsed.status_note(entries.len() + rulings.blocked.len());
                 let mut update = outcome::fetched(feed, update, ttl, &planning);
                 // A repaired document, or entries none of which could be
                 // stored, is said on the row of a poll that succeeded.
