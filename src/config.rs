@@ -1005,6 +1005,23 @@ digest = "1h"
     }
 
     #[test]
+    fn rules_load_and_an_invalid_pattern_fails_at_start_naming_the_rule() {
+        let ok =
+            "[[rules]]\naction = \"tag\"\ntag = \"chips\"\ntitle = \"chip\"\nfeeds = [\"3\"]\n";
+        let s = load(ok, &[]).unwrap().settings;
+        assert_eq!(s.rules.len(), 1);
+        assert_eq!(s.rules[0].action, crate::rules::RuleAction::Tag);
+        let bad = "[[rules]]\naction = \"block\"\ntitle = \"x\"\n\n\
+                   [[rules]]\nname = \"ads\"\naction = \"block\"\nurl = \"(ads\"\n";
+        let msg = load(bad, &[]).unwrap_err().to_string();
+        assert!(msg.contains("rules[1].url"), "{msg}");
+        assert!(msg.contains("\"ads\""), "{msg}");
+        assert!(msg.contains("regular expression"), "{msg}");
+        let err = load("[[rules]]\naction = \"drop\"\ntitle = \"x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("rules[0].action"), "{err}");
+    }
+
+    #[test]
     fn a_bad_duration_names_the_key_and_the_value() {
         let err = load("[scheduler]\nmin_interval = \"5 fortnights\"\n", &[]).unwrap_err();
         let msg = err.to_string();

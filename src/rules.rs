@@ -14,6 +14,8 @@
 //! `keep` rule on it keeps the entry, so the decision waits rather than
 //! losing the entry.
 
+use std::cell::OnceCell;
+
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
@@ -101,8 +103,9 @@ struct Rule {
     label: String,
     action: RuleAction,
     tag: Option<String>,
-    /// Feed ids and normalized feed URLs; empty: every feed.
-    feeds: Vec<String>,
+    /// The feeds given by id and by (normalized) URL; both empty: every feed.
+    feed_ids: Vec<i64>,
+    feed_urls: Vec<String>,
     title: Option<Regex>,
     url: Option<Regex>,
     publisher: Option<Regex>,
@@ -119,17 +122,16 @@ fn field(re: &Option<Regex>, value: Option<&str>) -> bool {
 
 impl Rule {
     fn applies_to(&self, feed: FeedRef<'_>) -> bool {
-        self.feeds.is_empty()
-            || self
-                .feeds
-                .iter()
-                .any(|f| *f == feed.id.to_string() || f == feed.url)
+        (self.feed_ids.is_empty() && self.feed_urls.is_empty())
+            || self.feed_ids.contains(&feed.id)
+            || self.feed_urls.iter().any(|u| u == feed.url)
     }
 
     /// Whether the rule's patterns all match: `None` while that depends on
     /// what has not arrived: the full text (a `text` pattern, or a `query`
     /// the title and summary do not match) or a Google item's publisher URL.
-    fn matches(&self, s: &Subject<'_>) -> Option<bool> {
+    /// `doc` holds the subject's words, split once for all its rules.
+    fn matches(&self, s: &Subject<'_>, doc: &OnceCell<Doc>) -> Option<bool> {
         let fields = field(&self.title, s.title)
             && field(&self.publisher, s.publisher)
             && field(&self.summary, s.summary);
@@ -148,13 +150,15 @@ impl Rule {
         let Some(m) = &self.query else {
             return Some(true);
         };
-        let c = AlertCandidate {
-            title: s.title.map(str::to_owned),
-            summary: s.summary.map(str::to_owned),
-            text: s.text.map(str::to_owned),
-            ..Default::default()
-        };
-        match (m.words_match(&Doc::new(&c)), s.text) {
+        let doc = doc.get_or_init(|| {
+            Doc::new(&AlertCandidate {
+                title: s.title.map(str::to_owned),
+                summary: s.summary.map(str::to_owned),
+                text: s.text.map(str::to_owned),
+                ..Default::default()
+            })
+        });
+        match (m.words_match(doc), s.text) {
             (false, None) => None,
             (matched, _) => Some(matched),
         }
@@ -201,8 +205,9 @@ impl RuleSet {
         let mut blocked = None;
         let mut keep_rules = false;
         let mut kept = false;
+        let doc = OnceCell::new();
         for rule in self.rules.iter().filter(|r| r.applies_to(feed)) {
-            let m = rule.matches(s);
+            let m = rule.matches(s, &doc);
             match rule.action {
                 RuleAction::Block => {
                     if m == Some(true) && blocked.is_none() {
@@ -327,14 +332,15 @@ fn compile_rule(i: usize, r: &RuleSettings) -> Result<Rule, RuleError> {
     let rule = Rule {
         action: r.action,
         tag: r.tag.clone(),
-        feeds: r
+        feed_ids: r.feeds.iter().filter_map(|f| f.parse().ok()).collect(),
+        feed_urls: r
             .feeds
             .iter()
-            .map(|f| match f.parse::<i64>() {
-                Ok(_) => Ok(f.clone()),
-                Err(_) => FeedUrl::parse(f)
+            .filter(|f| f.parse::<i64>().is_err())
+            .map(|f| {
+                FeedUrl::parse(f)
                     .map(|u| u.as_str().to_owned())
-                    .map_err(|e| error("feeds", format!("names no feed id or URL ({f:?}: {e})"))),
+                    .map_err(|e| error("feeds", format!("names no feed id or URL ({f:?}: {e})")))
             })
             .collect::<Result<_, _>>()?,
         title: pattern("title", &r.title)?,
