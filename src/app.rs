@@ -2,6 +2,7 @@
 //! loop is a thin shell around a `*_once(now)` function; the poll stage is
 //! [`crate::poll`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::alerts::send::Sent;
-use crate::alerts::Matcher;
+use crate::alerts::Sent;
+use crate::alerts::{Matcher, Searches};
 use crate::config::Settings;
 use crate::fetch::{FetchConfig, Fetcher};
 use crate::fulltext::{FulltextReport, FulltextWorker};
@@ -40,8 +41,9 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
 /// How long the delivery loop sleeps at most between looks at the outbox.
 const DELIVERY_IDLE_WAIT: Duration = Duration::from_secs(1);
-/// Articles matched against the searches per transaction.
-const MATCH_BATCH: i64 = 500;
+/// Articles matched against the searches per transaction: a search in the
+/// engine's syntax costs one index query per batch.
+const MATCH_BATCH: i64 = 1000;
 /// Held matches decided per transaction.
 const PROMOTE_BATCH: i64 = 500;
 /// Deliveries sent per round.
@@ -412,7 +414,7 @@ impl App {
             .into_iter()
             .filter(|s| s.enabled)
             .collect();
-        let matchers: Vec<Matcher> = searches.iter().map(Matcher::new).collect();
+        let set = Searches::new(&searches);
         let hold = chrono::Duration::from_std(self.inner.settings.alerts.hold.0)
             .unwrap_or(chrono::Duration::MAX);
         loop {
@@ -421,30 +423,50 @@ impl App {
                 break;
             }
             let mut matches = Vec::new();
-            let mut engine_candidates: Vec<Vec<i64>> = vec![Vec::new(); matchers.len()];
-            for c in &batch {
-                let doc = crate::alerts::Doc::new(c);
-                for (i, m) in matchers.iter().enumerate() {
-                    match m.matches(c, &doc) {
-                        Some(true) => matches.push(NewMatch {
-                            search_id: m.search_id,
-                            article_id: c.article_id,
-                        }),
-                        Some(false) => {}
-                        None => engine_candidates[i].push(c.article_id),
-                    }
+            let mut engine_candidates: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+            for c in batch.iter().filter(|_| !set.is_empty()) {
+                let v = set.check(c, &crate::alerts::Doc::new(c));
+                matches.extend(v.matched.into_iter().map(|search_id| NewMatch {
+                    search_id,
+                    article_id: c.article_id,
+                }));
+                for search_id in v.ask_engine {
+                    engine_candidates
+                        .entry(search_id)
+                        .or_default()
+                        .push(c.article_id);
                 }
             }
-            for (m, ids) in matchers.iter().zip(&engine_candidates) {
-                let Some(raw) = m.engine_query().filter(|_| !ids.is_empty()) else {
-                    continue;
-                };
-                match store.fts_matches(raw, ids).await {
-                    Ok(found) => matches.extend(found.into_iter().map(|article_id| NewMatch {
-                        search_id: m.search_id,
-                        article_id,
-                    })),
-                    Err(e) => warn!(search = m.search_id, error = %e, "saved search failed"),
+            for ids in engine_candidates.values_mut() {
+                ids.sort_unstable();
+            }
+            let queries: Vec<(i64, &str)> = engine_candidates
+                .keys()
+                .filter_map(|&id| Some((id, set.get(id).and_then(Matcher::engine_query)?)))
+                .collect();
+            let asked: Vec<i64> = engine_candidates
+                .values()
+                .flatten()
+                .copied()
+                .collect::<std::collections::BTreeSet<i64>>()
+                .into_iter()
+                .collect();
+            for (search_id, found) in store.fts_matches(&queries, &asked).await? {
+                match found {
+                    // Only the articles this search's filters admitted.
+                    Ok(found) => {
+                        let admitted = &engine_candidates[&search_id];
+                        matches.extend(
+                            found
+                                .into_iter()
+                                .filter(|a| admitted.binary_search(a).is_ok())
+                                .map(|article_id| NewMatch {
+                                    search_id,
+                                    article_id,
+                                }),
+                        )
+                    }
+                    Err(e) => warn!(search = search_id, error = %e, "saved search failed"),
                 }
             }
             let done: Vec<i64> = batch.iter().map(|c| c.article_id).collect();

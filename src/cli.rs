@@ -1031,7 +1031,7 @@ async fn searches(command: SearchesCommand, settings: &Settings) -> anyhow::Resu
                     failed = true;
                     continue;
                 };
-                use crate::alerts::send::Sent;
+                use crate::alerts::Sent;
                 match crate::alerts::send::send(&fetcher, channel, &event_id, &payload).await {
                     Sent::Accepted { status } => println!("{name}: accepted (HTTP {status})"),
                     Sent::Refused { status, .. } => {

@@ -275,35 +275,206 @@ pub enum ChannelKind {
         token: Option<Secret>,
         token_env: Option<String>,
     },
+    /// A message through an SMTP server.
+    Email(EmailChannel),
+}
+
+/// An `kind = "email"` channel.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailChannel {
+    /// `smtps://user:pass@host:465`, `smtp://host:587` (STARTTLS), or with
+    /// `?tls=none` a relay that speaks no TLS. A secret: it holds the password.
+    #[serde(default)]
+    pub smtp_url: Option<Secret>,
+    /// The name of an environment variable that holds `smtp_url`.
+    pub smtp_url_env: Option<String>,
+    pub from: String,
+    #[serde(deserialize_with = "one_or_many")]
+    pub to: Vec<String>,
+}
+
+impl EmailChannel {
+    /// `smtp_url`, from the config or the environment variable it names
+    /// (read when a message is sent).
+    pub fn smtp_url(&self) -> Option<Secret> {
+        secret_or_env(&self.smtp_url, &self.smtp_url_env)
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+fn secret_or_env(value: &Option<Secret>, env: &Option<String>) -> Option<Secret> {
+    match (value, env) {
+        (Some(s), _) if !s.is_empty() => Some(s.clone()),
+        (_, Some(var)) => std::env::var(var)
+            .ok()
+            .map(Secret::from)
+            .filter(|s| !s.is_empty()),
+        _ => None,
+    }
+}
+
+/// How an `smtp_url` says to reach its server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+    /// `smtp://`: STARTTLS, refused if the server does not offer it.
+    StartTls,
+    /// `smtp://…?tls=none`: plain text, for a trusted local relay.
+    None,
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpUrl")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpUrl {
+    /// Reads `smtp_url`. Errors never quote the URL: it may hold a password.
+    pub fn parse(raw: &str) -> Result<SmtpUrl, String> {
+        let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        let host = match url.host() {
+            Some(url::Host::Domain(h)) => h.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err("has no host".to_owned()),
+        };
+        let mut tls = match url.scheme() {
+            "smtps" => SmtpTls::Implicit,
+            "smtp" => SmtpTls::StartTls,
+            other => return Err(format!("scheme {other:?} is not smtp or smtps")),
+        };
+        for (key, value) in url.query_pairs() {
+            match (key.as_ref(), value.as_ref()) {
+                ("tls", "none") if tls == SmtpTls::StartTls => tls = SmtpTls::None,
+                ("tls", "required") if tls == SmtpTls::StartTls => {}
+                _ => {
+                    return Err(format!(
+                        "unknown parameter {key}={value} (only tls=none on smtp://)"
+                    ))
+                }
+            }
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| "has user or password that is not UTF-8".to_owned())
+        };
+        let user = match url.username() {
+            "" => None,
+            u => Some(decode(u)?),
+        };
+        let password = url.password().map(decode).transpose()?.map(Secret::from);
+        Ok(SmtpUrl {
+            port: url.port().unwrap_or(match tls {
+                SmtpTls::Implicit => 465,
+                SmtpTls::StartTls => 587,
+                SmtpTls::None => 25,
+            }),
+            host,
+            tls,
+            user,
+            password,
+        })
+    }
 }
 
 impl ChannelKind {
-    pub fn url(&self) -> &str {
+    /// The URL an HTTP channel posts to; none for email.
+    pub fn http_url(&self) -> Option<&str> {
         match self {
-            ChannelKind::Webhook { url, .. } | ChannelKind::Ntfy { url, .. } => url,
+            ChannelKind::Webhook { url, .. } | ChannelKind::Ntfy { url, .. } => Some(url),
+            ChannelKind::Email(_) => None,
         }
     }
 
     /// The webhook secret or ntfy token, from the config or the environment
     /// variable it names (read when a message is sent).
     pub fn credential(&self) -> Option<Secret> {
-        let (value, env) = match self {
+        match self {
             ChannelKind::Webhook {
                 secret, secret_env, ..
-            } => (secret, secret_env),
+            } => secret_or_env(secret, secret_env),
             ChannelKind::Ntfy {
                 token, token_env, ..
-            } => (token, token_env),
-        };
-        match (value, env) {
-            (Some(s), _) if !s.is_empty() => Some(s.clone()),
-            (_, Some(var)) => std::env::var(var)
-                .ok()
-                .map(Secret::from)
-                .filter(|s| !s.is_empty()),
-            _ => None,
+            } => secret_or_env(token, token_env),
+            ChannelKind::Email(_) => None,
         }
     }
+}
+
+/// An email channel's addresses and (when it is in the config) its server;
+/// an `smtp_url_env` is read when a message is sent.
+fn validate_email(i: usize, email: &EmailChannel) -> Result<(), ConfigError> {
+    let invalid = |key: &str, value: String, reason: String| ConfigError::Invalid {
+        key: format!("channels[{i}].{key}"),
+        value,
+        reason,
+    };
+    match (&email.smtp_url, &email.smtp_url_env) {
+        (Some(url), None) => {
+            SmtpUrl::parse(url.expose())
+                .map_err(|e| invalid("smtp_url", "(hidden)".to_owned(), e))?;
+        }
+        (None, Some(var)) if !var.trim().is_empty() => {}
+        _ => {
+            return Err(invalid(
+                "smtp_url",
+                "(hidden)".to_owned(),
+                "an email channel needs exactly one of smtp_url and smtp_url_env".to_owned(),
+            ))
+        }
+    }
+    email
+        .from
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|e| {
+            invalid(
+                "from",
+                format!("{:?}", email.from),
+                format!("not an address ({e})"),
+            )
+        })?;
+    if email.to.is_empty() {
+        return Err(invalid(
+            "to",
+            "[]".to_owned(),
+            "needs at least one address".to_owned(),
+        ));
+    }
+    for to in &email.to {
+        to.parse::<lettre::message::Mailbox>()
+            .map_err(|e| invalid("to", format!("{to:?}"), format!("not an address ({e})")))?;
+    }
+    Ok(())
 }
 
 /// Story clustering (`newsd run` every 30 s, `poll --once` after its polls).
@@ -801,14 +972,22 @@ impl Settings {
                     "must be a non-empty name no other channel has",
                 ));
             }
-            match Url::parse(c.kind.url()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-                _ => {
-                    return Err(invalid(
-                        format!("channels[{i}].url"),
-                        format!("{:?}", c.kind.url()),
-                        "must be an http(s) URL",
-                    ))
+            match &c.kind {
+                ChannelKind::Email(email) => validate_email(i, email)?,
+                kind => {
+                    let url = kind.http_url().unwrap_or_default();
+                    match Url::parse(url) {
+                        Ok(u)
+                            if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                        }
+                        _ => {
+                            return Err(invalid(
+                                format!("channels[{i}].url"),
+                                format!("{url:?}"),
+                                "must be an http(s) URL",
+                            ))
+                        }
+                    }
                 }
             }
         }
@@ -1002,6 +1181,91 @@ digest = "1h"
         )
         .unwrap_err();
         assert!(err.to_string().contains("channels[0].url"), "{err}");
+    }
+
+    const EMAIL: &str = r#"
+[[channels]]
+name = "desk"
+kind = "email"
+smtp_url = "smtps://alerts:hunter2-smtp@smtp.example.com"
+from = "newsd <newsd@example.com>"
+to = "desk@example.com"
+"#;
+
+    #[test]
+    fn an_email_channel_loads_with_its_smtp_url_redacted_and_one_or_many_recipients() {
+        let loaded = load(EMAIL, &[]).unwrap();
+        let ChannelKind::Email(email) = &loaded.settings.channels[0].kind else {
+            panic!("not an email channel: {:?}", loaded.settings.channels[0]);
+        };
+        assert_eq!(email.to, ["desk@example.com"]);
+        let debug = format!("{:?}", loaded.settings);
+        assert!(!debug.contains("hunter2"), "{debug}");
+        let many = load(
+            &EMAIL.replace(
+                "to = \"desk@example.com\"",
+                "to = [\"a@x.org\", \"b@x.org\"]",
+            ),
+            &[],
+        )
+        .unwrap();
+        let ChannelKind::Email(email) = &many.settings.channels[0].kind else {
+            panic!("not an email channel");
+        };
+        assert_eq!(email.to, ["a@x.org", "b@x.org"]);
+    }
+
+    #[test]
+    fn a_bad_email_channel_fails_at_start_without_showing_its_password() {
+        for (from, to, key) in [
+            (
+                "smtps://alerts:hunter2-smtp@",
+                "https://alerts:hunter2-smtp@",
+                "channels[0].smtp_url",
+            ),
+            (
+                "smtps://alerts:hunter2-smtp@smtp.example.com",
+                "smtp://alerts:hunter2-smtp@smtp.example.com?tls=maybe",
+                "channels[0].smtp_url",
+            ),
+            (
+                "from = \"newsd <newsd@example.com>\"",
+                "from = \"not an address\"",
+                "channels[0].from",
+            ),
+            ("to = \"desk@example.com\"", "to = []", "channels[0].to"),
+            (
+                "smtp_url = \"smtps://alerts:hunter2-smtp@smtp.example.com\"",
+                "",
+                "channels[0].smtp_url",
+            ),
+        ] {
+            let err = load(&EMAIL.replace(from, to), &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{to}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn smtp_urls_name_their_tls_port_and_credentials() {
+        let u = SmtpUrl::parse("smtps://me%40x.org:p%3Ass@mail.example").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.tls),
+            ("mail.example", 465, SmtpTls::Implicit)
+        );
+        assert_eq!(u.user.as_deref(), Some("me@x.org"));
+        assert_eq!(u.password.as_ref().map(Secret::expose), Some("p:ss"));
+        let u = SmtpUrl::parse("smtp://mail.example").unwrap();
+        assert_eq!((u.port, u.tls, u.user), (587, SmtpTls::StartTls, None));
+        let u = SmtpUrl::parse("smtp://[::1]:2525?tls=none").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.tls),
+            ("::1", 2525, SmtpTls::None)
+        );
+        assert!(
+            SmtpUrl::parse("smtps://mail.example?tls=none").is_err(),
+            "TLS from the first byte is not optional"
+        );
     }
 
     #[test]

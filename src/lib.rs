@@ -21,7 +21,8 @@
 //!  held until clustered ─► alert_events + alert_deliveries, the outbox),
 //!  upkeep, retention
 //!
-//!  delivery (App::deliver_once): the outbox ─► webhook / ntfy through fetch
+//!  delivery (App::deliver_once): the outbox ─► webhook / ntfy through fetch,
+//!  email over SMTP to an address fetch's guard allowed
 //! ```
 //!
 //! Each loop is a thin shell in [`app`] around a `*_once(now)` function that
@@ -39,9 +40,9 @@
 //! - [`extract`]: HTML to article text and metadata (pure); [`extract_cmd`]: `newsd extract` over files.
 //! - [`cluster`]: pure rules for which articles tell one story.
 //! - [`rules`]: `[[rules]]` at ingest: which entries are blocked or kept and which tags articles get (pure); [`rules_cmd`]: `newsd rules apply`.
-//! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch`.
+//! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch` (email: SMTP via lettre).
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
-//! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`.
+//! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`, PostgreSQL in `store::postgres`.
 //! - [`api`]: the HTTP API (JSON, Atom and JSON Feed out, probes, metrics), under `newsd run` and read-only `newsd serve`.
 //! - [`cli`]: the commands behind `newsd`; [`opml`]: OPML import and export; [`progress`]: progress bars of long commands.
 //! - [`config`]: the one typed `Settings`; [`telemetry`]: logging; [`lock`]: the single-writer lock.

@@ -6,6 +6,7 @@
 //! and the messages sent ([`payload`]). Sending is [`send`]; the loop around
 //! it is `App::deliver_once`.
 
+pub mod email;
 pub mod payload;
 pub mod send;
 
@@ -21,6 +22,23 @@ use crate::store::{
     QueuedMatch, SearchRow,
 };
 
+/// What a receiver made of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// A 2xx answer.
+    Accepted { status: u16 },
+    /// Another answer: worth another try, not before `retry_after`.
+    Refused {
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    /// No answer: a timeout, a refused connection.
+    Unreachable { error: String },
+    /// It can never be sent there (a blocked address, a bad URL, a payload
+    /// the channel cannot read): not retried.
+    Impossible { error: String },
+}
+
 /// The longest a retry waits, however many attempts failed.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -28,11 +46,16 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(24 * 3600);
 /// digits, lowercased, without diacritics (FTS5's `unicode61
 /// remove_diacritics 2`, PostgreSQL's `simple` configuration).
 pub fn tokens(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    // Most news is ASCII, where folding is only lowercasing; decomposing
+    // every character was most of the cost of matching an article.
+    let folded: String = if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.nfd()
+            .filter(|c| !is_combining_mark(*c))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -186,6 +209,87 @@ impl Matcher {
             Text::Substrings(subs) => subs.iter().all(|s| doc.lower.contains(s.as_str())),
             Text::Engine(_) => false,
         }
+    }
+}
+
+/// Every enabled search, each filed under one word it cannot match without,
+/// so an article is tested only against the searches one of its own words
+/// can satisfy: the cost per article follows its length and its matches,
+/// not the number of searches (a percolator).
+#[derive(Debug)]
+pub struct Searches {
+    matchers: Vec<Matcher>,
+    by_word: HashMap<String, Vec<usize>>,
+    /// Searches no single word stands for (substrings of unspaced scripts,
+    /// no word at all): tested against every article.
+    always: Vec<usize>,
+    /// Searches in the engine's syntax: only the index can tell.
+    engine: Vec<usize>,
+}
+
+/// What one article is to the searches.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Searches it matches.
+    pub matched: Vec<i64>,
+    /// Searches in the engine's syntax whose filters admit it: ask the index.
+    pub ask_engine: Vec<i64>,
+}
+
+impl Searches {
+    pub fn new(searches: &[SearchRow]) -> Self {
+        let mut set = Searches {
+            matchers: searches.iter().map(Matcher::new).collect(),
+            by_word: HashMap::new(),
+            always: Vec::new(),
+            engine: Vec::new(),
+        };
+        for (i, m) in set.matchers.iter().enumerate() {
+            match &m.text {
+                Text::Engine(_) => set.engine.push(i),
+                // Any word of the phrases will do; a long one is usually the
+                // rarest, so the fewest articles wake the search.
+                Text::Words(words) => match words.iter().flatten().max_by_key(|w| w.len()) {
+                    Some(w) => set.by_word.entry(w.clone()).or_default().push(i),
+                    None => set.always.push(i),
+                },
+                Text::Substrings(_) => set.always.push(i),
+            }
+        }
+        set
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.matchers.is_empty()
+    }
+
+    /// The search with this id, for its raw query.
+    pub fn get(&self, search_id: i64) -> Option<&Matcher> {
+        self.matchers.iter().find(|m| m.search_id == search_id)
+    }
+
+    pub fn check(&self, c: &AlertCandidate, doc: &Doc) -> Verdict {
+        let mut v = Verdict::default();
+        let woken = doc
+            .words
+            .iter()
+            .filter_map(|w| self.by_word.get(w))
+            .flatten()
+            .chain(&self.always);
+        for &i in woken {
+            let m = &self.matchers[i];
+            if m.matches(c, doc) == Some(true) {
+                v.matched.push(m.search_id);
+            }
+        }
+        for &i in &self.engine {
+            let m = &self.matchers[i];
+            if m.admits(c) {
+                v.ask_engine.push(m.search_id);
+            }
+        }
+        v.matched.sort_unstable();
+        v
     }
 }
 

@@ -1,6 +1,6 @@
 //! The messages alerts send: the webhook's JSON (fixed when the event is
 //! made, so every retry sends the same bytes), its signature, and the ntfy
-//! message read back from it.
+//! and email messages read back from it.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -139,35 +139,101 @@ pub struct NtfyMessage {
     pub click: Option<String>,
 }
 
-/// The ntfy message of a stored payload: headline and publisher per story.
-pub fn ntfy_message(payload: &str) -> Result<NtfyMessage, serde_json::Error> {
-    let p: Payload = serde_json::from_str(payload)?;
-    let entries = match &p.body {
+fn read(payload: &str) -> Result<Payload, serde_json::Error> {
+    serde_json::from_str(payload)
+}
+
+fn entries(p: &Payload) -> &[StoryEntry] {
+    match &p.body {
         Body::Story(e) => std::slice::from_ref(e),
         Body::Digest { stories } => stories.as_slice(),
-    };
-    let line = |e: &StoryEntry| {
-        let first = e.articles.first();
-        let headline = first
-            .and_then(|a| a.title.clone())
-            .or_else(|| e.story.title.clone())
-            .unwrap_or_else(|| "(untitled)".to_owned());
-        match first.and_then(|a| a.publisher.as_deref()) {
-            Some(publisher) => format!("{headline} — {publisher}"),
-            None => headline,
+    }
+}
+
+fn headline(e: &StoryEntry) -> String {
+    e.articles
+        .first()
+        .and_then(|a| a.title.clone())
+        .or_else(|| e.story.title.clone())
+        .unwrap_or_else(|| "(untitled)".to_owned())
+}
+
+fn title(p: &Payload) -> String {
+    match &p.body {
+        Body::Story(_) => format!("newsd: {}", p.search.name),
+        Body::Digest { stories } => {
+            format!("newsd: {} ({} stories)", p.search.name, stories.len())
         }
+    }
+}
+
+/// The ntfy message of a stored payload: headline and publisher per story.
+pub fn ntfy_message(payload: &str) -> Result<NtfyMessage, serde_json::Error> {
+    let p = read(payload)?;
+    let line = |e: &StoryEntry| match e.articles.first().and_then(|a| a.publisher.as_deref()) {
+        Some(publisher) => format!("{} — {publisher}", headline(e)),
+        None => headline(e),
     };
     Ok(NtfyMessage {
-        title: match &p.body {
-            Body::Story(_) => format!("newsd: {}", p.search.name),
-            Body::Digest { stories } => {
-                format!("newsd: {} ({} stories)", p.search.name, stories.len())
-            }
-        },
-        message: entries.iter().map(line).collect::<Vec<_>>().join("\n"),
-        click: entries
+        title: title(&p),
+        message: entries(&p).iter().map(line).collect::<Vec<_>>().join("\n"),
+        click: entries(&p)
             .first()
             .and_then(|e| e.articles.first())
             .and_then(|a| a.url.clone()),
+    })
+}
+
+/// What an email alert says, as plain text and as HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMessage {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The email of a stored payload: per story its headline, then each
+/// matching article's publisher, link and snippet.
+pub fn email_message(payload: &str) -> Result<EmailMessage, serde_json::Error> {
+    use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
+    let p = read(payload)?;
+    let subject = match &p.body {
+        Body::Story(e) => format!("{}: {}", title(&p), headline(e)),
+        Body::Digest { .. } => title(&p),
+    };
+    let mut text = String::new();
+    let mut html = format!("<html><body>\n<h1>{}</h1>\n", esc(&title(&p)));
+    for e in entries(&p) {
+        text.push_str(&headline(e));
+        text.push('\n');
+        html.push_str(&format!("<h2>{}</h2>\n<ul>\n", esc(&headline(e))));
+        for a in &e.articles {
+            let who = a.publisher.as_deref().unwrap_or("(unknown publisher)");
+            let what = a.title.as_deref().unwrap_or("(untitled)");
+            text.push_str(&format!("  {who}: {what}\n"));
+            html.push_str("<li>");
+            match &a.url {
+                Some(url) => {
+                    text.push_str(&format!("  {url}\n"));
+                    html.push_str(&format!("<a href=\"{}\">{}</a>", attr(url), esc(what)));
+                }
+                None => html.push_str(&esc(what)),
+            }
+            html.push_str(&format!(" — {}", esc(who)));
+            if let Some(snippet) = &a.snippet {
+                text.push_str(&format!("  {snippet}\n"));
+                html.push_str(&format!("<br>{}", esc(snippet)));
+            }
+            html.push_str("</li>\n");
+        }
+        text.push('\n');
+        html.push_str("</ul>\n");
+    }
+    text.push_str(&format!("-- \nnewsd saved search {:?}\n", p.search.name));
+    html.push_str("</body></html>\n");
+    Ok(EmailMessage {
+        subject,
+        text,
+        html,
     })
 }

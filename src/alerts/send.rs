@@ -1,28 +1,12 @@
-//! Sending one delivery to its channel through the one HTTP client (its
-//! SSRF guard, timeouts and limits), without following redirects.
+//! Sending one delivery to its channel: webhooks and ntfy through the one
+//! HTTP client (its SSRF guard, timeouts and limits) without following
+//! redirects, email through SMTP to an address the same guard allowed.
 
-use chrono::{DateTime, Utc};
 use url::Url;
 
+use super::Sent;
 use crate::config::{ChannelKind, ChannelSettings};
 use crate::fetch::{FetchError, FetchRequest, Fetcher};
-
-/// What a receiver made of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    /// A 2xx answer.
-    Accepted { status: u16 },
-    /// Another answer: worth another try, not before `retry_after`.
-    Refused {
-        status: u16,
-        retry_after: Option<DateTime<Utc>>,
-    },
-    /// No answer: a timeout, a refused connection.
-    Unreachable { error: String },
-    /// It can never be sent there (a blocked address, a bad URL, a payload
-    /// the channel cannot read): not retried.
-    Impossible { error: String },
-}
 
 /// Sends `payload` of event `event_id` to `channel`.
 pub async fn send(
@@ -31,7 +15,25 @@ pub async fn send(
     event_id: &str,
     payload: &str,
 ) -> Sent {
-    let url = match Url::parse(channel.kind.url()) {
+    match (&channel.kind, channel.kind.http_url()) {
+        (ChannelKind::Email(email), _) => {
+            super::email::send(fetcher, &channel.name, email, event_id, payload).await
+        }
+        (_, Some(url)) => send_http(fetcher, channel, url, event_id, payload).await,
+        (_, None) => Sent::Impossible {
+            error: format!("channel {} has no URL", channel.name),
+        },
+    }
+}
+
+async fn send_http(
+    fetcher: &Fetcher,
+    channel: &ChannelSettings,
+    raw_url: &str,
+    event_id: &str,
+    payload: &str,
+) -> Sent {
+    let url = match Url::parse(raw_url) {
         Ok(u) => u,
         Err(e) => {
             return Sent::Impossible {
@@ -41,18 +43,6 @@ pub async fn send(
     };
     let url_text = url.to_string();
     let mut req = match &channel.kind {
-        ChannelKind::Webhook { .. } => {
-            let mut req = FetchRequest::post(url, "application/json", payload.as_bytes().to_vec());
-            req.headers
-                .push(("X-Newsd-Delivery".to_owned(), event_id.to_owned()));
-            if let Some(secret) = channel.kind.credential() {
-                req.headers.push((
-                    "X-Newsd-Signature".to_owned(),
-                    super::payload::signature(secret.expose(), payload.as_bytes()),
-                ));
-            }
-            req
-        }
         ChannelKind::Ntfy { .. } => {
             let msg = match super::payload::ntfy_message(payload) {
                 Ok(m) => m,
@@ -79,6 +69,19 @@ pub async fn send(
             }
             req
         }
+        // Webhooks (email never gets here).
+        _ => {
+            let mut req = FetchRequest::post(url, "application/json", payload.as_bytes().to_vec());
+            req.headers
+                .push(("X-Newsd-Delivery".to_owned(), event_id.to_owned()));
+            if let Some(secret) = channel.kind.credential() {
+                req.headers.push((
+                    "X-Newsd-Signature".to_owned(),
+                    super::payload::signature(secret.expose(), payload.as_bytes()),
+                ));
+            }
+            req
+        }
     };
     req.follow_redirects = false;
     // Retries are this delivery's own, by its backoff and Retry-After.
@@ -88,7 +91,7 @@ pub async fn send(
     let redact = |e: FetchError| {
         e.to_string()
             .replace(url_text.as_str(), &format!("<channel {}>", channel.name))
-            .replace(channel.kind.url(), &format!("<channel {}>", channel.name))
+            .replace(raw_url, &format!("<channel {}>", channel.name))
     };
     match fetcher.fetch(req).await {
         Ok(resp) if (200..300).contains(&resp.status) => Sent::Accepted {

@@ -253,3 +253,93 @@ fn an_ntfy_message_has_the_headline_publisher_and_link() {
     assert_eq!(m.message, "Chips — P");
     assert_eq!(m.click.as_deref(), Some("https://p.example/10"));
 }
+
+#[test]
+fn an_email_lists_each_article_as_text_and_as_escaped_html() {
+    let s = search(1, "chips");
+    let story = AlertStory {
+        id: 7,
+        title: Some("Chips & <b>tariffs</b>".to_owned()),
+        first_seen_at: "2026-02-01T00:00:00Z".to_owned(),
+    };
+    let article = AlertArticle {
+        id: 10,
+        url: Some("https://p.example/a?x=1&y=\"2\"".to_owned()),
+        title: Some("Chips & <b>tariffs</b>".to_owned()),
+        publisher: Some("P".to_owned()),
+        first_seen_at: "2026-02-01T00:00:00Z".to_owned(),
+        snippet: Some("Makers <warn>".to_owned()),
+    };
+    let m = payload::email_message(&payload::story_payload("e1", &s, &story, &[article])).unwrap();
+    assert_eq!(m.subject, "newsd: s1: Chips & <b>tariffs</b>");
+    assert!(
+        m.text.contains(
+            "  P: Chips & <b>tariffs</b>\n  https://p.example/a?x=1&y=\"2\"\n  Makers <warn>\n"
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        !m.html.contains("<b>") && !m.html.contains("<warn>"),
+        "{}",
+        m.html
+    );
+    assert!(m.html.contains("<a href=\"https://p.example/a?x=1&amp;y=&quot;2&quot;\">Chips &amp; &lt;b&gt;tariffs&lt;/b&gt;</a> — P"), "{}", m.html);
+
+    let digest = payload::digest_payload(
+        "e2",
+        &s,
+        &[(story.clone(), Vec::new()), (story, Vec::new())],
+    );
+    assert_eq!(
+        payload::email_message(&digest).unwrap().subject,
+        "newsd: s1 (2 stories)"
+    );
+}
+
+#[test]
+fn the_search_set_finds_what_each_search_alone_finds_and_asks_the_engine_only_what_it_admits() {
+    let mut fts = search(4, "chip* OR wafer");
+    fts.fts = true;
+    let mut other_lang = search(5, "chip* OR wafer");
+    other_lang.fts = true;
+    other_lang.lang = Some("de".to_owned());
+    let rows = vec![
+        search(1, "export chips"),
+        search(2, "lithium"),
+        search(3, "清华大学"),
+        fts,
+        other_lang,
+        search(6, "e-mail chips"),
+    ];
+    let set = Searches::new(&rows);
+    let articles = [
+        article(1, "Chips export curbs widen"),
+        article(2, "Lithium and chips, by e-mail"),
+        article(3, "清华大学 opens a chips lab"),
+        article(4, "Nothing to see"),
+    ];
+    for c in &articles {
+        let doc = Doc::new(c);
+        let alone: Vec<i64> = rows
+            .iter()
+            .filter(|s| Matcher::new(s).matches(c, &doc) == Some(true))
+            .map(|s| s.id)
+            .collect();
+        let v = set.check(c, &doc);
+        assert_eq!(v.matched, alone, "article {}", c.article_id);
+        assert_eq!(
+            v.ask_engine,
+            [4],
+            "the German-only search admits no English article"
+        );
+    }
+    assert_eq!(
+        set.check(&articles[1], &Doc::new(&articles[1])).matched,
+        [2, 6]
+    );
+    assert_eq!(
+        set.get(4).and_then(Matcher::engine_query),
+        Some("chip* OR wafer")
+    );
+}

@@ -128,8 +128,9 @@ fn clock(text: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)
 }
 
-/// A zone: none (UTC), `Z`, `GMT`, a North American name, `+0200`,
-/// `+02:00`, `+2`, or `GMT+2`.
+/// A zone: none (UTC), `Z`, `GMT`, a name only one zone goes by, `+0200`,
+/// `+02:00`, `+2`, or `GMT+2`. Names several zones share (`IST` is India's,
+/// Ireland's and Israel's; `BST` Britain's and Bangladesh's) give no date.
 fn zone(text: &str) -> Option<FixedOffset> {
     let upper = text.to_ascii_uppercase();
     let hours = match upper.as_str() {
@@ -138,7 +139,19 @@ fn zone(text: &str) -> Option<FixedOffset> {
         "EST" | "CDT" => Some(-5),
         "CST" | "MDT" => Some(-6),
         "MST" | "PDT" => Some(-7),
-        "PST" => Some(-8),
+        "PST" | "AKDT" => Some(-8),
+        "AKST" => Some(-9),
+        "HST" => Some(-10),
+        "WET" => Some(0),
+        "CET" | "WEST" | "WAT" => Some(1),
+        "CEST" | "EET" | "CAT" | "SAST" => Some(2),
+        "EEST" | "EAT" => Some(3),
+        "HKT" | "SGT" | "AWST" => Some(8),
+        "JST" | "KST" => Some(9),
+        "AEST" => Some(10),
+        "AEDT" => Some(11),
+        "NZST" => Some(12),
+        "NZDT" => Some(13),
         _ => None,
     };
     if let Some(h) = hours {
@@ -270,7 +283,17 @@ mod tests {
             ("2004-13-01", None),
             ("2004-02-30", None),
             ("2004-07T23:56", None),
-            ("Thu, 08 Jul 2004 23:56:58 CEST", None),
+            (
+                "Thu, 08 Jul 2004 23:56:58 CEST",
+                Some("2004-07-08T21:56:58Z"),
+            ),
+            ("2004-07-08 23:56:58 JST", Some("2004-07-08T14:56:58Z")),
+            (
+                "Thu, 08 Jul 2004 23:56:58 AEDT",
+                Some("2004-07-08T12:56:58Z"),
+            ),
+            ("Thu, 08 Jul 2004 23:56:58 IST", None),
+            ("Thu, 08 Jul 2004 23:56:58 BST", None),
             ("Thu, 32 Jul 2004 23:56:58 GMT", None),
             ("Thu, 08 Jul 2004 25:00:00 GMT", None),
             ("Jul 2004", None),

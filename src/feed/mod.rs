@@ -59,9 +59,11 @@ impl ParsedFeed {
         if !self.repairs.is_empty() {
             notes.push(format!("repaired: {}", self.repairs.join(", ")));
         }
+        // A date alone does not identify an entry: `EntryKey::derive` needs an
+        // id, a link or a title.
         if kept == 0 && !self.entries.is_empty() {
             notes.push(format!(
-                "none of the {} entries was stored: each lacks an id, a link, a title and a date",
+                "none of the {} entries was stored: each lacks an id, a link and a title",
                 self.entries.len()
             ));
         }
@@ -147,10 +149,12 @@ pub fn parse_feed_served(
         feed.feed_type,
         feed_rs::model::FeedType::RSS2 | feed_rs::model::FeedType::RSS0
     );
-    let extras = if is_rss {
+    // feed-rs reads no `dc:title` in RSS 1.0 items either.
+    let is_rdf = feed.feed_type == feed_rs::model::FeedType::RSS1;
+    let (extras, channel_dc_title) = if is_rss || is_rdf {
         rss_item_extras(doc)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let extras_align = extras.len() == feed.entries.len();
     // Atom and JSON Feed say whether a text is HTML; RSS does not.
@@ -162,7 +166,11 @@ pub fn parse_feed_served(
         .enumerate()
         .map(|(i, e)| {
             let extra = if extras_align {
-                extras[i].clone()
+                ItemExtras {
+                    // RSS 1.0 has no guid to be a permalink.
+                    permalink_guid: is_rss && extras[i].permalink_guid,
+                    ..extras[i].clone()
+                }
             } else {
                 ItemExtras {
                     permalink_guid: is_rss,
@@ -175,7 +183,9 @@ pub fn parse_feed_served(
     Ok(ParsedFeed {
         title: feed
             .title
-            .map(|t| clip(&text_construct(&t, typed), MAX_TITLE_CHARS))
+            .map(|t| text_construct(&t, typed))
+            .or_else(|| channel_dc_title.as_deref().map(untyped_text))
+            .map(|t| clip(&t, MAX_TITLE_CHARS))
             .filter(|t| !t.is_empty()),
         site_url: feed
             .links
@@ -303,14 +313,17 @@ enum Ns {
 enum Capture {
     Source,
     DcTitle,
+    /// The channel's own `dc:title`, for a channel without a `<title>`.
+    ChannelDcTitle,
     /// A publication date.
     Date,
     /// `atom:updated`, which a publication date replaces.
     Updated,
 }
 
-/// [`ItemExtras`] of each RSS `<item>`, in document order.
-fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
+/// [`ItemExtras`] of each RSS or RDF `<item>`, in document order, and the
+/// channel's `dc:title` (which feed-rs does not read either).
+fn rss_item_extras(body: &[u8]) -> (Vec<ItemExtras>, Option<String>) {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut out = Vec::new();
     let mut buf = Vec::new();
@@ -318,6 +331,9 @@ fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
     // each element's namespace (`NsReader`) costs 5 % of the whole parse.
     let mut prefixes: Option<Vec<(Vec<u8>, Ns)>> = None;
     let mut in_item = false;
+    // Inside `<image>` or `<textinput>`, whose `dc:title` names that, not the channel.
+    let mut in_aside = false;
+    let mut channel_title = None;
     // What is being read and the local name that ends it.
     let mut capture: Option<(Capture, Vec<u8>)> = None;
     let mut text = String::new();
@@ -345,7 +361,15 @@ fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
                         };
                         None
                     }
-                    _ if !in_item || capture.is_some() => None,
+                    (_, b"image" | b"textinput" | b"textInput") if start && !in_item => {
+                        in_aside = true;
+                        None
+                    }
+                    _ if capture.is_some() => None,
+                    (Ns::DublinCore, b"title") if !in_item && !in_aside => {
+                        Some(Capture::ChannelDcTitle)
+                    }
+                    _ if !in_item => None,
                     (Ns::Other, b"guid") => {
                         current.permalink_guid = e
                             .try_get_attribute("isPermaLink")
@@ -392,12 +416,15 @@ fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
                     let slot = match what {
                         Capture::Source => &mut current.source_name,
                         Capture::DcTitle => &mut current.dc_title,
+                        Capture::ChannelDcTitle => &mut channel_title,
                         Capture::Date => &mut current.date,
                         Capture::Updated => &mut updated,
                     };
                     if slot.is_none() {
                         *slot = value;
                     }
+                } else if matches!(local.as_ref(), b"image" | b"textinput" | b"textInput") {
+                    in_aside = false;
                 } else if local.as_ref() == b"item" && in_item {
                     in_item = false;
                     capture = None;
@@ -411,7 +438,7 @@ fn rss_item_extras(body: &[u8]) -> Vec<ItemExtras> {
         }
         buf.clear();
     }
-    out
+    (out, channel_title)
 }
 
 /// The Dublin Core and Atom prefixes an element declares.
@@ -623,21 +650,27 @@ fn text_construct(t: &feed_rs::model::Text, typed: bool) -> String {
         return untyped_text(&t.content);
     }
     if t.content_type.subty().as_str() == "html" {
-        return html_to_text(&t.content);
+        return title_from_html(&t.content);
     }
     clean_text(&decode_entities(&t.content))
 }
 
 fn untyped_text(s: &str) -> String {
     if looks_like_markup(s) {
-        return html_to_text(s);
+        return title_from_html(s);
     }
     let decoded = decode_entities(s);
     // Escaped twice (`&amp;lt;b&amp;gt;`, or escaped inside CDATA): still markup.
     if looks_like_markup(&decoded) {
-        return html_to_text(&decoded);
+        return title_from_html(&decoded);
     }
     clean_text(&decoded)
+}
+
+/// A title is one line: the line breaks the HTML-to-text pass makes of
+/// `<br>` and block ends would show as a title broken in two in any list.
+fn title_from_html(s: &str) -> String {
+    clean_text(&html_to_text(s))
 }
 
 /// An untyped text with an HTML element in it.

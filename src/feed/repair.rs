@@ -527,6 +527,21 @@ impl Repairer<'_> {
             &mut renamed,
             &mut base64,
         );
+        // Atom's default type is text, but feeds put HTML elements in untyped
+        // titles; an explicit `type="text"` keeps its characters.
+        if matches!(self.dialect, Some(Dialect::Atom { .. }))
+            && !self_closing
+            && matches!(renamed.unwrap_or(local), "title" | "subtitle" | "rights")
+            && !attrs.iter().any(|a| a.name == "type" || a.name == "mode")
+            && super::looks_like_markup(element_content(src, end, &src[name.clone()]))
+        {
+            attrs.push(Attribute {
+                name: "type",
+                value: Cow::Borrowed("xhtml"),
+                quote: '"',
+            });
+            rewrite = true;
+        }
         if !self_closing {
             self.stack.push(Open {
                 name: name.clone(),
@@ -679,6 +694,14 @@ impl Repairer<'_> {
     }
 }
 
+/// The source between a start tag ending at `from` and the end tag of `name`
+/// (the rest of the document when there is none).
+fn element_content<'s>(src: &'s str, from: usize, name: &str) -> &'s str {
+    let rest = &src[from..];
+    let close = format!("</{name}");
+    &rest[..rest.find(&close).unwrap_or(rest.len())]
+}
+
 /// A media type that is neither text nor XML: its content is base64.
 fn is_binary_type(value: &str) -> bool {
     let v = value.trim().to_ascii_lowercase();
@@ -694,6 +717,14 @@ fn decode_base64(text: &str) -> Option<String> {
         .decode(compact)
         .ok()?;
     let decoded = String::from_utf8(bytes).ok()?;
+    // The media type said nothing of the text inside: HTML escaped once more
+    // (`&lt;p&gt;`) is still HTML.
+    let unescaped = super::decode_entities(&decoded);
+    let decoded = if !super::looks_like_markup(&decoded) && super::looks_like_markup(&unescaped) {
+        unescaped
+    } else {
+        decoded
+    };
     Some(
         decoded
             .replace('&', "&amp;")

@@ -6,6 +6,7 @@ mod politeness;
 mod proxy;
 mod ssrf;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -593,6 +594,65 @@ async fn check_before_proxy(url: &Url, cfg: &FetchConfig) -> Result<(), FetchErr
             url: url.clone(),
             reason,
         }),
+    }
+}
+
+impl Fetcher {
+    /// The one address a client that is not HTTP (SMTP) may dial for `url`'s host, under the same
+    /// guard as every request: resolved once here and refused when any address is blocked, so the
+    /// address checked is the address the caller connects to. `url` must carry no credentials: it
+    /// is named in the error.
+    pub async fn public_addr(&self, url: &Url, port: u16) -> Result<SocketAddr, FetchError> {
+        let cfg = &self.inner.cfg;
+        let host = match url.host() {
+            Some(Host::Ipv4(ip)) => return self.checked(url, SocketAddr::new(ip.into(), port)),
+            Some(Host::Ipv6(ip)) => return self.checked(url, SocketAddr::new(ip.into(), port)),
+            Some(Host::Domain(host)) => host,
+            None => {
+                return Err(FetchError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: "no host".to_owned(),
+                })
+            }
+        };
+        let unresolved = |reason: String| FetchError::Unresolved {
+            url: url.clone(),
+            reason,
+        };
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(cfg.connect_timeout, tokio::net::lookup_host((host, port)))
+                .await
+                .map_err(|_| unresolved("lookup timed out".to_owned()))?
+                .map_err(|e| unresolved(e.to_string()))?
+                .collect();
+        if let Some(a) = addrs
+            .iter()
+            .find(|a| is_blocked_ip(a.ip(), &cfg.allow_networks))
+        {
+            return Err(FetchError::Blocked {
+                url: url.clone(),
+                addr: a.ip(),
+            });
+        }
+        addrs
+            .into_iter()
+            .next()
+            .ok_or_else(|| unresolved("no addresses".to_owned()))
+    }
+
+    fn checked(&self, url: &Url, addr: SocketAddr) -> Result<SocketAddr, FetchError> {
+        if is_blocked_ip(addr.ip(), &self.inner.cfg.allow_networks) {
+            return Err(FetchError::Blocked {
+                url: url.clone(),
+                addr: addr.ip(),
+            });
+        }
+        Ok(addr)
+    }
+
+    /// The timeout of a whole request, for clients that are not HTTP.
+    pub fn timeout(&self) -> Duration {
+        self.inner.cfg.timeout
     }
 }
 

@@ -746,10 +746,15 @@ impl Store {
         on_engine!(self, e => e.pending_alert_articles(limit).await)
     }
 
-    /// Which of `ids` a search in the engine's own syntax matches: the
-    /// index is asked about these articles only.
-    pub async fn fts_matches(&self, raw: &str, ids: &[i64]) -> Result<Vec<i64>> {
-        on_engine!(self, e => e.fts_matches(raw, ids).await)
+    /// Which of `ids` each search in the engine's own syntax (`(search id,
+    /// query)`) matches: the engine looks at these articles only. A query the
+    /// engine cannot read is that search's error alone.
+    pub async fn fts_matches(
+        &self,
+        queries: &[(i64, &str)],
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Result<Vec<i64>>)>> {
+        on_engine!(self, e => e.fts_matches(queries, ids).await)
     }
 
     /// Records matches (held until `due_at`) and takes the matched articles

@@ -396,3 +396,187 @@ engine_test! {
         assert_eq!(seen[0].2, HEADLINE);
     }
 }
+
+/// An email channel on the test's SMTP server (plain text: `tls=none`), one
+/// that asks the same server for STARTTLS, which it does not offer, and one
+/// on an address the guard blocks.
+fn email_config(smtp: &crate::smtp::SmtpServer, searches: &str) -> String {
+    format!(
+        r#"
+[alerts]
+hold = "0s"
+retry_interval = "1m"
+max_attempts = 3
+[extract]
+enabled = false
+[[channels]]
+name = "desk"
+kind = "email"
+smtp_url = "smtp://alerts:pass%20word@{addr}?tls=none"
+from = "newsd <newsd@example.com>"
+to = ["desk@example.com", "Me <me@example.com>"]
+[[channels]]
+name = "starttls"
+kind = "email"
+smtp_url = "smtp://{addr}"
+from = "newsd@example.com"
+to = "desk@example.com"
+[[channels]]
+name = "blocked"
+kind = "email"
+smtp_url = "smtp://alerts:hunter2@10.255.0.2:25?tls=none"
+from = "newsd@example.com"
+to = "desk@example.com"
+{searches}
+"#,
+        addr = smtp.addr
+    )
+}
+
+engine_test! {
+    async fn an_email_alert_reaches_every_recipient_once_per_story_as_text_and_html(engine) {
+        let smtp = crate::smtp::smtp_server().await;
+        let feeds = feed_server(copies).await;
+        let search = "[[searches]]\nname = \"lithium\"\nquery = \"lithium shortage\"\nchannels = [\"desk\"]\n";
+        let t = spawn_app_with_on(engine, &[feeds.feed(1), feeds.feed(2)], &email_config(&smtp, search)).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 1);
+        let d = t.app.deliver_once(Utc::now()).await.unwrap();
+        assert_eq!(d.sent, 1, "{d:?}");
+
+        let mails = smtp.mails.lock().unwrap().clone();
+        assert_eq!(mails.len(), 1, "one message for the story: {mails:?}");
+        let mail = &mails[0];
+        assert_eq!(mail.auth.as_deref(), Some("\0alerts\0pass word"), "credentials from the URL");
+        assert_eq!(mail.from, "<newsd@example.com>");
+        assert_eq!(mail.to, ["<desk@example.com>", "<me@example.com>"]);
+        let (event_id,): (String,) =
+            crate::helpers::fetch_one(t.app.store(), "SELECT event_id FROM alert_events").await;
+        assert!(mail.data.contains(&format!("X-Newsd-Delivery: {event_id}")), "{}", mail.data);
+        assert!(mail.data.contains(&format!("Message-ID: <{event_id}@newsd>")), "{}", mail.data);
+        assert!(mail.data.contains("Subject: newsd: lithium: Chipmakers warn"), "{}", mail.data);
+        assert!(mail.data.contains("multipart/alternative"), "{}", mail.data);
+        assert!(mail.data.contains("text/plain") && mail.data.contains("text/html"), "{}", mail.data);
+        assert!(mail.data.contains("https://publisher1.example/lithium"), "{}", mail.data);
+        assert!(mail.data.contains("https://publisher2.example/lithium"), "both copies listed: {}", mail.data);
+        assert_eq!(t.app.deliver_once(Utc::now() + Duration::hours(1)).await.unwrap().sent, 0);
+    }
+}
+
+engine_test! {
+    async fn a_smtp_server_saying_try_later_is_retried_one_without_starttls_gets_nothing_and_a_blocked_one_fails(engine) {
+        let smtp = crate::smtp::smtp_server().await;
+        smtp.refuse.store(1, Ordering::SeqCst);
+        let feeds = feed_server(copies).await;
+        let search = "[[searches]]\nname = \"l\"\nquery = \"lithium\"\nchannels = [\"desk\", \"starttls\", \"blocked\"]\n";
+        let t = spawn_app_with_on(engine, &[feeds.feed(1)], &email_config(&smtp, search)).await;
+        ingest(&t).await;
+        assert_eq!(t.app.match_once(Utc::now()).await.unwrap().events, 1);
+        let now = Utc::now();
+        let d = t.app.deliver_once(now).await.unwrap();
+        assert_eq!((d.sent, d.retried, d.failed), (0, 2, 1), "{d:?}");
+        let d = t.app.deliver_once(now + Duration::minutes(5)).await.unwrap();
+        assert_eq!((d.sent, d.retried), (1, 1), "{d:?}");
+        let mails = smtp.mails.lock().unwrap().clone();
+        assert_eq!(mails.len(), 1, "nothing in plain text to the STARTTLS channel: {mails:?}");
+        assert_eq!(mails[0].to.len(), 2, "the desk channel's message: {mails:?}");
+
+        let (error,): (String,) = crate::helpers::fetch_one(
+            t.app.store(),
+            "SELECT last_error FROM alert_deliveries WHERE state = 'failed'",
+        )
+        .await;
+        assert!(error.contains("not a public address"), "{error}");
+        assert!(!error.contains("hunter2"), "the SMTP password is not stored: {error}");
+    }
+}
+
+engine_test! {
+    // The receiver answers while this thread waits on the daemon.
+    @tokio(flavor = "multi_thread", worker_threads = 2)
+    async fn a_sigkill_between_match_and_delivery_loses_nothing_and_sends_each_event_once(engine) {
+        use std::process::{Command, Stdio};
+        let hook = receiver().await;
+        hook.down.store(true, Ordering::SeqCst);
+        let feeds = feed_server(|n| {
+            rss(&[Item {
+                guid: &format!("k{n}"),
+                title: ["", "Chile nationalises lithium mines", "Bolivian lithium deal signed with investors", "Australian lithium exports hit record"][n % 4],
+                link: &format!("https://k{n}.example/x"),
+            }])
+        })
+        .await;
+        let archive = crate::helpers::archive_on(engine).await;
+        let dir = archive.dir.path();
+        let extra = format!(
+            "[alerts]\nhold = \"0s\"\nretry_interval = \"1s\"\nmax_attempts = 50\n[extract]\nenabled = false\n\
+             [[channels]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}/hook\"\n\
+             [[searches]]\nname = \"l\"\nquery = \"lithium\"\nchannels = [\"hook\"]\n",
+            hook.base
+        );
+        let config = crate::helpers::write_config(dir, &archive.url, &[feeds.feed(1), feeds.feed(2), feeds.feed(3)], &extra);
+        let run = || {
+            Command::new(env!("CARGO_BIN_EXE_newsd"))
+                .arg("--config")
+                .arg(&config)
+                .arg("run")
+                .env_remove("NEWSD_CONFIG")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn newsd run")
+        };
+        let mut daemon = run();
+        // Readable once the daemon has made and migrated the archive.
+        let mut store = None;
+        for _ in 0..200 {
+            match newsd::store::Store::open_read_only(&archive.url, std::time::Duration::from_secs(5)).await {
+                Ok(s) => {
+                    store = Some(s);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+        let store = store.expect("the daemon made the archive within 10 s");
+        let count = |sql: &'static str| {
+            let store = store.clone();
+            async move { newsd::store::testing::scalar_i64(&store, sql).await }
+        };
+        let until = |what: &'static str, sql: &'static str, want: i64| {
+            async move {
+                // Events wait for the daemon's first clustering round (30 s).
+                for _ in 0..900 {
+                    if count(sql).await >= want {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                panic!("{what}: still under {want} after 90 s");
+            }
+        };
+
+        until("deliveries tried", "SELECT COUNT(*) FROM alert_deliveries WHERE attempts > 0", 3).await;
+        // SIGKILL: no destructor, no rollback, no unlock.
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+        let refused = hook.requests.lock().unwrap().len();
+        assert!(refused >= 3, "each event was tried before the kill: {refused}");
+        assert_eq!(count("SELECT COUNT(*) FROM alert_events").await, 3, "one event per story");
+
+        hook.down.store(false, Ordering::SeqCst);
+        let mut daemon = run();
+        until("deliveries sent", "SELECT COUNT(*) FROM alert_deliveries WHERE state = 'sent'", 3).await;
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+
+        let requests = hook.requests.lock().unwrap().clone();
+        let taken: Vec<&String> = requests[refused..].iter().map(|(id, _, _)| id).collect();
+        let distinct: HashSet<&String> = taken.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "every event arrived: {taken:?}");
+        assert_eq!(taken.len(), 3, "and none twice: {taken:?}");
+        assert_eq!(hook.events().len(), 3);
+        assert_eq!(count("SELECT COUNT(*) FROM alert_events").await, 3, "nothing made twice");
+    }
+}

@@ -17,6 +17,8 @@ struct Polled {
     articles: Vec<(Option<String>, Option<String>)>,
     /// `published_at` of every stored article, in insertion order, to the second.
     published: Vec<Option<String>>,
+    /// `summary` of every stored article, in insertion order.
+    summaries: Vec<Option<String>>,
 }
 
 impl Polled {
@@ -67,7 +69,12 @@ async fn poll(name: &str, content_type: &str) -> Polled {
             .fetch_all(pool)
             .await
             .unwrap();
+    let summaries = sqlx::query_scalar("SELECT summary FROM articles ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
     Polled {
+        summaries,
         status,
         feed_title,
         last_status,
@@ -410,4 +417,68 @@ async fn unusual_atom_text_types_and_base64_titles_are_read_not_refused() {
         let p = poll_xml(name).await;
         assert_eq!(p.feed_title.as_deref(), Some("Feed Title"), "{name}");
     }
+}
+
+#[tokio::test]
+async fn untyped_atom_titles_with_html_elements_and_base64_of_escaped_html_are_stored_as_text() {
+    let p = poll_xml("atom_untyped_markup.xml").await;
+    stored(&p, 5);
+    assert_eq!(p.feed_title.as_deref(), Some("The Untyped Desk"));
+    assert_eq!(
+        p.titles(),
+        [
+            "A paragraph as a title",
+            "H2O on Mars",
+            "Use the <p> element",
+            "Escaped <b> stays written",
+            "Base64 & escaped"
+        ]
+    );
+    assert_eq!(p.summaries[4].as_deref(), Some("Base64 & escaped"));
+    for name in [
+        "gofeed/atom03_feed_title_naked_markup.xml",
+        "gofeed/atom10_feed_title_base64_escaped_markup.xml",
+    ] {
+        let p = poll_xml(name).await;
+        assert_eq!(p.feed_title.as_deref(), Some("Feed Title"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn rss_1_0_items_take_a_dublin_core_title_and_a_named_european_zone() {
+    let p = poll_xml("rdf_dublin_core_titles.xml").await;
+    stored(&p, 2);
+    assert_eq!(p.titles(), ["Only a Dublin Core title", "Its own title"]);
+    assert_eq!(p.published[0].as_deref(), Some("2026-11-01T08:00:00"));
+}
+
+#[tokio::test]
+async fn a_channel_definition_format_document_is_refused_by_its_name() {
+    let p = poll_xml("cdf_channel.xml").await;
+    let error = p.last_error.unwrap_or_default();
+    assert!(error.contains("Channel Definition Format (CDF)"), "{error}");
+    assert!(p.articles.is_empty());
+}
+
+#[tokio::test]
+async fn a_channel_without_a_title_is_named_by_its_own_dublin_core_title_not_its_images() {
+    let p = poll_xml("rss_channel_dublin_core_title.xml").await;
+    stored(&p, 1);
+    assert_eq!(p.feed_title.as_deref(), Some("The Dublin Core Desk & Co"));
+    assert_eq!(p.titles(), ["A story"]);
+}
+
+#[tokio::test]
+async fn titles_reduced_from_html_are_one_line() {
+    let p = poll_xml("titles_with_line_breaks.xml").await;
+    stored(&p, 3);
+    assert_eq!(p.feed_title.as_deref(), Some("The Desk Evening edition"));
+    assert_eq!(
+        p.titles(),
+        [
+            "Council approves budget Schools gain most",
+            "Storm warning for the coast",
+            "A line break folded like any whitespace"
+        ]
+    );
 }

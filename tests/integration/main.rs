@@ -22,4 +22,5 @@ mod readers;
 mod retention;
 mod rules;
 mod secrets;
+mod smtp;
 mod soak;

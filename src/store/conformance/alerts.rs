@@ -179,3 +179,27 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    async fn raw_syntax_searches_see_only_the_articles_asked_about_and_a_bad_one_fails_alone(store) {
+        let a = article(&store, "a.example/1", "Lithium prices climb").await;
+        let b = article(&store, "a.example/2", "Lithium mines close").await;
+        let c = article(&store, "a.example/3", "Rain in Spain").await;
+        let found = store
+            .fts_matches(&[(1, "lithium"), (2, "lithium ) ("), (3, "spain")], &[a, c])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(found[0].0, 1);
+        assert_eq!(found[0].1.as_ref().unwrap(), &vec![a], "{b} was not asked about");
+        assert!(
+            matches!(found[1].1, Err(crate::store::StoreError::SearchSyntax { .. })),
+            "{:?}",
+            found[1]
+        );
+        assert_eq!(found[2].1.as_ref().unwrap(), &vec![c]);
+        // Asked again: nothing of the first batch is left behind.
+        let again = store.fts_matches(&[(1, "lithium")], &[b]).await.unwrap();
+        assert_eq!(again[0].1.as_ref().unwrap(), &vec![b]);
+    }
+);

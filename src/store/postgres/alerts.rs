@@ -141,25 +141,33 @@ impl PostgresStore {
         Ok(rows.into_iter().map(candidate_of).collect())
     }
 
-    pub async fn fts_matches(&self, raw: &str, ids: &[i64]) -> Result<Vec<i64>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    pub async fn fts_matches(
+        &self,
+        queries: &[(i64, &str)],
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Result<Vec<i64>>)>> {
+        let mut out = Vec::with_capacity(queries.len());
+        for &(search_id, raw) in queries {
+            // The article ids lead: each is one primary-key visit, whatever
+            // the size of the archive.
+            let found = sqlx::query_scalar(
+                "SELECT article_id FROM article_search \
+                 WHERE article_id = ANY($2) AND search @@ to_tsquery('simple', $1)",
+            )
+            .bind(raw)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) => StoreError::SearchSyntax {
+                    query: raw.to_owned(),
+                    reason: db.message().to_owned(),
+                },
+                e => e.into(),
+            });
+            out.push((search_id, found));
         }
-        sqlx::query_scalar(
-            "SELECT article_id FROM article_search \
-             WHERE article_id = ANY($2) AND search @@ to_tsquery('simple', $1)",
-        )
-        .bind(raw)
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(db) => StoreError::SearchSyntax {
-                query: raw.to_owned(),
-                reason: db.message().to_owned(),
-            },
-            e => e.into(),
-        })
+        Ok(out)
     }
 
     pub async fn record_matches(
@@ -171,20 +179,20 @@ impl PostgresStore {
     ) -> Result<usize> {
         self.writable("record matches")?;
         let mut tx = self.pool.begin().await?;
-        let mut added = 0;
-        for m in matches {
-            added += sqlx::query(
-                "INSERT INTO alert_matches (search_id, article_id, matched_at, due_at, state) \
-                 VALUES ($1, $2, $3, $4, 'held') ON CONFLICT DO NOTHING",
-            )
-            .bind(m.search_id)
-            .bind(m.article_id)
-            .bind(ts(now))
-            .bind(ts(due_at))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as usize;
-        }
+        let (searches, articles): (Vec<i64>, Vec<i64>) =
+            matches.iter().map(|m| (m.search_id, m.article_id)).unzip();
+        let added = sqlx::query(
+            "INSERT INTO alert_matches (search_id, article_id, matched_at, due_at, state) \
+             SELECT s, a, $3, $4, 'held' FROM UNNEST($1::bigint[], $2::bigint[]) AS m (s, a) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&searches)
+        .bind(&articles)
+        .bind(ts(now))
+        .bind(ts(due_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as usize;
         sqlx::query("DELETE FROM alert_pending WHERE article_id = ANY($1)")
             .bind(done)
             .execute(&mut *tx)
