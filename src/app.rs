@@ -149,13 +149,26 @@ impl App {
             .await
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
-        let resolver = Resolver::new(store.clone(), fetcher.clone(), settings.google_news.clone());
+        let rules = Arc::new(
+            crate::rules::RuleSet::compile(&settings.rules).context("compiling [[rules]]")?,
+        );
+        let resolver = Resolver::new(
+            store.clone(),
+            fetcher.clone(),
+            settings.google_news.clone(),
+            rules.clone(),
+        );
         // Hosts that asked us to wait before a restart are still waited for.
         for (host, until) in store.host_backoffs(Utc::now()).await? {
             fetcher.restore_host_backoff(&host, until);
         }
-        let fulltext = FulltextWorker::new(store.clone(), fetcher.clone(), settings.clone());
-        let poller = Poller::new(store.clone(), fetcher.clone(), &settings);
+        let fulltext = FulltextWorker::new(
+            store.clone(),
+            fetcher.clone(),
+            settings.clone(),
+            rules.clone(),
+        );
+        let poller = Poller::new(store.clone(), fetcher.clone(), &settings, rules);
         Ok(App {
             inner: Arc::new(Inner {
                 settings,

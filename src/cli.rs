@@ -70,6 +70,9 @@ pub enum Command {
         /// Only articles from this feed id.
         #[arg(long)]
         feed: Option<i64>,
+        /// Only articles a `[[rules]]` tag rule gave this tag.
+        #[arg(long)]
+        tag: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: i64,
         /// Print JSON lines instead of text.
@@ -136,6 +139,25 @@ pub enum Command {
     Reextract {
         #[arg(long)]
         since: Option<String>,
+    },
+    /// The `[[rules]]` of the config, applied to stored articles.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Re-apply the rules to stored articles (block: removed with a
+    /// tombstone; tag: added) and print what changes.
+    Apply {
+        /// Only articles first seen within this window ("7d") or since an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only print what would change; writes nothing (no writer lock needed).
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -241,6 +263,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             query,
             since,
             feed,
+            tag,
             limit,
             json,
             fts,
@@ -253,6 +276,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     .map(|s| parse_since(s, Utc::now()))
                     .transpose()?,
                 feed_id: feed,
+                tag,
                 limit,
             };
             let hits = store.search(&q).await?;
@@ -480,6 +504,9 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             Ok(())
         }
         Command::Prune { dry_run } => prune(settings, dry_run).await,
+        Command::Rules {
+            command: RulesCommand::Apply { since, dry_run },
+        } => apply_rules(settings, since.as_deref(), dry_run).await,
         Command::Copy {
             to,
             batch,
@@ -577,6 +604,37 @@ async fn copy(
         "checked: row counts of {} tables and {} sampled articles match",
         report.tables.len(),
         report.sampled
+    );
+    Ok(())
+}
+
+async fn apply_rules(settings: Settings, since: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let since = since.map(|s| parse_since(s, now)).transpose()?;
+    let rules = crate::rules::RuleSet::compile(&settings.rules)?;
+    if rules.is_empty() {
+        println!("no [[rules]] in the config: nothing to apply");
+        return Ok(());
+    }
+    let busy = settings.database.busy_timeout.0;
+    // The writer's lock is held, for a pass that writes, until it ends.
+    let (store, _lock) = if dry_run {
+        (
+            Store::open_read_only(&settings.database.url, busy).await?,
+            None,
+        )
+    } else {
+        let (app, lock) = open_writer(settings).await?;
+        (app.store().clone(), Some(lock))
+    };
+    let show = |a: &crate::store::RuledArticle, c: &crate::rules::Change| {
+        println!("{}", crate::rules_cmd::describe(a, c, dry_run));
+    };
+    let r = crate::rules_cmd::apply(&store, &rules, since, dry_run, now, show).await?;
+    let verb = if dry_run { "would change" } else { "changed" };
+    println!(
+        "{verb} {} of {} articles: {} removed, {} unlinked from some feeds, {} tagged",
+        r.changed, r.articles, r.removed, r.unlinked, r.tagged
     );
     Ok(())
 }

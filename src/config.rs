@@ -207,6 +207,8 @@ pub struct Settings {
     pub searches: Vec<SearchSettings>,
     #[serde(default)]
     pub channels: Vec<ChannelSettings>,
+    #[serde(default)]
+    pub rules: Vec<crate::rules::RuleSettings>,
 }
 
 /// Alerts of saved searches (`newsd run`).
@@ -945,6 +947,13 @@ impl Settings {
             })?;
         }
         self.validate_alerts()?;
+        if let Err(e) = crate::rules::RuleSet::compile(&self.rules) {
+            return Err(ConfigError::Invalid {
+                key: format!("rules[{}].{}", e.index, e.field),
+                value: e.rule.clone(),
+                reason: e.reason,
+            });
+        }
         Ok(warnings)
     }
 
@@ -1257,6 +1266,23 @@ to = "desk@example.com"
             SmtpUrl::parse("smtps://mail.example?tls=none").is_err(),
             "TLS from the first byte is not optional"
         );
+    }
+
+    #[test]
+    fn rules_load_and_an_invalid_pattern_fails_at_start_naming_the_rule() {
+        let ok =
+            "[[rules]]\naction = \"tag\"\ntag = \"chips\"\ntitle = \"chip\"\nfeeds = [\"3\"]\n";
+        let s = load(ok, &[]).unwrap().settings;
+        assert_eq!(s.rules.len(), 1);
+        assert_eq!(s.rules[0].action, crate::rules::RuleAction::Tag);
+        let bad = "[[rules]]\naction = \"block\"\ntitle = \"x\"\n\n\
+                   [[rules]]\nname = \"ads\"\naction = \"block\"\nurl = \"(ads\"\n";
+        let msg = load(bad, &[]).unwrap_err().to_string();
+        assert!(msg.contains("rules[1].url"), "{msg}");
+        assert!(msg.contains("\"ads\""), "{msg}");
+        assert!(msg.contains("regular expression"), "{msg}");
+        let err = load("[[rules]]\naction = \"drop\"\ntitle = \"x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("rules[0].action"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! publisher's page politely (robots.txt, per-host limits, backoff), runs
 //! extraction, and stores the result, or a named status that says why not.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl};
 use crate::extract::{decode_html, extract, ExtractOptions, Extracted, PageKind};
 use crate::fetch::{host_key, FetchError, FetchRequest, Fetcher};
+use crate::rules::RuleSet;
 use crate::store::{ArticleContent, FulltextJob, FulltextStatus, Store};
 
 /// robots.txt answers are kept this long.
@@ -58,14 +60,17 @@ pub struct FulltextWorker {
     store: Store,
     fetcher: Fetcher,
     settings: Settings,
+    /// Rules on the text are decided when it arrives.
+    rules: Arc<RuleSet>,
 }
 
 impl FulltextWorker {
-    pub fn new(store: Store, fetcher: Fetcher, settings: Settings) -> Self {
+    pub fn new(store: Store, fetcher: Fetcher, settings: Settings, rules: Arc<RuleSet>) -> Self {
         FulltextWorker {
             store,
             fetcher,
             settings,
+            rules,
         }
     }
 
@@ -313,6 +318,18 @@ impl FulltextWorker {
             )
             .await?;
         info!(survivor, words = content.word_count, "full text stored");
+        if self.rules.needs_text() {
+            let changed =
+                crate::rules_cmd::reapply(&self.store, &self.rules, survivor, now).await?;
+            if let Some((change, removal)) = changed {
+                info!(
+                    survivor,
+                    ?change,
+                    ?removal,
+                    "rules applied to the full text"
+                );
+            }
+        }
         Ok(Outcome::Stored)
     }
 

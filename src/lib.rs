@@ -39,6 +39,7 @@
 //! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, store.
 //! - [`extract`]: HTML to article text and metadata (pure); [`extract_cmd`]: `newsd extract` over files.
 //! - [`cluster`]: pure rules for which articles tell one story.
+//! - [`rules`]: `[[rules]]` at ingest: which entries are blocked or kept and which tags articles get (pure); [`rules_cmd`]: `newsd rules apply`.
 //! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch` (email: SMTP via lettre).
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
 //! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`, PostgreSQL in `store::postgres`.
@@ -68,6 +69,8 @@ pub mod opml;
 pub mod poll;
 pub mod progress;
 pub mod resolver;
+pub mod rules;
+pub mod rules_cmd;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

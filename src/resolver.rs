@@ -42,6 +42,7 @@ use crate::google_news::{
     rss_article_page_url, unwrap_consent_redirect, BatchAnswer, DecodedId, Edition, Pace,
     PageError, Signature, BATCHEXECUTE_CONTENT_TYPE,
 };
+use crate::rules::RuleSet;
 use crate::store::{LinkPlacement, LinkStatus, PendingLink, Store};
 
 /// Consent cookies that make Google's EU consent wall step aside.
@@ -115,6 +116,8 @@ pub struct Resolver {
     fetcher: Fetcher,
     settings: GoogleNewsSettings,
     base: Url,
+    /// Rules on `url` see a Google item's publisher URL once it resolves.
+    rules: Arc<RuleSet>,
     /// In memory: a restart forgets a failing streak, which only delays
     /// the warning by its window.
     watch: Arc<Mutex<ProtocolWatch>>,
@@ -155,13 +158,19 @@ pub enum Resolution {
 }
 
 impl Resolver {
-    pub fn new(store: Store, fetcher: Fetcher, settings: GoogleNewsSettings) -> Self {
+    pub fn new(
+        store: Store,
+        fetcher: Fetcher,
+        settings: GoogleNewsSettings,
+        rules: Arc<RuleSet>,
+    ) -> Self {
         let base = settings.base();
         Resolver {
             store,
             fetcher,
             settings,
             base,
+            rules,
             watch: Arc::default(),
         }
     }
@@ -578,6 +587,19 @@ impl Resolver {
                         .await?;
                     info!(google_id = %link.google_id, %url, article, "Google link resolved");
                     report.resolved += 1;
+                    if self.rules.needs_url() {
+                        let changed =
+                            crate::rules_cmd::reapply(&self.store, &self.rules, article, now)
+                                .await?;
+                        if let Some((change, removal)) = changed {
+                            info!(
+                                article,
+                                ?change,
+                                ?removal,
+                                "rules applied to the resolved link"
+                            );
+                        }
+                    }
                 }
                 Some((_, Err(e))) => {
                     self.fail(link, &format!("batchexecute answer: {e}"), now, true)

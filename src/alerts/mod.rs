@@ -251,11 +251,18 @@ impl Matcher {
             return Some(false);
         }
         match &self.text {
-            Text::Words(words) => {
-                Some(!words.is_empty() && words.iter().all(|w| doc.has_phrase(w)))
-            }
-            Text::Substrings(subs) => Some(subs.iter().all(|s| doc.lower.contains(s.as_str()))),
             Text::Engine(..) => None,
+            _ => Some(self.words_match(doc)),
+        }
+    }
+
+    /// Whether the article's words match, without the filters (`[[rules]]`
+    /// use the plain-words language only); false for the engine's syntax.
+    pub fn words_match(&self, doc: &Doc) -> bool {
+        match &self.text {
+            Text::Words(words) => !words.is_empty() && words.iter().all(|w| doc.has_phrase(w)),
+            Text::Substrings(subs) => subs.iter().all(|s| doc.lower.contains(s.as_str())),
+            Text::Engine(..) => false,
         }
     }
 }

@@ -24,6 +24,7 @@ const LIST_PARAMS: &[&str] = &[
     "until",
     "has_text",
     "story",
+    "tag",
     "limit",
     "cursor",
 ];
@@ -39,6 +40,7 @@ pub(crate) fn filter_from(p: &Params) -> Result<ArticleFilter, ApiError> {
         until: p.time("until", now)?,
         has_text: p.bool("has_text")?,
         story_id: p.i64("story")?,
+        tag: p.str("tag").map(str::to_owned),
     })
 }
 

@@ -119,6 +119,12 @@ pub fn openapi() -> Value {
         json!({ "type": "integer", "minimum": 1 }),
         "Only the articles of this story (see /api/v1/stories).",
     ));
+    list_params.push(param(
+        "tag",
+        "query",
+        json!({ "type": "string" }),
+        "Only the articles a `[[rules]]` tag rule gave this tag (exact).",
+    ));
     list_params.push(limit(20));
     list_params.push(param(
         "cursor",
@@ -409,6 +415,7 @@ pub fn openapi() -> Value {
                         "updated_at": { "type": "string", "format": "date-time" },
                         "feed_ids": { "type": "array", "items": { "type": "integer" } },
                         "story_id": { "type": ["integer", "null"], "description": "The story (GET /api/v1/stories/{id}) it belongs to; null until clustered." },
+                        "tags": { "type": "array", "items": { "type": "string" }, "description": "Tags `[[rules]]` gave it, sorted." },
                         "snippet": { "type": "string", "description": "With `q`: matched words in [brackets]." },
                         "rank": { "type": "number", "description": "With `q`: bm25 rank, lower is better." }
                     }

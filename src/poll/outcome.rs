@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use crate::metrics::PollStatus;
 use crate::scheduler::{plan_next, FeedSchedule, Outcome, Policy};
-use crate::store::{FeedRow, FeedStatus, FeedUpdate, FetchedSchedule, NewEntry, PollUpdate};
+use crate::store::{
+    FeedRow, FeedStatus, FeedUpdate, FetchedSchedule, NewEntry, PollUpdate, Rulings,
+};
 
 /// One poll's result, recorded once (`Poller::record`).
 #[derive(Debug)]
@@ -25,6 +27,9 @@ pub enum PollOutcome {
     Entries {
         entries: Vec<NewEntry>,
         update: PollUpdate,
+        /// What `[[rules]]` decided of them: the blocked entries are not in
+        /// `entries`.
+        rulings: Rulings,
     },
 }
 

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 use url::Url;
 
 use crate::config::Settings;
@@ -16,8 +16,9 @@ use crate::feed::parse_feed_served;
 use crate::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use crate::google_news::{self, Edition};
 use crate::metrics::{PollMetrics, PollStatus};
+use crate::rules::{FeedRef, RuleSet, Subject};
 use crate::scheduler::{track_redirect, Policy};
-use crate::store::{FeedRow, FeedStatus, NewEntry, Store};
+use crate::store::{FeedRow, FeedStatus, NewEntry, Rulings, Store};
 
 use super::entry::to_new_entry;
 use super::outcome::{self, Planning, PollOutcome, PollReport};
@@ -86,6 +87,7 @@ struct Inner {
     edition: Edition,
     max_concurrent_fetches: usize,
     metrics: Arc<PollMetrics>,
+    rules: Arc<RuleSet>,
     /// Feeds parsed at once: one core fewer than the machine has (at least
     /// one). With a parse per poll in flight, the parses crowded the store's
     /// writer thread, the one stage that cannot run in parallel, off the CPU.
@@ -93,7 +95,7 @@ struct Inner {
 }
 
 impl Poller {
-    pub fn new(store: Store, fetcher: Fetcher, settings: &Settings) -> Self {
+    pub fn new(store: Store, fetcher: Fetcher, settings: &Settings, rules: Arc<RuleSet>) -> Self {
         let s = &settings.scheduler;
         Poller {
             inner: Arc::new(Inner {
@@ -110,6 +112,7 @@ impl Poller {
                 edition: settings.google_news.edition.clone(),
                 max_concurrent_fetches: s.max_concurrent_fetches,
                 metrics: Arc::default(),
+                rules,
                 parses: Semaphore::new(parse_permits()),
             }),
         }
@@ -214,13 +217,27 @@ impl Poller {
                 .record_poll_outcome(feed.id, &update)
                 .await
                 .map(|()| status),
-            PollOutcome::Entries { entries, update } => store
-                .record_poll(feed.id, entries, now, update)
-                .await
-                .map(|stored| PollStatus::Ok {
-                    new_items: stored.new_items,
-                    new_articles: stored.new_articles,
-                }),
+            PollOutcome::Entries {
+                entries,
+                update,
+                rulings,
+            } => match store.record_poll(feed.id, entries, now, update).await {
+                Ok(stored) => {
+                    // After the entries, whose articles the tags go to. If this
+                    // fails, the blocked entries are judged again next poll and
+                    // `newsd rules apply` adds the tags.
+                    if !rulings.is_empty() {
+                        if let Err(e) = store.record_rulings(feed.id, &rulings, now).await {
+                            warn!(error = %e, "recording the rules' decisions failed");
+                        }
+                    }
+                    Ok(PollStatus::Ok {
+                        new_items: stored.new_items,
+                        new_articles: stored.new_articles,
+                    })
+                }
+                Err(e) => Err(e),
+            },
         };
         let (status, written) = match written {
             Ok(status) => {
@@ -379,6 +396,8 @@ impl Poller {
                 // off the runtime's workers, which carry every poll's I/O.
                 // Never closed, so the permit is always granted.
                 let parsing = self.inner.parses.acquire().await;
+                let (rules, feed_id, feed_url) =
+                    (self.inner.rules.clone(), feed.id, feed.url.clone());
                 let parsed = tokio::task::spawn_blocking(move || {
                     parse_feed_served(&body, ctype.as_deref(), &base, max_entries).map(|parsed| {
                         let entries: Vec<NewEntry> = parsed
@@ -386,13 +405,18 @@ impl Poller {
                             .iter()
                             .filter_map(|e| to_new_entry(e, &base, &google_base, &edition))
                             .collect();
-                        (parsed, entries)
+                        let feed = FeedRef {
+                            id: feed_id,
+                            url: &feed_url,
+                        };
+                        let (entries, rulings) = judge_entries(&rules, feed, entries);
+                        (parsed, entries, rulings)
                     })
                 })
                 .await;
                 drop(parsing);
                 slot.release();
-                let (parsed, entries) = match parsed {
+                let (parsed, entries, rulings) = match parsed {
                     Ok(Ok(p)) => p,
                     Ok(Err(e)) => return failed(update, FeedStatus::Error, e.to_string(), None),
                     // Like a poll that could not be stored: recorded on the
@@ -412,12 +436,17 @@ impl Poller {
                 update.title = parsed.title.clone();
                 update.site_url = parsed.site_url.clone();
                 let ttl = parsed.ttl_minutes.map(|m| i64::from(m) * 60);
-                let note = parsed.status_note(entries.len());
+                // Entries the rules blocked were storable: not a broken feed.
+                let note = parsed.status_note(entries.len() + rulings.blocked.len());
                 let mut update = outcome::fetched(feed, update, ttl, &planning);
                 // A repaired document, or entries none of which could be
                 // stored, is said on the row of a poll that succeeded.
                 update.row.last_error = note;
-                PollOutcome::Entries { entries, update }
+                PollOutcome::Entries {
+                    entries,
+                    update,
+                    rulings,
+                }
             }
             status => {
                 let retry_after = if matches!(status, 429 | 503) {
@@ -430,6 +459,46 @@ impl Poller {
             }
         }
     }
+}
+
+/// Applies `[[rules]]` to a poll's entries: those blocked (or kept by no
+/// keep rule of the feed) leave the list for a tombstone; the tags of the
+/// rest are recorded by entry key.
+fn judge_entries(
+    rules: &RuleSet,
+    feed: FeedRef<'_>,
+    entries: Vec<NewEntry>,
+) -> (Vec<NewEntry>, Rulings) {
+    let mut rulings = Rulings::default();
+    if rules.is_empty() {
+        return (entries, rulings);
+    }
+    let kept = entries
+        .into_iter()
+        .filter(|e| {
+            let verdict = rules.judge(
+                feed,
+                &Subject {
+                    title: e.title.as_deref(),
+                    url: e.url.as_deref(),
+                    publisher: e.publisher.as_deref(),
+                    summary: e.summary.as_deref(),
+                    text: None,
+                },
+            );
+            let key = e.entry_key.as_str();
+            if let Some(rule) = verdict.removed_by {
+                debug!(entry = key, %rule, "entry not stored by a rule");
+                rulings.blocked.push(key.to_owned());
+                return false;
+            }
+            rulings
+                .tagged
+                .extend(verdict.tags.into_iter().map(|t| (key.to_owned(), t)));
+            true
+        })
+        .collect();
+    (kept, rulings)
 }
 
 /// Permits for parsing: every core but one, which is left to the store's

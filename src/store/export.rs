@@ -12,6 +12,8 @@ pub struct ExportArticle {
     pub authors: Vec<String>,
     pub feeds: Vec<String>,
     pub links: Vec<String>,
+    /// Tags `[[rules]]` gave it, sorted.
+    pub tags: Vec<String>,
     pub first_seen_at: String,
 }
 
@@ -32,8 +34,13 @@ pub(crate) struct ExportColumns {
 }
 
 impl ExportColumns {
-    /// The article with its `feeds` and `links`; unreadable authors export as none.
-    pub(crate) fn into_article(self, feeds: Vec<String>, links: Vec<String>) -> ExportArticle {
+    /// The article with its `feeds`, `links` and `tags`; unreadable authors export as none.
+    pub(crate) fn into_article(
+        self,
+        feeds: Vec<String>,
+        links: Vec<String>,
+        tags: Vec<String>,
+    ) -> ExportArticle {
         ExportArticle {
             id: self.id,
             url: self.url,
@@ -45,6 +52,7 @@ impl ExportColumns {
             authors: serde_json::from_str(&self.authors).unwrap_or_default(),
             feeds,
             links,
+            tags,
             first_seen_at: self.first_seen_at,
         }
     }

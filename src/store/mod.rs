@@ -36,6 +36,7 @@ pub mod ingest;
 mod postgres;
 pub mod query;
 pub mod retention;
+pub mod rules;
 mod sqlite;
 pub mod stats;
 pub mod stories;
@@ -71,6 +72,7 @@ pub use self::query::{
     StoryHint,
 };
 pub use self::retention::{PruneReport, RetentionPolicy};
+pub use self::rules::{Removal, RuledArticle, Rulings};
 pub use self::sqlite::MIGRATOR;
 pub use self::stats::Stats;
 pub use self::stories::{ClusterReport, StoryItem};
@@ -809,6 +811,52 @@ impl Store {
 
     pub async fn alert_stats(&self) -> Result<AlertStats> {
         on_engine!(self, e => e.alert_stats().await)
+    }
+
+    // ---- Rules at ingest (`crate::rules` decides; these write)
+
+    /// Writes a poll's rulings after its entries: tombstones for the
+    /// blocked entries of `feed_id`, tags for the articles of tagged ones.
+    pub async fn record_rulings(
+        &self,
+        feed_id: i64,
+        rulings: &Rulings,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.record_rulings(feed_id, rulings, now).await)
+    }
+
+    /// Up to `limit` stored articles after `after_id` (first seen since
+    /// `since`), in id order, with their feeds and tags.
+    pub async fn ruled_articles(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<RuledArticle>> {
+        on_engine!(self, e => e.ruled_articles(since, after_id, limit).await)
+    }
+
+    /// One stored article as the rules see it.
+    pub async fn ruled_article(&self, id: i64) -> Result<Option<RuledArticle>> {
+        let page = self.ruled_articles(None, id.saturating_sub(1), 1).await?;
+        Ok(page.into_iter().find(|a| a.id == id))
+    }
+
+    pub async fn add_tags(&self, article_id: i64, tags: &[String]) -> Result<()> {
+        on_engine!(self, e => e.add_tags(article_id, tags).await)
+    }
+
+    /// Removes the article's links from `feed_ids`, each leaving an entry
+    /// tombstone; an article no feed links any more is deleted with all of
+    /// retention's tombstones and its unsent alerts cancelled.
+    pub async fn remove_article_links(
+        &self,
+        article_id: i64,
+        feed_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Removal> {
+        on_engine!(self, e => e.remove_article_links(article_id, feed_ids, now).await)
     }
 
     // ---- Retention

@@ -29,6 +29,8 @@ pub struct ArticleFilter {
     pub has_text: Option<bool>,
     /// Members of one story (see `Store::cluster_pending`).
     pub story_id: Option<i64>,
+    /// Articles a `[[rules]]` tag rule gave this tag (exact).
+    pub tag: Option<String>,
 }
 
 /// What a listed article carries of its full text.
@@ -172,6 +174,8 @@ pub struct ArticleItem {
     pub feed_ids: Vec<i64>,
     /// The story it belongs to (see `Store::cluster_pending`); null until clustered.
     pub story_id: Option<i64>,
+    /// Tags `[[rules]]` gave it, sorted.
+    pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,6 +188,8 @@ pub struct SearchQuery {
     pub text: SearchText,
     pub since: Option<DateTime<Utc>>,
     pub feed_id: Option<i64>,
+    /// Only articles with this tag (`[[rules]]`).
+    pub tag: Option<String>,
     /// Clamped to 1-1000.
     pub limit: i64,
 }
@@ -199,6 +205,7 @@ impl SearchQuery {
         let filter = ArticleFilter {
             feed_id: self.feed_id,
             since: self.since,
+            tag: self.tag.clone(),
             ..Default::default()
         };
         (search, filter, self.limit.clamp(1, 1000))
@@ -214,6 +221,7 @@ pub struct SearchHit {
     pub publisher: Option<String>,
     pub published_at: Option<String>,
     pub first_seen_at: String,
+    pub tags: Vec<String>,
     pub snippet: Option<String>,
     pub rank: f64,
 }
@@ -227,6 +235,7 @@ impl From<ArticleItem> for SearchHit {
             publisher: a.publisher,
             published_at: a.published_at,
             first_seen_at: a.first_seen_at,
+            tags: a.tags,
             snippet: a.snippet,
             rank: a.rank.unwrap_or_default(),
         }

@@ -126,7 +126,7 @@ impl FakeGoogle {
         self.server.uri()
     }
 
-    async fn serve_article_pages(&self) {
+    pub(crate) async fn serve_article_pages(&self) {
         Mock::given(method("GET"))
             .and(path_regex("^/rss/articles/[^/]+$"))
             .respond_with(ArticlePage)

@@ -21,6 +21,7 @@ mod polling;
 mod properties;
 mod readers;
 mod retention;
+mod rules;
 mod secrets;
 mod smtp;
 mod soak;

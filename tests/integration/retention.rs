@@ -94,6 +94,7 @@ async fn titles_found(store: &Store, word: &str) -> Vec<String> {
         text: word.into(),
         since: None,
         feed_id: None,
+        tag: None,
         limit: 100,
     };
     let mut t: Vec<String> = store
@@ -383,6 +384,7 @@ engine_test! {
                 text: "quokka".into(),
                 since: None,
                 feed_id: None,
+                tag: None,
                 limit: 10,
             };
             if let Err(e) = reader.search(&q).await {

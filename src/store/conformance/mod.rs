@@ -11,4 +11,5 @@ mod google_links;
 mod ingest;
 mod query;
 mod retention;
+mod rules;
 mod stories;

@@ -13,6 +13,7 @@ struct ArticleExportRow {
     columns: ExportColumns,
     feeds: Vec<String>,
     links: Vec<String>,
+    tags: Vec<String>,
 }
 
 impl PostgresStore {
@@ -29,6 +30,8 @@ impl PostgresStore {
                  JOIN feeds f ON f.id = fi.feed_id WHERE fi.article_id = a.id ORDER BY 1) AS feeds, \
                ARRAY(SELECT DISTINCT fi.link COLLATE \"C\" FROM feed_items fi \
                  WHERE fi.article_id = a.id AND fi.link IS NOT NULL AND fi.link <> '' ORDER BY 1) AS links, \
+               ARRAY(SELECT t.tag COLLATE \"C\" FROM article_tags t WHERE t.article_id = a.id \
+                 ORDER BY 1) AS tags, \
                a.first_seen_at \
              FROM articles a WHERE a.id > $1 AND ($2::text IS NULL OR a.first_seen_at >= $2) \
              ORDER BY a.id LIMIT $3",
@@ -40,7 +43,7 @@ impl PostgresStore {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|r| r.columns.into_article(r.feeds, r.links))
+            .map(|r| r.columns.into_article(r.feeds, r.links, r.tags))
             .collect())
     }
 }

@@ -22,6 +22,7 @@ mod identity;
 mod ingest;
 mod query;
 mod retention;
+mod rules;
 mod stories;
 
 use std::str::FromStr;

@@ -44,6 +44,7 @@ struct ArticleItemRow {
     updated_at: String,
     feed_ids: Vec<i64>,
     story_id: Option<i64>,
+    tags: Vec<String>,
     snippet: Option<String>,
     rank: Option<f64>,
 }
@@ -65,6 +66,7 @@ impl From<ArticleItemRow> for ArticleItem {
             updated_at: r.updated_at,
             feed_ids: r.feed_ids,
             story_id: r.story_id,
+            tags: r.tags,
             snippet: r.snippet,
             rank: r.rank,
         }
@@ -590,7 +592,9 @@ fn item_columns(text: ItemText) -> String {
         "a.id, a.url, a.title, a.summary, a.text IS NOT NULL AS has_text, {text} AS text, \
          a.publisher, a.publisher_url, a.authors, a.published_at, a.first_seen_at, a.updated_at, \
          a.story_id, ARRAY(SELECT DISTINCT fi.feed_id FROM feed_items fi \
-         WHERE fi.article_id = a.id ORDER BY fi.feed_id) AS feed_ids"
+         WHERE fi.article_id = a.id ORDER BY fi.feed_id) AS feed_ids, \
+         ARRAY(SELECT t.tag COLLATE \"C\" FROM article_tags t WHERE t.article_id = a.id \
+         ORDER BY 1) AS tags"
     )
 }
 
@@ -600,6 +604,11 @@ fn item_columns(text: ItemText) -> String {
 fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, f: &ArticleFilter) {
     if let Some(story) = f.story_id {
         qb.push(" AND a.story_id = ").push_bind(story);
+    }
+    if let Some(tag) = &f.tag {
+        qb.push(" AND EXISTS (SELECT 1 FROM article_tags t WHERE t.article_id = a.id AND t.tag = ")
+            .push_bind(tag.clone())
+            .push(")");
     }
     if let Some(feed) = f.feed_id {
         qb.push(

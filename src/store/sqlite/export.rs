@@ -14,6 +14,7 @@ struct ArticleExportRow {
     columns: ExportColumns,
     feeds: Option<String>,
     links: Option<String>,
+    tags: Option<String>,
 }
 
 impl SqliteStore {
@@ -29,6 +30,8 @@ impl SqliteStore {
                  JOIN feeds f ON f.id = fi.feed_id WHERE fi.article_id = a.id ORDER BY f.url)) AS feeds, \
                (SELECT group_concat(link, char(31)) FROM (SELECT DISTINCT fi.link FROM feed_items fi \
                  WHERE fi.article_id = a.id AND fi.link IS NOT NULL ORDER BY fi.link)) AS links, \
+               (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM article_tags t \
+                 WHERE t.article_id = a.id ORDER BY tag)) AS tags, \
                a.first_seen_at \
              FROM articles a WHERE a.id > ?1 AND (?2 IS NULL OR a.first_seen_at >= ?2) \
              ORDER BY a.id LIMIT ?3",
@@ -41,8 +44,11 @@ impl SqliteStore {
         Ok(rows
             .into_iter()
             .map(|r| {
-                r.columns
-                    .into_article(split_group(r.feeds), split_group(r.links))
+                r.columns.into_article(
+                    split_group(r.feeds),
+                    split_group(r.links),
+                    split_group(r.tags),
+                )
             })
             .collect())
     }

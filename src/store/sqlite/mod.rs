@@ -22,6 +22,7 @@ pub(super) mod keys;
 mod lane;
 mod query;
 mod retention;
+mod rules;
 mod search_index;
 mod sql;
 mod stories;

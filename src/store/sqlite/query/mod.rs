@@ -75,6 +75,7 @@ struct ArticleItemRow {
     updated_at: String,
     feed_ids: Option<String>,
     story_id: Option<i64>,
+    tags: Option<String>,
     snippet: Option<String>,
     rank: Option<f64>,
 }
@@ -89,6 +90,8 @@ impl From<ArticleItemRow> for ArticleItem {
             .filter_map(|s| s.trim().parse().ok())
             .collect();
         feed_ids.sort_unstable();
+        let mut tags = super::sql::split_group(r.tags);
+        tags.sort_unstable();
         ArticleItem {
             id: r.id,
             url: r.url,
@@ -104,6 +107,7 @@ impl From<ArticleItemRow> for ArticleItem {
             updated_at: r.updated_at,
             feed_ids,
             story_id: r.story_id,
+            tags,
             snippet: r.snippet,
             rank: r.rank,
         }
@@ -713,7 +717,8 @@ fn item_columns(text: ItemText) -> String {
         "a.id, a.url, a.title, a.summary, a.text IS NOT NULL AS has_text, {text} AS text, \
          a.publisher, a.publisher_url, a.authors, a.published_at, a.first_seen_at, a.updated_at, \
          a.story_id, (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi \
-         WHERE fi.article_id = a.id) AS feed_ids"
+         WHERE fi.article_id = a.id) AS feed_ids, \
+         (SELECT group_concat(t.tag, char(31)) FROM article_tags t WHERE t.article_id = a.id) AS tags"
     )
 }
 
@@ -764,6 +769,13 @@ fn push_filters(qb: &mut QueryBuilder<'_, Sqlite>, plan: &FilterPlan<'_>, id: &s
     let f = plan.filter;
     if let Some(story) = f.story_id {
         qb.push(" AND a.story_id = ").push_bind(story);
+    }
+    if let Some(tag) = &f.tag {
+        qb.push(format!(
+            " AND EXISTS (SELECT 1 FROM article_tags t WHERE t.article_id = {id} AND t.tag = "
+        ))
+        .push_bind(tag.clone())
+        .push(")");
     }
     if let (Some(feed), false) = (f.feed_id, matches!(plan.driver, Some(Driver::Feed(_)))) {
         qb.push(format!(
