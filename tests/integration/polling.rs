@@ -574,7 +574,9 @@ engine_test! {
             max_in_flight, 1,
             "politeness still holds on the crowded host"
         );
-        assert!((1..=5).contains(&crowded_polls), "{crowded_polls}");
+        // On loaded cores the lone feed may be polled before the crowded
+        // host's first answer is counted; spacing caps the count.
+        assert!(crowded_polls <= 5, "{crowded_polls}");
     }
 }
 
@@ -588,7 +590,9 @@ engine_test! {
             waited < Duration::from_secs(3),
             "the lone feed waited {waited:?} behind the crowded host's spacing"
         );
-        assert!((1..=5).contains(&crowded_polls), "{crowded_polls}");
+        // On loaded cores the lone feed may be polled before the crowded
+        // host's first answer is counted; spacing caps the count.
+        assert!(crowded_polls <= 5, "{crowded_polls}");
     }
 }
 
