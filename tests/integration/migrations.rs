@@ -373,3 +373,44 @@ async fn seed_latest_write(store: &Store) {
             .expect("search");
     assert_eq!(n, 1);
 }
+
+/// sqlx refuses to open an archive whose applied migrations changed since
+/// ("migration 1 was previously applied but has been modified"), so a
+/// migration, once committed, is never edited: a change is a new file. The
+/// checksums of every migration of both engines are pinned here.
+#[test]
+fn no_committed_migration_of_either_engine_is_ever_edited() {
+    use sha2::{Digest, Sha256};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pinned_file = root.join("tests/fixtures/migration-checksums.txt");
+    let pinned: std::collections::BTreeMap<String, String> = std::fs::read_to_string(&pinned_file)
+        .expect("read the pinned checksums")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(sum, path)| (path.to_owned(), sum.to_owned()))
+        .collect();
+    let mut seen = 0;
+    for engine in ["sqlite", "postgres"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join("migrations").join(engine))
+            .expect("read the migrations")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        for file in files {
+            let path = format!(
+                "migrations/{engine}/{}",
+                file.file_name().unwrap().to_string_lossy()
+            );
+            let sum: String = Sha256::digest(std::fs::read(&file).unwrap())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            match pinned.get(&path) {
+                Some(p) => assert_eq!(p, &sum, "{path} was edited: archives that applied it can no longer open; put the change in a new migration"),
+                None => panic!("{path} is new: add `{sum} {path}` to {}", pinned_file.display()),
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, pinned.len(), "a pinned migration is gone: {pinned:?}");
+}
