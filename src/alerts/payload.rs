@@ -14,28 +14,11 @@ pub struct SearchRef {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoryRef {
-    pub id: i64,
-    pub title: Option<String>,
-    pub first_seen_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArticleRef {
-    pub id: i64,
-    pub url: Option<String>,
-    pub title: Option<String>,
-    pub publisher: Option<String>,
-    pub first_seen_at: String,
-    pub snippet: Option<String>,
-}
-
 /// One story and the matching articles it is told by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoryEntry {
-    pub story: StoryRef,
-    pub articles: Vec<ArticleRef>,
+    pub story: AlertStory,
+    pub articles: Vec<AlertArticle>,
 }
 
 /// The webhook body: one story (`story`, `articles`), or a digest
@@ -57,22 +40,8 @@ pub enum Body {
 
 fn entry(story: &AlertStory, articles: &[AlertArticle]) -> StoryEntry {
     StoryEntry {
-        story: StoryRef {
-            id: story.id,
-            title: story.title.clone(),
-            first_seen_at: story.first_seen_at.clone(),
-        },
-        articles: articles
-            .iter()
-            .map(|a| ArticleRef {
-                id: a.id,
-                url: a.url.clone(),
-                title: a.title.clone(),
-                publisher: a.publisher.clone(),
-                first_seen_at: a.first_seen_at.clone(),
-                snippet: a.snippet.clone(),
-            })
-            .collect(),
+        story: story.clone(),
+        articles: articles.to_vec(),
     }
 }
 

@@ -4,7 +4,7 @@
 //! is sent, how a delivery is retried) are in [`crate::alerts`]; the SQL is
 //! in each engine's `alerts.rs`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::error::{Result, StoreError};
 
@@ -242,7 +242,7 @@ impl MatchState {
 }
 
 /// An article as an alert shows it (the webhook's `articles` entries).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertArticle {
     pub id: i64,
     pub url: Option<String>,
@@ -253,7 +253,7 @@ pub struct AlertArticle {
 }
 
 /// A story as an alert shows it (the webhook's `story`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertStory {
     pub id: i64,
     pub title: Option<String>,
@@ -452,5 +452,30 @@ pub(super) fn held_of(r: HeldColumns) -> HeldMatch {
         article: article_of(&cols),
         story: story_of(&cols).filter(|_| clustered),
         story_claimed: r.3 != 0,
+    }
+}
+
+/// The alert counts of `newsd stats` and `/metrics`, in portable SQL.
+pub(super) const ALERT_STATS: &str = "SELECT (SELECT count(*) FROM searches WHERE enabled = 1), \
+     (SELECT count(*) FROM alert_matches WHERE state = 'held'), \
+     (SELECT count(*) FROM alert_matches WHERE state = 'queued'), \
+     (SELECT count(*) FROM alert_events), \
+     (SELECT count(*) FROM alert_deliveries WHERE state = 'pending'), \
+     (SELECT count(*) FROM alert_deliveries WHERE state = 'sent'), \
+     (SELECT count(*) FROM alert_deliveries WHERE state = 'failed')";
+
+/// [`ALERT_STATS`]' row.
+pub(super) type StatsColumns = (i64, i64, i64, i64, i64, i64, i64);
+
+pub(super) fn stats_of(c: StatsColumns) -> AlertStats {
+    let (searches, held, queued, events, pending, sent, failed) = c;
+    AlertStats {
+        searches,
+        matches_held: held,
+        matches_queued: queued,
+        events,
+        deliveries_pending: pending,
+        deliveries_sent: sent,
+        deliveries_failed: failed,
     }
 }

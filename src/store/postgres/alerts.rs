@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::store::alerts::{
-    candidate_of, held_of, json_text, queued_of, search_row, AlertCandidate, AlertStats,
+    candidate_of, held_of, json_text, queued_of, search_row, stats_of, AlertCandidate, AlertStats,
     CandidateColumns, Delivery, DeliveryOutcome, DeliveryState, HeldColumns, HeldMatch, NewEvent,
     NewMatch, NewSearch, Promotion, QueuedColumns, QueuedMatch, SearchColumns, SearchOrigin,
-    SearchRemoval, SearchRow, ALERT_ARTICLE, HELD_MATCH, SEARCH_COLUMNS,
+    SearchRemoval, SearchRow, StatsColumns, ALERT_ARTICLE, ALERT_STATS, HELD_MATCH, SEARCH_COLUMNS,
 };
 use crate::store::error::{Result, StoreError};
 use crate::store::feeds::SyncReport;
@@ -333,34 +333,8 @@ impl PostgresStore {
     }
 
     pub async fn alert_stats(&self) -> Result<AlertStats> {
-        let (searches, held, queued, events, pending, sent, failed): (
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        ) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM searches WHERE enabled = 1), \
-                 (SELECT count(*) FROM alert_matches WHERE state = 'held'), \
-                 (SELECT count(*) FROM alert_matches WHERE state = 'queued'), \
-                 (SELECT count(*) FROM alert_events), \
-                 (SELECT count(*) FROM alert_deliveries WHERE state = 'pending'), \
-                 (SELECT count(*) FROM alert_deliveries WHERE state = 'sent'), \
-                 (SELECT count(*) FROM alert_deliveries WHERE state = 'failed')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(AlertStats {
-            searches,
-            matches_held: held,
-            matches_queued: queued,
-            events,
-            deliveries_pending: pending,
-            deliveries_sent: sent,
-            deliveries_failed: failed,
-        })
+        let counts: StatsColumns = sqlx::query_as(ALERT_STATS).fetch_one(&self.pool).await?;
+        Ok(stats_of(counts))
     }
 }
 
