@@ -22,8 +22,10 @@ use crate::poll::{Dispatcher, PollMode, Poller};
 /// What the app's polls report, under the names its callers know.
 pub use crate::poll::{PollReport, PollStatus};
 use crate::resolver::{ResolveReport, Resolver};
+use crate::store::instances::host_name;
 use crate::store::{
-    DeliveryOutcome, NewFeed, NewMatch, NewSearch, PruneReport, SearchRow, Store, StoreError,
+    DeliveryOutcome, FeedListDiff, Holder, NewFeed, NewInstance, NewMatch, NewSearch, PruneReport,
+    SearchRow, Singleton, Store, StoreError,
 };
 
 /// How long the full-text worker sleeps when its queue is empty.
@@ -121,6 +123,9 @@ struct Inner {
     poller: Poller,
     /// The alerts' deliveries go through the same client as every request.
     fetcher: Fetcher,
+    /// This instance's `instance.name`, and the token of this run under it.
+    name: String,
+    token: String,
 }
 
 pub fn fetch_config(settings: &Settings) -> FetchConfig {
@@ -148,6 +153,11 @@ impl App {
         let store = Store::open(&settings.database.url, settings.database.busy_timeout.0)
             .await
             .with_context(|| format!("opening database {}", settings.database.url))?;
+        let name = settings.instance.name();
+        store.set_holder(Holder {
+            name: name.clone(),
+            lease: settings.instance.lease.0,
+        });
         let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
         let rules = Arc::new(
             crate::rules::RuleSet::compile(&settings.rules).context("compiling [[rules]]")?,
@@ -177,8 +187,127 @@ impl App {
                 fulltext,
                 poller,
                 fetcher,
+                name,
+                token: format!("{:016x}-{}", rand::random::<u64>(), std::process::id()),
             }),
         })
+    }
+
+    /// This instance's `instance.name`.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn new_instance(&self) -> NewInstance {
+        NewInstance {
+            name: self.inner.name.clone(),
+            token: self.inner.token.clone(),
+            host: host_name(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            feed_urls: self.config_feeds().into_iter().map(|f| f.url).collect(),
+        }
+    }
+
+    /// Registers this instance among the archive's live ones; refused when
+    /// a live instance has its name. A registration left by a run of this
+    /// name that died on this machine is taken over at once.
+    pub async fn register(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let store = &self.inner.store;
+        let me = self.new_instance();
+        let until = self.lease_until(now);
+        let dead = match store.instance_by_name(&me.name).await? {
+            Some(old)
+                if old.token != me.token
+                    && old.host == me.host
+                    && !crate::store::instances::process_alive(old.pid) =>
+            {
+                Some(old.token)
+            }
+            _ => None,
+        };
+        if store
+            .register_instance(&me, now, until, dead.as_deref())
+            .await?
+        {
+            info!(instance = %me.name, "instance registered");
+            return Ok(());
+        }
+        match store.instance_by_name(&me.name).await? {
+            Some(live) => Err(StoreError::InstanceLive {
+                name: live.name,
+                host: live.host,
+                pid: live.pid,
+                heartbeat_at: live.heartbeat_at,
+            }
+            .into()),
+            // It left between the two statements: the name is free now.
+            None => Box::pin(self.register(now)).await,
+        }
+    }
+
+    fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.inner.settings.instance.lease.0)
+            .unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// Says this instance is alive and renews every claim it holds. A
+    /// registration lost meanwhile (the instance stalled longer than its
+    /// lease and another run took the name) is made again if the name is
+    /// free; returns whether the instance is registered now.
+    pub async fn heartbeat_once(&self, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let i = &self.inner;
+        if i.store
+            .heartbeat(&i.name, &i.token, now, self.lease_until(now))
+            .await?
+        {
+            return Ok(true);
+        }
+        warn!(instance = %i.name, "this instance's registration ran out; registering again");
+        match self.register(now).await {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "cannot register again");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Heartbeats three times per lease until `stop` fires.
+    pub fn spawn_heartbeat(&self, tracker: &TaskTracker, stop: CancellationToken) {
+        let app = self.clone();
+        let every = self.inner.settings.instance.lease.0 / 3;
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.cancelled() => break,
+                }
+                if let Err(e) = app.heartbeat_once(Utc::now()).await {
+                    warn!(error = %format!("{e:#}"), "heartbeat failed; claims run out unless the next one lands");
+                }
+            }
+        });
+    }
+
+    /// A clean stop: the name and everything this instance held are free
+    /// for the others at once.
+    pub async fn deregister(&self) {
+        let i = &self.inner;
+        if let Err(e) = i.store.deregister_instance(&i.name, &i.token).await {
+            warn!(error = %e, "cannot deregister; the instance's claims run out after its lease");
+        }
+    }
+
+    /// Whether this instance runs the one-at-a-time `job` now (it holds, or
+    /// just took, its lease).
+    async fn runs(&self, job: Singleton, now: DateTime<Utc>) -> bool {
+        self.inner
+            .store
+            .claim_singleton(job, now)
+            .await
+            .inspect_err(|e| warn!(job = job.as_str(), error = %e, "cannot claim a singleton job"))
+            .unwrap_or(false)
     }
 
     pub fn store(&self) -> &Store {
@@ -312,10 +441,10 @@ impl App {
         Ok(total)
     }
 
-    /// Upserts the config's `[[feeds]]` into the database.
-    pub async fn sync_config_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// The config's `[[feeds]]` as the store keeps them.
+    fn config_feeds(&self) -> Vec<NewFeed> {
         let settings = &self.inner.settings;
-        let feeds: Vec<NewFeed> = settings
+        settings
             .feeds
             .iter()
             .filter_map(|f| {
@@ -327,13 +456,35 @@ impl App {
                     interval_secs: f.interval.map(|d| d.0.as_secs().max(1) as i64),
                 })
             })
-            .collect();
-        let report = self
-            .inner
-            .store
-            .sync_config_feeds(&feeds, now)
+            .collect()
+    }
+
+    /// Upserts the config's `[[feeds]]` into the database. A config feed this
+    /// config lacks is disabled only when no other live instance lists it:
+    /// one instance with an older config never switches off the others'
+    /// feeds. A list that differs from the one the archive last synced is
+    /// named in the log.
+    pub async fn sync_config_feeds(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let store = &self.inner.store;
+        let feeds = self.config_feeds();
+        let mine: Vec<String> = feeds.iter().map(|f| f.url.clone()).collect();
+        let others = store.other_feed_lists(&self.inner.name, now).await?;
+        let diff = FeedListDiff::between(&mine, store.last_feed_sync().await?);
+        if !diff.is_empty() && !others.is_empty() {
+            warn!(
+                instance = %self.inner.name,
+                synced_by = diff.synced_by.as_deref().unwrap_or("?"),
+                added = ?diff.added,
+                missing = ?diff.missing,
+                "this instance's [[feeds]] differ from the list the archive last synced; \
+                 feeds another live instance lists stay enabled"
+            );
+        }
+        let report = store
+            .sync_config_feeds_keeping(&feeds, &others, now)
             .await
             .context("syncing config feeds")?;
+        store.save_feed_sync(&mine, &self.inner.name, now).await?;
         info!(
             added = report.added,
             updated = report.updated,
@@ -656,19 +807,25 @@ impl App {
             indexed: self.index_search().await,
             ..Default::default()
         };
-        if has_passed(state.clustered_at, now, CLUSTER_EVERY) {
+        if has_passed(state.clustered_at, now, CLUSTER_EVERY)
+            && self.runs(Singleton::Cluster, now).await
+        {
             state.clustered_at = now;
             self.cluster_stories().await;
             report.clustered = true;
         }
-        match self.match_once(now).await {
-            Ok(r) if r != MatchReport::default() => info!(?r, "alert matching round"),
-            Ok(_) => {}
-            Err(e) => {
-                warn!(error = %format!("{e:#}"), "alert matching failed; retried on the next round")
+        if self.runs(Singleton::Alerts, now).await {
+            match self.match_once(now).await {
+                Ok(r) if r != MatchReport::default() => info!(?r, "alert matching round"),
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "alert matching failed; retried on the next round")
+                }
             }
         }
-        if has_passed(state.maintained_at, now, MAINTENANCE_EVERY) {
+        if has_passed(state.maintained_at, now, MAINTENANCE_EVERY)
+            && self.runs(Singleton::Maintenance, now).await
+        {
             state.maintained_at = now;
             if let Err(e) = self.inner.store.maintenance().await {
                 warn!(error = %e, "database maintenance failed");
@@ -680,6 +837,7 @@ impl App {
             && state
                 .pruned_at
                 .is_none_or(|at| has_passed(at, now, retention.prune_interval.0))
+            && self.runs(Singleton::Retention, now).await
         {
             state.pruned_at = Some(now);
             match self.prune_once(now).await {
@@ -708,7 +866,8 @@ impl App {
         let tracker = TaskTracker::new();
         let polls_cancel = CancellationToken::new();
         let dispatch = self.dispatcher(tracker.clone(), polls_cancel.clone());
-        info!(feeds = self.inner.settings.feeds.len(), "scheduler started");
+        info!(feeds = self.inner.settings.feeds.len(), instance = %self.inner.name, "scheduler started");
+        self.spawn_heartbeat(&tracker, shutdown.clone());
         let resolver = self.clone();
         let resolver_stop = shutdown.clone();
         let worker = self.clone();

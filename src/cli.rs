@@ -537,7 +537,7 @@ async fn copy(
     let shown = crate::store::redacted(to);
     let source = Store::open_read_only(&settings.database.url, busy).await?;
     // No daemon may write the target while it is filled.
-    let _lock = crate::store::lock_writer(to)
+    let _lock = crate::store::lock_exclusive(to)
         .await
         .with_context(|| format!("locking {shown}"))?;
     let target = Store::open(to, busy)
@@ -683,15 +683,24 @@ async fn prune(settings: Settings, dry_run: bool) -> anyhow::Result<()> {
 }
 
 async fn open_writer(settings: Settings) -> anyhow::Result<(App, WriterLock)> {
+    open_writer_as(settings, false).await
+}
+
+/// A writer that, with `register`, joins the archive's live instances
+/// first (`newsd run`, `poll --once`: they claim shared work).
+async fn open_writer_as(settings: Settings, register: bool) -> anyhow::Result<(App, WriterLock)> {
     let lock = crate::store::lock_writer(&settings.database.url).await?;
     let app = App::build(settings).await?;
+    if register {
+        app.register(Utc::now()).await?;
+    }
     app.sync_config_feeds(Utc::now()).await?;
     app.sync_config_searches(Utc::now()).await?;
     Ok((app, lock))
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
-    let (app, _lock) = open_writer(settings).await?;
+    let (app, _lock) = open_writer_as(settings, true).await?;
     let shutdown = CancellationToken::new();
     let api = if app.settings().api.enabled {
         let s = app.settings().clone();
@@ -715,7 +724,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         info!("shutdown signal received");
         trigger.cancel();
     });
-    app.run_until_stopped(shutdown).await?;
+    let ran = app.run_until_stopped(shutdown).await;
+    app.deregister().await;
+    ran?;
     if let Some(api) = api {
         stop_api(api, app.settings().scheduler.shutdown_grace.0).await;
     }
@@ -806,7 +817,20 @@ async fn wait_for_signal() {
 }
 
 async fn poll_once(settings: Settings) -> anyhow::Result<()> {
-    let (app, _lock) = open_writer(settings).await?;
+    let (app, _lock) = open_writer_as(settings, true).await?;
+    let heartbeat = tokio_util::task::TaskTracker::new();
+    let stop = CancellationToken::new();
+    app.spawn_heartbeat(&heartbeat, stop.clone());
+    let done = poll_once_work(&app).await;
+    stop.cancel();
+    heartbeat.close();
+    heartbeat.wait().await;
+    app.deregister().await;
+    app.store().close().await;
+    done
+}
+
+async fn poll_once_work(app: &App) -> anyhow::Result<()> {
     let reports = app.poll_all_once(Utc::now()).await?;
     let mut out = std::io::stdout().lock();
     let (mut ok, mut failed, mut deferred) = (0, 0, 0);
@@ -862,7 +886,6 @@ async fn poll_once(settings: Settings) -> anyhow::Result<()> {
             queued.pending
         )?;
     }
-    app.store().close().await;
     Ok(())
 }
 

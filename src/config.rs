@@ -201,6 +201,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub stories: StoriesSettings,
     pub alerts: AlertsSettings,
+    pub instance: InstanceSettings,
     #[serde(default)]
     pub feeds: Vec<FeedSettings>,
     #[serde(default)]
@@ -209,6 +210,28 @@ pub struct Settings {
     pub channels: Vec<ChannelSettings>,
     #[serde(default)]
     pub rules: Vec<crate::rules::RuleSettings>,
+}
+
+/// This process among the instances sharing an archive (PostgreSQL).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstanceSettings {
+    /// Unique among the live instances; unset: host name and process id.
+    pub name: Option<String>,
+    /// How long an instance's claims (due feeds, Google links, deliveries,
+    /// singleton jobs) and its registration hold without a heartbeat: a
+    /// killed instance's work moves to the others this long after it died.
+    /// Heartbeats come three times per lease.
+    #[serde(deserialize_with = "positive")]
+    pub lease: HumanDuration,
+}
+
+impl InstanceSettings {
+    /// `name`, or the default for this process.
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(crate::store::instances::default_instance_name)
+    }
 }
 
 /// Alerts of saved searches (`newsd run`).
@@ -796,6 +819,25 @@ impl Settings {
                 "database.url",
                 format!("{:?}", crate::store::redacted(&self.database.url)),
                 "must name an engine: \"sqlite://data/newsd.db\" or \"postgres://user:password@host/db\"",
+            ));
+        }
+        if let Some(name) = &self.instance.name {
+            if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 200 {
+                return Err(invalid(
+                    "instance.name",
+                    format!("{name:?}"),
+                    "must be 1 to 200 printable characters",
+                ));
+            }
+        }
+        if self.instance.lease.0 < Duration::from_secs(3) {
+            return Err(invalid(
+                "instance.lease",
+                format!(
+                    "{:?}",
+                    humantime::format_duration(self.instance.lease.0).to_string()
+                ),
+                "must be at least 3s (heartbeats come three times per lease)",
             ));
         }
         let a = &self.api;

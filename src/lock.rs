@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another newsd writer (`newsd run` or `newsd poll --once`) is already using {db}; only one may write at a time")]
+    #[error("another newsd writer (`newsd run` or `newsd poll --once`) is already using {db}; only one may write at a time (several instances need PostgreSQL: see `database.url`)")]
     Held { db: PathBuf },
     #[error("cannot open lock file {path}: {source}")]
     Io {

@@ -254,8 +254,10 @@ impl Resolver {
         let unsigned = if affordable == 0 {
             Vec::new()
         } else {
-            self.placeable_links(settled, affordable, &mut report)
-                .await?
+            let placeable = self
+                .placeable_links(settled, affordable, &mut report)
+                .await?;
+            self.claimed(placeable, now).await?
         };
         for link in &unsigned {
             if !rule.take(&mut pace) {
@@ -296,6 +298,7 @@ impl Resolver {
             .store
             .pending_google_links(now, true, self.settings.batch_size as i64)
             .await?;
+        let signed = self.claimed(signed, now).await?;
         if signed.is_empty() {
             return Ok(report);
         }
@@ -333,6 +336,21 @@ impl Resolver {
     /// The next `limit` settled links due for a GET, once those whose article
     /// a publisher URL places now have joined it instead (each round of
     /// joins takes links out of the queue, so this ends).
+    /// The links of `links` this instance holds now: another instance on
+    /// the archive may be looking the rest up.
+    async fn claimed(
+        &self,
+        links: Vec<PendingLink>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PendingLink>, crate::store::StoreError> {
+        let ids: Vec<String> = links.iter().map(|l| l.google_id.clone()).collect();
+        let held = self.store.claim_google_links(&ids, now).await?;
+        Ok(links
+            .into_iter()
+            .filter(|l| held.contains(&l.google_id))
+            .collect())
+    }
+
     async fn placeable_links(
         &self,
         settled: DateTime<Utc>,

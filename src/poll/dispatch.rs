@@ -138,6 +138,16 @@ impl Dispatcher {
                 };
                 let waited = chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
                 let started = now + waited;
+                // Other instances on the archive may be taking the same due
+                // feed: only the one whose claim lands polls it.
+                match self.poller.store().claim_feed(feed.id, started, true).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        round.read_error = Some(e);
+                        return round;
+                    }
+                }
                 round
                     .started
                     .push(self.start(feed, host, started, poll, permit));
@@ -246,7 +256,11 @@ impl Dispatcher {
                 let recorded = poller
                     .poll_feed(&feed, started, PollMode::Scheduled, &cancel, slot)
                     .await;
-                if !recorded.written {
+                if recorded.written {
+                    if let Err(e) = poller.store().release_feed(feed.id).await {
+                        warn!(feed_id = feed.id, error = %e, "cannot give the feed back; its lease runs out instead");
+                    }
+                } else {
                     // Not even the failure could be written (disk full): the
                     // row still says "due", so keep the feed marked in flight
                     // for a while instead of re-fetching it at once. Its host

@@ -153,11 +153,27 @@ impl Poller {
                 let permits = permits.clone();
                 async move {
                     let permit = permits.acquire_owned().await;
+                    // A feed that a running instance is polling is left to it.
+                    match self.store().claim_feed(feed.id, now, false).await {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        Err(e) => {
+                            warn!(feed_id = feed.id, error = %e, "cannot claim the feed; not polled");
+                            return None;
+                        }
+                    }
                     let slot = FetchSlot::new(move || drop(permit));
-                    self.poll_feed(&feed, now, mode, &cancel, slot).await.report
+                    let recorded = self.poll_feed(&feed, now, mode, &cancel, slot).await;
+                    if recorded.written {
+                        if let Err(e) = self.store().release_feed(feed.id).await {
+                            warn!(feed_id = feed.id, error = %e, "cannot give the feed back; its lease runs out instead");
+                        }
+                    }
+                    Some(recorded.report)
                 }
             })
             .buffer_unordered(fetches * POLLS_PER_FETCH)
+            .filter_map(std::future::ready)
             .collect()
             .await
     }

@@ -57,8 +57,20 @@ pub enum StoreError {
     ReadOnly(&'static str),
     #[error("{0} is not supported by this database engine")]
     Unsupported(String),
-    #[error("another newsd writer (`newsd run` or `newsd poll --once`) is already using {db}; only one may write at a time")]
+    /// `newsd copy` into an archive that instances are writing.
+    #[error("newsd instances (`newsd run` or `newsd poll --once`) are writing {db}; stop them before copying into it")]
     WriterBusy { db: String },
+    /// An instance starting while `newsd copy` fills the archive.
+    #[error("`newsd copy` is filling {db}; start newsd on it once the copy has finished")]
+    BeingCopied { db: String },
+    /// `instance.name` taken by an instance that is alive.
+    #[error("another newsd instance named {name:?} is running (pid {pid} on {host}, last heartbeat {heartbeat_at}); give this one another `instance.name`")]
+    InstanceLive {
+        name: String,
+        host: String,
+        pid: i64,
+        heartbeat_at: String,
+    },
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
 }

@@ -33,6 +33,7 @@ pub mod fulltext_queue;
 pub mod google_links;
 pub mod identity;
 pub mod ingest;
+pub mod instances;
 mod postgres;
 pub mod query;
 pub mod retention;
@@ -65,6 +66,9 @@ pub use self::google_links::{
     Budget, GoogleEntry, GoogleQueueStats, Hint, LinkCosts, LinkPlacement, LinkStatus, PendingLink,
 };
 pub use self::ingest::{NewEntry, PollStored};
+pub use self::instances::{
+    FeedListDiff, Holder, InstanceRow, LiveInstance, NewInstance, Singleton,
+};
 pub use self::postgres::{redacted as redacted_url, MIGRATOR as POSTGRES_MIGRATOR};
 pub use self::query::{
     ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
@@ -134,8 +138,8 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// The single-writer lock of an archive: held for as long as this value
-/// lives, released by the OS or the server when the process dies.
+/// A writer's lock on an archive: held for as long as this value lives,
+/// released by the OS or the server when the process dies.
 #[derive(Debug)]
 pub enum WriterLock {
     /// An exclusive `flock` on a file beside the SQLite database.
@@ -144,15 +148,31 @@ pub enum WriterLock {
     Postgres(postgres::PgWriterLock),
 }
 
-/// Takes the single-writer lock of the archive at `url`, or says who holds
-/// it: only one `newsd run` or `poll --once` may write at a time.
+/// Takes the writer's lock of the archive at `url`, or says who holds it.
+/// An SQLite file has one writer (`newsd run` or `poll --once`) at a time;
+/// on PostgreSQL any number of instances write together, unless `newsd
+/// copy` is filling the archive.
 pub async fn lock_writer(url: &str) -> Result<WriterLock> {
     match engine_of(url)? {
         EngineKind::Sqlite => {
             let path = sqlite::db_path(url)?;
             Ok(WriterLock::File(crate::lock::WriterLock::acquire(&path)?))
         }
-        EngineKind::Postgres => match postgres::lock_writer(url).await? {
+        EngineKind::Postgres => match postgres::lock_writer(url, false).await? {
+            Some(lock) => Ok(WriterLock::Postgres(lock)),
+            None => Err(StoreError::BeingCopied {
+                db: postgres::redacted(url),
+            }),
+        },
+    }
+}
+
+/// Takes the archive at `url` for `newsd copy` alone: no instance may
+/// write it meanwhile.
+pub async fn lock_exclusive(url: &str) -> Result<WriterLock> {
+    match engine_of(url)? {
+        EngineKind::Sqlite => lock_writer(url).await,
+        EngineKind::Postgres => match postgres::lock_writer(url, true).await? {
             Some(lock) => Ok(WriterLock::Postgres(lock)),
             None => Err(StoreError::WriterBusy {
                 db: postgres::redacted(url),
@@ -183,6 +203,92 @@ impl Store {
             }
         };
         Ok(Store { engine })
+    }
+
+    /// Claims on shared work (due feeds, Google links, deliveries, singleton
+    /// jobs) are made from now on for `holder`, the registered instance.
+    pub fn set_holder(&self, holder: Holder) {
+        on_engine!(self, e => e.set_holder(holder))
+    }
+
+    /// The instance registered under `name`, live or not.
+    pub async fn instance_by_name(&self, name: &str) -> Result<Option<LiveInstance>> {
+        on_engine!(self, e => e.instance_by_name(name).await)
+    }
+
+    /// Registers `me` as live until `until`, unless a live instance holds its
+    /// name (false); `dead` is the token of a holder known to have died.
+    pub async fn register_instance(
+        &self,
+        me: &NewInstance,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        dead: Option<&str>,
+    ) -> Result<bool> {
+        on_engine!(self, e => e.register_instance(me, now, until, dead).await)
+    }
+
+    /// Renews the registration and every lease `name` holds; false when the
+    /// registration was taken over.
+    pub async fn heartbeat(
+        &self,
+        name: &str,
+        token: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        on_engine!(self, e => e.heartbeat(name, token, now, until).await)
+    }
+
+    pub async fn deregister_instance(&self, name: &str, token: &str) -> Result<()> {
+        on_engine!(self, e => e.deregister_instance(name, token).await)
+    }
+
+    /// Whether this process may run `job` now: nobody else holds it.
+    pub async fn claim_singleton(&self, job: Singleton, now: DateTime<Utc>) -> Result<bool> {
+        on_engine!(self, e => e.claim_singleton(job, now).await)
+    }
+
+    pub async fn live_instances(&self, now: DateTime<Utc>) -> Result<Vec<InstanceRow>> {
+        on_engine!(self, e => e.live_instances(now).await)
+    }
+
+    /// Every config feed URL that a live instance other than `me` lists.
+    pub async fn other_feed_lists(&self, me: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+        on_engine!(self, e => e.other_feed_lists(me, now).await)
+    }
+
+    /// The config feed list the archive last synced, and who synced it.
+    pub async fn last_feed_sync(&self) -> Result<Option<(Vec<String>, String)>> {
+        on_engine!(self, e => e.last_feed_sync().await)
+    }
+
+    pub async fn save_feed_sync(
+        &self,
+        urls: &[String],
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.save_feed_sync(urls, by, now).await)
+    }
+
+    /// Claims a feed for a poll by this instance; false when another
+    /// instance polls it or, with `due`, polled it since it was read.
+    pub async fn claim_feed(&self, feed_id: i64, now: DateTime<Utc>, due: bool) -> Result<bool> {
+        on_engine!(self, e => e.claim_feed(feed_id, now, due).await)
+    }
+
+    pub async fn release_feed(&self, feed_id: i64) -> Result<()> {
+        on_engine!(self, e => e.release_feed(feed_id).await)
+    }
+
+    /// The Google links among `ids` this instance now holds for a lookup.
+    pub async fn claim_google_links(
+        &self,
+        ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        on_engine!(self, e => e.claim_google_links(ids, now).await)
     }
 
     pub fn engine(&self) -> EngineKind {
@@ -287,7 +393,19 @@ impl Store {
         feeds: &[NewFeed],
         now: DateTime<Utc>,
     ) -> Result<SyncReport> {
-        on_engine!(self, e => e.sync_config_feeds(feeds, now).await)
+        on_engine!(self, e => e.sync_config_feeds(feeds, &[], now).await)
+    }
+
+    /// [`Self::sync_config_feeds`] beside other instances: a config feed
+    /// whose URL is in `keep` (another live instance's config lists it)
+    /// stays enabled though this config lacks it.
+    pub async fn sync_config_feeds_keeping(
+        &self,
+        feeds: &[NewFeed],
+        keep: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport> {
+        on_engine!(self, e => e.sync_config_feeds(feeds, keep, now).await)
     }
 
     /// Adds a feed from the CLI, OPML or API; returns it and whether it was new.

@@ -1,10 +1,11 @@
-//! What every engine's archive shares at the edge of the CLI: one writer at
-//! a time, and a `database.url` naming no engine refused up front.
+//! What the engines' archives say at the edge of the CLI: one writer at a
+//! time on SQLite, several on PostgreSQL, and a `database.url` naming no
+//! engine refused up front.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{archive_on, engine_test, stderr, write_config, Engine};
+use crate::helpers::{archive_on, stderr, write_config, Engine};
 
 fn newsd(config: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_newsd"))
@@ -18,35 +19,71 @@ fn newsd(config: &Path, args: &[&str]) -> Output {
         .expect("run newsd")
 }
 
-engine_test! {
-    async fn a_second_writer_is_refused_with_a_clear_message_while_one_holds_the_archive(engine) {
-        let archive = archive_on(engine).await;
-        let config = write_config(archive.dir.path(), &archive.url, &[], "");
-        let lock = newsd::store::lock_writer(&archive.url)
-            .await
-            .expect("the first writer takes the lock");
-        for args in [&["poll", "--once"][..], &["run"][..]] {
-            let out = newsd(&config, args);
-            assert!(!out.status.success(), "{args:?} ran beside a writer");
-            let err = stderr(&out);
-            assert!(err.contains("another newsd writer"), "{args:?}: {err}");
-            assert!(err.contains("only one may write at a time"), "{args:?}: {err}");
-            if engine == Engine::Postgres {
-                let password = url::Url::parse(&archive.url)
-                    .ok()
-                    .and_then(|u| u.password().map(str::to_owned));
-                if let Some(password) = password {
-                    assert!(!err.contains(&format!(":{password}@")), "password shown: {err}");
-                }
-            }
-        }
-        drop(lock);
-        // Released with its holder: the next writer gets it.
-        let again = newsd::store::lock_writer(&archive.url)
-            .await
-            .expect("the lock is free once its holder is gone");
-        drop(again);
+#[tokio::test]
+async fn a_second_writer_on_an_sqlite_file_is_refused_with_a_message_pointing_to_postgres() {
+    let archive = archive_on(Engine::Sqlite).await;
+    let config = write_config(archive.dir.path(), &archive.url, &[], "");
+    let lock = newsd::store::lock_writer(&archive.url)
+        .await
+        .expect("the first writer takes the lock");
+    for args in [&["poll", "--once"][..], &["run"][..]] {
+        let out = newsd(&config, args);
+        assert!(!out.status.success(), "{args:?} ran beside a writer");
+        let err = stderr(&out);
+        assert!(err.contains("another newsd writer"), "{args:?}: {err}");
+        assert!(
+            err.contains("only one may write at a time"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("several instances need PostgreSQL"),
+            "{args:?}: {err}"
+        );
     }
+    drop(lock);
+    // Released with its holder: the next writer gets it.
+    let again = newsd::store::lock_writer(&archive.url)
+        .await
+        .expect("the lock is free once its holder is gone");
+    drop(again);
+}
+
+#[tokio::test]
+async fn a_second_writer_on_postgres_runs_beside_the_first_and_a_copy_into_it_is_refused() {
+    if !crate::helpers::postgres_configured("second writer on postgres") {
+        return;
+    }
+    let archive = archive_on(Engine::Postgres).await;
+    let config = write_config(archive.dir.path(), &archive.url, &[], "");
+    let lock = newsd::store::lock_writer(&archive.url)
+        .await
+        .expect("a writer takes its shared lock");
+    let out = newsd(&config, &["poll", "--once"]);
+    assert!(
+        out.status.success(),
+        "poll --once beside a writer: {}",
+        stderr(&out)
+    );
+    let source = archive_on(Engine::Sqlite).await;
+    let source_config = write_config(source.dir.path(), &source.url, &[], "");
+    assert!(newsd(&source_config, &["poll", "--once"]).status.success());
+    let out = newsd(&source_config, &["copy", "--to", &archive.url]);
+    assert!(
+        !out.status.success(),
+        "copied into an archive being written"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("stop them before copying"), "{err}");
+    if let Some(password) = url::Url::parse(&archive.url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+    {
+        assert!(
+            !err.contains(&format!(":{password}@")),
+            "password shown: {err}"
+        );
+    }
+    drop(lock);
 }
 
 #[tokio::test]

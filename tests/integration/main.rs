@@ -15,6 +15,7 @@ mod fulltext;
 mod fuzz_regressions;
 mod google_news;
 mod helpers;
+mod instances;
 mod layout;
 mod migrations;
 mod polling;

@@ -22,7 +22,7 @@ pub(super) fn entry(key: &str, link: &str) -> NewEntry {
 
 /// A Google item of id `id` (whose URL it does not carry) in provisional
 /// story `story`.
-pub(super) fn google(key: &str, id: &str, story: Option<&str>) -> NewEntry {
+pub(crate) fn google(key: &str, id: &str, story: Option<&str>) -> NewEntry {
     NewEntry {
         entry_key: EntryKey::from_stored(key.into()),
         link: Some(format!("https://news.google.com/rss/articles/{id}?oc=5")),
@@ -63,7 +63,7 @@ pub(super) fn hinted(mut entry: NewEntry) -> NewEntry {
     entry
 }
 
-pub(super) async fn feed(store: &Store, url: &str) -> i64 {
+pub(crate) async fn feed(store: &Store, url: &str) -> i64 {
     let f = NewFeed {
         url: url.into(),
         name: None,
@@ -72,7 +72,7 @@ pub(super) async fn feed(store: &Store, url: &str) -> i64 {
     store.add_feed(&f, "cli", Utc::now()).await.unwrap().0.id
 }
 
-pub(super) fn update(now: DateTime<Utc>) -> FeedUpdate {
+pub(crate) fn update(now: DateTime<Utc>) -> FeedUpdate {
     FeedUpdate {
         last_status: FeedStatus::Ok,
         next_poll_at: now,

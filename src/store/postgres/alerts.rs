@@ -268,16 +268,34 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Claims the due deliveries for this instance: another instance's
+    /// claim is skipped until it runs out, so nothing is sent twice.
     pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Delivery>> {
-        let rows: Vec<(i64, String, i64, String, i64, String)> = sqlx::query_as(
-            "SELECT d.id, e.event_id, e.search_id, d.channel, d.attempts, e.payload \
-             FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id \
-             WHERE d.state = 'pending' AND d.next_try_at <= $1 ORDER BY d.next_try_at, d.id LIMIT $2",
+        self.writable("claim deliveries")?;
+        let holder = self.holder();
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "WITH due AS (SELECT id FROM alert_deliveries WHERE state = 'pending' \
+               AND next_try_at <= $1 AND (lease_until IS NULL OR lease_until <= $1 OR leased_by = $3) \
+               ORDER BY next_try_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             UPDATE alert_deliveries d SET leased_by = $3, lease_until = $4 \
+             FROM due WHERE d.id = due.id RETURNING d.id",
         )
         .bind(ts(now))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(&holder.name)
+        .bind(ts(holder.until(now)))
+        .fetch_all(&mut *tx)
         .await?;
+        let rows: Vec<(i64, String, i64, String, i64, String)> = sqlx::query_as(
+            "SELECT d.id, e.event_id, e.search_id, d.channel, d.attempts, e.payload \
+             FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id \
+             WHERE d.id = ANY($1) ORDER BY d.next_try_at, d.id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(rows
             .into_iter()
             .map(|r| Delivery {
@@ -318,6 +336,7 @@ impl PostgresStore {
         sqlx::query(
             "UPDATE alert_deliveries SET state = $1, attempts = attempts + 1, \
              next_try_at = coalesce($2, next_try_at), last_error = $3, last_status = $4, \
+             leased_by = NULL, lease_until = NULL, \
              sent_at = CASE WHEN $5::text = 'sent' THEN $6 ELSE sent_at END WHERE id = $7",
         )
         .bind(state.as_str())

@@ -16,6 +16,7 @@ impl PostgresStore {
     pub async fn sync_config_feeds(
         &self,
         feeds: &[NewFeed],
+        keep: &[String],
         now: DateTime<Utc>,
     ) -> Result<SyncReport> {
         self.writable("sync config feeds")?;
@@ -90,7 +91,7 @@ impl PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         for (id, url) in config_feeds {
-            if !config_urls.contains(&url.as_str()) {
+            if !config_urls.contains(&url.as_str()) && !keep.contains(&url) {
                 sqlx::query(
                     "UPDATE feeds SET enabled = FALSE, disabled_reason = 'removed_from_config', \
                      config_sig = NULL, updated_at = $1 WHERE id = $2",
@@ -249,6 +250,7 @@ impl PostgresStore {
         let sql = format!(
             "SELECT {FEED_COLUMNS} FROM feeds WHERE enabled AND next_poll_at <= $1 \
              AND ($2::text IS NULL OR (next_poll_at, id) > ($2::text, $3::bigint)) \
+             AND (lease_until IS NULL OR lease_until <= $1 OR leased_by = $5) \
              ORDER BY next_poll_at, id LIMIT $4"
         );
         Ok(sqlx::query_as(&sql)
@@ -256,6 +258,7 @@ impl PostgresStore {
             .bind(after.map(|f| f.next_poll_at.as_str()))
             .bind(after.map(|f| f.id))
             .bind(i64::from(limit))
+            .bind(&self.holder().name)
             .fetch_all(&self.pool)
             .await?)
     }

@@ -37,12 +37,14 @@ impl PostgresStore {
             "WITH due AS (SELECT article_id FROM fulltext_jobs WHERE status = 'pending' \
                AND next_try_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
                ORDER BY next_try_at, article_id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             UPDATE fulltext_jobs j SET lease_until = $2, attempts = j.attempts + 1, updated_at = $1 \
+             UPDATE fulltext_jobs j SET lease_until = $2, attempts = j.attempts + 1, updated_at = $1, \
+             leased_by = $4 \
              FROM due WHERE j.article_id = due.article_id RETURNING j.article_id",
         )
         .bind(ts(now))
         .bind(ts(lease_until))
         .bind(limit)
+        .bind(&self.holder().name)
         .fetch_all(&mut *tx)
         .await?;
         let jobs: Vec<FulltextJob> = sqlx::query_as(

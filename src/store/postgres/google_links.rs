@@ -39,6 +39,7 @@ impl PostgresStore {
             "SELECT g.google_id, g.article_id, g.hl, g.gl, g.ceid, g.signature, g.sig_timestamp, g.attempts \
              FROM google_links g \
              WHERE g.status = 'pending' AND g.next_try_at <= $1 AND (g.signature IS NOT NULL) = $2 \
+             AND (g.lease_until IS NULL OR g.lease_until <= $1 OR g.leased_by = $4) \
              ORDER BY EXISTS (SELECT 1 FROM google_links s WHERE s.article_id = g.article_id \
                  AND s.google_id != g.google_id AND s.signature IS NOT NULL AND s.status = 'pending'), \
                g.first_seen_at, g.google_id COLLATE \"C\" LIMIT $3",
@@ -46,6 +47,7 @@ impl PostgresStore {
         .bind(ts(now))
         .bind(signed)
         .bind(limit)
+        .bind(&self.holder().name)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

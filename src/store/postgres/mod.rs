@@ -20,24 +20,27 @@ mod fulltext_queue;
 mod google_links;
 mod identity;
 mod ingest;
+mod instances;
 mod query;
 mod retention;
 mod rules;
 mod stories;
 
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgPool};
 
 use crate::store::error::{Result, StoreError};
+use crate::store::instances::Holder;
 use crate::store::stats::Stats;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The advisory-lock key of the single writer: any 64-bit number newsd
-/// alone uses ("newsd-wr" in ASCII).
+/// The advisory-lock key of the writers: any 64-bit number newsd alone
+/// uses ("newsd-wr" in ASCII).
 const WRITER_LOCK_KEY: i64 = 0x6e65_7773_642d_7772;
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,9 @@ pub struct PostgresStore {
     /// The URL without its password, for messages.
     location: String,
     read_only: bool,
+    /// Who this process's claims on shared work are made for: the
+    /// instance's name once it registered, else the process default.
+    holder: Arc<RwLock<Holder>>,
 }
 
 /// Whether `url` names PostgreSQL.
@@ -63,6 +69,13 @@ pub fn redacted(url: &str) -> String {
         Ok(u) => u.to_string(),
         Err(_) => "<unparsable postgres url>".into(),
     }
+}
+
+/// A claim lasts this long without a heartbeat when no instance set its own.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+fn default_holder() -> Arc<RwLock<Holder>> {
+    Arc::new(RwLock::new(Holder::default_for_process(DEFAULT_LEASE)))
 }
 
 fn options(url: &str) -> Result<PgConnectOptions> {
@@ -84,6 +97,7 @@ impl PostgresStore {
             pool,
             location: redacted(url),
             read_only: false,
+            holder: default_holder(),
         })
     }
 
@@ -98,6 +112,7 @@ impl PostgresStore {
             pool,
             location: redacted(url),
             read_only: true,
+            holder: default_holder(),
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -106,6 +121,18 @@ impl PostgresStore {
     #[cfg(any(test, feature = "test-support"))]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Claims from now on are made for `holder`.
+    pub fn set_holder(&self, holder: Holder) {
+        *self.holder.write().unwrap_or_else(|e| e.into_inner()) = holder;
+    }
+
+    pub(super) fn holder(&self) -> Holder {
+        self.holder
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn location(&self) -> &str {
@@ -237,19 +264,26 @@ impl PostgresStore {
     }
 }
 
-/// The single-writer lock of a PostgreSQL archive: a session advisory lock
-/// on a connection of its own, which PostgreSQL releases when the
-/// connection ends (the process exits or dies).
+/// A writer's hold on a PostgreSQL archive: a session advisory lock on a
+/// connection of its own, which PostgreSQL releases when the connection
+/// ends (the process exits or dies). Instances hold it shared, so any
+/// number of them write at once; `newsd copy` holds it exclusively while it
+/// fills an archive, so no instance writes into a half-copied one.
 #[derive(Debug)]
 pub struct PgWriterLock {
     _conn: sqlx::PgConnection,
 }
 
-/// Takes the writer lock of the archive at `url`; `Ok(None)` when another
-/// writer holds it.
-pub async fn lock_writer(url: &str) -> Result<Option<PgWriterLock>> {
+/// Takes the writers' lock of the archive at `url`, shared by instances or
+/// exclusive (a copy); `Ok(None)` when the other kind holds it.
+pub async fn lock_writer(url: &str, exclusive: bool) -> Result<Option<PgWriterLock>> {
     let mut conn = sqlx::PgConnection::connect_with(&options(url)?).await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    let sql = if exclusive {
+        "SELECT pg_try_advisory_lock($1)"
+    } else {
+        "SELECT pg_try_advisory_lock_shared($1)"
+    };
+    let got: bool = sqlx::query_scalar(sql)
         .bind(WRITER_LOCK_KEY)
         .fetch_one(&mut conn)
         .await?;

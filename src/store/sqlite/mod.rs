@@ -18,6 +18,7 @@ mod fulltext_queue;
 mod google_links;
 mod identity;
 mod ingest;
+mod instances;
 pub(super) mod keys;
 mod lane;
 mod query;
@@ -40,6 +41,7 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 
 use crate::store::error::{Result, StoreError};
+use crate::store::instances::Holder;
 use crate::store::stats::Stats;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -57,6 +59,8 @@ pub struct SqliteStore {
     /// The write thread: poll writes and search indexing; none for a
     /// read-only store.
     lane: Option<Arc<lane::WriteLane>>,
+    /// Whose singleton jobs this process runs (see `store::instances`).
+    holder: Arc<std::sync::RwLock<Holder>>,
 }
 
 /// Whether a connection going back to the pool is out of any transaction;
@@ -114,6 +118,12 @@ pub fn db_path(url: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
+fn default_holder() -> Arc<std::sync::RwLock<Holder>> {
+    Arc::new(std::sync::RwLock::new(Holder::default_for_process(
+        Duration::from_secs(30),
+    )))
+}
+
 impl SqliteStore {
     pub async fn open(url: &str, busy_timeout: Duration) -> Result<Self> {
         let path = db_path(url)?;
@@ -167,6 +177,7 @@ impl SqliteStore {
             path,
             page_limit,
             lane,
+            holder: default_holder(),
         })
     }
 
@@ -213,9 +224,22 @@ impl SqliteStore {
             path,
             page_limit: Arc::default(),
             lane: None,
+            holder: default_holder(),
         };
         store.check_schema_version().await?;
         Ok(store)
+    }
+
+    /// Claims from now on are made for `holder`.
+    pub fn set_holder(&self, holder: Holder) {
+        *self.holder.write().unwrap_or_else(|e| e.into_inner()) = holder;
+    }
+
+    pub(super) fn holder(&self) -> Holder {
+        self.holder
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn options(path: &Path, busy_timeout: Duration, writer: bool) -> Result<SqliteConnectOptions> {

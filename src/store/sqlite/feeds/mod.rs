@@ -18,6 +18,7 @@ impl SqliteStore {
     pub async fn sync_config_feeds(
         &self,
         feeds: &[NewFeed],
+        keep: &[String],
         now: DateTime<Utc>,
     ) -> Result<SyncReport> {
         let mut tx = self.begin_write().await?;
@@ -85,7 +86,7 @@ impl SqliteStore {
                 .fetch_all(&mut *tx)
                 .await?;
         for (id, url) in config_feeds {
-            if !config_urls.contains(&url.as_str()) {
+            if !config_urls.contains(&url.as_str()) && !keep.contains(&url) {
                 sqlx::query(
                     "UPDATE feeds SET enabled = 0, disabled_reason = 'removed_from_config', \
                      config_sig = NULL, updated_at = ? WHERE id = ?",

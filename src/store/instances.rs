@@ -1,0 +1,269 @@
+//! Several instances on one archive, whatever the engine: the registry of
+//! live instances (name, heartbeat, what each holds), the leases of jobs that
+//! run on one instance at a time, and the config feed list the archive last
+//! synced. Leases on work (due feeds, Google links, alert deliveries) are
+//! claimed by each queue's own statements on PostgreSQL; SQLite has one
+//! writer, so its queues are never contended and claim nothing.
+//!
+//! The statements here are portable (`$n` placeholders, `ON CONFLICT … DO
+//! UPDATE … WHERE`, `RETURNING`): both engines run the same text.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Who claims work, and for how long a claim holds without a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The instance's `instance.name`.
+    pub name: String,
+    pub lease: Duration,
+}
+
+impl Holder {
+    /// The holder of a process that did not register (a CLI command, a
+    /// test): host name and process id, as `instance.name` defaults.
+    pub fn default_for_process(lease: Duration) -> Self {
+        Holder {
+            name: default_instance_name(),
+            lease,
+        }
+    }
+
+    /// When a claim made at `now` runs out unless renewed.
+    pub fn until(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+}
+
+/// `instance.name`'s default: the host name and the process id.
+pub fn default_instance_name() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// This machine's name, or `localhost` when it has none that is text.
+pub fn host_name() -> String {
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// An instance as it registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstance {
+    pub name: String,
+    /// Tells this run from an earlier one under the same name.
+    pub token: String,
+    pub host: String,
+    pub pid: u32,
+    pub version: String,
+    /// The config's `[[feeds]]` URLs.
+    pub feed_urls: Vec<String>,
+}
+
+/// A live instance and what it holds, for `newsd stats` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceRow {
+    pub name: String,
+    pub host: String,
+    pub pid: i64,
+    pub version: String,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    pub lease_until: String,
+    /// Feeds being polled by it.
+    pub feeds: i64,
+    /// Google links it is resolving.
+    pub google_links: i64,
+    /// Full-text jobs it is fetching.
+    pub fulltext_jobs: i64,
+    /// Alert deliveries it is sending.
+    pub deliveries: i64,
+    /// The singleton jobs it runs (`cluster`, `alerts`, …).
+    pub singletons: Vec<String>,
+}
+
+/// An instance already registered under a name, when another wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveInstance {
+    pub name: String,
+    pub token: String,
+    pub host: String,
+    pub pid: i64,
+    pub heartbeat_at: String,
+    pub lease_until: String,
+}
+
+/// Jobs that run on one instance at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Singleton {
+    /// Story clustering.
+    Cluster,
+    /// Alert matching and promotion (the matching queue is one stream).
+    Alerts,
+    /// Database upkeep and search-index upkeep.
+    Maintenance,
+    /// Retention's pruning.
+    Retention,
+}
+
+impl Singleton {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Singleton::Cluster => "cluster",
+            Singleton::Alerts => "alerts",
+            Singleton::Maintenance => "maintenance",
+            Singleton::Retention => "retention",
+        }
+    }
+}
+
+/// What a sync of the config's feeds learned about the other instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedListDiff {
+    /// In this instance's config, not in the list the archive last synced.
+    pub added: Vec<String>,
+    /// In the list the archive last synced, not in this instance's config.
+    pub missing: Vec<String>,
+    /// Who synced that list.
+    pub synced_by: Option<String>,
+}
+
+impl FeedListDiff {
+    /// How `mine` differs from the list `synced_by` synced last (none, on an
+    /// archive never synced).
+    pub fn between(mine: &[String], last: Option<(Vec<String>, String)>) -> Self {
+        let Some((last, synced_by)) = last else {
+            return FeedListDiff::default();
+        };
+        FeedListDiff {
+            added: mine.iter().filter(|u| !last.contains(u)).cloned().collect(),
+            missing: last.iter().filter(|u| !mine.contains(u)).cloned().collect(),
+            synced_by: Some(synced_by),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.missing.is_empty()
+    }
+}
+
+pub(crate) const LIVE_BY_NAME: &str =
+    "SELECT name, token, host, pid, heartbeat_at, lease_until FROM instances WHERE name = $1";
+
+/// Takes the name for a new run: free, its holder's lease over (`$6` is
+/// now), the same run again, or a holder known to be dead (`$9`, its token).
+pub(crate) const REGISTER: &str = "INSERT INTO instances \
+    (name, token, host, pid, version, started_at, heartbeat_at, lease_until, feed_urls) \
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
+    ON CONFLICT (name) DO UPDATE SET token = excluded.token, host = excluded.host, \
+    pid = excluded.pid, version = excluded.version, started_at = excluded.started_at, \
+    heartbeat_at = excluded.heartbeat_at, lease_until = excluded.lease_until, \
+    feed_urls = excluded.feed_urls \
+    WHERE instances.lease_until <= $6 OR instances.token = $2 OR instances.token = $9 \
+    RETURNING name";
+
+pub(crate) const HEARTBEAT: &str =
+    "UPDATE instances SET heartbeat_at = $3, lease_until = $4 WHERE name = $1 AND token = $2";
+
+pub(crate) const DEREGISTER: &str = "DELETE FROM instances WHERE name = $1 AND token = $2";
+
+pub(crate) const RENEW_SINGLETONS: &str =
+    "UPDATE singletons SET lease_until = $3 WHERE holder = $1 AND lease_until > $2";
+
+pub(crate) const RELEASE_SINGLETONS: &str = "DELETE FROM singletons WHERE holder = $1";
+
+/// Claims a singleton job (`$3` is now): free, run out, or already ours.
+pub(crate) const CLAIM_SINGLETON: &str = "INSERT INTO singletons (name, holder, since, lease_until) \
+    VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (name) DO UPDATE SET \
+    since = CASE WHEN singletons.holder = excluded.holder THEN singletons.since ELSE excluded.since END, \
+    holder = excluded.holder, lease_until = excluded.lease_until \
+    WHERE singletons.holder = $2 OR singletons.lease_until <= $3 \
+    RETURNING holder";
+
+pub(crate) const LIVE_INSTANCES: &str = "SELECT name, host, pid, version, started_at, \
+    heartbeat_at, lease_until FROM instances WHERE lease_until > $1 ORDER BY name";
+
+pub(crate) const LIVE_FEED_LISTS: &str =
+    "SELECT feed_urls FROM instances WHERE lease_until > $1 AND name <> $2";
+
+pub(crate) const HELD_SINGLETONS: &str =
+    "SELECT name, holder FROM singletons WHERE lease_until > $1 ORDER BY name";
+
+pub(crate) const LAST_FEED_SYNC: &str =
+    "SELECT feed_urls, synced_by FROM config_feed_sync WHERE id = 1";
+
+pub(crate) const SAVE_FEED_SYNC: &str =
+    "INSERT INTO config_feed_sync (id, feed_urls, synced_by, synced_at) VALUES (1, $1, $2, $3) \
+     ON CONFLICT (id) DO UPDATE SET feed_urls = excluded.feed_urls, \
+     synced_by = excluded.synced_by, synced_at = excluded.synced_at";
+
+/// The row as `LIVE_INSTANCES` reads it, before holdings are counted.
+pub(crate) type InstanceColumns = (String, String, i64, String, String, String, String);
+
+pub(crate) fn instance_row(c: InstanceColumns) -> InstanceRow {
+    InstanceRow {
+        name: c.0,
+        host: c.1,
+        pid: c.2,
+        version: c.3,
+        started_at: c.4,
+        heartbeat_at: c.5,
+        lease_until: c.6,
+        feeds: 0,
+        google_links: 0,
+        fulltext_jobs: 0,
+        deliveries: 0,
+        singletons: Vec::new(),
+    }
+}
+
+/// Feed URL lists as stored (JSON arrays); a list that does not parse
+/// counts as empty rather than failing a sync.
+pub(crate) fn parse_urls(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+pub(crate) fn urls_json(urls: &[String]) -> String {
+    serde_json::to_string(urls).unwrap_or_else(|_| "[]".into())
+}
+
+/// Whether a process `pid` runs on this machine (Linux's `/proc`; elsewhere
+/// every process counts as alive, so only a lease's end frees its name).
+pub fn process_alive(pid: i64) -> bool {
+    let proc_root = std::path::Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true;
+    }
+    proc_root.join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_feed_list_differs_from_the_last_synced_by_what_it_adds_and_lacks() {
+        let diff = FeedListDiff::between(
+            &urls(&["a", "b", "d"]),
+            Some((urls(&["a", "b", "c"]), "one".into())),
+        );
+        assert_eq!(diff.added, urls(&["d"]));
+        assert_eq!(diff.missing, urls(&["c"]));
+        assert_eq!(diff.synced_by.as_deref(), Some("one"));
+        assert!(FeedListDiff::between(&urls(&["a"]), None).is_empty());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_made_up_one_is_not() {
+        assert!(process_alive(i64::from(std::process::id())));
+        assert!(!process_alive(i64::from(u32::MAX)));
+    }
+}
