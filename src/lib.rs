@@ -27,6 +27,11 @@
 //!
 //! Each loop is a thin shell in [`app`] around a `*_once(now)` function that
 //! the daemon and the tests call alike, stopped by a cancellation token.
+//! Several instances may share one PostgreSQL archive: each registers
+//! (`store::instances`) and heartbeats, claims due feeds, Google links and
+//! deliveries with leases before working on them, and runs clustering,
+//! alert matching, upkeep and retention only while it holds their singleton
+//! lease; a killed instance's claims run out one `instance.lease` later.
 //!
 //! Modules:
 //! - [`app`]: builds the parts from the settings and runs the loops.
@@ -42,7 +47,7 @@
 //! - [`rules`]: `[[rules]]` at ingest: which entries are blocked or kept and which tags articles get (pure); [`rules_cmd`]: `newsd rules apply`.
 //! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch` (email: SMTP via lettre).
 //! - [`domain`]: newtypes parsed at the edge (`FeedUrl`, `EntryKey`, `CanonicalUrl`).
-//! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, SQLite in `store::sqlite`, PostgreSQL in `store::postgres`.
+//! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, the instance registry and leases in `store::instances`, SQLite in `store::sqlite`, PostgreSQL in `store::postgres`.
 //! - [`api`]: the HTTP API (JSON, Atom and JSON Feed out, probes, metrics), under `newsd run` and read-only `newsd serve`.
 //! - [`cli`]: the commands behind `newsd`; [`opml`]: OPML import and export; [`progress`]: progress bars of long commands.
 //! - [`config`]: the one typed `Settings`; [`telemetry`]: logging; [`lock`]: the single-writer lock.
