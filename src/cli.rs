@@ -331,13 +331,15 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                 .await?;
             let f = store.fulltext_stats().await?;
             let al = store.alert_stats().await?;
+            let instances = store.live_instances(Utc::now()).await?;
             if json {
                 let v = serde_json::json!({
                     "archive": s,
                     "google_links": g,
                     "google_links_last_day": day,
                     "full_text": f,
-                    "alerts": al
+                    "alerts": al,
+                    "instances": instances
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -412,6 +414,29 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     g.last_get_at.as_deref().unwrap_or("never"),
                     next_get
                 );
+                if instances.is_empty() {
+                    println!("instances: none running");
+                }
+                for i in &instances {
+                    println!(
+                        "instance {}: pid {} on {}, newsd {}, since {}, heartbeat {}; holds {} feeds, {} Google links, {} full-text jobs, {} deliveries{}",
+                        i.name,
+                        i.pid,
+                        i.host,
+                        i.version,
+                        i.started_at,
+                        i.heartbeat_at,
+                        i.feeds,
+                        i.google_links,
+                        i.fulltext_jobs,
+                        i.deliveries,
+                        if i.singletons.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; runs {}", i.singletons.join(", "))
+                        }
+                    );
+                }
                 let (interval, tokens) = match pace {
                     Some(p) => (p.interval, p.tokens),
                     None => (rule.min_interval, f64::from(rule.burst)),

@@ -43,6 +43,10 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError
         &state.settings().google_news.pace_rule(),
         chrono::Utc::now(),
     );
+    render_instances(
+        &mut body,
+        &state.store().live_instances(chrono::Utc::now()).await?,
+    );
     if let Some(polls) = state.poll_metrics() {
         render_polls(&mut body, &polls.snapshot());
     }
@@ -311,6 +315,55 @@ pub fn render_google_pace(
     );
 }
 
+/// The live instances on the archive and what each holds.
+pub fn render_instances(out: &mut String, instances: &[crate::store::InstanceRow]) {
+    let name = "newsd_instance_heartbeat_timestamp_seconds";
+    family(
+        out,
+        name,
+        "gauge",
+        "Live instances on the archive: the time of each one's last heartbeat.",
+    );
+    for i in instances {
+        let at = crate::store::parse_ts(&i.heartbeat_at).map_or(0, |t| t.timestamp());
+        sample(
+            out,
+            name,
+            &format!(
+                "instance=\"{}\",host=\"{}\",version=\"{}\"",
+                escape_label(&i.name),
+                escape_label(&i.host),
+                escape_label(&i.version)
+            ),
+            at,
+        );
+    }
+    let name = "newsd_instance_holds";
+    family(
+        out,
+        name,
+        "gauge",
+        "Work each live instance holds a lease on, by kind.",
+    );
+    for i in instances {
+        let label = escape_label(&i.name);
+        for (kind, n) in [
+            ("feeds", i.feeds),
+            ("google_links", i.google_links),
+            ("fulltext_jobs", i.fulltext_jobs),
+            ("deliveries", i.deliveries),
+            ("singletons", i.singletons.len() as i64),
+        ] {
+            sample(
+                out,
+                name,
+                &format!("instance=\"{label}\",kind=\"{kind}\""),
+                n,
+            );
+        }
+    }
+}
+
 /// The scheduler's in-memory counters (only `newsd run` has them).
 pub fn render_polls(out: &mut String, p: &PollMetricsSnapshot) {
     family(
@@ -351,6 +404,37 @@ pub fn render_polls(out: &mut String, p: &PollMetricsSnapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_instances_render_with_their_heartbeat_and_what_each_holds() {
+        let row = crate::store::InstanceRow {
+            name: "a\"b".into(),
+            host: "h".into(),
+            pid: 7,
+            version: "1.2.3".into(),
+            started_at: "2026-12-07T10:00:00Z".into(),
+            heartbeat_at: "2026-12-07T10:00:10Z".into(),
+            lease_until: "2026-12-07T10:00:40Z".into(),
+            feeds: 3,
+            google_links: 1,
+            fulltext_jobs: 4,
+            deliveries: 0,
+            singletons: vec!["cluster".into()],
+        };
+        let mut out = String::new();
+        render_instances(&mut out, &[row]);
+        assert!(out.contains(
+            "newsd_instance_heartbeat_timestamp_seconds{instance=\"a\\\"b\",host=\"h\",version=\"1.2.3\"} 1796637610\n"
+        ), "{out}");
+        assert!(
+            out.contains("newsd_instance_holds{instance=\"a\\\"b\",kind=\"feeds\"} 3\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("newsd_instance_holds{instance=\"a\\\"b\",kind=\"singletons\"} 1\n"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn poll_counters_render_as_a_counter_and_a_cumulative_histogram() {

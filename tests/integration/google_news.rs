@@ -152,7 +152,7 @@ impl FakeGoogle {
             .insert(id.to_owned(), url.to_owned());
     }
 
-    async fn article_page_gets(&self) -> usize {
+    pub(crate) async fn article_page_gets(&self) -> usize {
         self.server
             .received_requests()
             .await

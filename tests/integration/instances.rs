@@ -133,6 +133,11 @@ async fn three_instances_poll_every_due_feed_once_and_store_each_entry_once() {
         0,
         "every claim given back once its poll was stored"
     );
+    let stats = t.cli(&["stats"]);
+    let out = crate::helpers::stdout(&stats);
+    for name in ["a", "b", "c"] {
+        assert!(out.contains(&format!("instance {name}: pid")), "{out}");
+    }
     // `poll --once`'s path beside a live instance holding a feed leaves that
     // feed alone.
     let held = t.scalar("SELECT MIN(id) FROM feeds").await;
@@ -220,4 +225,175 @@ engine_test! {
         assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["second"], "first is dead");
         assert!(rows[0].singletons.contains(&"cluster".to_string()), "{rows:?}");
     }
+}
+
+/// Publisher pages for full text, counting the fetches per path.
+struct Publisher {
+    base: String,
+    fetches: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+async fn publisher() -> Publisher {
+    use axum::extract::Path;
+    use axum::routing::get;
+    let fetches: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let f = fetches.clone();
+    let router = axum::Router::new().route(
+        "/news/{slug}",
+        get(move |Path(slug): Path<String>| {
+            let f = f.clone();
+            async move {
+                *f.lock().unwrap().entry(slug.clone()).or_default() += 1;
+                // Slow enough that a killed instance dies with pages in flight.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let para = format!(
+                    "<p>The council approved the harbour expansion plan for {slug} after a long \
+                     debate about dredging, shipping lanes and the cost to local fishing crews, \
+                     who asked for compensation and a say in the timetable of the works.</p>"
+                );
+                axum::response::Html(format!(
+                    "<html><head><title>Harbour {slug}</title></head><body><article>\
+                     <h1>Harbour expansion {slug}</h1>{}</article></body></html>",
+                    para.repeat(8)
+                ))
+            }
+        }),
+    );
+    Publisher {
+        base: serve(router).await,
+        fetches,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_instance_of_three_loses_no_entry_and_its_work_is_taken_over_once() {
+    use std::process::{Command, Stdio};
+    if !postgres_configured("sigkill one of three") {
+        return;
+    }
+    let publisher = publisher().await;
+    let google = crate::google_news::FakeGoogle::start().await;
+    google.serve_article_pages().await;
+    let titles: Vec<String> = (0..30)
+        .map(|i| format!("Harbour story number {i} for the coast"))
+        .collect();
+    let items: Vec<crate::google_news::GItem<'_>> = (0..30)
+        .map(|i| {
+            let id = crate::google_news::token_id(&format!("k{i}"));
+            // `localhost`: a host other than the stand-in Google's 127.0.0.1.
+            let page = publisher.base.replace("127.0.0.1", "localhost");
+            google.answer(&id, &format!("{page}/news/g{i}"));
+            crate::google_news::GItem {
+                id,
+                title: &titles[i],
+                source: "Coast Post",
+                source_url: "https://coast.example",
+            }
+        })
+        .collect();
+    google.serve_feed("/rss/search", &items).await;
+    let base = publisher.base.clone();
+    let plain = crate::helpers::feed_server(move |n| {
+        generated_rss(20, |i| {
+            (
+                format!("p{n}-{i}"),
+                format!("Plain story {i} of feed {n}"),
+                format!("{base}/news/p{n}x{i}"),
+            )
+        })
+    })
+    .await;
+    let mut feeds: Vec<String> = (0..10).map(|n| plain.feed(n)).collect();
+    feeds.push(google.feed_url("/rss/search"));
+    let archive = crate::helpers::archive_on(Engine::Postgres).await;
+    let extra = format!(
+        "[instance]\nlease = \"3s\"\n[extract]\nlease = \"4s\"\nretry_interval = \"1s\"\n{}",
+        google.config()
+    );
+    let config = crate::helpers::write_config(archive.dir.path(), &archive.url, &feeds, &extra);
+    let logs = archive.dir.path().to_path_buf();
+    let start = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_newsd"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .env_remove("NEWSD_CONFIG")
+            .env("NEWSD__INSTANCE__NAME", name)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(logs.join(name)).expect("log file"))
+            .spawn()
+            .expect("spawn newsd run")
+    };
+    let mut daemons: Vec<_> = ["a", "b", "c"].iter().map(|n| start(n)).collect();
+    let mut store = None;
+    for _ in 0..200 {
+        if let Ok(s) =
+            newsd::store::Store::open_read_only(&archive.url, Duration::from_secs(5)).await
+        {
+            store = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = store.expect("the instances made the archive within 10 s");
+    let count = |sql: &'static str| {
+        let store = store.clone();
+        async move { newsd::store::testing::scalar_i64(&store, sql).await }
+    };
+    // Kill one while pages are being fetched and links resolved.
+    for _ in 0..600 {
+        if count("SELECT COUNT(*) FROM articles WHERE text IS NOT NULL").await >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = daemons[1].kill();
+    let _ = daemons[1].wait();
+    let expected = 10 * 20 + 30;
+    let mut settled = false;
+    for _ in 0..600 {
+        let with_text = count("SELECT COUNT(*) FROM articles WHERE text IS NOT NULL").await;
+        let resolved = count("SELECT COUNT(*) FROM google_links WHERE status = 'resolved'").await;
+        if with_text >= expected && resolved >= 30 {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for d in daemons.iter_mut() {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+    let log = |name: &str| std::fs::read_to_string(logs.join(name)).unwrap_or_default();
+    assert!(
+        settled,
+        "all work done by the two survivors: {} articles, {} with text, {} links, {} resolved; logs:\n{}\n{}",
+        count("SELECT COUNT(*) FROM articles").await,
+        count("SELECT COUNT(*) FROM articles WHERE text IS NOT NULL").await,
+        count("SELECT COUNT(*) FROM google_links").await,
+        count("SELECT COUNT(*) FROM google_links WHERE status = 'resolved'").await,
+        log("a"),
+        log("c")
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM articles").await,
+        expected,
+        "no entry lost or stored twice"
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM feed_items").await, expected);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM fulltext_jobs WHERE status = 'pending'").await,
+        0
+    );
+    // Each link looked up once; the killed instance had at most one lookup
+    // in flight.
+    let gets = google.article_page_gets().await;
+    assert!((30..=31).contains(&gets), "article-page GETs: {gets}");
+    let fetches = publisher.fetches.lock().unwrap().clone();
+    assert_eq!(fetches.len() as i64, expected, "every page fetched");
+    let again: usize = fetches.values().map(|n| n - 1).sum();
+    // Only what the killed instance held when it died is fetched again:
+    // at most the jobs one full-text round leases (2 × extract.max_concurrent).
+    assert!(again <= 8, "pages fetched twice: {again} ({fetches:?})");
 }

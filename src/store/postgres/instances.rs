@@ -97,6 +97,16 @@ impl PostgresStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            // A job's own lease (`extract.lease`) may be the longer one.
+            sqlx::query(
+                "UPDATE fulltext_jobs SET lease_until = GREATEST(lease_until, $3) \
+                 WHERE leased_by = $1 AND lease_until > $2",
+            )
+            .bind(name)
+            .bind(ts(now))
+            .bind(ts(until))
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(RENEW_SINGLETONS)
                 .bind(name)
                 .bind(ts(now))
