@@ -20,8 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -408,6 +406,12 @@ struct Plan {
     /// `stories.window` when set: a window a run can fill (the shipped 72 h
     /// keeps growing through any soak), so memory can be seen to level off.
     story_window: Option<Duration>,
+    /// `newsd run` processes sharing the archive (`SOAK_INSTANCES`; more
+    /// than one needs `SOAK_ENGINE=postgres`).
+    instances: usize,
+    /// The archive's engine (`SOAK_ENGINE`: `sqlite` or `postgres`, on the
+    /// server `NEWSD_TEST_POSTGRES_URL` names).
+    engine: newsd::store::EngineKind,
 }
 
 impl Plan {
@@ -422,6 +426,8 @@ impl Plan {
             max_concurrent_fetches: 16,
             crowded_pct: 0,
             story_window: None,
+            instances: 1,
+            engine: newsd::store::EngineKind::Sqlite,
         }
     }
 
@@ -453,13 +459,18 @@ impl Plan {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .map(Duration::from_secs),
+            instances: var("SOAK_INSTANCES", 1).max(1) as usize,
+            engine: match std::env::var("SOAK_ENGINE").as_deref() {
+                Ok("postgres") => newsd::store::EngineKind::Postgres,
+                _ => newsd::store::EngineKind::Sqlite,
+            },
         }
     }
 
-    fn config(&self, dir: &Path, api_port: u16, urls: &[String]) -> std::path::PathBuf {
+    fn config(&self, dir: &Path, db: &str, api_port: u16, urls: &[String]) -> std::path::PathBuf {
         let iv = format!("{}s", self.interval.as_secs());
         let mut toml = format!(
-            "[database]\nurl = \"sqlite://{db}\"\n\
+            "[database]\nurl = \"{db}\"\n\
              [api]\nlisten = \"127.0.0.1:{api_port}\"\n\
              [http]\nallow_networks = [\"127.0.0.0/8\"]\n\
              timeout = \"{timeout}s\"\nconnect_timeout = \"2s\"\n\
@@ -467,7 +478,6 @@ impl Plan {
              max_concurrent_fetches = {conc}\nshutdown_grace = \"5s\"\n\
              [extract]\nenabled = false\n\
              [google_news]\nresolve = false\n",
-            db = dir.join("newsd.db").display(),
             timeout = self.timeout.as_secs(),
             conc = self.max_concurrent_fetches,
         );
@@ -630,18 +640,12 @@ fn terminate(child: &mut Child) {
 }
 
 /// Entries served and not in `feed_items`, per feed: `(feed, entry)`.
-async fn missing_entries(db: &Path, server: &FeedServer) -> Vec<(usize, u64)> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(db)
-        .read_only(true)
-        .connect()
+async fn missing_entries(db: &str, server: &FeedServer) -> Vec<(usize, u64)> {
+    let store = newsd::store::Store::open_read_only(db, Duration::from_secs(5))
         .await
         .expect("open the archive");
-    let guids: Vec<Option<String>> = sqlx::query_scalar("SELECT guid FROM feed_items")
-        .fetch_all(&mut conn)
-        .await
-        .expect("feed items");
-    let _ = conn.close().await;
+    let guids = newsd::store::testing::strings(&store, "SELECT guid FROM feed_items").await;
+    store.close().await;
     let stored: HashSet<(usize, u64)> = guids
         .iter()
         .flatten()
@@ -662,6 +666,47 @@ async fn missing_entries(db: &Path, server: &FeedServer) -> Vec<(usize, u64)> {
     missing
 }
 
+/// The instances' samples taken together: polls, outcomes, lateness and CPU
+/// summed, RSS the largest instance's.
+fn combined(parts: Vec<((u64, u64), Scrape)>) -> ((u64, u64), Scrape) {
+    let mut rss = 0;
+    let mut cpu = 0;
+    let mut all = Scrape::default();
+    for ((r, c), s) in parts {
+        rss = rss.max(r);
+        cpu += c;
+        all.polls += s.polls;
+        for (o, n) in s.outcomes {
+            match all.outcomes.iter_mut().find(|(k, _)| *k == o) {
+                Some((_, m)) => *m += n,
+                None => all.outcomes.push((o, n)),
+            }
+        }
+        if all.bounds.is_empty() {
+            all.bounds = s.bounds;
+        }
+        if all.cumulative.len() < s.cumulative.len() {
+            all.cumulative.resize(s.cumulative.len(), 0);
+        }
+        for (a, b) in all.cumulative.iter_mut().zip(&s.cumulative) {
+            *a += b;
+        }
+    }
+    ((rss, cpu), all)
+}
+
+/// One sample of every instance, or `None` if one did not answer.
+async fn sample_all(
+    client: &reqwest::Client,
+    runs: &[(u32, String)],
+) -> Option<((u64, u64), Scrape)> {
+    let mut parts = Vec::new();
+    for (pid, base) in runs {
+        parts.push((proc_usage(*pid)?, scrape(client, base).await?));
+    }
+    Some(combined(parts))
+}
+
 struct Outcome {
     samples: Vec<Sample>,
     missing_before_catch_up: usize,
@@ -671,20 +716,41 @@ struct Outcome {
 async fn soak(plan: Plan) -> Outcome {
     let server = start_server(&plan).await;
     let dir = TempDir::new().expect("temp dir");
-    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let config = plan.config(dir.path(), api_port, &server.urls);
+    let archive = newsd::store::testing::TestArchive::new(plan.engine)
+        .await
+        .expect("SOAK_ENGINE=postgres needs NEWSD_TEST_POSTGRES_URL");
+    assert!(
+        plan.instances == 1 || plan.engine == newsd::store::EngineKind::Postgres,
+        "several instances need SOAK_ENGINE=postgres"
+    );
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let ports: Vec<u16> = (0..plan.instances).map(|_| free_port()).collect();
+    let config = plan.config(dir.path(), &archive.url, ports[0], &server.urls);
     let log = dir.path().join("newsd.log");
-    let db = dir.path().join("newsd.db");
-    let base = format!("http://127.0.0.1:{api_port}");
+    let db = archive.url.clone();
     let client = reqwest::Client::new();
 
-    let mut run = newsd(&config, &["run"], &log)
-        .spawn()
-        .expect("spawn newsd run");
-    let pid = run.id();
+    let mut children: Vec<Child> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            newsd(&config, &["run"], &log)
+                .env("NEWSD__INSTANCE__NAME", format!("soak-{i}"))
+                .env("NEWSD__API__LISTEN", format!("127.0.0.1:{port}"))
+                .spawn()
+                .expect("spawn newsd run")
+        })
+        .collect();
+    let runs: Vec<(u32, String)> = children
+        .iter()
+        .zip(&ports)
+        .map(|(c, port)| (c.id(), format!("http://127.0.0.1:{port}")))
+        .collect();
     let crowded_base = match plan.crowded_pct {
         0 => "-".to_owned(),
         _ => format!(
@@ -697,17 +763,17 @@ async fn soak(plan: Plan) -> Outcome {
     let mut samples = Vec::new();
     let mut next_sample = Duration::ZERO;
     loop {
-        if let Ok(Some(status)) = run.try_wait() {
-            panic!(
-                "newsd run exited early ({status}):\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
+        for run in &mut children {
+            if let Ok(Some(status)) = run.try_wait() {
+                panic!(
+                    "newsd run exited early ({status}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
         }
         let at = started.elapsed();
         if at >= next_sample {
-            if let (Some((rss_kib, cpu_ticks)), Some(scrape)) =
-                (proc_usage(pid), scrape(&client, &base).await)
-            {
+            if let Some(((rss_kib, cpu_ticks), scrape)) = sample_all(&client, &runs).await {
                 samples.push(Sample {
                     at,
                     rss_kib,
@@ -723,9 +789,7 @@ async fn soak(plan: Plan) -> Outcome {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    if let (Some((rss_kib, cpu_ticks)), Some(scrape)) =
-        (proc_usage(pid), scrape(&client, &base).await)
-    {
+    if let Some(((rss_kib, cpu_ticks), scrape)) = sample_all(&client, &runs).await {
         samples.push(Sample {
             at: started.elapsed(),
             rss_kib,
@@ -736,27 +800,27 @@ async fn soak(plan: Plan) -> Outcome {
     }
     // A feed the scheduler stopped taking would be long overdue by now.
     let overdue = {
-        let mut conn = SqliteConnectOptions::new()
-            .filename(&db)
-            .read_only(true)
-            .connect()
+        let store = newsd::store::Store::open_read_only(&db, Duration::from_secs(5))
             .await
             .expect("open the archive");
         let cutoff = chrono::Utc::now()
             - chrono::Duration::from_std(plan.interval * 3 + plan.timeout * 2).expect("duration");
         // The crowded host cannot serve its feeds every round (politeness).
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM feeds WHERE enabled = 1 AND next_poll_at < ? AND url NOT LIKE ?",
+        let n = newsd::store::testing::scalar_i64(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM feeds WHERE enabled AND next_poll_at < '{}' \
+                 AND url NOT LIKE '{crowded_base}%'",
+                newsd::store::ts(cutoff)
+            ),
         )
-        .bind(newsd::store::ts(cutoff))
-        .bind(format!("{crowded_base}%"))
-        .fetch_one(&mut conn)
-        .await
-        .expect("overdue feeds");
-        let _ = conn.close().await;
+        .await;
+        store.close().await;
         n
     };
-    terminate(&mut run);
+    for run in &mut children {
+        terminate(run);
+    }
 
     let missing_before = missing_entries(&db, &server).await;
     // Catch up as after any shutdown: polls cancelled by SIGTERM may have been
