@@ -204,28 +204,35 @@ impl App {
             token: self.inner.token.clone(),
             host: host_name(),
             pid: std::process::id(),
+            scope: crate::store::instances::process_scope(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             feed_urls: self.config_feeds().into_iter().map(|f| f.url).collect(),
         }
     }
 
     /// Registers this instance among the archive's live ones; refused when
-    /// a live instance has its name. A registration left by a run of this
-    /// name that died on this machine is taken over at once.
+    /// a live instance has its name. Instances of this machine whose
+    /// process is gone (killed, crashed) are dead whatever their lease says:
+    /// their registrations and claims are released first, so a restart or a
+    /// `poll --once` after a crash takes their work at once.
     pub async fn register(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         let store = &self.inner.store;
         let me = self.new_instance();
         let until = self.lease_until(now);
-        let dead = match store.instance_by_name(&me.name).await? {
-            Some(old)
-                if old.token != me.token
-                    && old.host == me.host
-                    && !crate::store::instances::process_alive(old.pid) =>
-            {
-                Some(old.token)
+        let mut dead = None;
+        if !me.scope.is_empty() {
+            for old in store.instances_in_scope(&me.scope, now).await? {
+                if old.token == me.token || crate::store::instances::process_alive(old.pid) {
+                    continue;
+                }
+                if old.name == me.name {
+                    dead = Some(old.token);
+                    continue;
+                }
+                info!(instance = %old.name, pid = old.pid, "a dead instance of this machine: its claims are released");
+                store.deregister_instance(&old.name, &old.token).await?;
             }
-            _ => None,
-        };
+        }
         if store
             .register_instance(&me, now, until, dead.as_deref())
             .await?

@@ -13,6 +13,9 @@ CREATE TABLE instances (
     token         TEXT NOT NULL,
     host          TEXT NOT NULL,
     pid           BIGINT NOT NULL,
+    -- The host name and PID namespace: where `pid` means this process, so
+    -- an instance in the same scope whose process is gone is known dead.
+    scope         TEXT NOT NULL,
     version       TEXT NOT NULL,
     started_at    TEXT NOT NULL,
     heartbeat_at  TEXT NOT NULL,

@@ -6,6 +6,7 @@ CREATE TABLE instances (
     token         TEXT NOT NULL,
     host          TEXT NOT NULL,
     pid           INTEGER NOT NULL,
+    scope         TEXT NOT NULL,
     version       TEXT NOT NULL,
     started_at    TEXT NOT NULL,
     heartbeat_at  TEXT NOT NULL,

@@ -58,6 +58,8 @@ pub struct NewInstance {
     pub token: String,
     pub host: String,
     pub pid: u32,
+    /// See [`process_scope`].
+    pub scope: String,
     pub version: String,
     /// The config's `[[feeds]]` URLs.
     pub feed_urls: Vec<String>,
@@ -92,6 +94,7 @@ pub struct LiveInstance {
     pub token: String,
     pub host: String,
     pub pid: i64,
+    pub scope: String,
     pub heartbeat_at: String,
     pub lease_until: String,
 }
@@ -150,16 +153,20 @@ impl FeedListDiff {
     }
 }
 
-pub(crate) const LIVE_BY_NAME: &str =
-    "SELECT name, token, host, pid, heartbeat_at, lease_until FROM instances WHERE name = $1";
+pub(crate) const LIVE_BY_NAME: &str = "SELECT name, token, host, pid, scope, heartbeat_at, \
+    lease_until FROM instances WHERE name = $1";
+
+pub(crate) const LIVE_IN_SCOPE: &str = "SELECT name, token, host, pid, scope, heartbeat_at, \
+    lease_until FROM instances WHERE scope = $1 AND lease_until > $2 ORDER BY name";
 
 /// Takes the name for a new run: free, its holder's lease over (`$6` is
 /// now), the same run again, or a holder known to be dead (`$9`, its token).
 pub(crate) const REGISTER: &str = "INSERT INTO instances \
-    (name, token, host, pid, version, started_at, heartbeat_at, lease_until, feed_urls) \
-    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
+    (name, token, host, pid, version, started_at, heartbeat_at, lease_until, feed_urls, scope) \
+    VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $10) \
     ON CONFLICT (name) DO UPDATE SET token = excluded.token, host = excluded.host, \
-    pid = excluded.pid, version = excluded.version, started_at = excluded.started_at, \
+    pid = excluded.pid, scope = excluded.scope, version = excluded.version, \
+    started_at = excluded.started_at, \
     heartbeat_at = excluded.heartbeat_at, lease_until = excluded.lease_until, \
     feed_urls = excluded.feed_urls \
     WHERE instances.lease_until <= $6 OR instances.token = $2 OR instances.token = $9 \
@@ -201,6 +208,21 @@ pub(crate) const SAVE_FEED_SYNC: &str =
      ON CONFLICT (id) DO UPDATE SET feed_urls = excluded.feed_urls, \
      synced_by = excluded.synced_by, synced_at = excluded.synced_at";
 
+/// The row as `LIVE_BY_NAME` and `LIVE_IN_SCOPE` read it.
+pub(crate) type LiveColumns = (String, String, String, i64, String, String, String);
+
+pub(crate) fn live_instance(r: LiveColumns) -> LiveInstance {
+    LiveInstance {
+        name: r.0,
+        token: r.1,
+        host: r.2,
+        pid: r.3,
+        scope: r.4,
+        heartbeat_at: r.5,
+        lease_until: r.6,
+    }
+}
+
 /// The row as `LIVE_INSTANCES` reads it, before holdings are counted.
 pub(crate) type InstanceColumns = (String, String, i64, String, String, String, String);
 
@@ -229,6 +251,232 @@ pub(crate) fn parse_urls(json: &str) -> Vec<String> {
 
 pub(crate) fn urls_json(urls: &[String]) -> String {
     serde_json::to_string(urls).unwrap_or_else(|_| "[]".into())
+}
+
+/// The instance methods whose statements and glue are the same on both
+/// engines, for an engine's `impl` block: `$reader` and `$writer` are its
+/// pools for reads and writes. The engine provides `release_leases(tx,
+/// name)` (everything `name` holds, singleton jobs included) and
+/// `renew_leases(tx, name, now, until)` (its queues' claims).
+macro_rules! portable_instance_methods {
+    ($reader:ident, $writer:ident) => {
+        /// The instance registered under `name`, live or not.
+        pub async fn instance_by_name(
+            &self,
+            name: &str,
+        ) -> crate::store::error::Result<Option<crate::store::instances::LiveInstance>> {
+            let row: Option<crate::store::instances::LiveColumns> =
+                sqlx::query_as(crate::store::instances::LIVE_BY_NAME)
+                    .bind(name)
+                    .fetch_optional(&self.$reader)
+                    .await?;
+            Ok(row.map(crate::store::instances::live_instance))
+        }
+
+        /// The live instances registered from `scope` (this machine's
+        /// processes, see `process_scope`).
+        pub async fn instances_in_scope(
+            &self,
+            scope: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::error::Result<Vec<crate::store::instances::LiveInstance>> {
+            let rows: Vec<crate::store::instances::LiveColumns> =
+                sqlx::query_as(crate::store::instances::LIVE_IN_SCOPE)
+                    .bind(scope)
+                    .bind(crate::store::time::ts(now))
+                    .fetch_all(&self.$reader)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(crate::store::instances::live_instance)
+                .collect())
+        }
+
+        pub async fn claim_singleton(
+            &self,
+            job: crate::store::instances::Singleton,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::error::Result<bool> {
+            let holder = self.holder();
+            let got: Option<String> = sqlx::query_scalar(crate::store::instances::CLAIM_SINGLETON)
+                .bind(job.as_str())
+                .bind(&holder.name)
+                .bind(crate::store::time::ts(now))
+                .bind(crate::store::time::ts(holder.until(now)))
+                .fetch_optional(&self.$writer)
+                .await?;
+            Ok(got.is_some())
+        }
+
+        /// The config feed URLs of every live instance but `me`.
+        pub async fn other_feed_lists(
+            &self,
+            me: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::error::Result<Vec<String>> {
+            let lists: Vec<String> = sqlx::query_scalar(crate::store::instances::LIVE_FEED_LISTS)
+                .bind(crate::store::time::ts(now))
+                .bind(me)
+                .fetch_all(&self.$reader)
+                .await?;
+            Ok(lists
+                .iter()
+                .flat_map(|l| crate::store::instances::parse_urls(l))
+                .collect())
+        }
+
+        pub async fn last_feed_sync(
+            &self,
+        ) -> crate::store::error::Result<Option<(Vec<String>, String)>> {
+            let row: Option<(String, String)> =
+                sqlx::query_as(crate::store::instances::LAST_FEED_SYNC)
+                    .fetch_optional(&self.$reader)
+                    .await?;
+            Ok(row.map(|(urls, by)| (crate::store::instances::parse_urls(&urls), by)))
+        }
+
+        pub async fn save_feed_sync(
+            &self,
+            urls: &[String],
+            by: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::error::Result<()> {
+            sqlx::query(crate::store::instances::SAVE_FEED_SYNC)
+                .bind(crate::store::instances::urls_json(urls))
+                .bind(by)
+                .bind(crate::store::time::ts(now))
+                .execute(&self.$writer)
+                .await?;
+            Ok(())
+        }
+
+        /// Registers `me` unless a live instance holds the name; `dead` is
+        /// the token of a holder known to be dead. Work the name held before
+        /// (a run that died) is released for anyone to take.
+        pub async fn register_instance(
+            &self,
+            me: &crate::store::instances::NewInstance,
+            now: chrono::DateTime<chrono::Utc>,
+            until: chrono::DateTime<chrono::Utc>,
+            dead: Option<&str>,
+        ) -> crate::store::error::Result<bool> {
+            let mut tx = self.$writer.begin().await?;
+            let got: Option<String> = sqlx::query_scalar(crate::store::instances::REGISTER)
+                .bind(&me.name)
+                .bind(&me.token)
+                .bind(&me.host)
+                .bind(i64::from(me.pid))
+                .bind(&me.version)
+                .bind(crate::store::time::ts(now))
+                .bind(crate::store::time::ts(until))
+                .bind(crate::store::instances::urls_json(&me.feed_urls))
+                .bind(dead)
+                .bind(&me.scope)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if got.is_none() {
+                return Ok(false);
+            }
+            Self::release_leases(&mut tx, &me.name).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        /// Says `name` is alive until `until` and renews what it holds;
+        /// false when the registration is gone (another run took the name).
+        pub async fn heartbeat(
+            &self,
+            name: &str,
+            token: &str,
+            now: chrono::DateTime<chrono::Utc>,
+            until: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::error::Result<bool> {
+            let mut tx = self.$writer.begin().await?;
+            let alive = sqlx::query(crate::store::instances::HEARTBEAT)
+                .bind(name)
+                .bind(token)
+                .bind(crate::store::time::ts(now))
+                .bind(crate::store::time::ts(until))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if alive {
+                Self::renew_leases(&mut tx, name, now, until).await?;
+                sqlx::query(crate::store::instances::RENEW_SINGLETONS)
+                    .bind(name)
+                    .bind(crate::store::time::ts(now))
+                    .bind(crate::store::time::ts(until))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(alive)
+        }
+
+        /// A clean stop: the name and everything it held are free at once.
+        pub async fn deregister_instance(
+            &self,
+            name: &str,
+            token: &str,
+        ) -> crate::store::error::Result<()> {
+            let mut tx = self.$writer.begin().await?;
+            let ours = sqlx::query(crate::store::instances::DEREGISTER)
+                .bind(name)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if ours {
+                Self::release_leases(&mut tx, name).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// The live instances at `now` as registered, with the singleton
+        /// jobs each runs (the queues' holdings are the engine's to count).
+        async fn registered_instances(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::error::Result<Vec<crate::store::instances::InstanceRow>> {
+            let rows: Vec<crate::store::instances::InstanceColumns> =
+                sqlx::query_as(crate::store::instances::LIVE_INSTANCES)
+                    .bind(crate::store::time::ts(now))
+                    .fetch_all(&self.$reader)
+                    .await?;
+            let singletons: Vec<(String, String)> =
+                sqlx::query_as(crate::store::instances::HELD_SINGLETONS)
+                    .bind(crate::store::time::ts(now))
+                    .fetch_all(&self.$reader)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|c| {
+                    let mut row = crate::store::instances::instance_row(c);
+                    row.singletons = singletons
+                        .iter()
+                        .filter(|(_, holder)| *holder == row.name)
+                        .map(|(job, _)| job.clone())
+                        .collect();
+                    row
+                })
+                .collect())
+        }
+    };
+}
+pub(crate) use portable_instance_methods;
+
+/// Where this process's id means this process: the host name and the PID
+/// namespace (containers sharing a host name have namespaces of their own).
+/// Empty where the namespace cannot be read: no instance is then known dead
+/// by its process id, only by its lease.
+pub fn process_scope() -> String {
+    match std::fs::read_link("/proc/self/ns/pid") {
+        Ok(ns) => format!("{}/{}", host_name(), ns.display()),
+        Err(_) => String::new(),
+    }
 }
 
 /// Whether a process `pid` runs on this machine (Linux's `/proc`; elsewhere

@@ -216,6 +216,16 @@ impl Store {
         on_engine!(self, e => e.instance_by_name(name).await)
     }
 
+    /// The live instances registered from `scope` (see
+    /// [`instances::process_scope`]).
+    pub async fn instances_in_scope(
+        &self,
+        scope: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LiveInstance>> {
+        on_engine!(self, e => e.instances_in_scope(scope, now).await)
+    }
+
     /// Registers `me` as live until `until`, unless a live instance holds its
     /// name (false); `dead` is the token of a holder known to have died.
     pub async fn register_instance(

@@ -19,6 +19,7 @@ fn instance(name: &str, token: &str, feeds: &[&str]) -> NewInstance {
         token: token.into(),
         host: host_name(),
         pid: std::process::id(),
+        scope: crate::store::instances::process_scope(),
         version: "test".into(),
         feed_urls: feeds.iter().map(|f| f.to_string()).collect(),
     }
@@ -128,5 +129,25 @@ store_test!(
         assert!(others.is_empty());
         let r = store.sync_config_feeds_keeping(&[nf(f1)], &others, now).await.unwrap();
         assert_eq!(r.disabled, 1, "with a gone, only b's list counts");
+    }
+);
+
+store_test!(
+    async fn the_live_instances_of_one_scope_are_listed_for_the_dead_to_be_found(store) {
+        let t0 = at("2026-06-01T00:00:00Z");
+        let until = t0 + Duration::seconds(30);
+        let mut here = instance("here", "run-1", &[]);
+        here.pid = u32::MAX;
+        let mut there = instance("there", "run-2", &[]);
+        there.scope = "elsewhere/pid:[1]".into();
+        assert!(store.register_instance(&here, t0, until, None).await.unwrap());
+        assert!(store.register_instance(&there, t0, until, None).await.unwrap());
+        let mine = store
+            .instances_in_scope(&crate::store::instances::process_scope(), t0)
+            .await
+            .unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!((mine[0].name.as_str(), mine[0].pid), ("here", i64::from(u32::MAX)));
+        assert!(store.instances_in_scope(&here.scope, until).await.unwrap().is_empty(), "lease over");
     }
 );

@@ -186,6 +186,7 @@ async fn a_google_link_and_a_delivery_go_to_one_instance_and_a_heartbeat_keeps_t
         token: "t".into(),
         host: "h".into(),
         pid: 1,
+        scope: "h/pid:[1]".into(),
         version: "test".into(),
         feed_urls: vec![],
     };
