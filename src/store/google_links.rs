@@ -2,7 +2,7 @@
 //! resolution queue's rows and the request budget, as every engine
 //! returns them. The SQL is the engine's (`sqlite/google_links.rs`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 
 use crate::google_news::{Pace, PaceRule};
 use crate::store::time::{parse_ts, ts};
@@ -330,7 +330,17 @@ impl BudgetEvent {
                 if open.is_none() {
                     rule.locked_out(&mut pace);
                 }
-                write.open_until = Some(ts(open.map_or(until, |o| o.max(until))));
+                // Stored to the second, rounded up: a cool-down never ends early.
+                let until = open.map_or(until, |o| o.max(until));
+                let whole = until
+                    .duration_trunc(chrono::TimeDelta::seconds(1))
+                    .unwrap_or(until);
+                let until = if whole < until {
+                    whole + chrono::TimeDelta::seconds(1)
+                } else {
+                    until
+                };
+                write.open_until = Some(ts(until));
                 write.tripped_at = Some(ts(now));
                 write.rate_limited = rate_limited;
             }

@@ -24,7 +24,7 @@ pub(crate) struct GItem<'a> {
     pub(crate) source_url: &'a str,
 }
 
-fn google_feed(items: &[GItem<'_>], base: &str) -> String {
+pub(crate) fn google_feed(items: &[GItem<'_>], base: &str) -> String {
     let mut s = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>"test" - Google News</title><link>https://news.google.com/</link>"#,
     );
