@@ -242,82 +242,90 @@ pub fn render_google_budgets(
         });
     }
     let label = |b: &crate::store::EgressBudget| format!("egress=\"{}\"", escape_label(&b.egress));
-    let families: [(&str, &str, &str); 7] = [
-        (
-            "newsd_google_requests_total",
-            "counter",
-            "Requests spent on Google link resolution, per egress.",
-        ),
-        (
-            "newsd_google_breaker_trips_total",
-            "counter",
-            "Lockouts: times Google answered 429 or redirected to its /sorry/ page and lookups \
-             from the egress paused.",
-        ),
-        (
-            "newsd_google_breaker_open",
-            "gauge",
-            "1 while Google lookups from the egress are paused after a lockout.",
-        ),
-        (
-            "newsd_google_rate_limited_total",
-            "counter",
-            "HTTP 429 answers from Google (each also a lockout), per egress.",
-        ),
-        (
-            "newsd_google_last_lockout_timestamp_seconds",
-            "gauge",
-            "When Google last locked the egress out (Unix time; 0: never).",
-        ),
-        (
-            "newsd_google_pace_interval_seconds",
-            "gauge",
-            "The egress's learned pace: one article-page GET token per this many seconds.",
-        ),
-        (
-            "newsd_google_pace_tokens",
-            "gauge",
-            "Article-page GETs the egress's learned pace allows right now (below zero: owed).",
-        ),
-    ];
-    for (i, (name, kind, help)) in families.into_iter().enumerate() {
+    let pace = |b: &crate::store::EgressBudget| {
+        b.pace()
+            .map_or_else(|| rule.fresh(now), |p| rule.refilled(p, now))
+    };
+    let at = |t: &Option<String>| t.as_deref().and_then(crate::store::parse_ts);
+    let name = "newsd_google_requests_total";
+    family(
+        out,
+        name,
+        "counter",
+        "Requests spent on Google link resolution, per egress.",
+    );
+    for b in &budgets {
+        let l = label(b);
+        sample(
+            out,
+            name,
+            &format!("{l},kind=\"article_page\""),
+            b.gets_total,
+        );
+        sample(
+            out,
+            name,
+            &format!("{l},kind=\"batchexecute\""),
+            b.posts_total,
+        );
+    }
+    let per_egress = |out: &mut String,
+                      name: &str,
+                      kind: &str,
+                      help: &str,
+                      value: &dyn Fn(&crate::store::EgressBudget) -> String| {
         family(out, name, kind, help);
         for b in &budgets {
-            let l = label(b);
-            let pace = b
-                .pace()
-                .map_or_else(|| rule.fresh(now), |p| rule.refilled(p, now));
-            let parsed = |t: &Option<String>| t.as_deref().and_then(crate::store::parse_ts);
-            match i {
-                0 => {
-                    sample(
-                        out,
-                        name,
-                        &format!("{l},kind=\"article_page\""),
-                        b.gets_total,
-                    );
-                    sample(
-                        out,
-                        name,
-                        &format!("{l},kind=\"batchexecute\""),
-                        b.posts_total,
-                    );
-                }
-                1 => sample(out, name, &l, b.breaker_trips),
-                2 => {
-                    let open = parsed(&b.breaker_open_until).is_some_and(|t| t > now);
-                    sample(out, name, &l, u8::from(open));
-                }
-                3 => sample(out, name, &l, b.rate_limited_total),
-                4 => {
-                    let last = parsed(&b.last_lockout_at).map_or(0, |t| t.timestamp());
-                    sample(out, name, &l, last);
-                }
-                5 => sample(out, name, &l, pace.interval.as_secs_f64()),
-                _ => sample(out, name, &l, pace.tokens),
-            }
+            sample(out, name, &label(b), value(b));
         }
-    }
+    };
+    per_egress(
+        out,
+        "newsd_google_breaker_trips_total",
+        "counter",
+        "Lockouts: times Google answered 429 or redirected to its /sorry/ page and lookups \
+         from the egress paused.",
+        &|b| b.breaker_trips.to_string(),
+    );
+    per_egress(
+        out,
+        "newsd_google_breaker_open",
+        "gauge",
+        "1 while Google lookups from the egress are paused after a lockout.",
+        &|b| u8::from(at(&b.breaker_open_until).is_some_and(|t| t > now)).to_string(),
+    );
+    per_egress(
+        out,
+        "newsd_google_rate_limited_total",
+        "counter",
+        "HTTP 429 answers from Google (each also a lockout), per egress.",
+        &|b| b.rate_limited_total.to_string(),
+    );
+    per_egress(
+        out,
+        "newsd_google_last_lockout_timestamp_seconds",
+        "gauge",
+        "When Google last locked the egress out (Unix time; 0: never).",
+        &|b| {
+            at(&b.last_lockout_at)
+                .map_or(0, |t| t.timestamp())
+                .to_string()
+        },
+    );
+    per_egress(
+        out,
+        "newsd_google_pace_interval_seconds",
+        "gauge",
+        "The egress's learned pace: one article-page GET token per this many seconds.",
+        &|b| pace(b).interval.as_secs_f64().to_string(),
+    );
+    per_egress(
+        out,
+        "newsd_google_pace_tokens",
+        "gauge",
+        "Article-page GETs the egress's learned pace allows right now (below zero: owed).",
+        &|b| pace(b).tokens.to_string(),
+    );
 }
 
 /// The scheduler's in-memory counters (only `newsd run` has them).
