@@ -231,18 +231,27 @@ impl SqliteStore {
         // The write lock up front: the row is read and written back in one
         // transaction no other writer can interleave with.
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO google_budget (egress) VALUES (?1) ON CONFLICT (egress) DO NOTHING",
-        )
-        .bind(egress)
-        .execute(&mut *tx)
-        .await?;
-        let row: BudgetRow = sqlx::query_as(&format!(
-            "SELECT {BUDGET_COLUMNS} FROM google_budget WHERE egress = ?1"
-        ))
-        .bind(egress)
-        .fetch_one(&mut *tx)
-        .await?;
+        let select = format!("SELECT {BUDGET_COLUMNS} FROM google_budget WHERE egress = ?1");
+        let found: Option<BudgetRow> = sqlx::query_as(&select)
+            .bind(egress)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let row = match found {
+            Some(row) => row,
+            None => {
+                // The egress's first use.
+                sqlx::query(
+                    "INSERT INTO google_budget (egress) VALUES (?1) ON CONFLICT (egress) DO NOTHING",
+                )
+                .bind(egress)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query_as(&select)
+                    .bind(egress)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
         let (write, grant) = event.apply(&Budget::from_stored(row), rule, now);
         if let Some(w) = write {
             let (interval_ms, tokens, at, successes) = w.pace;
