@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 /// How long a request waits before asking again when every slot of its host
 /// is taken: a hop holds one for about a response time, so a few tens of
 /// milliseconds keep the wait short without flooding the gate.
-pub const FULL_POLL: Duration = Duration::from_millis(25);
+const FULL_POLL: Duration = Duration::from_millis(25);
 
 /// The gate could not be asked (the database is unreachable): the request is
 /// not sent, as it could break the politeness promised to the host.
@@ -36,7 +36,7 @@ pub struct GateRule {
 pub enum Claim {
     /// The hop may start now; release `slot` when it ends.
     Granted { slot: u64 },
-    /// Every slot is taken: ask again after [`FULL_POLL`].
+    /// Every slot is taken: ask again shortly.
     Full,
     /// The last start was too recent: ask again after this.
     Spacing(Duration),

@@ -21,14 +21,14 @@ use tracing::{debug, instrument};
 use url::{Host, Url};
 
 pub use error::FetchError;
-pub use gate::{Claim, GateError, GateRule, HostGate, FULL_POLL};
+pub use gate::{Claim, GateError, GateRule, HostGate};
 pub use ipnet::IpNet;
-pub use politeness::{host_key, parse_retry_after, start_margin};
+pub use politeness::{host_key, parse_retry_after};
 pub use proxy::{ProxyUrl, ProxyUrlError};
 pub use ssrf::is_blocked_ip;
 
 use gate::SharedSlot;
-use politeness::Politeness;
+use politeness::{start_margin, Politeness};
 use ssrf::{blocked_in_chain, check_name_before_proxy, GuardedResolver, PreCheck};
 
 #[derive(Debug, Clone)]

@@ -473,7 +473,7 @@ async fn a_slot_a_killed_instance_never_released_is_free_again_when_its_lease_en
 }
 
 #[test]
-fn an_http_local_address_that_is_no_ip_address_is_refused_at_start() {
+fn an_http_local_address_that_is_no_ip_address_and_an_empty_egress_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let config = crate::helpers::write_config(
         dir.path(),
@@ -493,4 +493,7 @@ fn an_http_local_address_that_is_no_ip_address_is_refused_at_start() {
         .settings;
     assert_eq!(s.http.local_address(), Some("127.0.0.2".parse().unwrap()));
     assert_eq!(s.google_news.egress, "default");
+    let env = vec![("NEWSD__GOOGLE_NEWS__EGRESS".to_owned(), " ".to_owned())];
+    let err = newsd::config::Settings::load_with_env(Some(&config), env).unwrap_err();
+    assert!(err.to_string().contains("google_news.egress"), "{err}");
 }
