@@ -143,6 +143,7 @@ pub fn fetch_config(settings: &Settings) -> FetchConfig {
         min_transfer_rate: h.min_transfer_rate.0,
         min_transfer_window: h.min_transfer_window.0,
         max_header_bytes: usize::try_from(h.max_header_bytes.0).unwrap_or(usize::MAX),
+        local_address: h.local_address(),
     }
 }
 
@@ -158,7 +159,9 @@ impl App {
             name: name.clone(),
             lease: settings.instance.lease.0,
         });
-        let fetcher = Fetcher::new(fetch_config(&settings)).context("building the HTTP client")?;
+        // On PostgreSQL, per-host politeness holds across every instance.
+        let fetcher = Fetcher::with_host_gate(fetch_config(&settings), store.host_gate())
+            .context("building the HTTP client")?;
         let rules = Arc::new(
             crate::rules::RuleSet::compile(&settings.rules).context("compiling [[rules]]")?,
         );

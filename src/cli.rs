@@ -385,35 +385,60 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                     al.deliveries_sent,
                     al.deliveries_failed
                 );
-                let open_until = g
-                    .breaker_open_until
-                    .as_deref()
-                    .and_then(crate::store::parse_ts)
-                    .filter(|t| *t > Utc::now());
-                let rule = settings.google_news.pace_rule();
-                let now = Utc::now();
-                let pace = g.pace().map(|p| rule.refilled(p, now));
-                let next_token = pace.map(|p| rule.next_token_at(&p));
-                let next_get = match (open_until, next_token) {
-                    (Some(b), Some(p)) => Some(b.max(p)),
-                    (b, p) => b.or(p),
+                // Every egress the archive knows, and this instance's before
+                // its first GET.
+                let mut budgets = g.egresses.clone();
+                if g.egress(&settings.google_news.egress).is_none() {
+                    budgets.push(crate::store::EgressBudget {
+                        egress: settings.google_news.egress.clone(),
+                        ..Default::default()
+                    });
                 }
-                .filter(|t| *t > now)
-                .map_or_else(|| "now".to_owned(), crate::store::ts);
-                println!(
-                    "google budget: breaker {}, {} lockouts (last {}), {} HTTP 429s, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
-                    match open_until {
-                        Some(u) => format!("open until {}", crate::store::ts(u)),
-                        None => "closed".to_owned(),
-                    },
-                    g.breaker_trips,
-                    g.last_lockout_at.as_deref().unwrap_or("never"),
-                    g.rate_limited_total,
-                    g.gets_total,
-                    g.posts_total,
-                    g.last_get_at.as_deref().unwrap_or("never"),
-                    next_get
-                );
+                for b in &budgets {
+                    let open_until = b
+                        .breaker_open_until
+                        .as_deref()
+                        .and_then(crate::store::parse_ts)
+                        .filter(|t| *t > Utc::now());
+                    let rule = settings.google_news.pace_rule();
+                    let now = Utc::now();
+                    let pace = b.pace().map(|p| rule.refilled(p, now));
+                    let next_token = pace.map(|p| rule.next_token_at(&p));
+                    let next_get = match (open_until, next_token) {
+                        (Some(o), Some(p)) => Some(o.max(p)),
+                        (o, p) => o.or(p),
+                    }
+                    .filter(|t| *t > now)
+                    .map_or_else(|| "now".to_owned(), crate::store::ts);
+                    println!(
+                        "google budget (egress {:?}): breaker {}, {} lockouts (last {}), {} HTTP 429s, {} GETs and {} POSTs so far, last GET {}, next GET allowed {}",
+                        b.egress,
+                        match open_until {
+                            Some(u) => format!("open until {}", crate::store::ts(u)),
+                            None => "closed".to_owned(),
+                        },
+                        b.breaker_trips,
+                        b.last_lockout_at.as_deref().unwrap_or("never"),
+                        b.rate_limited_total,
+                        b.gets_total,
+                        b.posts_total,
+                        b.last_get_at.as_deref().unwrap_or("never"),
+                        next_get
+                    );
+                    let (interval, tokens) = match pace {
+                        Some(p) => (p.interval, p.tokens),
+                        None => (rule.min_interval, f64::from(rule.burst)),
+                    };
+                    println!(
+                        "google pace (egress {:?}): one article-page GET per {} (learned; {} to {}), {:.1} of {} tokens",
+                        b.egress,
+                        humantime::format_duration(round_to_secs(interval)),
+                        humantime::format_duration(rule.min_interval),
+                        humantime::format_duration(rule.max_interval),
+                        tokens.max(0.0),
+                        rule.burst
+                    );
+                }
                 if instances.is_empty() {
                     println!("instances: none running");
                 }
@@ -437,18 +462,6 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
                         }
                     );
                 }
-                let (interval, tokens) = match pace {
-                    Some(p) => (p.interval, p.tokens),
-                    None => (rule.min_interval, f64::from(rule.burst)),
-                };
-                println!(
-                    "google pace: one article-page GET per {} (learned; {} to {}), {:.1} of {} tokens",
-                    humantime::format_duration(round_to_secs(interval)),
-                    humantime::format_duration(rule.min_interval),
-                    humantime::format_duration(rule.max_interval),
-                    tokens.max(0.0),
-                    rule.burst
-                );
             }
             Ok(())
         }

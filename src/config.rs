@@ -606,6 +606,9 @@ pub struct ExtractSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct GoogleNewsSettings {
     pub base_url: String,
+    /// The egress this instance's Google requests leave from: instances
+    /// naming the same one share one budget (breaker, pace) in the archive.
+    pub egress: String,
     pub edition: Edition,
     pub resolve: bool,
     #[serde(deserialize_with = "positive")]
@@ -690,9 +693,18 @@ pub struct HttpSettings {
     pub min_transfer_window: HumanDuration,
     /// Cap on a response's header block.
     pub max_header_bytes: ByteSize,
+    /// The source address every outgoing connection binds to; empty: the
+    /// system's choice.
+    #[serde(default)]
+    pub local_address: String,
 }
 
 impl HttpSettings {
+    /// The validated source address, if one is set.
+    pub fn local_address(&self) -> Option<std::net::IpAddr> {
+        self.local_address.trim().parse().ok()
+    }
+
     /// The validated proxy, if one is set.
     pub fn proxy(&self) -> Option<ProxyUrl> {
         if self.proxy.is_empty() {
@@ -724,6 +736,7 @@ impl fmt::Debug for HttpSettings {
             .field("min_transfer_rate", &self.min_transfer_rate)
             .field("min_transfer_window", &self.min_transfer_window)
             .field("max_header_bytes", &self.max_header_bytes)
+            .field("local_address", &self.local_address)
             .finish()
     }
 }
@@ -903,6 +916,13 @@ impl Settings {
                 h.per_host_delay
             ));
         }
+        if !h.local_address.trim().is_empty() && h.local_address().is_none() {
+            return Err(invalid(
+                "http.local_address",
+                format!("{:?}", h.local_address),
+                "must be an IP address of this host, e.g. \"192.0.2.10\" or \"2001:db8::10\" (empty: the system's choice)",
+            ));
+        }
         for net in &h.allow_networks {
             IpNet::from_str(net)
                 .map_err(|e| invalid("http.allow_networks", format!("{net:?}"), &e.to_string()))?;
@@ -957,6 +977,16 @@ impl Settings {
                     "must be an http(s) URL such as \"https://news.google.com\"",
                 ))
             }
+        }
+        if g.egress.trim().is_empty()
+            || g.egress.len() > 100
+            || g.egress.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "google_news.egress",
+                format!("{:?}", g.egress),
+                "must name the egress in 1 to 100 characters, without control characters (\"default\" unless instances leave from different addresses)",
+            ));
         }
         g.edition.validate().map_err(|e| {
             invalid(

@@ -11,6 +11,12 @@
 //! spent on it, so that a publisher's feed or a sibling item can place its
 //! article first (the store joins such links without a lookup).
 //!
+//! The budget is the egress's (`google_news.egress`), shared by every
+//! instance that names it: each token is taken from the store, under the
+//! row's lock, right before its GET, and each answer or lockout is applied
+//! to the stored pace the same way, so instances on one egress together keep
+//! one instance's pace and none sends a GET while its breaker is open.
+//!
 //! Where newsd differs from the protocol note's late-2026 update
 //! (`google-news-protocol.md`, section 7):
 //! - It GETs only `/rss/articles/{id}?hl=…&gl=…&ceid=…`, as the note says,
@@ -43,7 +49,7 @@ use crate::google_news::{
     PageError, Signature, BATCHEXECUTE_CONTENT_TYPE,
 };
 use crate::rules::RuleSet;
-use crate::store::{LinkPlacement, LinkStatus, PendingLink, Store};
+use crate::store::{LinkPlacement, LinkStatus, PaceEvent, PendingLink, Store, TokenGrant};
 
 /// Consent cookies that make Google's EU consent wall step aside.
 const CONSENT_COOKIES: &str = "SOCS=CAI; CONSENT=YES+";
@@ -105,7 +111,6 @@ pub enum ResolveError {
 /// What one lookup spends: the GETs it sends, the first on the token taken
 /// for it, any later one (a consent retry) on credit.
 struct Spend<'a> {
-    pace: &'a mut Pace,
     gets: usize,
     google_id: Option<&'a str>,
 }
@@ -210,7 +215,7 @@ impl Resolver {
     /// first GET).
     pub async fn pace(&self, now: DateTime<Utc>) -> Result<Pace, crate::store::StoreError> {
         let rule = self.settings.pace_rule();
-        let stored = self.store.google_budget().await?.pace;
+        let stored = self.store.google_budget(self.egress()).await?.pace;
         Ok(rule.refilled(stored.unwrap_or_else(|| rule.fresh(now)), now))
     }
 
@@ -220,7 +225,7 @@ impl Resolver {
         &self,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, crate::store::StoreError> {
-        let budget = self.store.google_budget().await?;
+        let budget = self.store.google_budget(self.egress()).await?;
         let rule = self.settings.pace_rule();
         let pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
         let token = rule.next_token_at(&pace);
@@ -239,13 +244,16 @@ impl Resolver {
         flush: bool,
     ) -> anyhow::Result<ResolveReport> {
         let mut report = ResolveReport::default();
-        let budget = self.store.google_budget().await?;
+        let budget = self.store.google_budget(self.egress()).await?;
         if let Some(until) = budget.open_until.filter(|u| *u > now) {
             report.cooling_down_until = Some(crate::store::ts(until));
             return Ok(report);
         }
         let rule = self.settings.pace_rule();
-        let mut pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
+        // What the pace has now bounds the links read; each token is still
+        // taken from the store right before its GET, as other instances on
+        // the egress spend from the same bucket.
+        let pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
         // A link is due for its GET once its next try is `settle` behind: a
         // new link settles, and a retry (minutes to days apart) waits that
         // much longer.
@@ -260,11 +268,19 @@ impl Resolver {
             self.claimed(placeable, now).await?
         };
         for link in &unsigned {
-            if !rule.take(&mut pace) {
-                break;
+            match self
+                .store
+                .take_google_token(self.egress(), &rule, now)
+                .await?
+            {
+                TokenGrant::Taken => {}
+                TokenGrant::CoolingDown(until) => {
+                    report.cooling_down_until = Some(crate::store::ts(until));
+                    return Ok(report);
+                }
+                TokenGrant::NotBefore(_) => break,
             }
             let mut spend = Spend {
-                pace: &mut pace,
                 gets: 0,
                 google_id: Some(&link.google_id),
             };
@@ -273,21 +289,17 @@ impl Resolver {
             match outcome {
                 Ok(sig) => {
                     self.step_succeeded(Step::ArticlePage);
-                    rule.succeeded(&mut pace);
-                    self.store.save_google_pace(&pace).await?;
+                    self.record_pace(PaceEvent::Succeeded, now).await?;
                     self.store
                         .save_signature(&link.google_id, &sig.signature, sig.timestamp)
                         .await?;
                 }
                 Err(ResolveError::LockedOut { until, .. }) => {
-                    rule.locked_out(&mut pace);
-                    self.store.save_google_pace(&pace).await?;
                     report.cooling_down_until = Some(crate::store::ts(until));
                     return Ok(report);
                 }
                 Err(e) => {
                     self.step_failed(Step::ArticlePage, &e, now);
-                    self.store.save_google_pace(&pace).await?;
                     report.failed += 1;
                     warn!(google_id = %link.google_id, error = %e, "article page lookup failed");
                     self.fail(link, &e.to_string(), now, true).await?;
@@ -314,11 +326,15 @@ impl Resolver {
         if !(flush || full || !unsigned_left || waited_long) {
             return Ok(report);
         }
+        // Another instance on the egress may have been locked out since.
+        let budget = self.store.google_budget(self.egress()).await?;
+        if let Some(until) = budget.open_until.filter(|u| *u > now) {
+            report.cooling_down_until = Some(crate::store::ts(until));
+            return Ok(report);
+        }
         match self.post_batch(&signed, now, &mut report).await {
             Ok(()) => {}
             Err(ResolveError::LockedOut { until, .. }) => {
-                rule.locked_out(&mut pace);
-                self.store.save_google_pace(&pace).await?;
                 report.cooling_down_until = Some(crate::store::ts(until));
             }
             Err(e) => {
@@ -377,6 +393,21 @@ impl Resolver {
         }
     }
 
+    /// The egress this instance's Google requests leave from.
+    fn egress(&self) -> &str {
+        &self.settings.egress
+    }
+
+    async fn record_pace(
+        &self,
+        event: PaceEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::store::StoreError> {
+        self.store
+            .record_google_pace(self.egress(), &self.settings.pace_rule(), event, now)
+            .await
+    }
+
     async fn fail(
         &self,
         link: &PendingLink,
@@ -405,11 +436,11 @@ impl Resolver {
     ) -> ResolveError {
         let cooldown = now + chrono_dur(self.settings.cooldown.0);
         let until = resp_retry_after.map_or(cooldown, |r| r.max(cooldown));
-        if let Err(e) = self
-            .store
-            .trip_google_breaker(until, now, why == Lockout::TooManyRequests)
-            .await
-        {
+        let lockout = PaceEvent::LockedOut {
+            until,
+            rate_limited: why == Lockout::TooManyRequests,
+        };
+        if let Err(e) = self.record_pace(lockout, now).await {
             warn!(error = %e, "cannot record the Google breaker");
         }
         warn!(%until, %why, "Google locked us out: pausing all Google lookups and halving the pace");
@@ -429,7 +460,7 @@ impl Resolver {
                 .push(("Cookie".to_owned(), CONSENT_COOKIES.to_owned()));
         }
         if spend.gets > 0 {
-            self.settings.pace_rule().spend_on_credit(spend.pace);
+            self.record_pace(PaceEvent::Credit, now).await?;
         }
         let sent = self.send(req, Some(spend.google_id), now).await;
         if !matches!(
@@ -513,7 +544,7 @@ impl Resolver {
         // A request the HTTP layer held back was never sent: it costs nothing.
         if !matches!(resp, Err(FetchError::HostBackoff { .. })) {
             self.store
-                .count_google_request(get_for.is_some(), get_for.flatten(), now)
+                .count_google_request(self.egress(), get_for.is_some(), get_for.flatten(), now)
                 .await?;
         }
         let resp = match resp {
@@ -665,17 +696,17 @@ impl Resolver {
                 placement: placement.clone(),
             });
         }
-        let budget = self.store.google_budget().await?;
-        if let Some(until) = budget.open_until.filter(|u| *u > now) {
-            anyhow::bail!("Google lookups are paused after a lockout until {until}");
-        }
         let rule = self.settings.pace_rule();
-        let mut pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
-        if !rule.take(&mut pace) {
-            return Err(ResolveError::NoToken {
-                next: rule.next_token_at(&pace),
+        match self
+            .store
+            .take_google_token(self.egress(), &rule, now)
+            .await?
+        {
+            TokenGrant::Taken => {}
+            TokenGrant::CoolingDown(until) => {
+                anyhow::bail!("Google lookups are paused after a lockout until {until}")
             }
-            .into());
+            TokenGrant::NotBefore(next) => return Err(ResolveError::NoToken { next }.into()),
         }
         let link = PendingLink {
             google_id: id.clone(),
@@ -690,18 +721,14 @@ impl Resolver {
         // Counted in the budget, not in the link's cost: that is what its
         // placement took, and a check on demand leaves the placement as it is.
         let mut spend = Spend {
-            pace: &mut pace,
             gets: 0,
             google_id: None,
         };
         let sig = self.fetch_signature(&link, &mut spend, now).await;
         let gets = spend.gets;
-        match &sig {
-            Ok(_) => rule.succeeded(&mut pace),
-            Err(ResolveError::LockedOut { .. }) => rule.locked_out(&mut pace),
-            Err(_) => {}
+        if sig.is_ok() {
+            self.record_pace(PaceEvent::Succeeded, now).await?;
         }
-        self.store.save_google_pace(&pace).await?;
         let sig = sig?;
         let answers = self.send_batch(&[("1", id.as_str(), &sig)], now).await?;
         let url = answers

@@ -37,10 +37,12 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError
     let g = state.store().google_queue_stats().await?;
     let mut body = render(&m);
     render_alerts(&mut body, &state.store().alert_stats().await?);
-    render_google_pace(
+    let google = &state.settings().google_news;
+    render_google_budgets(
         &mut body,
         &g,
-        &state.settings().google_news.pace_rule(),
+        &google.egress,
+        &google.pace_rule(),
         chrono::Utc::now(),
     );
     render_instances(
@@ -203,47 +205,6 @@ pub fn render(m: &ApiMetrics) -> String {
         LINK_STATUSES,
         &m.google_links_by_status,
     );
-    family(
-        o,
-        "newsd_google_requests_total",
-        "counter",
-        "Requests spent on Google link resolution.",
-    );
-    sample(
-        o,
-        "newsd_google_requests_total",
-        "kind=\"article_page\"",
-        m.google_gets_total,
-    );
-    sample(
-        o,
-        "newsd_google_requests_total",
-        "kind=\"batchexecute\"",
-        m.google_posts_total,
-    );
-    family(
-        o,
-        "newsd_google_breaker_trips_total",
-        "counter",
-        "Lockouts: times Google answered 429 or redirected to its /sorry/ page and lookups paused.",
-    );
-    sample(
-        o,
-        "newsd_google_breaker_trips_total",
-        "",
-        m.google_breaker_trips_total,
-    );
-    let open = m
-        .google_breaker_open_until
-        .as_deref()
-        .and_then(crate::store::parse_ts)
-        .is_some_and(|t| t > chrono::Utc::now());
-    gauge(
-        o,
-        "newsd_google_breaker_open",
-        "1 while Google lookups are paused after a lockout.",
-        u8::from(open),
-    );
     gauge(
         o,
         "newsd_database_size_bytes",
@@ -269,49 +230,105 @@ pub fn render(m: &ApiMetrics) -> String {
 /// Google's side of the budget: 429s, the last lockout, and the learned
 /// pace (refilled to `now`; the configured fastest pace and a full bucket
 /// before the first GET).
-pub fn render_google_pace(
+pub fn render_google_budgets(
     out: &mut String,
     g: &crate::store::GoogleQueueStats,
+    egress: &str,
     rule: &crate::google_news::PaceRule,
     now: chrono::DateTime<chrono::Utc>,
 ) {
+    // This instance's egress is shown before its first GET too, fresh.
+    let mut budgets = g.egresses.clone();
+    if g.egress(egress).is_none() {
+        budgets.push(crate::store::EgressBudget {
+            egress: egress.to_owned(),
+            ..Default::default()
+        });
+    }
+    let label = |b: &crate::store::EgressBudget| format!("egress=\"{}\"", escape_label(&b.egress));
+    let pace = |b: &crate::store::EgressBudget| {
+        b.pace()
+            .map_or_else(|| rule.fresh(now), |p| rule.refilled(p, now))
+    };
+    let at = |t: &Option<String>| t.as_deref().and_then(crate::store::parse_ts);
+    let name = "newsd_google_requests_total";
     family(
+        out,
+        name,
+        "counter",
+        "Requests spent on Google link resolution, per egress.",
+    );
+    for b in &budgets {
+        let l = label(b);
+        sample(
+            out,
+            name,
+            &format!("{l},kind=\"article_page\""),
+            b.gets_total,
+        );
+        sample(
+            out,
+            name,
+            &format!("{l},kind=\"batchexecute\""),
+            b.posts_total,
+        );
+    }
+    let per_egress = |out: &mut String,
+                      name: &str,
+                      kind: &str,
+                      help: &str,
+                      value: &dyn Fn(&crate::store::EgressBudget) -> String| {
+        family(out, name, kind, help);
+        for b in &budgets {
+            sample(out, name, &label(b), value(b));
+        }
+    };
+    per_egress(
+        out,
+        "newsd_google_breaker_trips_total",
+        "counter",
+        "Lockouts: times Google answered 429 or redirected to its /sorry/ page and lookups \
+         from the egress paused.",
+        &|b| b.breaker_trips.to_string(),
+    );
+    per_egress(
+        out,
+        "newsd_google_breaker_open",
+        "gauge",
+        "1 while Google lookups from the egress are paused after a lockout.",
+        &|b| u8::from(at(&b.breaker_open_until).is_some_and(|t| t > now)).to_string(),
+    );
+    per_egress(
         out,
         "newsd_google_rate_limited_total",
         "counter",
-        "HTTP 429 answers from Google (each also a lockout).",
+        "HTTP 429 answers from Google (each also a lockout), per egress.",
+        &|b| b.rate_limited_total.to_string(),
     );
-    sample(
-        out,
-        "newsd_google_rate_limited_total",
-        "",
-        g.rate_limited_total,
-    );
-    let last = g
-        .last_lockout_at
-        .as_deref()
-        .and_then(crate::store::parse_ts)
-        .map_or(0, |t| t.timestamp());
-    gauge(
+    per_egress(
         out,
         "newsd_google_last_lockout_timestamp_seconds",
-        "When Google last locked us out (Unix time; 0: never).",
-        last,
+        "gauge",
+        "When Google last locked the egress out (Unix time; 0: never).",
+        &|b| {
+            at(&b.last_lockout_at)
+                .map_or(0, |t| t.timestamp())
+                .to_string()
+        },
     );
-    let pace = g
-        .pace()
-        .map_or_else(|| rule.fresh(now), |p| rule.refilled(p, now));
-    gauge(
+    per_egress(
         out,
         "newsd_google_pace_interval_seconds",
-        "The learned pace: one article-page GET token per this many seconds.",
-        pace.interval.as_secs_f64(),
+        "gauge",
+        "The egress's learned pace: one article-page GET token per this many seconds.",
+        &|b| pace(b).interval.as_secs_f64().to_string(),
     );
-    gauge(
+    per_egress(
         out,
         "newsd_google_pace_tokens",
-        "Article-page GETs the learned pace allows right now (below zero: owed).",
-        pace.tokens,
+        "gauge",
+        "Article-page GETs the egress's learned pace allows right now (below zero: owed).",
+        &|b| pace(b).tokens.to_string(),
     );
 }
 
@@ -494,11 +511,10 @@ mod tests {
         assert!(text.contains("newsd_feeds{status=\"ok\"} 2\n"), "{text}");
         assert!(text.contains("newsd_feeds{status=\"error\"} 0\n"), "{text}");
         assert!(text.contains("status=\"weird\\\"one\""), "{text}");
-        assert!(text.contains("# TYPE newsd_google_requests_total counter"));
     }
 
     #[test]
-    fn the_learned_pace_is_shown_refilled_and_a_fresh_one_at_the_fastest_pace() {
+    fn each_egresss_budget_is_shown_with_its_pace_refilled_and_a_fresh_one_at_the_fastest_pace() {
         use chrono::TimeZone;
         let rule = crate::google_news::PaceRule {
             min_interval: std::time::Duration::from_secs(30),
@@ -508,38 +524,48 @@ mod tests {
         };
         let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         let mut text = String::new();
-        render_google_pace(&mut text, &Default::default(), &rule, now);
-        assert!(
-            text.contains("newsd_google_pace_interval_seconds 30\n"),
-            "{text}"
-        );
-        assert!(text.contains("newsd_google_pace_tokens 3\n"), "{text}");
-        assert!(
-            text.contains("newsd_google_last_lockout_timestamp_seconds 0\n"),
-            "{text}"
-        );
+        render_google_budgets(&mut text, &Default::default(), "default", &rule, now);
+        for line in [
+            "newsd_google_pace_interval_seconds{egress=\"default\"} 30\n",
+            "newsd_google_pace_tokens{egress=\"default\"} 3\n",
+            "newsd_google_last_lockout_timestamp_seconds{egress=\"default\"} 0\n",
+            "newsd_google_requests_total{egress=\"default\",kind=\"article_page\"} 0\n",
+            "newsd_google_breaker_open{egress=\"default\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
         let g = crate::store::GoogleQueueStats {
-            rate_limited_total: 2,
-            last_lockout_at: Some("2026-11-30T23:00:00Z".into()),
-            pace_interval_ms: Some(120_000),
-            pace_tokens: Some(0.0),
-            pace_at: Some("2026-11-30T23:59:00Z".into()),
+            egresses: vec![crate::store::EgressBudget {
+                egress: "eu-1".into(),
+                gets_total: 7,
+                rate_limited_total: 2,
+                breaker_open_until: Some("2026-12-01T00:10:00Z".into()),
+                last_lockout_at: Some("2026-11-30T23:00:00Z".into()),
+                pace_interval_ms: Some(120_000),
+                pace_tokens: Some(0.0),
+                pace_at: Some("2026-11-30T23:59:00Z".into()),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let mut text = String::new();
-        render_google_pace(&mut text, &g, &rule, now);
-        assert!(
-            text.contains("newsd_google_rate_limited_total 2\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("newsd_google_pace_interval_seconds 120\n"),
-            "{text}"
-        );
-        assert!(text.contains("newsd_google_pace_tokens 0.5\n"), "{text}");
-        assert!(
-            text.contains("newsd_google_last_lockout_timestamp_seconds 1796079600\n"),
-            "{text}"
+        render_google_budgets(&mut text, &g, "default", &rule, now);
+        for line in [
+            "newsd_google_rate_limited_total{egress=\"eu-1\"} 2\n",
+            "newsd_google_requests_total{egress=\"eu-1\",kind=\"article_page\"} 7\n",
+            "newsd_google_breaker_open{egress=\"eu-1\"} 1\n",
+            "newsd_google_pace_interval_seconds{egress=\"eu-1\"} 120\n",
+            "newsd_google_pace_tokens{egress=\"eu-1\"} 0.5\n",
+            "newsd_google_last_lockout_timestamp_seconds{egress=\"eu-1\"} 1796079600\n",
+            "newsd_google_pace_tokens{egress=\"default\"} 3\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE newsd_google_pace_tokens gauge")
+                .count(),
+            1,
+            "one family, a sample per egress: {text}"
         );
     }
 }

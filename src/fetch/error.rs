@@ -68,6 +68,9 @@ pub enum FetchError {
     #[error("host {host} is backed off until {until}")]
     HostBackoff { host: String, until: DateTime<Utc> },
 
+    #[error("cannot claim a slot of host {host} from the instances' shared politeness: {reason}")]
+    HostGate { host: String, reason: String },
+
     #[error("cannot build HTTP client: {0}")]
     Client(#[source] reqwest::Error),
 }

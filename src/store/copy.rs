@@ -174,10 +174,10 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "google_budget",
-        order: Order::IntColumn("id"),
+        order: Order::TextColumn("egress"),
         identity: false,
         columns: &[
-            ("id", Int),
+            ("egress", Text),
             ("open_until", Text),
             ("trips", Int),
             ("last_trip_at", Text),

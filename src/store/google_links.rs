@@ -2,10 +2,10 @@
 //! resolution queue's rows and the request budget, as every engine
 //! returns them. The SQL is the engine's (`sqlite/google_links.rs`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 
-use crate::google_news::Pace;
-use crate::store::time::parse_ts;
+use crate::google_news::{Pace, PaceRule};
+use crate::store::time::{parse_ts, ts};
 
 /// Related coverage an item lists.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +93,14 @@ pub struct GoogleQueueStats {
     pub decoded: i64,
     pub joined: i64,
     pub failed: i64,
+    /// One budget per egress that ever spent one, by name.
+    pub egresses: Vec<EgressBudget>,
+}
+
+/// One egress's Google budget as stored (`google_news.egress`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct EgressBudget {
+    pub egress: String,
     pub breaker_open_until: Option<String>,
     pub breaker_trips: i64,
     pub last_get_at: Option<String>,
@@ -109,10 +117,11 @@ pub struct GoogleQueueStats {
     pub pace_at: Option<String>,
 }
 
-/// The Google budget row as the queue's stats read it: `(open_until,
-/// trips, last_trip_at, last_get_at, gets_total, posts_total,
-/// rate_limited_total, pace_interval_ms, pace_tokens, pace_at)`.
+/// A Google budget row as the stats read it: `(egress, open_until, trips,
+/// last_trip_at, last_get_at, gets_total, posts_total, rate_limited_total,
+/// pace_interval_ms, pace_tokens, pace_at)`.
 pub(crate) type BudgetStatsRow = (
+    String,
     Option<String>,
     i64,
     Option<String>,
@@ -126,13 +135,16 @@ pub(crate) type BudgetStatsRow = (
 );
 
 /// The columns of [`BudgetStatsRow`], in its order.
-pub(crate) const BUDGET_STATS_COLUMNS: &str = "open_until, trips, last_trip_at, last_get_at, \
-    gets_total, posts_total, rate_limited_total, pace_interval_ms, pace_tokens, pace_at";
+pub(crate) const BUDGET_STATS_COLUMNS: &str = "egress, open_until, trips, last_trip_at, \
+    last_get_at, gets_total, posts_total, rate_limited_total, pace_interval_ms, pace_tokens, pace_at";
 
 impl GoogleQueueStats {
     /// The stats from `(status, links, signed links)` rows, one per stored
-    /// status, and the budget row. Every failed status adds to `failed`.
-    pub(crate) fn from_counts(counts: Vec<(String, i64, i64)>, budget: BudgetStatsRow) -> Self {
+    /// status, and the budget rows. Every failed status adds to `failed`.
+    pub(crate) fn from_counts(
+        counts: Vec<(String, i64, i64)>,
+        budgets: Vec<BudgetStatsRow>,
+    ) -> Self {
         let mut s = GoogleQueueStats::default();
         for (status, n, signed) in counts {
             match LinkStatus::from_stored(&status) {
@@ -146,7 +158,20 @@ impl GoogleQueueStats {
                 LinkStatus::Failed => s.failed += n,
             }
         }
+        s.egresses = budgets.into_iter().map(EgressBudget::from_stored).collect();
+        s
+    }
+
+    /// The budget of `egress`, if it ever had one.
+    pub fn egress(&self, egress: &str) -> Option<&EgressBudget> {
+        self.egresses.iter().find(|b| b.egress == egress)
+    }
+}
+
+impl EgressBudget {
+    fn from_stored(row: BudgetStatsRow) -> Self {
         let (
+            egress,
             open_until,
             trips,
             last_trip_at,
@@ -157,18 +182,20 @@ impl GoogleQueueStats {
             ms,
             tokens,
             at,
-        ) = budget;
-        s.breaker_open_until = open_until;
-        s.breaker_trips = trips;
-        s.last_lockout_at = last_trip_at;
-        s.last_get_at = last_get_at;
-        s.gets_total = gets;
-        s.posts_total = posts;
-        s.rate_limited_total = rate_limited;
-        s.pace_interval_ms = ms;
-        s.pace_tokens = tokens;
-        s.pace_at = at;
-        s
+        ) = row;
+        EgressBudget {
+            egress,
+            breaker_open_until: open_until,
+            breaker_trips: trips,
+            last_lockout_at: last_trip_at,
+            last_get_at,
+            gets_total: gets,
+            posts_total: posts,
+            rate_limited_total: rate_limited,
+            pace_interval_ms: ms,
+            pace_tokens: tokens,
+            pace_at: at,
+        }
     }
 
     /// The stored pace, if a GET ever set it.
@@ -218,6 +245,111 @@ impl Budget {
     }
 }
 
+/// What taking a token for an article-page GET gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenGrant {
+    /// A token was taken: the GET may be sent.
+    Taken,
+    /// The egress's breaker is open until then: nothing may be sent.
+    CoolingDown(DateTime<Utc>),
+    /// The pace has no token before then.
+    NotBefore(DateTime<Utc>),
+}
+
+/// What happened to an egress's GETs, applied to its learned pace under the
+/// row's lock (`google_news::pace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaceEvent {
+    /// A further GET of a lookup under way (a consent retry), on credit.
+    Credit,
+    /// Google answered a GET.
+    Succeeded,
+    /// Google locked the egress out: the breaker opens until `until`.
+    /// `rate_limited`: it answered 429 (rather than a `/sorry/` page).
+    LockedOut {
+        until: DateTime<Utc>,
+        rate_limited: bool,
+    },
+}
+
+/// A change of an egress's budget row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BudgetEvent {
+    Take,
+    Pace(PaceEvent),
+}
+
+/// What an engine writes back into a budget row.
+#[derive(Debug, Clone)]
+pub(crate) struct BudgetWrite {
+    /// `(pace_interval_ms, pace_tokens, pace_at, pace_successes)`.
+    pub(crate) pace: (i64, f64, String, i64),
+    /// The breaker opens (or stays open) until this.
+    pub(crate) open_until: Option<String>,
+    /// Set by a lockout: `trips` and `last_trip_at` (this time) count it.
+    pub(crate) tripped_at: Option<String>,
+    pub(crate) rate_limited: bool,
+}
+
+impl BudgetEvent {
+    /// The event applied to the budget as read under its row's lock: what
+    /// to write back, if anything, and (for a take) what it gave. The same
+    /// rule as one process's, so instances sharing an egress together keep
+    /// one process's pace.
+    pub(crate) fn apply(
+        self,
+        budget: &Budget,
+        rule: &PaceRule,
+        now: DateTime<Utc>,
+    ) -> (Option<BudgetWrite>, TokenGrant) {
+        let open = budget.open_until.filter(|u| *u > now);
+        let mut pace = rule.refilled(budget.pace.unwrap_or_else(|| rule.fresh(now)), now);
+        let mut write = BudgetWrite {
+            pace: (0, 0.0, String::new(), 0),
+            open_until: None,
+            tripped_at: None,
+            rate_limited: false,
+        };
+        match self {
+            BudgetEvent::Take => {
+                if let Some(until) = open {
+                    return (None, TokenGrant::CoolingDown(until));
+                }
+                if !rule.take(&mut pace) {
+                    return (None, TokenGrant::NotBefore(rule.next_token_at(&pace)));
+                }
+            }
+            BudgetEvent::Pace(PaceEvent::Credit) => rule.spend_on_credit(&mut pace),
+            BudgetEvent::Pace(PaceEvent::Succeeded) => rule.succeeded(&mut pace),
+            BudgetEvent::Pace(PaceEvent::LockedOut {
+                until,
+                rate_limited,
+            }) => {
+                // Instances on one egress see one lockout at once: the pace
+                // halves once for it, however many of them were answered 429.
+                if open.is_none() {
+                    rule.locked_out(&mut pace);
+                }
+                // Stored to the second, rounded up: a cool-down never ends early.
+                let until = open.map_or(until, |o| o.max(until));
+                let whole = until
+                    .duration_trunc(chrono::TimeDelta::seconds(1))
+                    .unwrap_or(until);
+                let until = if whole < until {
+                    whole + chrono::TimeDelta::seconds(1)
+                } else {
+                    until
+                };
+                write.open_until = Some(ts(until));
+                write.tripped_at = Some(ts(now));
+                write.rate_limited = rate_limited;
+            }
+        }
+        write.pace = pace_to_stored(&pace);
+        (Some(write), TokenGrant::Taken)
+    }
+}
+
 fn pace_from_stored(
     interval_ms: Option<i64>,
     tokens: Option<f64>,
@@ -234,7 +366,7 @@ fn pace_from_stored(
 
 /// A pace as stored: `(pace_interval_ms, pace_tokens, pace_at,
 /// pace_successes)`.
-pub(crate) fn pace_to_stored(p: &Pace) -> (i64, f64, String, i64) {
+fn pace_to_stored(p: &Pace) -> (i64, f64, String, i64) {
     (
         i64::try_from(p.interval.as_millis()).unwrap_or(i64::MAX),
         p.tokens,

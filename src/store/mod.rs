@@ -63,7 +63,8 @@ pub use self::feeds::{
 };
 pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
 pub use self::google_links::{
-    Budget, GoogleEntry, GoogleQueueStats, Hint, LinkCosts, LinkPlacement, LinkStatus, PendingLink,
+    Budget, EgressBudget, GoogleEntry, GoogleQueueStats, Hint, LinkCosts, LinkPlacement,
+    LinkStatus, PaceEvent, PendingLink, TokenGrant,
 };
 pub use self::ingest::{NewEntry, PollStored};
 pub use self::instances::{
@@ -593,35 +594,60 @@ impl Store {
         on_engine!(self, e => e.join_placed_articles(article_ids).await)
     }
 
-    pub async fn google_budget(&self) -> Result<Budget> {
-        on_engine!(self, e => e.google_budget().await)
+    /// The Google budget of `egress` (a fresh one if it never spent any).
+    pub async fn google_budget(&self, egress: &str) -> Result<Budget> {
+        on_engine!(self, e => e.google_budget(egress).await)
     }
 
-    /// Stores the learned pace of article-page GETs (`google_news::pace`).
-    pub async fn save_google_pace(&self, pace: &crate::google_news::Pace) -> Result<()> {
-        on_engine!(self, e => e.save_google_pace(pace).await)
-    }
-
-    /// Opens the breaker after a lockout: no Google lookups until `until`.
-    /// `rate_limited`: Google answered 429 (rather than a `/sorry/` page).
-    pub async fn trip_google_breaker(
+    /// Takes a token for one article-page GET from `egress`'s budget, read,
+    /// refilled and written back under the row's lock: instances sharing the
+    /// egress together never go faster than `rule` allows one, and none
+    /// gets a token while its breaker is open.
+    pub async fn take_google_token(
         &self,
-        until: DateTime<Utc>,
+        egress: &str,
+        rule: &crate::google_news::PaceRule,
         now: DateTime<Utc>,
-        rate_limited: bool,
-    ) -> Result<()> {
-        on_engine!(self, e => e.trip_google_breaker(until, now, rate_limited).await)
+    ) -> Result<TokenGrant> {
+        let take = google_links::BudgetEvent::Take;
+        on_engine!(self, e => e.google_budget_event(egress, rule, take, now).await)
     }
 
-    /// Counts a request sent to Google; an article-page GET for a link also
-    /// counts in that link's cost.
+    /// Applies what happened to a GET to `egress`'s learned pace (and, on a
+    /// lockout, opens its breaker), under the row's lock.
+    pub async fn record_google_pace(
+        &self,
+        egress: &str,
+        rule: &crate::google_news::PaceRule,
+        event: PaceEvent,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let event = google_links::BudgetEvent::Pace(event);
+        on_engine!(self, e => e.google_budget_event(egress, rule, event, now).await.map(drop))
+    }
+
+    /// Counts a request sent to Google from `egress`; an article-page GET
+    /// for a link also counts in that link's cost.
     pub async fn count_google_request(
         &self,
+        egress: &str,
         get: bool,
         google_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        on_engine!(self, e => e.count_google_request(get, google_id, now).await)
+        on_engine!(self, e => e.count_google_request(egress, get, google_id, now).await)
+    }
+
+    /// The per-host politeness every instance on this archive shares: on
+    /// PostgreSQL, where several instances may write; None on SQLite, whose
+    /// single writer's in-process limits are the whole cluster's.
+    pub fn host_gate(&self) -> Option<std::sync::Arc<dyn crate::fetch::HostGate>> {
+        match &self.engine {
+            Engine::Postgres(e) => e
+                .host_gate()
+                .map(|g| std::sync::Arc::new(g) as std::sync::Arc<dyn crate::fetch::HostGate>),
+            Engine::Sqlite(_) => None,
+        }
     }
 
     /// What the Google links first seen since `since` cost in GETs.

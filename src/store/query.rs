@@ -309,32 +309,21 @@ pub struct ApiMetrics {
     /// Consecutive errors summed over enabled feeds.
     pub feed_consecutive_errors: i64,
     pub google_links_by_status: Vec<(String, i64)>,
-    pub google_gets_total: i64,
-    pub google_posts_total: i64,
-    pub google_breaker_trips_total: i64,
-    pub google_breaker_open_until: Option<String>,
     pub database_bytes: u64,
     pub schema_version: i64,
 }
 
-/// The Google budget row as stored: `(gets_total, posts_total, trips,
-/// open_until)`.
-pub(crate) type GoogleBudgetRow = (i64, i64, i64, Option<String>);
-
 impl ApiMetrics {
     /// The metrics from what each engine reads: `failing` is `(feeds
-    /// failing, consecutive errors summed)` over enabled feeds, and a
-    /// missing budget row counts as nothing spent.
+    /// failing, consecutive errors summed)` over enabled feeds.
     pub(crate) fn assemble(
         stats: Stats,
         feeds_by_status: Vec<(String, i64)>,
         failing: (i64, i64),
         google_links_by_status: Vec<(String, i64)>,
-        budget: Option<GoogleBudgetRow>,
         schema_version: i64,
     ) -> Self {
         let (feeds_failing, feed_consecutive_errors) = failing;
-        let (gets, posts, trips, open_until) = budget.unwrap_or_default();
         ApiMetrics {
             articles: stats.articles,
             articles_with_text: stats.articles_with_text,
@@ -343,10 +332,6 @@ impl ApiMetrics {
             feeds_failing,
             feed_consecutive_errors,
             google_links_by_status,
-            google_gets_total: gets,
-            google_posts_total: posts,
-            google_breaker_trips_total: trips,
-            google_breaker_open_until: open_until,
             database_bytes: stats.database_bytes,
             schema_version,
         }

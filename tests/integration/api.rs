@@ -529,6 +529,8 @@ engine_test! {
             "newsd_feeds{status=\"error\"} 0\n",
             "newsd_feed_errors 0\n",
             "newsd_google_links{status=\"pending\"} 0\n",
+            "newsd_google_requests_total{egress=\"default\",kind=\"article_page\"} 0\n",
+            "newsd_google_breaker_open{egress=\"default\"} 0\n",
         ] {
             assert!(
                 r.body.contains(expected),

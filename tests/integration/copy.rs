@@ -130,7 +130,10 @@ async fn populated(n: usize) -> (Store, TestArchive) {
         .fail_google_link("CBMi3", "gone", now, Duration::from_secs(60), 1, true)
         .await
         .unwrap();
-    store.count_google_request(true, None, now).await.unwrap();
+    store
+        .count_google_request("default", true, None, now)
+        .await
+        .unwrap();
 
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM articles WHERE url LIKE 'https://news.example/a%' ORDER BY id LIMIT 20",

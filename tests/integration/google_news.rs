@@ -24,7 +24,7 @@ pub(crate) struct GItem<'a> {
     pub(crate) source_url: &'a str,
 }
 
-fn google_feed(items: &[GItem<'_>], base: &str) -> String {
+pub(crate) fn google_feed(items: &[GItem<'_>], base: &str) -> String {
     let mut s = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>"test" - Google News</title><link>https://news.google.com/</link>"#,
     );
@@ -797,7 +797,13 @@ fn numbered_items(prefix: &str, n: usize) -> Vec<GItem<'static>> {
 }
 
 async fn stored_pace(t: &TestApp) -> newsd::google_news::Pace {
-    t.app.store().google_budget().await.unwrap().pace.unwrap()
+    t.app
+        .store()
+        .google_budget("default")
+        .await
+        .unwrap()
+        .pace
+        .unwrap()
 }
 
 engine_test! {
@@ -848,7 +854,8 @@ engine_test! {
             .unwrap();
         assert_eq!(r.gets, 1);
         let q = t.app.store().google_queue_stats().await.unwrap();
-        assert_eq!((q.breaker_trips, q.rate_limited_total), (1, 1));
+        let b = q.egress("default").unwrap();
+        assert_eq!((b.breaker_trips, b.rate_limited_total), (1, 1));
         assert_eq!(*pages.seen.lock().unwrap(), 4);
     }
 }
@@ -881,7 +888,8 @@ engine_test! {
         assert_eq!(r.gets, 1, "{r:?}");
         assert!(r.cooling_down_until.is_some(), "a lockout");
         let q = t.app.store().google_queue_stats().await.unwrap();
-        assert_eq!((q.breaker_trips, q.rate_limited_total, q.pending), (1, 0, 3));
+        let b = q.egress("default").unwrap();
+        assert_eq!((b.breaker_trips, b.rate_limited_total, q.pending), (1, 0, 3));
         assert_eq!(stored_pace(&t).await.interval.as_secs(), 60);
         let asked: Vec<String> = g
             .server
@@ -927,7 +935,8 @@ engine_test! {
         assert_eq!(*google.refused.lock().unwrap(), 0, "no 429");
         assert_eq!(*google.seen.lock().unwrap(), 3, "the burst, then one token per 30 s");
         let q = t.app.store().google_queue_stats().await.unwrap();
-        assert_eq!((q.resolved, q.pending, q.rate_limited_total), (3, 17, 0));
+        let b = q.egress("default").unwrap();
+        assert_eq!((q.resolved, q.pending, b.rate_limited_total), (3, 17, 0));
     }
 }
 
@@ -1142,6 +1151,9 @@ engine_test! {
             text.contains("last day: 2 new, 1 needed an article-page GET (50 %)"),
             "{text}"
         );
-        assert!(text.contains("google pace: one article-page GET per 30s"), "{text}");
+        assert!(
+            text.contains("google pace (egress \"default\"): one article-page GET per 30s"),
+            "{text}"
+        );
     }
 }

@@ -7,6 +7,7 @@ mod copy;
 mod crash;
 mod disk_full;
 mod docs;
+mod egress;
 mod engines;
 mod extract_golden;
 mod feeds;

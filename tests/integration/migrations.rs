@@ -93,6 +93,20 @@ async fn seed(pool: &SqlitePool, version: i64) {
             sqlx::query(sql).execute(pool).await.expect("seed 0002 rows");
         }
     }
+    if version >= 2 {
+        // One budget row until 0022, then one per egress.
+        let row = if version >= 22 {
+            "egress = 'default'"
+        } else {
+            "id = 1"
+        };
+        sqlx::query(&format!(
+            "UPDATE google_budget SET gets_total = 42, open_until = '2026-01-02T01:00:00Z' WHERE {row}"
+        ))
+        .execute(pool)
+        .await
+        .expect("seed the Google budget");
+    }
     if (2..16).contains(&version) {
         // Items kept a copy of their Google id until 0016.
         sqlx::query("UPDATE feed_items SET google_id = 'CBMiX' WHERE entry_key = 'id:CBMiX'")
@@ -293,6 +307,11 @@ async fn check_survived(store: &Store, seeded_version: i64) {
             1
         );
         assert_eq!(count("SELECT COUNT(*) FROM google_budget").await, 1);
+        // 0022: the one budget of before is the `default` egress's.
+        assert_eq!(
+            count("SELECT gets_total FROM google_budget WHERE egress = 'default' AND open_until = '2026-01-02T01:00:00Z'").await,
+            42
+        );
     }
     assert_eq!(store.integrity_check().await.expect("integrity"), "ok");
     let fk: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")

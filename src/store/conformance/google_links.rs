@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::ingest::{decoded, entry, feed, google, google_id_of, hinted, update};
 use crate::store::testing::{scalar_i64, strings};
-use crate::store::{ts, LinkStatus, StoreError};
+use crate::store::{ts, LinkStatus, PaceEvent, StoreError, TokenGrant};
 use crate::store_test;
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -321,31 +321,56 @@ store_test!(
     }
 );
 
+fn rule(burst: u32) -> crate::google_news::PaceRule {
+    crate::google_news::PaceRule {
+        min_interval: Duration::from_secs(30),
+        max_interval: Duration::from_secs(600),
+        burst,
+        speedup_after: 2,
+    }
+}
+
 store_test!(
-    async fn the_breaker_and_the_request_counts_are_kept(store) {
-        let budget = store.google_budget().await.unwrap();
+    async fn the_breaker_and_the_request_counts_are_kept_per_egress(store) {
+        let budget = store.google_budget("default").await.unwrap();
         assert_eq!((budget.open_until, budget.last_get_at), (None, None));
         let now = at("2026-03-01T10:00:00Z");
         let until = at("2026-03-01T11:00:00Z");
-        store.trip_google_breaker(until, now, true).await.unwrap();
-        store.count_google_request(true, None, now).await.unwrap();
-        store.count_google_request(true, None, now).await.unwrap();
-        store.count_google_request(false, None, now).await.unwrap();
-        let budget = store.google_budget().await.unwrap();
+        let lockout = |rate_limited| PaceEvent::LockedOut {
+            until,
+            rate_limited,
+        };
+        store
+            .record_google_pace("default", &rule(3), lockout(true), now)
+            .await
+            .unwrap();
+        store.count_google_request("default", true, None, now).await.unwrap();
+        store.count_google_request("default", true, None, now).await.unwrap();
+        store.count_google_request("default", false, None, now).await.unwrap();
+        store.count_google_request("eu-2", false, None, now).await.unwrap();
+        let budget = store.google_budget("default").await.unwrap();
         assert_eq!((budget.open_until, budget.last_get_at), (Some(until), Some(now)));
+        let other = store.google_budget("eu-2").await.unwrap();
+        assert_eq!((other.open_until, other.last_get_at), (None, None));
         let stats = store.google_queue_stats().await.unwrap();
-        assert_eq!(stats.breaker_open_until, Some(ts(until)));
-        assert_eq!(stats.last_get_at, Some(ts(now)));
+        let names: Vec<&str> = stats.egresses.iter().map(|b| b.egress.as_str()).collect();
+        assert_eq!(names, ["default", "eu-2"]);
+        let d = stats.egress("default").unwrap();
+        assert_eq!(d.breaker_open_until, Some(ts(until)));
+        assert_eq!(d.last_get_at, Some(ts(now)));
+        assert_eq!((d.breaker_trips, d.gets_total, d.posts_total), (1, 2, 1));
+        assert_eq!(d.rate_limited_total, 1);
+        assert_eq!(d.last_lockout_at, Some(ts(now)));
+        let e = stats.egress("eu-2").unwrap();
+        assert_eq!((e.breaker_trips, e.gets_total, e.posts_total), (0, 0, 1));
+        assert_eq!(e.last_get_at, None, "a POST is no GET");
+        store
+            .record_google_pace("default", &rule(3), lockout(false), now)
+            .await
+            .unwrap();
+        let d = store.google_queue_stats().await.unwrap().egress("default").cloned().unwrap();
         assert_eq!(
-            (stats.breaker_trips, stats.gets_total, stats.posts_total),
-            (1, 2, 1)
-        );
-        assert_eq!(stats.rate_limited_total, 1);
-        assert_eq!(stats.last_lockout_at, Some(ts(now)));
-        store.trip_google_breaker(until, now, false).await.unwrap();
-        let stats = store.google_queue_stats().await.unwrap();
-        assert_eq!(
-            (stats.breaker_trips, stats.rate_limited_total),
+            (d.breaker_trips, d.rate_limited_total),
             (2, 1),
             "a /sorry/ lockout is no 429"
         );
@@ -354,18 +379,127 @@ store_test!(
 
 store_test!(
     async fn the_learned_pace_is_kept_to_the_millisecond(store) {
-        assert_eq!(store.google_budget().await.unwrap().pace, None, "fresh");
+        assert_eq!(store.google_budget("default").await.unwrap().pace, None, "fresh");
+        let now = at("2026-03-01T10:00:00.250Z");
+        let grant = store.take_google_token("default", &rule(3), now).await.unwrap();
+        assert_eq!(grant, TokenGrant::Taken);
         let pace = crate::google_news::Pace {
-            interval: Duration::from_millis(66_500),
-            tokens: 1.25,
-            at: at("2026-03-01T10:00:00.250Z"),
-            successes: 7,
+            interval: Duration::from_secs(30),
+            tokens: 2.0,
+            at: now,
+            successes: 0,
         };
-        store.save_google_pace(&pace).await.unwrap();
-        assert_eq!(store.google_budget().await.unwrap().pace, Some(pace));
+        assert_eq!(store.google_budget("default").await.unwrap().pace, Some(pace));
         let stats = store.google_queue_stats().await.unwrap();
-        assert_eq!(stats.pace_interval_ms, Some(66_500));
-        assert_eq!(stats.pace().map(|p| p.tokens), Some(1.25));
+        let d = stats.egress("default").unwrap();
+        assert_eq!(d.pace_interval_ms, Some(30_000));
+        assert_eq!(d.pace().map(|p| p.tokens), Some(2.0));
+    }
+);
+
+store_test!(
+    async fn each_egress_spends_its_own_bucket_and_a_spent_one_says_when_the_next_token_comes(
+        store
+    ) {
+        let now = at("2026-03-01T10:00:00Z");
+        for _ in 0..2 {
+            let grant = store.take_google_token("eu-1", &rule(2), now).await.unwrap();
+            assert_eq!(grant, TokenGrant::Taken);
+        }
+        assert_eq!(
+            store.take_google_token("eu-1", &rule(2), now).await.unwrap(),
+            TokenGrant::NotBefore(at("2026-03-01T10:00:30Z"))
+        );
+        assert_eq!(
+            store.take_google_token("eu-2", &rule(2), now).await.unwrap(),
+            TokenGrant::Taken,
+            "another egress has a bucket of its own"
+        );
+        let later = at("2026-03-01T10:00:30Z");
+        assert_eq!(
+            store.take_google_token("eu-1", &rule(2), later).await.unwrap(),
+            TokenGrant::Taken
+        );
+        // A consent retry spends on credit, paid back before the next token.
+        store
+            .record_google_pace("eu-1", &rule(2), PaceEvent::Credit, later)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_google_token("eu-1", &rule(2), later).await.unwrap(),
+            TokenGrant::NotBefore(at("2026-03-01T10:01:30Z"))
+        );
+    }
+);
+
+store_test!(
+    async fn no_token_is_given_while_the_egresss_breaker_is_open_and_one_lockout_halves_the_pace_once(
+        store
+    ) {
+        let now = at("2026-03-01T10:00:00Z");
+        let until = at("2026-03-01T10:30:00Z");
+        let lockout = PaceEvent::LockedOut {
+            until,
+            rate_limited: true,
+        };
+        // Two instances on the egress both answered 429 for one lockout.
+        for _ in 0..2 {
+            store
+                .record_google_pace("eu-1", &rule(3), lockout, now)
+                .await
+                .unwrap();
+        }
+        let pace = store.google_budget("eu-1").await.unwrap().pace.unwrap();
+        assert_eq!(pace.interval, Duration::from_secs(60), "halved once");
+        assert_eq!(pace.tokens, 0.0);
+        assert_eq!(
+            store
+                .take_google_token("eu-1", &rule(3), at("2026-03-01T10:29:59Z"))
+                .await
+                .unwrap(),
+            TokenGrant::CoolingDown(until)
+        );
+        assert_eq!(
+            store.take_google_token("default", &rule(3), now).await.unwrap(),
+            TokenGrant::Taken,
+            "the breaker is the egress's"
+        );
+        assert_eq!(
+            store.take_google_token("eu-1", &rule(3), until).await.unwrap(),
+            TokenGrant::Taken,
+            "tokens refilled during the cool-down"
+        );
+        for _ in 0..2 {
+            store
+                .record_google_pace("eu-1", &rule(3), PaceEvent::Succeeded, until)
+                .await
+                .unwrap();
+        }
+        let pace = store.google_budget("eu-1").await.unwrap().pace.unwrap();
+        assert_eq!(pace.interval, Duration::from_secs(54), "a run of successes");
+    }
+);
+
+store_test!(
+    async fn instances_taking_tokens_of_one_egress_at_once_never_get_more_than_its_bucket_holds(
+        store
+    ) {
+        let now = at("2026-03-01T10:00:00Z");
+        let takers: Vec<_> = (0..16)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.take_google_token("eu-1", &rule(5), now).await })
+            })
+            .collect();
+        let mut taken = 0;
+        for t in takers {
+            if t.await.unwrap().unwrap() == TokenGrant::Taken {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 5);
+        let pace = store.google_budget("eu-1").await.unwrap().pace.unwrap();
+        assert_eq!(pace.tokens, 0.0);
     }
 );
 
@@ -377,9 +511,12 @@ store_test!(
             .record_poll(f, vec![google("a", "GA", None)], now, update(now))
             .await
             .unwrap();
-        store.count_google_request(true, Some("GA"), now).await.unwrap();
-        store.count_google_request(true, Some("GA"), now).await.unwrap();
-        store.count_google_request(false, Some("GA"), now).await.unwrap();
+        for get in [true, true, false] {
+            store
+                .count_google_request("default", get, Some("GA"), now)
+                .await
+                .unwrap();
+        }
         assert_eq!(
             scalar_i64(&store, "SELECT gets FROM google_links").await,
             2,
@@ -406,7 +543,10 @@ store_test!(
             )
             .await
             .unwrap();
-        store.count_google_request(true, Some("GA"), day1).await.unwrap();
+        store
+            .count_google_request("default", true, Some("GA"), day1)
+            .await
+            .unwrap();
         store
             .resolve_google_link("GA", "https://pub.example/a", day1)
             .await

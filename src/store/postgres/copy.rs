@@ -125,7 +125,7 @@ impl Writer for PostgresStore {
         }
         for table in TABLES {
             if table.name == "google_budget" {
-                // Its one row comes with the schema.
+                // The `default` egress's row comes with the schema.
                 continue;
             }
             let any: bool =
@@ -192,10 +192,10 @@ impl Writer for PostgresStore {
                 .map(|(i, (_, k))| format!("${}::{}[]", i + 1, pg_type(*k)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            // The budget's one row comes with the schema.
+            // The `default` egress's budget row comes with the schema.
             let conflict = match table.name {
                 "google_budget" => format!(
-                    "ON CONFLICT (id) DO UPDATE SET ({columns}) = ROW({})",
+                    "ON CONFLICT (egress) DO UPDATE SET ({columns}) = ROW({})",
                     table
                         .columns
                         .iter()

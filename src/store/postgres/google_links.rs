@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use super::identity::{assign_identity, join_unlooked_siblings, queue_fulltext, split_link};
 use super::PostgresStore;
 use crate::domain::CanonicalUrl;
-use crate::google_news::Pace;
+use crate::google_news::PaceRule;
 use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{
-    pace_to_stored, Budget, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement,
-    LinkStatus, PendingLink, PlacementRow, BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
+    Budget, BudgetEvent, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement,
+    LinkStatus, PendingLink, PlacementRow, TokenGrant, BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
 };
 use crate::store::time::ts;
 
@@ -213,63 +213,98 @@ impl PostgresStore {
         Ok(survivor)
     }
 
-    pub async fn google_budget(&self) -> Result<Budget> {
-        let row: BudgetRow = sqlx::query_as(&format!(
-            "SELECT {BUDGET_COLUMNS} FROM google_budget WHERE id = 1"
+    pub async fn google_budget(&self, egress: &str) -> Result<Budget> {
+        let row: Option<BudgetRow> = sqlx::query_as(&format!(
+            "SELECT {BUDGET_COLUMNS} FROM google_budget WHERE egress = $1"
         ))
-        .fetch_one(&self.pool)
+        .bind(egress)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(Budget::from_stored(row))
+        Ok(row.map(Budget::from_stored).unwrap_or_default())
     }
 
-    pub async fn save_google_pace(&self, pace: &Pace) -> Result<()> {
-        self.writable("storing the Google pace")?;
-        let (interval_ms, tokens, at, successes) = pace_to_stored(pace);
-        sqlx::query(
-            "UPDATE google_budget SET pace_interval_ms = $1, pace_tokens = $2, pace_at = $3, \
-             pace_successes = $4 WHERE id = 1",
-        )
-        .bind(interval_ms)
-        .bind(tokens)
-        .bind(at)
-        .bind(successes)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn trip_google_breaker(
+    pub(crate) async fn google_budget_event(
         &self,
-        until: DateTime<Utc>,
+        egress: &str,
+        rule: &PaceRule,
+        event: BudgetEvent,
         now: DateTime<Utc>,
-        rate_limited: bool,
-    ) -> Result<()> {
-        self.writable("tripping the Google breaker")?;
-        sqlx::query(
-            "UPDATE google_budget SET open_until = $1, trips = trips + 1, last_trip_at = $2, \
-             rate_limited_total = rate_limited_total + CASE WHEN $3 THEN 1 ELSE 0 END WHERE id = 1",
-        )
-        .bind(ts(until))
-        .bind(ts(now))
-        .bind(rate_limited)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    ) -> Result<TokenGrant> {
+        self.writable("spending the Google budget")?;
+        let mut tx = self.pool.begin().await?;
+        let select =
+            format!("SELECT {BUDGET_COLUMNS} FROM google_budget WHERE egress = $1 FOR UPDATE");
+        let found: Option<BudgetRow> = sqlx::query_as(&select)
+            .bind(egress)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let row = match found {
+            Some(row) => row,
+            None => {
+                // The egress's first use; another instance may be creating
+                // its row too.
+                sqlx::query(
+                    "INSERT INTO google_budget (egress) VALUES ($1) ON CONFLICT (egress) DO NOTHING",
+                )
+                .bind(egress)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query_as(&select)
+                    .bind(egress)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        let (write, grant) = event.apply(&Budget::from_stored(row), rule, now);
+        if let Some(w) = write {
+            let (interval_ms, tokens, at, successes) = w.pace;
+            sqlx::query(
+                "UPDATE google_budget SET pace_interval_ms = $2, pace_tokens = $3, pace_at = $4, \
+                 pace_successes = $5, open_until = COALESCE($6, open_until), \
+                 trips = trips + CASE WHEN $7 IS NULL THEN 0 ELSE 1 END, \
+                 last_trip_at = COALESCE($7, last_trip_at), \
+                 rate_limited_total = rate_limited_total + CASE WHEN $8 THEN 1 ELSE 0 END \
+                 WHERE egress = $1",
+            )
+            .bind(egress)
+            .bind(interval_ms)
+            .bind(tokens)
+            .bind(at)
+            .bind(successes)
+            .bind(w.open_until)
+            .bind(w.tripped_at)
+            .bind(w.rate_limited)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(grant)
     }
 
     pub async fn count_google_request(
         &self,
+        egress: &str,
         get: bool,
         google_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.writable("counting a Google request")?;
-        let sql = if get {
-            "UPDATE google_budget SET gets_total = gets_total + 1, last_get_at = $1 WHERE id = 1"
-        } else {
-            "UPDATE google_budget SET posts_total = posts_total + 1 WHERE id = 1 AND $1::text IS NOT NULL"
-        };
-        sqlx::query(sql).bind(ts(now)).execute(&self.pool).await?;
+        // An egress that never took a token (a POST of signatures another
+        // egress read) gets its row here.
+        sqlx::query(
+            "INSERT INTO google_budget (egress, gets_total, posts_total, last_get_at) \
+             VALUES ($1, CASE WHEN $2 THEN 1 ELSE 0 END, CASE WHEN $2 THEN 0 ELSE 1 END, \
+               CASE WHEN $2 THEN $3 END) \
+             ON CONFLICT (egress) DO UPDATE SET \
+               gets_total = google_budget.gets_total + CASE WHEN $2 THEN 1 ELSE 0 END, \
+               posts_total = google_budget.posts_total + CASE WHEN $2 THEN 0 ELSE 1 END, \
+               last_get_at = CASE WHEN $2 THEN $3 ELSE google_budget.last_get_at END",
+        )
+        .bind(egress)
+        .bind(get)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
         if let (true, Some(id)) = (get, google_id) {
             sqlx::query("UPDATE google_links SET gets = gets + 1 WHERE google_id = $1")
                 .bind(id)
@@ -301,11 +336,11 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let budget: BudgetStatsRow = sqlx::query_as(&format!(
-            "SELECT {BUDGET_STATS_COLUMNS} FROM google_budget WHERE id = 1"
+        let budgets: Vec<BudgetStatsRow> = sqlx::query_as(&format!(
+            "SELECT {BUDGET_STATS_COLUMNS} FROM google_budget ORDER BY egress COLLATE \"C\""
         ))
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(GoogleQueueStats::from_counts(counts, budget))
+        Ok(GoogleQueueStats::from_counts(counts, budgets))
     }
 }

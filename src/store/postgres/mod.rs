@@ -10,7 +10,7 @@
 //! trigger where SQLite keeps FTS5 tables. Each file is one role of the store as
 //! SQL, like the SQLite engine's: [`feeds`], [`ingest`], [`identity`],
 //! [`google_links`], [`fulltext_queue`], [`query`], [`export`],
-//! [`stories`], [`retention`].
+//! [`stories`], [`retention`], [`host_gate`].
 
 mod alerts;
 mod copy;
@@ -18,6 +18,7 @@ mod export;
 mod feeds;
 mod fulltext_queue;
 mod google_links;
+mod host_gate;
 mod identity;
 mod ingest;
 mod instances;

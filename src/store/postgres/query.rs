@@ -11,8 +11,8 @@ use super::PostgresStore;
 use crate::store::error::{Result, StoreError};
 use crate::store::query::{
     like_pattern, unquote, ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter,
-    ArticleGoogleLink, ArticleItem, ArticleSearch, GoogleBudgetRow, ItemText, RankKey, SearchHit,
-    SearchOrder, SearchQuery, SearchText, SeenKey, StoryHint, TextIndex, SEARCH_CANDIDATES,
+    ArticleGoogleLink, ArticleItem, ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder,
+    SearchQuery, SearchText, SeenKey, StoryHint, TextIndex, SEARCH_CANDIDATES,
 };
 use crate::store::time::ts;
 
@@ -524,18 +524,12 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let budget: Option<GoogleBudgetRow> = sqlx::query_as(
-            "SELECT gets_total, posts_total, trips, open_until FROM google_budget WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
         let schema_version = self.schema_version().await?;
         Ok(ApiMetrics::assemble(
             stats,
             feeds_by_status,
             failing,
             google_links_by_status,
-            budget,
             schema_version,
         ))
     }

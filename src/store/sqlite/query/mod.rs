@@ -10,8 +10,8 @@ use super::SqliteStore;
 use crate::store::error::{Result, StoreError};
 use crate::store::query::{
     ApiMetrics, ArticleDetail, ArticleFeedItem, ArticleFilter, ArticleGoogleLink, ArticleItem,
-    ArticleSearch, GoogleBudgetRow, ItemText, RankKey, SearchHit, SearchOrder, SearchQuery,
-    SearchText, SeenKey, StoryHint, TextIndex, SEARCH_CANDIDATES,
+    ArticleSearch, ItemText, RankKey, SearchHit, SearchOrder, SearchQuery, SearchText, SeenKey,
+    StoryHint, TextIndex, SEARCH_CANDIDATES,
 };
 use crate::store::time::ts;
 
@@ -551,18 +551,12 @@ impl SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let budget: Option<GoogleBudgetRow> = sqlx::query_as(
-            "SELECT gets_total, posts_total, trips, open_until FROM google_budget WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
         let schema_version = self.schema_version().await?;
         Ok(ApiMetrics::assemble(
             stats,
             feeds_by_status,
             failing,
             google_links_by_status,
-            budget,
             schema_version,
         ))
     }
