@@ -256,11 +256,9 @@ impl Dispatcher {
                 let recorded = poller
                     .poll_feed(&feed, started, PollMode::Scheduled, &cancel, slot)
                     .await;
-                if recorded.written {
-                    if let Err(e) = poller.store().release_feed(feed.id).await {
-                        warn!(feed_id = feed.id, error = %e, "cannot give the feed back; its lease runs out instead");
-                    }
-                } else {
+                // A recorded poll gave its feed's claim back in the same
+                // statement.
+                if !recorded.written {
                     // Not even the failure could be written (disk full): the
                     // row still says "due", so keep the feed marked in flight
                     // for a while instead of re-fetching it at once. Its host

@@ -163,13 +163,7 @@ impl Poller {
                         }
                     }
                     let slot = FetchSlot::new(move || drop(permit));
-                    let recorded = self.poll_feed(&feed, now, mode, &cancel, slot).await;
-                    if recorded.written {
-                        if let Err(e) = self.store().release_feed(feed.id).await {
-                            warn!(feed_id = feed.id, error = %e, "cannot give the feed back; its lease runs out instead");
-                        }
-                    }
-                    Some(recorded.report)
+                    Some(self.poll_feed(&feed, now, mode, &cancel, slot).await.report)
                 }
             })
             .buffer_unordered(fetches * POLLS_PER_FETCH)

@@ -289,10 +289,6 @@ impl Store {
         on_engine!(self, e => e.claim_feed(feed_id, now, due).await)
     }
 
-    pub async fn release_feed(&self, feed_id: i64) -> Result<()> {
-        on_engine!(self, e => e.release_feed(feed_id).await)
-    }
-
     /// The Google links among `ids` this instance now holds for a lookup.
     pub async fn claim_google_links(
         &self,

@@ -297,7 +297,8 @@ pub(super) async fn apply_feed_update(
          current_interval_secs = $16, new_per_poll = $17, \
          title = COALESCE($18, title), site_url = COALESCE($19, site_url), \
          enabled = CASE WHEN $20::text IS NULL THEN enabled ELSE FALSE END, \
-         disabled_reason = COALESCE($20, disabled_reason), updated_at = $10 \
+         disabled_reason = COALESCE($20, disabled_reason), updated_at = $10, \
+         leased_by = NULL, lease_until = NULL \
          WHERE id = $1",
     )
     .bind(feed_id)

@@ -98,19 +98,6 @@ impl PostgresStore {
             == 1)
     }
 
-    /// Gives a feed back once its poll is over (stored or not).
-    pub async fn release_feed(&self, feed_id: i64) -> Result<()> {
-        self.writable("release a feed")?;
-        sqlx::query(
-            "UPDATE feeds SET leased_by = NULL, lease_until = NULL WHERE id = $1 AND leased_by = $2",
-        )
-        .bind(feed_id)
-        .bind(&self.holder().name)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Claims the pending Google links among `ids` that no other instance
     /// holds; returns the ones claimed.
     pub async fn claim_google_links(

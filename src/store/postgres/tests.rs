@@ -113,7 +113,8 @@ async fn two_holders(test: &str) -> Option<(Store, Store, crate::store::testing:
 }
 
 #[tokio::test]
-async fn a_feed_claimed_by_one_instance_is_not_polled_by_another_until_released_or_run_out() {
+async fn a_feed_claimed_by_one_instance_is_not_polled_by_another_until_recorded_or_run_out() {
+    use crate::store::conformance::ingest::update;
     use chrono::Duration;
     let Some((a, b, _archive)) = two_holders("feed claims").await else {
         return;
@@ -123,45 +124,33 @@ async fn a_feed_claimed_by_one_instance_is_not_polled_by_another_until_released_
     assert!(a.claim_feed(f, now, true).await.unwrap());
     assert!(!b.claim_feed(f, now, true).await.unwrap(), "held by a");
     assert!(
+        !b.claim_feed(f, now, false).await.unwrap(),
+        "not even for poll --once"
+    );
+    assert!(
         b.due_feeds_page(now, None, 10).await.unwrap().is_empty(),
         "b does not even see it"
     );
     assert_eq!(a.due_feeds_page(now, None, 10).await.unwrap().len(), 1);
-    a.release_feed(f).await.unwrap();
-    assert!(b.claim_feed(f, now, true).await.unwrap(), "released");
+    // Recording the poll gives the claim back and reschedules the feed.
+    a.record_poll_outcome(f, &update(now)).await.unwrap();
+    let rescheduled = a.feed_by_id(f).await.unwrap().unwrap();
+    if rescheduled.next_poll().is_some_and(|t| t > now) {
+        assert!(!b.claim_feed(f, now, true).await.unwrap(), "no longer due");
+    }
+    assert!(
+        b.claim_feed(f, now, false).await.unwrap(),
+        "free for poll --once"
+    );
     // b dies holding it: a takes it once the lease has run out.
     assert!(!a
-        .claim_feed(f, now + Duration::seconds(29), true)
+        .claim_feed(f, now + Duration::seconds(29), false)
         .await
         .unwrap());
     assert!(a
-        .claim_feed(f, now + Duration::seconds(31), true)
+        .claim_feed(f, now + Duration::seconds(31), false)
         .await
         .unwrap());
-    // Polled and rescheduled by a meanwhile: no longer due for b.
-    a.record_poll_outcome(
-        f,
-        &crate::store::conformance::ingest::update(now + Duration::seconds(31)),
-    )
-    .await
-    .unwrap();
-    a.release_feed(f).await.unwrap();
-    let rescheduled = a.feed_by_id(f).await.unwrap().unwrap();
-    if rescheduled
-        .next_poll()
-        .is_some_and(|t| t > now + Duration::seconds(32))
-    {
-        assert!(!b
-            .claim_feed(f, now + Duration::seconds(32), true)
-            .await
-            .unwrap());
-    }
-    assert!(
-        b.claim_feed(f, now + Duration::seconds(32), false)
-            .await
-            .unwrap(),
-        "poll --once takes any free feed"
-    );
 }
 
 #[tokio::test]

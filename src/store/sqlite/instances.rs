@@ -40,10 +40,6 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub async fn release_feed(&self, _feed_id: i64) -> Result<()> {
-        Ok(())
-    }
-
     pub async fn claim_google_links(
         &self,
         ids: &[String],
