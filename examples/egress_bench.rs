@@ -9,10 +9,8 @@
 //! 127.0.0.{i+2}` and `google_news.egress = "egress-{i}"`, and resolve as the
 //! daemon does (`resolve_once` round after round) for `--seconds`. Reported:
 //! article-page GETs answered and links resolved (distinct), per hour, and
-//! their ratios to one egress. Until the resolution queue is leased (another
-//! part of issue 24), instances on one archive often look the same link up
-//! at once, so the GETs answered are the capacity the egresses give, and the
-//! distinct resolutions what this build makes of it. The pace is compressed
+//! their ratios to one egress. Each instance claims the links it looks up
+//! (under its own `instance.name`), so no two look one link up. The pace is compressed
 //! (`google_news.get_interval` = 1.1 × `--allow-ms`, `get_burst` one under
 //! the allowance's; Google's own pace is about 30 s), which scales the
 //! rates, not their ratios.
@@ -216,6 +214,8 @@ async fn measure(args: &Args, n: usize) -> Result<Measured> {
                 "NEWSD__HTTP__LOCAL_ADDRESS".to_owned(),
                 format!("127.0.0.{}", i + 2),
             ),
+            // Instances in one process: each claims links under its own name.
+            ("NEWSD__INSTANCE__NAME".to_owned(), format!("bench-{i}")),
         ];
         let settings = Settings::load_with_env(Some(&config), env)?.settings;
         apps.push(App::build(settings).await.context("an instance")?);
