@@ -5,8 +5,8 @@ use dom_query::Document;
 use serde_json::Value;
 use url::Url;
 
+use super::dom::select_nodes;
 use super::sanitize::safe_url;
-use super::select_nodes;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Metadata {

@@ -9,6 +9,7 @@
 mod charset;
 mod clean;
 mod content;
+mod dom;
 mod guard;
 mod metadata;
 mod page;
@@ -16,8 +17,9 @@ mod region;
 mod sanitize;
 mod text;
 
-use dom_query::{Document, NodeRef};
-use regex::Regex;
+use dom_query::Document;
+
+use dom::select_nodes;
 
 pub use charset::decode_html;
 pub use text::word_count;
@@ -69,19 +71,6 @@ pub struct Extracted {
     pub description: Option<String>,
     pub word_count: usize,
     pub page_kind: PageKind,
-}
-
-/// Selects without panicking: dom_query's `select` panics on a bad selector.
-pub(crate) fn select_nodes<'a>(doc: &'a Document, sel: &str) -> Vec<NodeRef<'a>> {
-    doc.try_select(sel)
-        .map(|s| s.nodes().to_vec())
-        .unwrap_or_default()
-}
-
-/// Fallback for a pattern that failed to compile (ruled out by unit tests):
-/// matches nothing, so extraction degrades instead of panicking.
-pub(crate) fn never_regex() -> Regex {
-    Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
 }
 
 /// Below this many words the article path likely missed a page rendered

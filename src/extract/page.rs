@@ -7,7 +7,7 @@ use dom_query::Document;
 use regex::Regex;
 use url::Url;
 
-use super::select_nodes;
+use super::dom::select_nodes;
 use super::text::render_blocks;
 use super::PageKind;
 
@@ -20,26 +20,26 @@ pub(crate) static CONSENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)before you continue|we value your privacy|(cookie|privacy) (consent|preferences|settings|choices)|(accept|allow|agree to) (all )?cookies|consent to (the use of )?(our )?cookies|manage (your )?(cookie|privacy|consent)|your privacy choices|we and our (\d+ )?partners|nous respectons votre vie privée|wir verwenden cookies|utilizziamo i cookie|utilizamos cookies",
     )
-    .unwrap_or_else(|_| super::never_regex())
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static BOT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)captcha|verify (that )?you are (a )?human|are you a robot|not a robot|checking (if the site connection is secure|your browser)|just a moment\.\.\.|attention required|ddos protection|unusual traffic|access (to this page has been )?denied|press (&|and) hold|enable javascript and cookies to continue|cf-challenge|challenge-platform|request unsuccessful|incapsula|perimeterx|datadome|bot (detection|protection)|pardon our interruption",
     )
-    .unwrap_or_else(|_| super::never_regex())
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static LOGIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)(sign|log) ?in to (continue|read|view|access)|(subscribe|subscription required|become a (member|subscriber)) to (continue|read|keep reading|unlock)|(continue|keep) reading (with|by) (a )?subscri|this (article|content|story) is (only )?(for|available to) (subscribers|members)|already (a subscriber|have an account)\??\s*(sign|log) ?in|create (a free |an )?account to (continue|read)|members only|subscriber[- ]exclusive",
     )
-    .unwrap_or_else(|_| super::never_regex())
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static EMPTY_SHELL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(enable|turn on|requires?) javascript|javascript (is )?(disabled|required)|loading\.\.\.|you need to enable javascript")
-        .unwrap_or_else(|_| super::never_regex())
+        .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 fn visible_text(doc: &Document) -> String {
