@@ -248,12 +248,11 @@ impl FulltextWorker {
         })
         .await?;
         let kind_status = match extracted.page_kind {
-            PageKind::Article => None,
             PageKind::ConsentWall => Some(FulltextStatus::ConsentWall),
             PageKind::BotCheck => Some(FulltextStatus::BotCheck),
             PageKind::LoginWall => Some(FulltextStatus::LoginWall),
             PageKind::EmptyShell => Some(FulltextStatus::EmptyShell),
-            PageKind::NotArticle => Some(FulltextStatus::NotArticle),
+            _ => None,
         };
         if let Some(s) = kind_status {
             let msg = format!("the page is not the article ({})", s.as_str());

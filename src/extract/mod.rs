@@ -22,36 +22,12 @@ use dom_query::Document;
 use dom::select_nodes;
 
 pub use charset::decode_html;
+pub use page::PageKind;
 pub use text::word_count;
 
 #[derive(Debug, Clone, Default)]
 pub struct ExtractOptions {
     pub url: Option<url::Url>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PageKind {
-    #[default]
-    Article,
-    ConsentWall,
-    BotCheck,
-    LoginWall,
-    EmptyShell,
-    NotArticle,
-}
-
-impl PageKind {
-    /// The snake_case name used wherever a kind is printed or stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PageKind::Article => "article",
-            PageKind::ConsentWall => "consent_wall",
-            PageKind::BotCheck => "bot_check",
-            PageKind::LoginWall => "login_wall",
-            PageKind::EmptyShell => "empty_shell",
-            PageKind::NotArticle => "not_article",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -115,7 +91,7 @@ fn extract_without_dom(html: &str) -> Extracted {
         text: (!blocks.is_empty()).then_some(text),
         word_count,
         page_kind: if word_count < 30 {
-            PageKind::NotArticle
+            PageKind::EmptyShell
         } else {
             PageKind::Article
         },
@@ -130,6 +106,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     }
     let doc = Document::from(html);
     let meta = metadata::extract_metadata(&doc, base);
+    let kind = page::content_kind(&doc, &meta, base);
 
     let mut out = Extracted {
         title: meta.title.clone(),
@@ -245,14 +222,20 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     out.word_count = text.as_deref().map_or(0, word_count);
     out.page_kind = if deep {
         if out.word_count < 30 {
-            PageKind::NotArticle
+            PageKind::EmptyShell
         } else {
-            PageKind::Article
+            kind
         }
     } else {
         // Re-parsing is cheap relative to readability and only happens for
-        // the rare short pages where an interstitial is plausible.
-        page::classify_if_short(html, base, out.word_count)
+        // the rare short pages where an interstitial is plausible; a wall
+        // hides whatever kind the page declared.
+        let wall = page::classify_if_short(html, base, out.word_count);
+        if wall.is_wall() {
+            wall
+        } else {
+            kind
+        }
     };
     out.text = text;
     out.html = html_out;
