@@ -318,7 +318,7 @@ pub(crate) fn content_kind(doc: &Document, meta: &Metadata, url: Option<&Url>) -
     if has_type(types, &["LiveBlogPosting"]) {
         return PageKind::LiveBlog;
     }
-    if has_type(types, &["DiscussionForumPosting", "QAPage", "Question"])
+    if has_type(types, &["DiscussionForumPosting", "QAPage"])
         || FORUM_ENGINES.iter().any(|e| generator.contains(e))
     {
         return PageKind::Forum;
@@ -385,13 +385,23 @@ pub(crate) fn content_kind(doc: &Document, meta: &Metadata, url: Option<&Url>) -
         return PageKind::Collection;
     }
 
-    let posts = class_parts(doc, &["post", "message", "reply", "answer", "topic"]);
+    // Blog themes class every article `post-*`, so only words that name a
+    // reply count; and prose in long paragraphs is an article's, not a
+    // thread's or a landing page's.
+    let posts = class_parts(doc, &["message", "reply", "answer", "postbody"]);
+    let long_paragraphs = select_nodes(doc, "p")
+        .iter()
+        .filter(|p| super::text::word_count(&p.text()) >= 40)
+        .take(6)
+        .count();
     let forum_posts = count(
         doc,
         "[itemtype*=DiscussionForumPosting], [itemtype*=Answer], [itemtype*=Question], \
          [data-post-id], [id^=post-], [id^=post_]",
     );
-    if forum_posts >= 3 || (posts >= 6 && count(doc, "time, [class*=date i]") >= 3 && teasers < 6) {
+    if forum_posts >= 3 && long_paragraphs < 6
+        || (posts >= 6 && count(doc, "time, [class*=date i]") >= 3 && teasers < 6)
+    {
         return PageKind::Forum;
     }
 
@@ -427,7 +437,7 @@ pub(crate) fn content_kind(doc: &Document, meta: &Metadata, url: Option<&Url>) -
     if teasers >= 8 {
         return PageKind::Listing;
     }
-    if meta.published_at.is_none() && SERVICE_CTA.is_match(&body) {
+    if meta.published_at.is_none() && long_paragraphs < 6 && SERVICE_CTA.is_match(&body) {
         return PageKind::Service;
     }
     PageKind::Article
