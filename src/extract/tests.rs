@@ -219,9 +219,7 @@ fn a_forum_thread_is_known_by_its_declaration_or_its_repeated_posts() {
 
 #[test]
 fn an_faq_page_of_questions_is_no_forum() {
-    let head = ld(
-        r#"{"@type":"FAQPage","mainEntity":[{"@type":"Question","name":"Why?"}]}"#,
-    );
+    let head = ld(r#"{"@type":"FAQPage","mainEntity":[{"@type":"Question","name":"Why?"}]}"#);
     assert_ne!(kind_of(&head, &para(8), None), PageKind::Forum);
 }
 
@@ -290,7 +288,8 @@ fn a_video_or_gallery_page_says_so_in_its_open_graph_or_json_ld() {
 
 #[test]
 fn a_landing_page_selling_a_service_is_a_service() {
-    let body = "<h1>Payroll, done</h1><p>Run payroll in minutes.</p><a href=\"/demo\">Book a demo</a>\
+    let body =
+        "<h1>Payroll, done</h1><p>Run payroll in minutes.</p><a href=\"/demo\">Book a demo</a>\
                 <p>Plans from $8 per month.</p>";
     assert_eq!(kind_of("", body, None), PageKind::Service);
 }
