@@ -249,7 +249,7 @@ impl FulltextWorker {
         .await?;
         let identity = identity_from(&url, &final_url, extracted.canonical_url.as_deref());
         let content = match decide(extracted, job.summary.as_deref()) {
-            Decision::Keep(content) => content,
+            Decision::Keep(content) => *content,
             Decision::Refuse {
                 status: s,
                 kind,
@@ -396,7 +396,7 @@ fn detect_language(text: &str) -> Option<String> {
 /// What the acceptance rule made of one extraction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    Keep(ArticleContent),
+    Keep(Box<ArticleContent>),
     /// The archive keeps the feed's summary alone; `retry` when the page
     /// may show the article on a later try (walls and checks).
     Refuse {
@@ -467,7 +467,7 @@ pub fn decide(extracted: Extracted, summary: Option<&str>) -> Decision {
         );
     }
     let lang = extracted.language.or_else(|| detect_language(&text));
-    Decision::Keep(ArticleContent {
+    Decision::Keep(Box::new(ArticleContent {
         text,
         html: extracted.html,
         title: extracted.title,
@@ -480,7 +480,7 @@ pub fn decide(extracted: Extracted, summary: Option<&str>) -> Decision {
         site_name: extracted.site_name,
         word_count: extracted.word_count as i64,
         page_kind: Some(kind),
-    })
+    }))
 }
 
 /// Keep full text only when it adds to the feed's summary: clearly longer,
