@@ -3,8 +3,10 @@
 //! Pipeline: parse once with dom_query, read metadata from the intact DOM,
 //! hand the DOM to dom_smoothie (readability) to locate the article, prune
 //! boilerplate from its output with general rules, then render text and an
-//! allow-listed HTML copy. Interstitials (consent, bot checks, logins, empty
-//! JS shells) are classified only when little article text came out.
+//! allow-listed HTML copy. The page's kind (article, live blog, listing,
+//! product...) is read from the intact DOM first; interstitials (consent,
+//! bot checks, logins, empty JS shells) are classified only when little
+//! article text came out, and override it.
 
 mod charset;
 mod clean;
