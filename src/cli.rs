@@ -533,11 +533,13 @@ pub async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<()
             let started = std::time::Instant::now();
             let r = crate::extract_cmd::reextract(&store, since).await?;
             println!(
-                "re-extracted {} articles from {} raw pages in {:.1}s ({} gave no text and kept what they had)",
-                r.stored,
+                "re-extracted {} raw pages in {:.1}s: {} improved, {} unchanged, {} newly rejected, {} newly accepted",
                 r.pages,
                 started.elapsed().as_secs_f64(),
-                r.pages - r.stored
+                r.improved,
+                r.unchanged,
+                r.newly_rejected,
+                r.newly_accepted
             );
             Ok(())
         }

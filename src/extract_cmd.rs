@@ -12,7 +12,8 @@ use url::Url;
 use crate::config::Settings;
 use crate::extract::{decode_html, extract, ExtractOptions, Extracted};
 use crate::fetch::{FetchRequest, Fetcher};
-use crate::store::{ArticleContent, Store};
+use crate::fulltext::{decide, Decision};
+use crate::store::Store;
 
 /// One page: a URL is fetched through the normal HTTP layer, anything else
 /// is read as a file.
@@ -136,24 +137,28 @@ pub fn batch(in_dir: &Path, out_dir: &Path, jobs: Option<usize>) -> anyhow::Resu
     })
 }
 
-/// What `newsd reextract` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What `newsd reextract` did, page by page, against what was stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reextracted {
     /// Raw pages read.
     pub pages: u64,
-    /// Of those, the pages whose extraction gave text (stored).
-    pub stored: u64,
+    /// Text kept before and now, and different.
+    pub improved: u64,
+    /// The same text as before, or refused before and now.
+    pub unchanged: u64,
+    /// Text kept before that the acceptance rule now refuses.
+    pub newly_rejected: u64,
+    /// No text before, text kept now.
+    pub newly_accepted: u64,
 }
 
-/// Re-runs extraction over kept raw pages, with a progress bar on a
-/// terminal.
+/// Re-runs extraction over kept raw pages and keeps what the full-text
+/// worker's acceptance rule ([`crate::fulltext::decide`]) keeps, with a
+/// progress bar on a terminal.
 pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::Result<Reextracted> {
     let progress = crate::progress::Progress::new("raw pages", store.count_raw_pages(since).await?);
     let mut after = 0;
-    let mut done = Reextracted {
-        pages: 0,
-        stored: 0,
-    };
+    let mut done = Reextracted::default();
     loop {
         let page = store.raw_pages(since, after, 100).await?;
         let Some(last) = page.last() else { break };
@@ -161,6 +166,9 @@ pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::R
         for (article_id, url, content_type, body) in page {
             done.pages += 1;
             progress.inc(1);
+            let Some(before) = store.text_state(article_id).await? else {
+                continue;
+            };
             let html = decode_html(&body, content_type.as_deref());
             let e = extract(
                 &html,
@@ -168,24 +176,38 @@ pub async fn reextract(store: &Store, since: Option<DateTime<Utc>>) -> anyhow::R
                     url: Url::parse(&url).ok(),
                 },
             );
-            let Some(text) = e.text.clone() else { continue };
-            let content = ArticleContent {
-                text,
-                html: e.html,
-                title: e.title,
-                authors: e.authors,
-                published_at: e.published_at,
-                modified_at: e.modified_at,
-                lang: e.language,
-                lead_image: e.lead_image,
-                canonical_url: e.canonical_url,
-                site_name: e.site_name,
-                word_count: e.word_count as i64,
-            };
-            store
-                .store_fulltext(article_id, &content, &url, None, None, Utc::now())
-                .await?;
-            done.stored += 1;
+            let now = Utc::now();
+            match (decide(e, before.summary.as_deref()), before.text) {
+                (Decision::Keep(content), old) => {
+                    match old {
+                        Some(old) if old == content.text => done.unchanged += 1,
+                        Some(_) => done.improved += 1,
+                        None => done.newly_accepted += 1,
+                    }
+                    store
+                        .store_fulltext(article_id, &content, &url, None, None, now)
+                        .await?;
+                }
+                (
+                    Decision::Refuse {
+                        status,
+                        kind,
+                        reason,
+                        ..
+                    },
+                    old,
+                ) => {
+                    if old.is_some() {
+                        done.newly_rejected += 1;
+                    } else {
+                        done.unchanged += 1;
+                    }
+                    store.refuse_fulltext(article_id, kind, now).await?;
+                    store
+                        .finish_fulltext_job(article_id, status, Some(&reason), None, None, now)
+                        .await?;
+                }
+            }
         }
     }
     progress.finish();

@@ -247,57 +247,24 @@ impl FulltextWorker {
             )
         })
         .await?;
-        let kind_status = match extracted.page_kind {
-            PageKind::Article => None,
-            PageKind::ConsentWall => Some(FulltextStatus::ConsentWall),
-            PageKind::BotCheck => Some(FulltextStatus::BotCheck),
-            PageKind::LoginWall => Some(FulltextStatus::LoginWall),
-            PageKind::EmptyShell => Some(FulltextStatus::EmptyShell),
-            PageKind::NotArticle => Some(FulltextStatus::NotArticle),
-        };
-        if let Some(s) = kind_status {
-            let msg = format!("the page is not the article ({})", s.as_str());
-            return Ok(match s {
-                // Walls and checks may pass on a later try; the rest will not.
-                FulltextStatus::ConsentWall | FulltextStatus::BotCheck => {
-                    Outcome::Retry(s, msg, Some(status), None)
-                }
-                _ => Outcome::Final(s, msg, Some(status)),
-            });
-        }
-        let Some(text) = extracted.text.clone().filter(|t| !t.trim().is_empty()) else {
-            return Ok(Outcome::Final(
-                FulltextStatus::NotArticle,
-                "no article text found".into(),
-                Some(status),
-            ));
-        };
-        if extracted.word_count < MIN_WORDS
-            || !better_than_summary(&text, extracted.word_count, job.summary.as_deref())
-        {
-            return Ok(Outcome::Final(
-                FulltextStatus::Teaser,
-                format!(
-                    "extracted text ({} words) is no better than the feed summary",
-                    extracted.word_count
-                ),
-                Some(status),
-            ));
-        }
         let identity = identity_from(&url, &final_url, extracted.canonical_url.as_deref());
-        let lang = extracted.language.or_else(|| detect_language(&text));
-        let content = ArticleContent {
-            text,
-            html: extracted.html,
-            title: extracted.title,
-            authors: extracted.authors,
-            published_at: extracted.published_at,
-            modified_at: extracted.modified_at,
-            lang,
-            lead_image: extracted.lead_image,
-            canonical_url: extracted.canonical_url,
-            site_name: extracted.site_name,
-            word_count: extracted.word_count as i64,
+        let content = match decide(extracted, job.summary.as_deref()) {
+            Decision::Keep(content) => *content,
+            Decision::Refuse {
+                status: s,
+                kind,
+                reason,
+                retry,
+            } => {
+                self.store
+                    .refuse_fulltext(job.article_id, kind, now)
+                    .await?;
+                return Ok(if retry {
+                    Outcome::Retry(s, reason, Some(status), None)
+                } else {
+                    Outcome::Final(s, reason, Some(status))
+                });
+            }
         };
         let raw = self.settings.extract.keep_raw_html.then(|| {
             (
@@ -426,6 +393,96 @@ fn detect_language(text: &str) -> Option<String> {
     Some(two.to_owned())
 }
 
+/// What the acceptance rule made of one extraction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Keep(Box<ArticleContent>),
+    /// The archive keeps the feed's summary alone; `retry` when the page
+    /// may show the article on a later try (walls and checks).
+    Refuse {
+        status: FulltextStatus,
+        kind: PageKind,
+        reason: String,
+        retry: bool,
+    },
+}
+
+/// The one rule for what the archive keeps of an extraction, applied by the
+/// full-text worker and by `newsd reextract` alike: an article's body; a
+/// live blog's entries and a forum thread's posts as the extractor found
+/// them, in the page's order; nothing from pages that are no article
+/// (status `not_article`) or from walls; and no text too short, no better
+/// than the feed's summary.
+pub fn decide(extracted: Extracted, summary: Option<&str>) -> Decision {
+    let kind = extracted.page_kind;
+    let refuse = |status: FulltextStatus, reason: String, retry: bool| Decision::Refuse {
+        status,
+        kind,
+        reason,
+        retry,
+    };
+    let status = match kind {
+        PageKind::ConsentWall => Some(FulltextStatus::ConsentWall),
+        PageKind::BotCheck => Some(FulltextStatus::BotCheck),
+        PageKind::LoginWall => Some(FulltextStatus::LoginWall),
+        PageKind::EmptyShell => Some(FulltextStatus::EmptyShell),
+        PageKind::Listing
+        | PageKind::Collection
+        | PageKind::Product
+        | PageKind::Service
+        | PageKind::Documentation => Some(FulltextStatus::NotArticle),
+        PageKind::Article
+        | PageKind::LiveBlog
+        | PageKind::Forum
+        | PageKind::Video
+        | PageKind::Gallery => None,
+    };
+    if let Some(s) = status {
+        let reason = if kind.is_wall() {
+            format!("the page is not the article ({})", s.as_str())
+        } else {
+            format!("the page is a {} page, not an article", kind.as_str())
+        };
+        // Walls and checks may pass on a later try; the rest will not.
+        let retry = matches!(s, FulltextStatus::ConsentWall | FulltextStatus::BotCheck);
+        return refuse(s, reason, retry);
+    }
+    let Some(text) = extracted.text.filter(|t| !t.trim().is_empty()) else {
+        return refuse(
+            FulltextStatus::NotArticle,
+            "no article text found".into(),
+            false,
+        );
+    };
+    if extracted.word_count < MIN_WORDS
+        || !better_than_summary(&text, extracted.word_count, summary)
+    {
+        return refuse(
+            FulltextStatus::Teaser,
+            format!(
+                "extracted text ({} words) is no better than the feed summary",
+                extracted.word_count
+            ),
+            false,
+        );
+    }
+    let lang = extracted.language.or_else(|| detect_language(&text));
+    Decision::Keep(Box::new(ArticleContent {
+        text,
+        html: extracted.html,
+        title: extracted.title,
+        authors: extracted.authors,
+        published_at: extracted.published_at,
+        modified_at: extracted.modified_at,
+        lang,
+        lead_image: extracted.lead_image,
+        canonical_url: extracted.canonical_url,
+        site_name: extracted.site_name,
+        word_count: extracted.word_count as i64,
+        page_kind: Some(kind),
+    }))
+}
+
 /// Keep full text only when it adds to the feed's summary: clearly longer,
 /// not the same teaser again.
 fn better_than_summary(text: &str, words: usize, summary: Option<&str>) -> bool {
@@ -497,6 +554,88 @@ mod tests {
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    fn extracted(kind: PageKind, words: usize) -> Extracted {
+        let text = "Residents packed the hall to hear the council debate the budget. "
+            .repeat(words / 11 + 1);
+        Extracted {
+            word_count: crate::extract::word_count(&text),
+            text: Some(text),
+            page_kind: kind,
+            ..Extracted::default()
+        }
+    }
+
+    fn status_of(d: &Decision) -> Option<FulltextStatus> {
+        match d {
+            Decision::Keep(_) => None,
+            Decision::Refuse { status, .. } => Some(*status),
+        }
+    }
+
+    #[test]
+    fn articles_live_blogs_and_forum_threads_keep_their_text_with_its_kind() {
+        for kind in [PageKind::Article, PageKind::LiveBlog, PageKind::Forum] {
+            let Decision::Keep(c) = decide(extracted(kind, 300), Some("A short summary.")) else {
+                panic!("{kind:?} refused");
+            };
+            assert_eq!(c.page_kind, Some(kind));
+            assert!(c.word_count >= 300);
+            assert_eq!(
+                c.lang.as_deref(),
+                Some("en"),
+                "detected when the page names none"
+            );
+        }
+    }
+
+    #[test]
+    fn pages_that_are_no_article_are_named_not_article_and_keep_no_text() {
+        for kind in [
+            PageKind::Listing,
+            PageKind::Collection,
+            PageKind::Product,
+            PageKind::Service,
+            PageKind::Documentation,
+        ] {
+            let d = decide(extracted(kind, 600), None);
+            assert_eq!(status_of(&d), Some(FulltextStatus::NotArticle), "{kind:?}");
+            assert!(matches!(d, Decision::Refuse { kind: k, retry: false, .. } if k == kind));
+        }
+    }
+
+    #[test]
+    fn walls_are_refused_and_only_consent_and_bot_checks_are_tried_again() {
+        let cases = [
+            (PageKind::ConsentWall, FulltextStatus::ConsentWall, true),
+            (PageKind::BotCheck, FulltextStatus::BotCheck, true),
+            (PageKind::LoginWall, FulltextStatus::LoginWall, false),
+            (PageKind::EmptyShell, FulltextStatus::EmptyShell, false),
+        ];
+        for (kind, status, again) in cases {
+            let d = decide(extracted(kind, 600), None);
+            assert_eq!(status_of(&d), Some(status));
+            assert!(matches!(d, Decision::Refuse { retry, .. } if retry == again));
+        }
+    }
+
+    #[test]
+    fn text_too_short_or_no_longer_than_the_summary_is_a_teaser() {
+        let short = decide(extracted(PageKind::Article, 20), None);
+        assert_eq!(status_of(&short), Some(FulltextStatus::Teaser));
+        let e = extracted(PageKind::Article, 60);
+        let summary = e.text.clone();
+        let same = decide(e, summary.as_deref());
+        assert_eq!(status_of(&same), Some(FulltextStatus::Teaser));
+        let empty = Extracted {
+            text: Some("  ".into()),
+            ..Extracted::default()
+        };
+        assert_eq!(
+            status_of(&decide(empty, None)),
+            Some(FulltextStatus::NotArticle)
+        );
     }
 
     #[test]

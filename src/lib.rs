@@ -41,8 +41,8 @@
 //! - [`feed`]: feed bytes to plain entries (pure).
 //! - [`google_news`]: Google News feeds, ids and the resolution protocol (pure, but for `resolve`'s requests through `fetch`).
 //! - [`resolver`]: the resolution queue's worker: Google's budget, the breaker, lookups, merges.
-//! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, store.
-//! - [`extract`]: HTML to article text and metadata (pure); [`extract_cmd`]: `newsd extract` over files.
+//! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, the one acceptance rule (`decide`, shared with `reextract`), store.
+//! - [`extract`]: HTML to article text and metadata (pure; stages over a leaf `dom` of DOM helpers); [`extract_cmd`]: `newsd extract` over files.
 //! - [`cluster`]: pure rules for which articles tell one story.
 //! - [`rules`]: `[[rules]]` at ingest: which entries are blocked or kept and which tags articles get (pure); [`rules_cmd`]: `newsd rules apply`.
 //! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch` (email: SMTP via lettre).

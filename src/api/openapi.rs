@@ -439,6 +439,7 @@ pub fn openapi() -> Value {
                         "resolution": { "type": ["string", "null"] },
                         "provisional_key": { "type": ["string", "null"] },
                         "story_id": { "type": ["integer", "null"], "description": "The story it belongs to; null until clustered." },
+                        "page_kind": { "type": ["string", "null"], "enum": ["article", "live_blog", "listing", "collection", "video", "gallery", "product", "forum", "service", "documentation", "consent_wall", "bot_check", "login_wall", "empty_shell", null], "description": "What its fetched page was; null until a page was extracted. Listing, collection, product, service and documentation pages keep no text, only the summary." },
                         "feeds": { "type": "array", "items": { "type": "object" } },
                         "links": { "type": "array", "items": { "type": "string" } },
                         "google_links": { "type": "array", "items": { "type": "object" }, "description": "Its Google links and how each was placed: status decoded (offline), joined (an article known through a publisher URL, no lookup), resolved (gets: the article-page GETs it cost), failed (last_error), pending." },

@@ -11,8 +11,8 @@ use dom_query::{Document, NodeRef};
 use regex::Regex;
 use url::Url;
 
+use super::dom::{never_regex, select_nodes};
 use super::text::norm_text;
-use super::{never_regex, select_nodes};
 
 /// Tags that never carry article prose.
 pub(crate) const DROP_TAGS: &str =

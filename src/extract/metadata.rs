@@ -5,8 +5,8 @@ use dom_query::Document;
 use serde_json::Value;
 use url::Url;
 
+use super::dom::select_nodes;
 use super::sanitize::safe_url;
-use super::select_nodes;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Metadata {
@@ -24,6 +24,15 @@ pub(crate) struct Metadata {
     /// The page declares itself an article (`og:type` article): readability's
     /// single container is then trusted over the whole main region.
     pub declares_article: bool,
+    /// Every JSON-LD `@type` of the page's top-level objects (arrays,
+    /// `@graph` and `mainEntity` flattened), without the schema.org prefix:
+    /// the strongest signal of what kind of page this is.
+    pub ld_types: Vec<String>,
+    /// `og:type`, lower-cased.
+    pub og_type: Option<String>,
+    /// `<meta name=generator>`, lower-cased: forum and documentation engines
+    /// name themselves there.
+    pub generator: Option<String>,
 }
 
 /// What the JSON-LD blocks told us about the main article.
@@ -39,6 +48,7 @@ struct LdInfo {
     language: Option<String>,
     url: Option<String>,
     body: Option<String>,
+    types: Vec<String>,
 }
 
 fn clean(s: &str) -> Option<String> {
@@ -284,6 +294,17 @@ fn json_ld(doc: &Document) -> LdInfo {
     for v in &values {
         collect_objects(v, &mut objects);
     }
+    for o in &objects {
+        let types = match o.get("@type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for t in types {
+            let t = t.rsplit('/').next().unwrap_or(t);
+            info.types.push(t.to_string());
+        }
+    }
     // Prefer a real article type over a generic WebPage.
     let best = objects
         .iter()
@@ -504,6 +525,9 @@ pub(crate) fn extract_metadata(doc: &Document, base: Option<&Url>) -> Metadata {
         .and_then(|u| safe_url(&u, base));
 
     m.article_body = ld.body;
+    m.ld_types = ld.types;
+    m.og_type = tags.get(&["og:type"]).map(|t| t.to_ascii_lowercase());
+    m.generator = tags.get(&["generator"]).map(|t| t.to_ascii_lowercase());
     m.declares_article = tags
         .get(&["og:type"])
         .is_some_and(|t| t.to_ascii_lowercase().contains("article"));

@@ -3,12 +3,15 @@
 //! Pipeline: parse once with dom_query, read metadata from the intact DOM,
 //! hand the DOM to dom_smoothie (readability) to locate the article, prune
 //! boilerplate from its output with general rules, then render text and an
-//! allow-listed HTML copy. Interstitials (consent, bot checks, logins, empty
-//! JS shells) are classified only when little article text came out.
+//! allow-listed HTML copy. The page's kind (article, live blog, listing,
+//! product...) is read from the intact DOM first; interstitials (consent,
+//! bot checks, logins, empty JS shells) are classified only when little
+//! article text came out, and override it.
 
 mod charset;
 mod clean;
 mod content;
+mod dom;
 mod guard;
 mod metadata;
 mod page;
@@ -16,40 +19,17 @@ mod region;
 mod sanitize;
 mod text;
 
-use dom_query::{Document, NodeRef};
-use regex::Regex;
+use dom_query::Document;
+
+use dom::select_nodes;
 
 pub use charset::decode_html;
+pub use page::PageKind;
 pub use text::word_count;
 
 #[derive(Debug, Clone, Default)]
 pub struct ExtractOptions {
     pub url: Option<url::Url>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PageKind {
-    #[default]
-    Article,
-    ConsentWall,
-    BotCheck,
-    LoginWall,
-    EmptyShell,
-    NotArticle,
-}
-
-impl PageKind {
-    /// The snake_case name used wherever a kind is printed or stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PageKind::Article => "article",
-            PageKind::ConsentWall => "consent_wall",
-            PageKind::BotCheck => "bot_check",
-            PageKind::LoginWall => "login_wall",
-            PageKind::EmptyShell => "empty_shell",
-            PageKind::NotArticle => "not_article",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -69,19 +49,6 @@ pub struct Extracted {
     pub description: Option<String>,
     pub word_count: usize,
     pub page_kind: PageKind,
-}
-
-/// Selects without panicking: dom_query's `select` panics on a bad selector.
-pub(crate) fn select_nodes<'a>(doc: &'a Document, sel: &str) -> Vec<NodeRef<'a>> {
-    doc.try_select(sel)
-        .map(|s| s.nodes().to_vec())
-        .unwrap_or_default()
-}
-
-/// Fallback for a pattern that failed to compile (ruled out by unit tests):
-/// matches nothing, so extraction degrades instead of panicking.
-pub(crate) fn never_regex() -> Regex {
-    Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
 }
 
 /// Below this many words the article path likely missed a page rendered
@@ -126,7 +93,7 @@ fn extract_without_dom(html: &str) -> Extracted {
         text: (!blocks.is_empty()).then_some(text),
         word_count,
         page_kind: if word_count < 30 {
-            PageKind::NotArticle
+            PageKind::EmptyShell
         } else {
             PageKind::Article
         },
@@ -141,6 +108,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     }
     let doc = Document::from(html);
     let meta = metadata::extract_metadata(&doc, base);
+    let kind = page::content_kind(&doc, &meta, base);
 
     let mut out = Extracted {
         title: meta.title.clone(),
@@ -256,14 +224,20 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     out.word_count = text.as_deref().map_or(0, word_count);
     out.page_kind = if deep {
         if out.word_count < 30 {
-            PageKind::NotArticle
+            PageKind::EmptyShell
         } else {
-            PageKind::Article
+            kind
         }
     } else {
         // Re-parsing is cheap relative to readability and only happens for
-        // the rare short pages where an interstitial is plausible.
-        page::classify_if_short(html, base, out.word_count)
+        // the rare short pages where an interstitial is plausible; a wall
+        // hides whatever kind the page declared.
+        let wall = page::classify_if_short(html, base, out.word_count);
+        if wall.is_wall() {
+            wall
+        } else {
+            kind
+        }
     };
     out.text = text;
     out.html = html_out;

@@ -1,5 +1,6 @@
-//! Page-kind classification: is this an article, or an interstitial that
-//! stands between the crawler and one?
+//! Page-kind classification: what a page is (an article, a live blog, a
+//! listing, a shop's product...), or which interstitial stands between the
+//! crawler and it.
 
 use std::sync::LazyLock;
 
@@ -7,9 +8,83 @@ use dom_query::Document;
 use regex::Regex;
 use url::Url;
 
-use super::select_nodes;
+use super::dom::select_nodes;
+use super::metadata::Metadata;
 use super::text::render_blocks;
-use super::PageKind;
+
+/// What a page is, decided before its text is kept or refused.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PageKind {
+    #[default]
+    Article,
+    LiveBlog,
+    Listing,
+    Collection,
+    Video,
+    Gallery,
+    Product,
+    Forum,
+    Service,
+    Documentation,
+    ConsentWall,
+    BotCheck,
+    LoginWall,
+    EmptyShell,
+}
+
+impl PageKind {
+    pub const ALL: [PageKind; 14] = [
+        PageKind::Article,
+        PageKind::LiveBlog,
+        PageKind::Listing,
+        PageKind::Collection,
+        PageKind::Video,
+        PageKind::Gallery,
+        PageKind::Product,
+        PageKind::Forum,
+        PageKind::Service,
+        PageKind::Documentation,
+        PageKind::ConsentWall,
+        PageKind::BotCheck,
+        PageKind::LoginWall,
+        PageKind::EmptyShell,
+    ];
+
+    /// The snake_case name used wherever a kind is printed or stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageKind::Article => "article",
+            PageKind::LiveBlog => "live_blog",
+            PageKind::Listing => "listing",
+            PageKind::Collection => "collection",
+            PageKind::Video => "video",
+            PageKind::Gallery => "gallery",
+            PageKind::Product => "product",
+            PageKind::Forum => "forum",
+            PageKind::Service => "service",
+            PageKind::Documentation => "documentation",
+            PageKind::ConsentWall => "consent_wall",
+            PageKind::BotCheck => "bot_check",
+            PageKind::LoginWall => "login_wall",
+            PageKind::EmptyShell => "empty_shell",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PageKind> {
+        PageKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// An interstitial: the page stands in the way of the content.
+    pub fn is_wall(self) -> bool {
+        matches!(
+            self,
+            PageKind::ConsentWall | PageKind::BotCheck | PageKind::LoginWall | PageKind::EmptyShell
+        )
+    }
+}
 
 /// Above this many extracted words a page is treated as an article no matter
 /// what else it mentions: interstitials are short, and a real story about
@@ -20,26 +95,26 @@ pub(crate) static CONSENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)before you continue|we value your privacy|(cookie|privacy) (consent|preferences|settings|choices)|(accept|allow|agree to) (all )?cookies|consent to (the use of )?(our )?cookies|manage (your )?(cookie|privacy|consent)|your privacy choices|we and our (\d+ )?partners|nous respectons votre vie privée|wir verwenden cookies|utilizziamo i cookie|utilizamos cookies",
     )
-    .unwrap_or_else(|_| super::never_regex())
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static BOT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)captcha|verify (that )?you are (a )?human|are you a robot|not a robot|checking (if the site connection is secure|your browser)|just a moment\.\.\.|attention required|ddos protection|unusual traffic|access (to this page has been )?denied|press (&|and) hold|enable javascript and cookies to continue|cf-challenge|challenge-platform|request unsuccessful|incapsula|perimeterx|datadome|bot (detection|protection)|pardon our interruption",
     )
-    .unwrap_or_else(|_| super::never_regex())
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static LOGIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)(sign|log) ?in to (continue|read|view|access)|(subscribe|subscription required|become a (member|subscriber)) to (continue|read|keep reading|unlock)|(continue|keep) reading (with|by) (a )?subscri|this (article|content|story) is (only )?(for|available to) (subscribers|members)|already (a subscriber|have an account)\??\s*(sign|log) ?in|create (a free |an )?account to (continue|read)|members only|subscriber[- ]exclusive",
     )
-    .unwrap_or_else(|_| super::never_regex())
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static EMPTY_SHELL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(enable|turn on|requires?) javascript|javascript (is )?(disabled|required)|loading\.\.\.|you need to enable javascript")
-        .unwrap_or_else(|_| super::never_regex())
+        .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 fn visible_text(doc: &Document) -> String {
@@ -127,8 +202,10 @@ pub(crate) fn classify(doc: &Document, url: Option<&Url>, words: usize) -> PageK
         return PageKind::EmptyShell;
     }
 
-    if words < 30 {
-        return PageKind::NotArticle;
+    // Nothing at all came out and nothing else explains it: a page with no
+    // content is a shell whatever its scripts.
+    if words == 0 && body_words < 40 {
+        return PageKind::EmptyShell;
     }
     PageKind::Article
 }
@@ -138,4 +215,230 @@ pub(crate) fn classify_if_short(html: &str, url: Option<&Url>, words: usize) -> 
         return PageKind::Article;
     }
     classify(&Document::from(html), url, words)
+}
+
+static ADD_TO_CART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(add to (cart|bag|basket|trolley)|buy (it )?now|in den warenkorb|ajouter au panier|añadir al carrito|aggiungi al carrello|in winkelwagen)\b")
+        .unwrap_or_else(|_| super::dom::never_regex())
+});
+
+static PRICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:[$€£¥₹]\s?\d[\d.,]*|\b\d[\d.,]*\s?(?:€|EUR|USD|GBP|zł|kr|Kč)\b)")
+        .unwrap_or_else(|_| super::dom::never_regex())
+});
+
+static SERVICE_CTA: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(book a demo|request a demo|get a demo|schedule a demo|start (your )?free trial|try (it )?(for )?free|get started( for free| free| today)?|contact sales|talk to (sales|an expert)|get a (free )?quote|pricing plans?|per month|/mo\b|sign up free|our services|free consultation)\b")
+        .unwrap_or_else(|_| super::dom::never_regex())
+});
+
+/// Engines that name themselves in `<meta name=generator>`.
+const FORUM_ENGINES: &[&str] = &[
+    "discourse",
+    "phpbb",
+    "vbulletin",
+    "xenforo",
+    "mybb",
+    "invision",
+    "nodebb",
+    "flarum",
+    "smf",
+    "vanilla",
+    "discuz",
+];
+const DOC_ENGINES: &[&str] = &[
+    "docusaurus",
+    "sphinx",
+    "mkdocs",
+    "gitbook",
+    "vitepress",
+    "docfx",
+    "antora",
+    "readthedocs",
+    "nextra",
+    "starlight",
+    "mintlify",
+    "jsdoc",
+    "rustdoc",
+    "doxygen",
+];
+
+fn has_type(types: &[String], names: &[&str]) -> bool {
+    types
+        .iter()
+        .any(|t| names.iter().any(|n| t.eq_ignore_ascii_case(n)))
+}
+
+fn count(doc: &Document, sel: &str) -> usize {
+    select_nodes(doc, sel).len()
+}
+
+/// How many elements carry a class naming one of `words` as a whole token
+/// or a hyphen/underscore-separated part of one (`post`, `post-body`,
+/// `forum_post`): forums repeat one such block per post.
+fn class_parts(doc: &Document, words: &[&str]) -> usize {
+    select_nodes(doc, "[class]")
+        .iter()
+        .filter(|n| {
+            n.attr("class").is_some_and(|c| {
+                c.split_whitespace().any(|tok| {
+                    let tok = tok.to_ascii_lowercase();
+                    tok.split(['-', '_'])
+                        .next()
+                        .is_some_and(|head| words.contains(&head))
+                        && !tok.contains("comment")
+                })
+            })
+        })
+        .count()
+}
+
+/// What the page is, read from its declarations (JSON-LD, Open Graph, the
+/// generator) and then its shape. Interstitials are classified separately
+/// ([`classify`]) because they hide whatever the page would have been.
+pub(crate) fn content_kind(doc: &Document, meta: &Metadata, url: Option<&Url>) -> PageKind {
+    let types = &meta.ld_types;
+    let og = meta.og_type.as_deref().unwrap_or_default();
+    let generator = meta.generator.as_deref().unwrap_or_default();
+    let declared_article = has_type(
+        types,
+        &[
+            "NewsArticle",
+            "Article",
+            "BlogPosting",
+            "ReportageNewsArticle",
+            "AnalysisNewsArticle",
+            "OpinionNewsArticle",
+            "Report",
+            "ScholarlyArticle",
+        ],
+    ) || og == "article";
+
+    // Declarations first: a page that says what it is is usually right.
+    if has_type(types, &["LiveBlogPosting"]) {
+        return PageKind::LiveBlog;
+    }
+    if has_type(types, &["DiscussionForumPosting", "QAPage"])
+        || FORUM_ENGINES.iter().any(|e| generator.contains(e))
+    {
+        return PageKind::Forum;
+    }
+    if has_type(
+        types,
+        &["TechArticle", "APIReference", "SoftwareSourceCode"],
+    ) || DOC_ENGINES.iter().any(|e| generator.contains(e))
+    {
+        return PageKind::Documentation;
+    }
+    let product_declared = has_type(types, &["Product", "ProductGroup", "IndividualProduct"])
+        || og.contains("product");
+    if product_declared && !declared_article {
+        return PageKind::Product;
+    }
+    if has_type(types, &["ImageGallery", "MediaGallery"]) || og.contains("gallery") {
+        return PageKind::Gallery;
+    }
+    if og.starts_with("video") && !declared_article {
+        return PageKind::Video;
+    }
+    if has_type(types, &["CollectionPage", "OfferCatalog"]) && !declared_article {
+        return PageKind::Collection;
+    }
+    if has_type(types, &["ItemList", "SearchResultsPage"]) && !declared_article {
+        return PageKind::Listing;
+    }
+    if declared_article {
+        return PageKind::Article;
+    }
+
+    // Then the page's shape.
+    let body = select_nodes(doc, "body")
+        .first()
+        .map(|b| b.text().to_string())
+        .unwrap_or_default();
+    let prices = PRICE.find_iter(&body).take(50).count();
+    let cart_controls = count(
+        doc,
+        "[itemprop=price], [class*=add-to-cart i], [class*=addtocart i], [class*=add_to_cart i], \
+         [name=add-to-cart], form[action*=cart]",
+    );
+    let cart_text = ADD_TO_CART.find_iter(&body).take(20).count();
+    // Many same-shaped teasers: cards, list items with a heading link.
+    let teasers = count(doc, "article")
+        .max(count(doc, "h2 a[href], h3 a[href], h4 a[href]"))
+        .max(count(
+            doc,
+            "[class*=card i] a[href] img, [class*=tile i] a[href] img",
+        ));
+    let product_cards = count(
+        doc,
+        "[class*=product i] a[href] img, [class*=product i] img",
+    );
+    if (cart_controls > 0 || cart_text > 0) && prices > 0 {
+        // A shop's grid repeats prices and carts; its product page has one.
+        if prices >= 8 && product_cards >= 8 {
+            return PageKind::Collection;
+        }
+        return PageKind::Product;
+    }
+    if prices >= 8 && product_cards >= 8 {
+        return PageKind::Collection;
+    }
+
+    // Blog themes class every article `post-*`, so only words that name a
+    // reply count; and prose in long paragraphs is an article's, not a
+    // thread's or a landing page's.
+    let posts = class_parts(doc, &["message", "reply", "answer", "postbody"]);
+    let long_paragraphs = select_nodes(doc, "p")
+        .iter()
+        .filter(|p| super::text::word_count(&p.text()) >= 40)
+        .take(6)
+        .count();
+    let forum_posts = count(
+        doc,
+        "[itemtype*=DiscussionForumPosting], [itemtype*=Answer], [itemtype*=Question], \
+         [data-post-id], [id^=post-], [id^=post_]",
+    );
+    if forum_posts >= 3 && long_paragraphs < 6
+        || (posts >= 6 && count(doc, "time, [class*=date i]") >= 3 && teasers < 6)
+    {
+        return PageKind::Forum;
+    }
+
+    let path = url.map(Url::path).unwrap_or_default().to_ascii_lowercase();
+    let host_doc = host_starts_with(
+        url,
+        &[
+            "docs.",
+            "developer.",
+            "developers.",
+            "wiki.",
+            "help.",
+            "support.",
+        ],
+    );
+    let path_doc = [
+        "/docs/",
+        "/doc/",
+        "/documentation/",
+        "/reference/",
+        "/api/",
+        "/manual/",
+        "/wiki/",
+    ]
+    .iter()
+    .any(|p| path.contains(p) || path.starts_with(&p[..p.len() - 1]));
+    let code_blocks = count(doc, "pre, code");
+    if host_doc || path_doc || (code_blocks >= 6 && count(doc, "nav a[href], aside a[href]") >= 30)
+    {
+        return PageKind::Documentation;
+    }
+
+    if teasers >= 8 {
+        return PageKind::Listing;
+    }
+    if meta.published_at.is_none() && long_paragraphs < 6 && SERVICE_CTA.is_match(&body) {
+        return PageKind::Service;
+    }
+    PageKind::Article
 }

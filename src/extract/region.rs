@@ -8,9 +8,9 @@ use regex::Regex;
 use url::Url;
 
 use super::clean::{clean, filter_blocks};
+use super::dom::{never_regex, select_nodes};
 use super::guard::strip_to_blocks;
 use super::text::{norm_text, render_blocks, word_count};
-use super::{never_regex, select_nodes};
 
 /// Page chrome outside `DROP_TAGS` that a whole-region pass must also shed.
 const CHROME: &str = "header, [role=banner], [role=contentinfo], [role=search]";

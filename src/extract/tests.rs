@@ -180,3 +180,139 @@ fn page_kinds_are_named_in_snake_case() {
     assert_eq!(PageKind::ConsentWall.as_str(), "consent_wall");
     assert_eq!(PageKind::Article.as_str(), "article");
 }
+
+fn page_with(head: &str, body: &str) -> String {
+    format!("<html lang=\"en\"><head><title>Page</title>{head}</head><body>{body}</body></html>")
+}
+
+fn kind_of(head: &str, body: &str, url: Option<&str>) -> PageKind {
+    let opts = ExtractOptions {
+        url: url.and_then(|u| url::Url::parse(u).ok()),
+    };
+    extract(&page_with(head, body), &opts).page_kind
+}
+
+fn ld(json: &str) -> String {
+    format!("<script type=\"application/ld+json\">{json}</script>")
+}
+
+#[test]
+fn a_live_blog_is_known_by_its_live_blog_posting() {
+    let head = ld(r#"{"@type":"LiveBlogPosting","headline":"Election night live"}"#);
+    assert_eq!(kind_of(&head, &para(8), None), PageKind::LiveBlog);
+}
+
+#[test]
+fn a_forum_thread_is_known_by_its_declaration_or_its_repeated_posts() {
+    let head = ld(r#"{"@type":"DiscussionForumPosting","headline":"Bike won't shift"}"#);
+    assert_eq!(kind_of(&head, &para(4), None), PageKind::Forum);
+    let posts: String = (0..5)
+        .map(|i| {
+            format!(
+                "<div itemtype=\"https://schema.org/DiscussionForumPosting\" itemscope>\
+                 <span>user{i}</span><p>Reply {i}: I had the same problem with my gears.</p></div>"
+            )
+        })
+        .collect();
+    assert_eq!(kind_of("", &posts, None), PageKind::Forum);
+}
+
+#[test]
+fn an_faq_page_of_questions_is_no_forum() {
+    let head = ld(r#"{"@type":"FAQPage","mainEntity":[{"@type":"Question","name":"Why?"}]}"#);
+    assert_ne!(kind_of(&head, &para(8), None), PageKind::Forum);
+}
+
+#[test]
+fn a_product_page_is_known_by_its_price_and_cart() {
+    let body = "<h1>Trail shoe</h1><p>Light and grippy.</p><span class=\"price\">$129.00</span>\
+                <button class=\"add-to-cart\">Add to cart</button>";
+    assert_eq!(kind_of("", body, None), PageKind::Product);
+    let head = ld(r#"{"@type":"Product","name":"Trail shoe"}"#);
+    assert_eq!(kind_of(&head, &para(3), None), PageKind::Product);
+}
+
+#[test]
+fn a_review_of_a_product_stays_an_article() {
+    let head = format!(
+        "<meta property=\"og:type\" content=\"article\">{}",
+        ld(r#"{"@type":"Product","name":"Trail shoe"}"#)
+    );
+    assert_eq!(kind_of(&head, &para(8), None), PageKind::Article);
+}
+
+#[test]
+fn a_shop_grid_of_priced_products_is_a_collection() {
+    let cards: String = (0..12)
+        .map(|i| {
+            format!(
+                "<div class=\"product-card\"><a href=\"/p{i}\"><img src=\"/i{i}.jpg\"></a>\
+                 <span>Shoe {i}</span><span>€{i}9,00</span></div>"
+            )
+        })
+        .collect();
+    assert_eq!(kind_of("", &cards, None), PageKind::Collection);
+    let head = ld(r#"{"@type":"CollectionPage","name":"Shoes"}"#);
+    assert_eq!(kind_of(&head, &para(3), None), PageKind::Collection);
+}
+
+#[test]
+fn many_same_shaped_teasers_make_a_listing() {
+    let teasers: String = (0..10)
+        .map(|i| format!("<div><h3><a href=\"/s{i}\">Story {i} about the budget</a></h3><p>Teaser {i}.</p></div>"))
+        .collect();
+    assert_eq!(kind_of("", &teasers, None), PageKind::Listing);
+    let head = ld(r#"{"@type":"ItemList","itemListElement":[]}"#);
+    assert_eq!(kind_of(&head, &para(3), None), PageKind::Listing);
+}
+
+#[test]
+fn documentation_is_known_by_its_generator_type_or_address() {
+    let head = "<meta name=\"generator\" content=\"Docusaurus v3\">";
+    assert_eq!(kind_of(head, &para(4), None), PageKind::Documentation);
+    let head = ld(r#"{"@type":"TechArticle","headline":"Install"}"#);
+    assert_eq!(kind_of(&head, &para(4), None), PageKind::Documentation);
+    assert_eq!(
+        kind_of("", &para(4), Some("https://example.org/docs/install")),
+        PageKind::Documentation
+    );
+}
+
+#[test]
+fn a_video_or_gallery_page_says_so_in_its_open_graph_or_json_ld() {
+    let head = "<meta property=\"og:type\" content=\"video.other\">";
+    assert_eq!(kind_of(head, &para(3), None), PageKind::Video);
+    let head = ld(r#"{"@type":"ImageGallery","name":"Photos"}"#);
+    assert_eq!(kind_of(&head, &para(3), None), PageKind::Gallery);
+}
+
+#[test]
+fn a_landing_page_selling_a_service_is_a_service() {
+    let body =
+        "<h1>Payroll, done</h1><p>Run payroll in minutes.</p><a href=\"/demo\">Book a demo</a>\
+                <p>Plans from $8 per month.</p>";
+    assert_eq!(kind_of("", body, None), PageKind::Service);
+}
+
+#[test]
+fn a_long_article_with_a_call_to_action_stays_an_article() {
+    let long = "<p>The council's vote followed months of hearings in which residents, bus drivers \
+                and shop owners argued over routes, fares and the cost of new shelters, and the \
+                mayor promised that the plan would be reviewed again after its first full year \
+                of service on the city's busiest corridors.</p>"
+        .repeat(6);
+    let body = format!("{long}<a href=\"/demo\">Book a demo</a>");
+    assert_eq!(kind_of("", &body, None), PageKind::Article);
+}
+
+#[test]
+fn every_kind_round_trips_through_its_snake_case_name_and_serde() {
+    for kind in PageKind::ALL {
+        assert_eq!(PageKind::parse(kind.as_str()), Some(kind));
+        assert_eq!(
+            serde_json::to_value(kind).ok(),
+            Some(serde_json::Value::String(kind.as_str().into()))
+        );
+    }
+    assert_eq!(PageKind::LiveBlog.as_str(), "live_blog");
+}

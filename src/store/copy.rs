@@ -275,6 +275,7 @@ const ARTICLE_COLUMNS: &[(&str, Kind)] = &[
     ("site_name", Text),
     ("word_count", Int),
     ("extracted_at", Text),
+    ("page_kind", Text),
     ("story_id", Int),
     ("title_simhash", Int),
     ("text_simhash", Int),

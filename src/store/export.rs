@@ -9,6 +9,8 @@ pub struct ExportArticle {
     pub published_at: Option<String>,
     pub summary: Option<String>,
     pub text: Option<String>,
+    /// What its fetched page was (`extract::PageKind`); None until extracted.
+    pub page_kind: Option<String>,
     pub authors: Vec<String>,
     pub feeds: Vec<String>,
     pub links: Vec<String>,
@@ -28,6 +30,7 @@ pub(crate) struct ExportColumns {
     published_at: Option<String>,
     summary: Option<String>,
     text: Option<String>,
+    page_kind: Option<String>,
     /// A JSON array of names.
     authors: String,
     first_seen_at: String,
@@ -49,6 +52,7 @@ impl ExportColumns {
             published_at: self.published_at,
             summary: self.summary,
             text: self.text,
+            page_kind: self.page_kind,
             authors: serde_json::from_str(&self.authors).unwrap_or_default(),
             feeds,
             links,

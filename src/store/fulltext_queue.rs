@@ -12,7 +12,7 @@ pub struct FulltextJob {
 }
 
 /// What extraction produced, as stored.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArticleContent {
     pub text: String,
     pub html: Option<String>,
@@ -25,6 +25,16 @@ pub struct ArticleContent {
     pub canonical_url: Option<String>,
     pub site_name: Option<String>,
     pub word_count: i64,
+    /// What the page was; None from callers that did not classify it.
+    pub page_kind: Option<crate::extract::PageKind>,
+}
+
+/// An article's full-text state, as `newsd reextract` compares it with a
+/// new extraction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct TextState {
+    pub summary: Option<String>,
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -61,7 +61,9 @@ pub use self::feeds::{
     FeedRow, FeedStatus, FeedUpdate, FetchedSchedule, NewFeed, PollUpdate, RemoveOutcome,
     SyncReport,
 };
-pub use self::fulltext_queue::{ArticleContent, FulltextJob, FulltextStats, FulltextStatus};
+pub use self::fulltext_queue::{
+    ArticleContent, FulltextJob, FulltextStats, FulltextStatus, TextState,
+};
 pub use self::google_links::{
     Budget, EgressBudget, GoogleEntry, GoogleQueueStats, Hint, LinkCosts, LinkPlacement,
     LinkStatus, PaceEvent, PendingLink, TokenGrant,
@@ -729,6 +731,23 @@ impl Store {
 
     pub async fn fulltext_stats(&self) -> Result<FulltextStats> {
         on_engine!(self, e => e.fulltext_stats().await)
+    }
+
+    /// Records what an article's page was when the acceptance rule refused
+    /// its text; text an earlier extraction stored goes too, so the archive
+    /// holds what the full-text worker would have kept: the summary alone.
+    pub async fn refuse_fulltext(
+        &self,
+        article_id: i64,
+        kind: crate::extract::PageKind,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_engine!(self, e => e.refuse_fulltext(article_id, kind, now).await)
+    }
+
+    /// The article's summary and stored text; None for an unknown id.
+    pub async fn text_state(&self, article_id: i64) -> Result<Option<TextState>> {
+        on_engine!(self, e => e.text_state(article_id).await)
     }
 
     /// How many stored raw pages `raw_pages` would walk through.

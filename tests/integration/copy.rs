@@ -154,6 +154,7 @@ async fn populated(n: usize) -> (Store, TestArchive) {
             canonical_url: None,
             site_name: Some("News".into()),
             word_count: 12,
+            page_kind: Some(newsd::extract::PageKind::Forum),
         };
         let raw = (k % 2 == 0).then(|| {
             (

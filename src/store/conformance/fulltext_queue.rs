@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::extract::PageKind;
 use crate::store::testing::{scalar_i64, strings};
 use crate::store::time::{parse_ts, ts};
 use crate::store::{ArticleContent, FulltextStatus, Store};
@@ -249,6 +250,7 @@ store_test!(
             canonical_url: Some("https://news.example/1".into()),
             site_name: Some("News".into()),
             word_count: 5,
+            page_kind: Some(PageKind::LiveBlog),
         };
         let raw = (
             "https://news.example/1?final",
@@ -272,6 +274,7 @@ store_test!(
         assert_eq!(row("published_at").await, Some("2026-05-31T08:00:00Z".to_owned()));
         assert_eq!(row("lang").await.as_deref(), Some("en"));
         assert_eq!(row("extracted_at").await, Some(ts(now)));
+        assert_eq!(row("page_kind").await.as_deref(), Some("live_blog"));
         assert_eq!(
             scalar_i64(&store, "SELECT word_count FROM articles WHERE id = 1").await,
             5
@@ -371,5 +374,39 @@ store_test!(
         );
         store.save_host_backoffs(&[]).await.unwrap();
         assert!(store.host_backoffs(now).await.unwrap().is_empty());
+    }
+);
+
+store_test!(
+    async fn a_refused_page_keeps_its_kind_and_loses_the_text_an_earlier_extraction_stored(store) {
+        let now = at("2026-06-01T00:00:00Z");
+        queue(&store, &[1], &[]).await;
+        let content = ArticleContent {
+            text: "Text an older extractor kept.".into(),
+            html: Some("<p>Text an older extractor kept.</p>".into()),
+            word_count: 5,
+            page_kind: Some(PageKind::Article),
+            ..ArticleContent::default()
+        };
+        store
+            .store_fulltext(1, &content, "https://news.example/1", None, None, now)
+            .await
+            .unwrap();
+        let before = store.text_state(1).await.unwrap().unwrap();
+        assert_eq!(before.text.as_deref(), Some("Text an older extractor kept."));
+
+        store.refuse_fulltext(1, PageKind::Product, now).await.unwrap();
+        let after = store.text_state(1).await.unwrap().unwrap();
+        assert_eq!(after.text, None);
+        assert_eq!(after.summary.as_deref(), Some("Summary 1"), "the feed's summary stays");
+        assert_eq!(
+            strings(&store, "SELECT page_kind FROM articles WHERE id = 1").await,
+            vec![Some("product".to_owned())]
+        );
+        assert_eq!(
+            strings(&store, "SELECT html FROM articles WHERE id = 1").await,
+            vec![None]
+        );
+        assert!(store.text_state(999).await.unwrap().is_none());
     }
 );

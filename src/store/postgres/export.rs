@@ -25,7 +25,7 @@ impl PostgresStore {
     ) -> Result<Vec<ExportArticle>> {
         // Feeds and links sort bytewise ("C"), as SQLite sorts them.
         let rows: Vec<ArticleExportRow> = sqlx::query_as(
-            "SELECT a.id, a.url, a.title, a.publisher, a.published_at, a.summary, a.text, a.authors, \
+            "SELECT a.id, a.url, a.title, a.publisher, a.published_at, a.summary, a.text, a.page_kind, a.authors, \
                ARRAY(SELECT DISTINCT f.url COLLATE \"C\" FROM feed_items fi \
                  JOIN feeds f ON f.id = fi.feed_id WHERE fi.article_id = a.id ORDER BY 1) AS feeds, \
                ARRAY(SELECT DISTINCT fi.link COLLATE \"C\" FROM feed_items fi \

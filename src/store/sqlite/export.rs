@@ -25,7 +25,7 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<ExportArticle>> {
         let rows: Vec<ArticleExportRow> = sqlx::query_as(
-            "SELECT a.id, a.url, a.title, a.publisher, a.published_at, a.summary, a.text, a.authors, \
+            "SELECT a.id, a.url, a.title, a.publisher, a.published_at, a.summary, a.text, a.page_kind, a.authors, \
                (SELECT group_concat(url, char(31)) FROM (SELECT DISTINCT f.url FROM feed_items fi \
                  JOIN feeds f ON f.id = fi.feed_id WHERE fi.article_id = a.id ORDER BY f.url)) AS feeds, \
                (SELECT group_concat(link, char(31)) FROM (SELECT DISTINCT fi.link FROM feed_items fi \

@@ -4,12 +4,14 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::extract::PageKind;
+
 use super::identity::assign_identity;
 use super::sql::from_row;
 use super::SqliteStore;
 use crate::store::error::Result;
 use crate::store::fulltext_queue::{
-    gunzip, gzip, ArticleContent, FulltextJob, FulltextStats, FulltextStatus,
+    gunzip, gzip, ArticleContent, FulltextJob, FulltextStats, FulltextStatus, TextState,
 };
 use crate::store::time::{parse_ts, ts};
 
@@ -109,8 +111,8 @@ impl SqliteStore {
             "UPDATE articles SET text = ?2, html = ?3, title = COALESCE(title, ?4), \
              authors = CASE WHEN authors = '[]' THEN ?5 ELSE authors END, \
              published_at = COALESCE(published_at, ?6), modified_at = ?7, lang = ?8, lead_image = ?9, \
-             canonical_url = ?10, site_name = ?11, word_count = ?12, extracted_at = ?13, updated_at = ?13 \
-             WHERE id = ?1",
+             canonical_url = ?10, site_name = ?11, word_count = ?12, extracted_at = ?13, updated_at = ?13, \
+             page_kind = ?14 WHERE id = ?1",
         )
         .bind(article_id)
         .bind(&content.text)
@@ -125,6 +127,7 @@ impl SqliteStore {
         .bind(&content.site_name)
         .bind(content.word_count)
         .bind(&now_s)
+        .bind(content.page_kind.map(PageKind::as_str))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -235,6 +238,34 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(FulltextStats::from_counts(rows))
+    }
+
+    pub async fn refuse_fulltext(
+        &self,
+        article_id: i64,
+        kind: PageKind,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE articles SET page_kind = ?2, \
+             text = NULL, html = NULL, word_count = NULL, \
+             updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(article_id)
+        .bind(kind.as_str())
+        .bind(ts(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn text_state(&self, article_id: i64) -> Result<Option<TextState>> {
+        Ok(
+            sqlx::query_as("SELECT summary, text FROM articles WHERE id = ?1")
+                .bind(article_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn count_raw_pages(&self, since: Option<DateTime<Utc>>) -> Result<u64> {
