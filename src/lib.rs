@@ -37,10 +37,10 @@
 //! - [`app`]: builds the parts from the settings and runs the loops.
 //! - [`poll`]: the poll of one feed as one outcome recorded once, and the dispatch of due feeds under the concurrency limits.
 //! - [`scheduler`]: pure rules for when a feed is polled next (adaptive interval, backoff, Retry-After).
-//! - [`fetch`]: the one HTTP client: politeness per host, redirects hop by hop, limits, conditional GET, SSRF guard.
+//! - [`fetch`]: the one HTTP client: politeness per host (across instances through a `HostGate` the PostgreSQL store provides), redirects hop by hop, limits, conditional GET, SSRF guard, `http.local_address`.
 //! - [`feed`]: feed bytes to plain entries (pure).
 //! - [`google_news`]: Google News feeds, ids and the resolution protocol (pure, but for `resolve`'s requests through `fetch`).
-//! - [`resolver`]: the resolution queue's worker: Google's budget, the breaker, lookups, merges.
+//! - [`resolver`]: the resolution queue's worker: Google's budget per egress (tokens taken from the store before each GET), the breaker, lookups, merges.
 //! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, the one acceptance rule (`decide`, shared with `reextract`), store.
 //! - [`extract`]: HTML to article text and metadata (pure; stages over a leaf `dom` of DOM helpers); [`extract_cmd`]: `newsd extract` over files.
 //! - [`cluster`]: pure rules for which articles tell one story.
@@ -50,7 +50,7 @@
 //! - [`store`]: the archive behind one engine-neutral API; the identity (dedupe) model in `store::identity`, the instance registry and leases in `store::instances`, SQLite in `store::sqlite`, PostgreSQL in `store::postgres`.
 //! - [`api`]: the HTTP API (JSON, Atom and JSON Feed out, probes, metrics), under `newsd run` and read-only `newsd serve`.
 //! - [`cli`]: the commands behind `newsd`; [`opml`]: OPML import and export; [`progress`]: progress bars of long commands.
-//! - [`config`]: the one typed `Settings`; [`telemetry`]: logging; [`lock`]: the single-writer lock.
+//! - [`config`]: the one typed `Settings`; [`telemetry`]: logging; [`lock`]: the single-writer lock of an SQLite file.
 //! - [`metrics`]: in-memory poll counters and scheduling lateness for `/metrics`.
 
 #![forbid(unsafe_code)]
