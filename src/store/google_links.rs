@@ -228,6 +228,31 @@ pub(crate) type BudgetRow = (
     i64,
 );
 
+/// A new egress's budget row (its first use); another instance may be
+/// making it too. Portable (`$n`): both engines run these statements.
+pub(crate) const BUDGET_CREATE: &str =
+    "INSERT INTO google_budget (egress) VALUES ($1) ON CONFLICT (egress) DO NOTHING";
+
+/// An egress's pace written back, with a lockout if one tripped (`$6` its
+/// end, `$7` when, `$8` whether a 429 said so).
+pub(crate) const BUDGET_WRITE: &str = "UPDATE google_budget SET pace_interval_ms = $2, \
+    pace_tokens = $3, pace_at = $4, pace_successes = $5, open_until = COALESCE($6, open_until), \
+    trips = trips + CASE WHEN $7 IS NULL THEN 0 ELSE 1 END, \
+    last_trip_at = COALESCE($7, last_trip_at), \
+    rate_limited_total = rate_limited_total + CASE WHEN $8 THEN 1 ELSE 0 END \
+    WHERE egress = $1";
+
+/// One request to Google counted on its egress (`$2`: a GET, else a POST),
+/// the row made if the egress never took a token.
+pub(crate) const BUDGET_COUNT: &str = "INSERT INTO google_budget \
+    (egress, gets_total, posts_total, last_get_at) \
+    VALUES ($1, CASE WHEN $2 THEN 1 ELSE 0 END, CASE WHEN $2 THEN 0 ELSE 1 END, \
+      CASE WHEN $2 THEN $3 END) \
+    ON CONFLICT (egress) DO UPDATE SET \
+      gets_total = google_budget.gets_total + CASE WHEN $2 THEN 1 ELSE 0 END, \
+      posts_total = google_budget.posts_total + CASE WHEN $2 THEN 0 ELSE 1 END, \
+      last_get_at = CASE WHEN $2 THEN $3 ELSE google_budget.last_get_at END";
+
 /// The columns of [`BudgetRow`], in its order.
 pub(crate) const BUDGET_COLUMNS: &str =
     "open_until, last_get_at, pace_interval_ms, pace_tokens, pace_at, pace_successes";

@@ -36,6 +36,29 @@ impl Holder {
     }
 }
 
+/// The holder a store's claims are made for, shared by its clones: the
+/// process default until the instance registers under its name.
+#[derive(Debug, Clone)]
+pub(crate) struct HolderCell(std::sync::Arc<std::sync::RwLock<Holder>>);
+
+impl Default for HolderCell {
+    fn default() -> Self {
+        HolderCell(std::sync::Arc::new(std::sync::RwLock::new(
+            Holder::default_for_process(Duration::from_secs(30)),
+        )))
+    }
+}
+
+impl HolderCell {
+    pub(crate) fn set(&self, holder: Holder) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = holder;
+    }
+
+    pub(crate) fn get(&self) -> Holder {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// `instance.name`'s default: the host name and the process id.
 pub fn default_instance_name() -> String {
     format!("{}-{}", host_name(), std::process::id())

@@ -11,7 +11,8 @@ use crate::google_news::PaceRule;
 use crate::store::error::{Result, StoreError};
 use crate::store::google_links::{
     Budget, BudgetEvent, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement,
-    LinkStatus, PendingLink, PlacementRow, TokenGrant, BUDGET_COLUMNS, BUDGET_STATS_COLUMNS,
+    LinkStatus, PendingLink, PlacementRow, TokenGrant, BUDGET_COLUMNS, BUDGET_COUNT, BUDGET_CREATE,
+    BUDGET_STATS_COLUMNS, BUDGET_WRITE,
 };
 use crate::store::time::ts;
 
@@ -243,12 +244,10 @@ impl PostgresStore {
             None => {
                 // The egress's first use; another instance may be creating
                 // its row too.
-                sqlx::query(
-                    "INSERT INTO google_budget (egress) VALUES ($1) ON CONFLICT (egress) DO NOTHING",
-                )
-                .bind(egress)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(BUDGET_CREATE)
+                    .bind(egress)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query_as(&select)
                     .bind(egress)
                     .fetch_one(&mut *tx)
@@ -258,24 +257,17 @@ impl PostgresStore {
         let (write, grant) = event.apply(&Budget::from_stored(row), rule, now);
         if let Some(w) = write {
             let (interval_ms, tokens, at, successes) = w.pace;
-            sqlx::query(
-                "UPDATE google_budget SET pace_interval_ms = $2, pace_tokens = $3, pace_at = $4, \
-                 pace_successes = $5, open_until = COALESCE($6, open_until), \
-                 trips = trips + CASE WHEN $7 IS NULL THEN 0 ELSE 1 END, \
-                 last_trip_at = COALESCE($7, last_trip_at), \
-                 rate_limited_total = rate_limited_total + CASE WHEN $8 THEN 1 ELSE 0 END \
-                 WHERE egress = $1",
-            )
-            .bind(egress)
-            .bind(interval_ms)
-            .bind(tokens)
-            .bind(at)
-            .bind(successes)
-            .bind(w.open_until)
-            .bind(w.tripped_at)
-            .bind(w.rate_limited)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(BUDGET_WRITE)
+                .bind(egress)
+                .bind(interval_ms)
+                .bind(tokens)
+                .bind(at)
+                .bind(successes)
+                .bind(w.open_until)
+                .bind(w.tripped_at)
+                .bind(w.rate_limited)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(grant)
@@ -291,20 +283,12 @@ impl PostgresStore {
         self.writable("counting a Google request")?;
         // An egress that never took a token (a POST of signatures another
         // egress read) gets its row here.
-        sqlx::query(
-            "INSERT INTO google_budget (egress, gets_total, posts_total, last_get_at) \
-             VALUES ($1, CASE WHEN $2 THEN 1 ELSE 0 END, CASE WHEN $2 THEN 0 ELSE 1 END, \
-               CASE WHEN $2 THEN $3 END) \
-             ON CONFLICT (egress) DO UPDATE SET \
-               gets_total = google_budget.gets_total + CASE WHEN $2 THEN 1 ELSE 0 END, \
-               posts_total = google_budget.posts_total + CASE WHEN $2 THEN 0 ELSE 1 END, \
-               last_get_at = CASE WHEN $2 THEN $3 ELSE google_budget.last_get_at END",
-        )
-        .bind(egress)
-        .bind(get)
-        .bind(ts(now))
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(BUDGET_COUNT)
+            .bind(egress)
+            .bind(get)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
         if let (true, Some(id)) = (get, google_id) {
             sqlx::query("UPDATE google_links SET gets = gets + 1 WHERE google_id = $1")
                 .bind(id)

@@ -28,14 +28,13 @@ mod rules;
 mod stories;
 
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, PgPool};
 
 use crate::store::error::{Result, StoreError};
-use crate::store::instances::Holder;
+use crate::store::instances::{Holder, HolderCell};
 use crate::store::stats::Stats;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -52,7 +51,7 @@ pub struct PostgresStore {
     read_only: bool,
     /// Who this process's claims on shared work are made for: the
     /// instance's name once it registered, else the process default.
-    holder: Arc<RwLock<Holder>>,
+    holder: HolderCell,
 }
 
 /// Whether `url` names PostgreSQL.
@@ -70,13 +69,6 @@ pub fn redacted(url: &str) -> String {
         Ok(u) => u.to_string(),
         Err(_) => "<unparsable postgres url>".into(),
     }
-}
-
-/// A claim lasts this long without a heartbeat when no instance set its own.
-const DEFAULT_LEASE: Duration = Duration::from_secs(30);
-
-fn default_holder() -> Arc<RwLock<Holder>> {
-    Arc::new(RwLock::new(Holder::default_for_process(DEFAULT_LEASE)))
 }
 
 fn options(url: &str) -> Result<PgConnectOptions> {
@@ -98,7 +90,7 @@ impl PostgresStore {
             pool,
             location: redacted(url),
             read_only: false,
-            holder: default_holder(),
+            holder: HolderCell::default(),
         })
     }
 
@@ -113,7 +105,7 @@ impl PostgresStore {
             pool,
             location: redacted(url),
             read_only: true,
-            holder: default_holder(),
+            holder: HolderCell::default(),
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -126,14 +118,11 @@ impl PostgresStore {
 
     /// Claims from now on are made for `holder`.
     pub fn set_holder(&self, holder: Holder) {
-        *self.holder.write().unwrap_or_else(|e| e.into_inner()) = holder;
+        self.holder.set(holder);
     }
 
     pub(super) fn holder(&self) -> Holder {
-        self.holder
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.holder.get()
     }
 
     pub fn location(&self) -> &str {

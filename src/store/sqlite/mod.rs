@@ -41,7 +41,7 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 
 use crate::store::error::{Result, StoreError};
-use crate::store::instances::Holder;
+use crate::store::instances::{Holder, HolderCell};
 use crate::store::stats::Stats;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -60,7 +60,7 @@ pub struct SqliteStore {
     /// read-only store.
     lane: Option<Arc<lane::WriteLane>>,
     /// Whose singleton jobs this process runs (see `store::instances`).
-    holder: Arc<std::sync::RwLock<Holder>>,
+    holder: HolderCell,
 }
 
 /// Whether a connection going back to the pool is out of any transaction;
@@ -118,12 +118,6 @@ pub fn db_path(url: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-fn default_holder() -> Arc<std::sync::RwLock<Holder>> {
-    Arc::new(std::sync::RwLock::new(Holder::default_for_process(
-        Duration::from_secs(30),
-    )))
-}
-
 impl SqliteStore {
     pub async fn open(url: &str, busy_timeout: Duration) -> Result<Self> {
         let path = db_path(url)?;
@@ -177,7 +171,7 @@ impl SqliteStore {
             path,
             page_limit,
             lane,
-            holder: default_holder(),
+            holder: HolderCell::default(),
         })
     }
 
@@ -224,7 +218,7 @@ impl SqliteStore {
             path,
             page_limit: Arc::default(),
             lane: None,
-            holder: default_holder(),
+            holder: HolderCell::default(),
         };
         store.check_schema_version().await?;
         Ok(store)
@@ -232,14 +226,11 @@ impl SqliteStore {
 
     /// Claims from now on are made for `holder`.
     pub fn set_holder(&self, holder: Holder) {
-        *self.holder.write().unwrap_or_else(|e| e.into_inner()) = holder;
+        self.holder.set(holder);
     }
 
     pub(super) fn holder(&self) -> Holder {
-        self.holder
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.holder.get()
     }
 
     fn options(path: &Path, busy_timeout: Duration, writer: bool) -> Result<SqliteConnectOptions> {
