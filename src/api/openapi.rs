@@ -416,6 +416,7 @@ pub fn openapi() -> Value {
                         "feed_ids": { "type": "array", "items": { "type": "integer" } },
                         "story_id": { "type": ["integer", "null"], "description": "The story (GET /api/v1/stories/{id}) it belongs to; null until clustered." },
                         "tags": { "type": "array", "items": { "type": "string" }, "description": "Tags `[[rules]]` gave it, sorted." },
+                        "page_kind": { "type": ["string", "null"], "enum": ["article", "live_blog", "listing", "collection", "video", "gallery", "product", "forum", "service", "documentation", "consent_wall", "bot_check", "login_wall", "empty_shell", null], "description": "What its fetched page was; null until a page was extracted." },
                         "snippet": { "type": "string", "description": "With `q`: matched words in [brackets]." },
                         "rank": { "type": "number", "description": "With `q`: bm25 rank, lower is better." }
                     }

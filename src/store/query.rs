@@ -176,6 +176,9 @@ pub struct ArticleItem {
     pub story_id: Option<i64>,
     /// Tags `[[rules]]` gave it, sorted.
     pub tags: Vec<String>,
+    /// What its fetched page was (`article`, `live_blog`, `listing`, …); null
+    /// until a page was extracted.
+    pub page_kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{engine_test, execute, rss, spawn_app_on, stderr, Engine, Item, TestApp};
 
 /// A running API; stops when dropped.
-struct Api {
+pub(crate) struct Api {
     base: String,
     client: reqwest::Client,
     token: Option<String>,
@@ -74,7 +74,7 @@ impl Api {
     }
 
     /// The API of `newsd run`: read-write over the app's store.
-    async fn read_write(t: &TestApp) -> Api {
+    pub(crate) async fn read_write(t: &TestApp) -> Api {
         Api::start(
             t.app.store().clone(),
             t.app.settings().clone(),
@@ -119,7 +119,7 @@ impl Api {
             .await
     }
 
-    async fn get_ok(&self, path: &str) -> Value {
+    pub(crate) async fn get_ok(&self, path: &str) -> Value {
         let r = self.get(path).await;
         assert_eq!(r.status, 200, "GET {path}: {}", r.body);
         r.json()

@@ -185,6 +185,17 @@ async fn news(slug: &str, jsonld: &str) -> Response {
             });
             ([(header::CONTENT_TYPE, "text/html")], Body::from_stream(stream)).into_response()
         }
+        "front" => html_response(
+            "text/html",
+            article_page(
+                "Latest news",
+                &(0..12)
+                    .map(|i| format!("<div><h3><a href=\"/news/s{i}\">Story {i} about the budget</a></h3><p>Teaser {i}.</p></div>"))
+                    .collect::<String>(),
+                "",
+            )
+            .into_bytes(),
+        ),
         "report.pdf" => html_response("application/pdf", b"%PDF-1.7 binary".to_vec()),
         "limited" => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "3600")]).into_response(),
         "consent" => html_response(
@@ -325,6 +336,60 @@ engine_test! {
             "body text is searchable: {}",
             stdout(&out)
         );
+    }
+}
+
+engine_test! {
+    async fn a_listing_page_keeps_its_summary_and_the_api_and_export_name_each_kind(engine) {
+        let publisher = start_publisher().await;
+        let feed_server = wiremock::MockServer::start().await;
+        let links = [
+            format!("{}/news/river-plan", publisher.base),
+            format!("{}/news/front", publisher.base),
+        ];
+        let items = [
+            Item { guid: "a", title: "Council approves the river plan", link: &links[0] },
+            Item { guid: "b", title: "Latest news", link: &links[1] },
+        ];
+        wiremock::Mock::given(wiremock::matchers::path("/feed"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(rss(&items)))
+            .mount(&feed_server)
+            .await;
+        let t = spawn_app_env_on(engine, &[format!("{}/feed", feed_server.uri())], "", &[]).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+
+        let (status, text) = status_of(&t, "front").await;
+        assert_eq!(status, "not_article");
+        assert_eq!(text, None, "a listing keeps no text");
+
+        let api = crate::api::Api::read_write(&t).await;
+        let list = api.get_ok("/api/v1/articles?limit=10").await;
+        let kinds: std::collections::BTreeMap<String, serde_json::Value> = list["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["title"].as_str().unwrap().to_owned(), a["page_kind"].clone()))
+            .collect();
+        assert_eq!(kinds["Council approves the river plan"], "article", "{list}");
+        assert_eq!(kinds["Latest news"], "listing", "{list}");
+        let front = list["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["title"] == "Latest news")
+            .unwrap();
+        assert_eq!(front["summary"], "About Latest news", "the feed summary is kept");
+        assert_eq!(front["has_text"], false);
+
+        let out = t.cli(&["export", "--format", "jsonl"]);
+        let exported: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut kinds: Vec<&str> = exported.iter().filter_map(|a| a["page_kind"].as_str()).collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, ["article", "listing"]);
     }
 }
 

@@ -44,6 +44,7 @@ struct ArticleItemRow {
     updated_at: String,
     feed_ids: Vec<i64>,
     story_id: Option<i64>,
+    page_kind: Option<String>,
     tags: Vec<String>,
     snippet: Option<String>,
     rank: Option<f64>,
@@ -67,6 +68,7 @@ impl From<ArticleItemRow> for ArticleItem {
             feed_ids: r.feed_ids,
             story_id: r.story_id,
             tags: r.tags,
+            page_kind: r.page_kind,
             snippet: r.snippet,
             rank: r.rank,
         }
@@ -585,7 +587,7 @@ fn item_columns(text: ItemText) -> String {
     format!(
         "a.id, a.url, a.title, a.summary, a.text IS NOT NULL AS has_text, {text} AS text, \
          a.publisher, a.publisher_url, a.authors, a.published_at, a.first_seen_at, a.updated_at, \
-         a.story_id, ARRAY(SELECT DISTINCT fi.feed_id FROM feed_items fi \
+         a.story_id, a.page_kind, ARRAY(SELECT DISTINCT fi.feed_id FROM feed_items fi \
          WHERE fi.article_id = a.id ORDER BY fi.feed_id) AS feed_ids, \
          ARRAY(SELECT t.tag COLLATE \"C\" FROM article_tags t WHERE t.article_id = a.id \
          ORDER BY 1) AS tags"

@@ -75,6 +75,7 @@ struct ArticleItemRow {
     updated_at: String,
     feed_ids: Option<String>,
     story_id: Option<i64>,
+    page_kind: Option<String>,
     tags: Option<String>,
     snippet: Option<String>,
     rank: Option<f64>,
@@ -108,6 +109,7 @@ impl From<ArticleItemRow> for ArticleItem {
             feed_ids,
             story_id: r.story_id,
             tags,
+            page_kind: r.page_kind,
             snippet: r.snippet,
             rank: r.rank,
         }
@@ -710,7 +712,7 @@ fn item_columns(text: ItemText) -> String {
     format!(
         "a.id, a.url, a.title, a.summary, a.text IS NOT NULL AS has_text, {text} AS text, \
          a.publisher, a.publisher_url, a.authors, a.published_at, a.first_seen_at, a.updated_at, \
-         a.story_id, (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi \
+         a.story_id, a.page_kind, (SELECT group_concat(DISTINCT fi.feed_id) FROM feed_items fi \
          WHERE fi.article_id = a.id) AS feed_ids, \
          (SELECT group_concat(t.tag, char(31)) FROM article_tags t WHERE t.article_id = a.id) AS tags"
     )
