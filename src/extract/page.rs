@@ -434,7 +434,9 @@ pub(crate) fn content_kind(doc: &Document, meta: &Metadata, url: Option<&Url>) -
         return PageKind::Documentation;
     }
 
-    if teasers >= 8 {
+    // Related-story rails give articles many heading links too; two
+    // paragraphs of prose are more than a listing's blurbs.
+    if teasers >= 8 && long_paragraphs < 2 {
         return PageKind::Listing;
     }
     if meta.published_at.is_none() && long_paragraphs < 6 && SERVICE_CTA.is_match(&body) {

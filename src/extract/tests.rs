@@ -267,6 +267,30 @@ fn many_same_shaped_teasers_make_a_listing() {
 }
 
 #[test]
+fn an_article_with_a_rail_of_related_story_headlines_stays_an_article() {
+    let prose: String = (0..4)
+        .map(|i| {
+            format!(
+                "<p>Paragraph {i} of the report explains how the city council voted on the new \
+                 transit budget after a long evening of testimony, what residents, drivers and \
+                 shop owners said at the hearing, and why the plan matters so much for the \
+                 commuters who rely on the buses every single day of the working week.</p>"
+            )
+        })
+        .collect();
+    let rail: String = (0..10)
+        .map(|i| {
+            format!("<div><h3><a href=\"/s{i}\">Related story {i} about the budget</a></h3></div>")
+        })
+        .collect();
+    assert_eq!(
+        kind_of("", &format!("{prose}{rail}"), None),
+        PageKind::Article
+    );
+    assert_eq!(kind_of("", &rail, None), PageKind::Listing);
+}
+
+#[test]
 fn documentation_is_known_by_its_generator_type_or_address() {
     let head = "<meta name=\"generator\" content=\"Docusaurus v3\">";
     assert_eq!(kind_of(head, &para(4), None), PageKind::Documentation);
