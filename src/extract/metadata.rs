@@ -21,6 +21,9 @@ pub(crate) struct Metadata {
     pub description: Option<String>,
     /// JSON-LD `articleBody`, a fallback when the DOM has no usable article.
     pub article_body: Option<String>,
+    /// A live blog's updates or a discussion's posts from JSON-LD, as
+    /// paragraphs in the page's order; empty on other pages.
+    pub entries: Vec<String>,
     /// The page declares itself an article (`og:type` article): readability's
     /// single container is then trusted over the whole main region.
     pub declares_article: bool,
@@ -49,6 +52,7 @@ struct LdInfo {
     url: Option<String>,
     body: Option<String>,
     types: Vec<String>,
+    entries: Vec<String>,
 }
 
 fn clean(s: &str) -> Option<String> {
@@ -305,6 +309,7 @@ fn json_ld(doc: &Document) -> LdInfo {
             info.types.push(t.to_string());
         }
     }
+    info.entries = super::entries::from_ld(&objects);
     // Prefer a real article type over a generic WebPage.
     let best = objects
         .iter()
@@ -525,6 +530,7 @@ pub(crate) fn extract_metadata(doc: &Document, base: Option<&Url>) -> Metadata {
         .and_then(|u| safe_url(&u, base));
 
     m.article_body = ld.body;
+    m.entries = ld.entries;
     m.ld_types = ld.types;
     m.og_type = tags.get(&["og:type"]).map(|t| t.to_ascii_lowercase());
     m.generator = tags.get(&["generator"]).map(|t| t.to_ascii_lowercase());

@@ -12,6 +12,7 @@ mod charset;
 mod clean;
 mod content;
 mod dom;
+mod entries;
 mod guard;
 mod metadata;
 mod page;
@@ -61,6 +62,10 @@ const NOSCRIPT_MIN_WORDS: usize = 50;
 /// 1.5x elsewhere. Tuned on WCXB dev against the Zyte set.
 const REGION_OVER_ARTICLE: (usize, usize) = (3, 1);
 const REGION_OVER_OTHER: (usize, usize) = (3, 2);
+
+/// How many times more words (num/den) a live blog's or thread's JSON-LD
+/// entries must hold than the DOM's answer to replace it.
+const ENTRIES_OVER_DOM: (usize, usize) = (6, 5);
 
 /// Cookie notices run to a few hundred words at most.
 const CONSENT_NOTICE_MAX_WORDS: usize = 300;
@@ -218,6 +223,18 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
                 html_out = Some(paragraphs_html(&blocks));
                 text = Some(blocks.join("\n\n"));
             }
+        }
+    }
+
+    // Readability keeps one entry of a live blog or one post of a thread,
+    // and the region pass may not recover the rest; the structured data
+    // lists them all.
+    if matches!(kind, PageKind::LiveBlog | PageKind::Forum) {
+        let dom_words = text.as_deref().map_or(0, word_count);
+        let entry_words: usize = meta.entries.iter().map(|e| word_count(e)).sum();
+        if entry_words * ENTRIES_OVER_DOM.1 > dom_words * ENTRIES_OVER_DOM.0 && entry_words >= 50 {
+            html_out = Some(paragraphs_html(&meta.entries));
+            text = Some(meta.entries.join("\n\n"));
         }
     }
 

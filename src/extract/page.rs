@@ -192,7 +192,14 @@ pub(crate) fn classify(doc: &Document, url: Option<&Url>, words: usize) -> PageK
         return PageKind::LoginWall;
     }
 
-    let scripts = select_nodes(doc, "script").len();
+    // Structured data is content the extractor reads, not an app to run.
+    let scripts = select_nodes(doc, "script")
+        .iter()
+        .filter(|s| {
+            !s.attr("type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/ld+json"))
+        })
+        .count();
     let app_root = !select_nodes(
         doc,
         "#root, #app, #__next, #__nuxt, [data-reactroot], app-root",

@@ -197,6 +197,67 @@ fn ld(json: &str) -> String {
 }
 
 #[test]
+fn a_live_blog_keeps_every_update_its_json_ld_lists_in_the_page_order() {
+    let updates: Vec<String> = (1..=5)
+        .map(|i| {
+            format!(
+                "{{\"@type\":\"BlogPosting\",\"headline\":\"Update {i}\",\"articleBody\":\"Update {i} \
+                 reports that the count in district {i} has finished and the turnout was higher \
+                 than at the last election, with long queues at the schools.\"}}"
+            )
+        })
+        .collect();
+    let head = ld(&format!(
+        "{{\"@type\":\"LiveBlogPosting\",\"headline\":\"Election night\",\"liveBlogUpdate\":[{}]}}",
+        updates.join(",")
+    ));
+    // The DOM shows only the newest update, as a lazily loaded blog does.
+    let body = "<article><h2>Update 1</h2><p>Update 1 reports that the count in district 1 \
+                has finished and the turnout was higher than at the last election.</p></article>";
+    let out = extract(&page_with(&head, body), &ExtractOptions::default());
+    assert_eq!(out.page_kind, PageKind::LiveBlog);
+    let text = out.text.unwrap_or_default();
+    let at: Vec<usize> = (1..=5)
+        .map(|i| {
+            text.find(&format!("Update {i} reports"))
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "in order: {at:?}\n{text}"
+    );
+    assert!(at[4] != usize::MAX, "{text}");
+}
+
+#[test]
+fn a_thread_keeps_every_post_its_json_ld_lists_not_just_the_first() {
+    let reply = |who: &str, n: usize| {
+        format!(
+            "{{\"@type\":\"Comment\",\"author\":{{\"name\":\"{who}\"}},\"text\":\"Reply {n}: I bought \
+             a small refractor for my first year and it showed Saturn's rings and the moons of \
+             Jupiter from a city balcony.\"}}"
+        )
+    };
+    let head = ld(&format!(
+        "{{\"@type\":\"DiscussionForumPosting\",\"headline\":\"First telescope?\",\
+         \"author\":{{\"name\":\"stargazer\"}},\"text\":\"Which telescope should I buy first?\",\
+         \"comment\":[{},{},{}]}}",
+        reply("ann", 1),
+        reply("bob", 2),
+        reply("cy", 3)
+    ));
+    let body = "<article><p>Which telescope should I buy first? My budget is modest and I live \
+                in a city with a lot of light at night.</p></article>";
+    let out = extract(&page_with(&head, body), &ExtractOptions::default());
+    assert_eq!(out.page_kind, PageKind::Forum);
+    let text = out.text.unwrap_or_default();
+    for n in 1..=3 {
+        assert!(text.contains(&format!("Reply {n}: I bought")), "{text}");
+    }
+}
+
+#[test]
 fn a_live_blog_is_known_by_its_live_blog_posting() {
     let head = ld(r#"{"@type":"LiveBlogPosting","headline":"Election night live"}"#);
     assert_eq!(kind_of(&head, &para(8), None), PageKind::LiveBlog);
