@@ -225,17 +225,19 @@ pub(crate) fn classify_if_short(html: &str, url: Option<&Url>, words: usize) -> 
 }
 
 static ADD_TO_CART: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(add to (cart|bag|basket|trolley)|buy (it )?now|in den warenkorb|ajouter au panier|añadir al carrito|aggiungi al carrello|in winkelwagen)\b")
+    Regex::new(r"(?i)(?-u:\b)(add to (cart|bag|basket|trolley)|buy (it )?now|in den warenkorb|ajouter au panier|añadir al carrito|aggiungi al carrello|in winkelwagen)(?-u:\b)")
         .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static PRICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:[$€£¥₹]\s?\d[\d.,]*|\b\d[\d.,]*\s?(?:€|EUR|USD|GBP|zł|kr|Kč)\b)")
-        .unwrap_or_else(|_| super::dom::never_regex())
+    Regex::new(
+        r"(?:[$€£¥₹]\s?\d[\d.,]*|(?-u:\b)\d[\d.,]*\s?(?:€|zł|Kč|(?:EUR|USD|GBP|kr)(?-u:\b)))",
+    )
+    .unwrap_or_else(|_| super::dom::never_regex())
 });
 
 static SERVICE_CTA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(book a demo|request a demo|get a demo|schedule a demo|start (your )?free trial|try (it )?(for )?free|get started( for free| free| today)?|contact sales|talk to (sales|an expert)|get a (free )?quote|pricing plans?|per month|/mo\b|sign up free|our services|free consultation)\b")
+    Regex::new(r"(?i)(?-u:\b)(book a demo|request a demo|get a demo|schedule a demo|start (your )?free trial|try (it )?(for )?free|get started( for free| free| today)?|contact sales|talk to (sales|an expert)|get a (free )?quote|pricing plans?|per month|/mo(?-u:\b)|sign up free|our services|free consultation)(?-u:\b)")
         .unwrap_or_else(|_| super::dom::never_regex())
 });
 

@@ -294,6 +294,13 @@ fn a_product_page_is_known_by_its_price_and_cart() {
 }
 
 #[test]
+fn a_price_written_after_its_number_in_euros_counts_as_a_price() {
+    let body = "<h1>Wanderschuh</h1><p>Leicht und griffig.</p><span>129,00 €</span>\
+                <button>In den Warenkorb</button>";
+    assert_eq!(kind_of("", body, None), PageKind::Product);
+}
+
+#[test]
 fn a_review_of_a_product_stays_an_article() {
     let head = format!(
         "<meta property=\"og:type\" content=\"article\">{}",
