@@ -78,7 +78,9 @@ pub(crate) fn strip_non_content(html: &str, cap: usize) -> Cow<'_, str> {
                 None => break,
             },
             Name::Container(name) => {
-                if !(tag.self_closing && name == b"svg") && !unclosed.contains(&name) {
+                // `<svg/>` is complete; `<template/>` is an open tag.
+                let empty = tag.self_closing && name == b"svg";
+                if !empty && !unclosed.contains(&name) {
                     // Unclosed, the parser may break out of it at the next
                     // HTML block, so nothing is dropped on a guess.
                     match matching_close(b, tag.end, name) {
