@@ -108,9 +108,9 @@ fn extract_without_dom(html: &str) -> Extracted {
     }
 }
 
-/// The page as the extractor parses it: without the scripts, styles,
-/// comments, inline SVG and base64 images that can never be content, and at
-/// most `MAX_PARSE_BYTES`. Extraction takes memory in proportion to its
+/// The page as the extractor parses it: without the script and style
+/// bodies, comment text, inline SVG, templates and base64 images that can
+/// never be content (JSON-LD stays), and at most `MAX_PARSE_BYTES`. Extraction takes memory in proportion to its
 /// length; `extract` prepares the page itself, so this is for callers that
 /// need that length first.
 pub fn prepare(html: &str) -> std::borrow::Cow<'_, str> {

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use memchr::{memchr, memchr2, memmem};
 
 /// The most HTML the extractor parses once the non-content is gone. The
-/// largest WCXB dev page keeps 2.7 MiB (a listing), the largest Zyte page
+/// largest WCXB dev page keeps 2.7 MiB (a shop collection), the largest Zyte page
 /// 0.2 MiB; an article's text sits well inside the first MiBs of markup.
 pub const MAX_PARSE_BYTES: usize = 3 << 20;
 
