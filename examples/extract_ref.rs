@@ -15,7 +15,7 @@ fn main() -> anyhow::Result<()> {
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
         if path.extension().and_then(|e| e.to_str()) == Some("html") {
-            pages.push(newsd::extract::decode_html(&std::fs::read(&path)?, None));
+            pages.push(newsd::extract::decode_html(&std::fs::read(&path)?, None).into_owned());
         }
     }
     let start = Instant::now();

@@ -180,7 +180,8 @@ impl App {
             fetcher.clone(),
             settings.clone(),
             rules.clone(),
-        );
+        )
+        .context("starting the full-text worker's thread for large pages")?;
         let poller = Poller::new(store.clone(), fetcher.clone(), &settings, rules);
         Ok(App {
             inner: Arc::new(Inner {

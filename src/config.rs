@@ -595,6 +595,9 @@ pub struct ExtractSettings {
     pub user_agent: String,
     #[serde(deserialize_with = "positive")]
     pub max_concurrent: usize,
+    /// HTML bytes (as parsed, non-content cut) extracted at once across jobs.
+    #[serde(deserialize_with = "positive")]
+    pub max_concurrent_bytes: ByteSize,
     #[serde(deserialize_with = "positive")]
     pub max_attempts: i64,
     pub retry_interval: HumanDuration,
@@ -1421,6 +1424,7 @@ to = "desk@example.com"
             ("google_news", "get_burst", "0"),
             ("google_news", "speedup_after", "0"),
             ("extract", "max_concurrent", "0"),
+            ("extract", "max_concurrent_bytes", "\"0MiB\""),
             ("extract", "max_attempts", "-1"),
         ] {
             let err = load(&format!("[{section}]\n{key} = {zero}\n"), &[])

@@ -32,13 +32,13 @@ pub async fn one(settings: &Settings, source: &str, json: bool) -> anyhow::Resul
                 anyhow::bail!("HTTP {} from {}", resp.status, resp.url);
             }
             (
-                decode_html(&resp.body, resp.content_type.as_deref()),
+                decode_html(&resp.body, resp.content_type.as_deref()).into_owned(),
                 Some(resp.url),
             )
         }
         _ => {
             let bytes = std::fs::read(source).with_context(|| format!("reading {source}"))?;
-            (decode_html(&bytes, None), None)
+            (decode_html(&bytes, None).into_owned(), None)
         }
     };
     let e = extract(&html, &ExtractOptions { url });

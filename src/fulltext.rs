@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::domain::{strip_tracking, CanonicalUrl};
-use crate::extract::{decode_html, extract, ExtractOptions, Extracted, PageKind};
+use crate::extract::{decode_html, extract, prepare, ExtractOptions, Extracted, PageKind};
 use crate::fetch::{host_key, FetchError, FetchRequest, Fetcher};
 use crate::rules::RuleSet;
 use crate::store::{ArticleContent, FulltextJob, FulltextStatus, Store};
@@ -55,6 +55,85 @@ enum Outcome {
     Retry(FulltextStatus, String, Option<u16>, Option<DateTime<Utc>>),
 }
 
+/// The HTML being extracted at once, across jobs, in KiB
+/// (`extract.max_concurrent_bytes`): an extraction takes memory in
+/// proportion to its page, so four pages at the body cap must not all be
+/// extracted together.
+#[derive(Clone)]
+struct ParseBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+    total: u32,
+}
+
+impl ParseBudget {
+    fn new(bytes: u64) -> Self {
+        let total = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, u32::MAX >> 3);
+        ParseBudget {
+            kib: Arc::new(tokio::sync::Semaphore::new(total as usize)),
+            total,
+        }
+    }
+
+    /// Waits until a page of `bytes` fits beside the others; one larger
+    /// than the whole budget waits for all of it and runs alone.
+    async fn admit(
+        &self,
+        bytes: usize,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
+        let kib = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.total);
+        self.kib.acquire_many(kib).await
+    }
+}
+
+/// Pages (as parsed) above this are extracted on the worker's one thread
+/// for large pages.
+const LARGE_PAGE_BYTES: usize = 1 << 20;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One long-lived thread that extracts the large pages, one after another.
+/// glibc's malloc gives threads arenas of their own and keeps in each much
+/// of what a freed tree leaves there, so the trees of large pages built on
+/// whichever blocking thread is free would each leave their peak in another
+/// arena: four pages of 10 MiB took 169 MiB that way, against 81 MiB with a
+/// single arena (BENCHMARKS.md, "Memory at the body cap").
+#[derive(Clone)]
+struct LargePages {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl LargePages {
+    fn spawn() -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        // Ends when the last clone of the worker is dropped.
+        std::thread::Builder::new()
+            .name("newsd-large-pages".to_owned())
+            .spawn(move || queue.into_iter().for_each(|job| job()))?;
+        Ok(LargePages { jobs })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // A panic fails this page, like one in a blocking task, and
+            // leaves the thread for the next.
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the large-page extraction thread has stopped"))?;
+        rx.await?
+            .map_err(|_| anyhow::anyhow!("extraction panicked on a large page"))
+    }
+}
+
 #[derive(Clone)]
 pub struct FulltextWorker {
     store: Store,
@@ -62,16 +141,27 @@ pub struct FulltextWorker {
     settings: Settings,
     /// Rules on the text are decided when it arrives.
     rules: Arc<RuleSet>,
+    /// Shared by the worker's clones, as is `large_pages`.
+    parse_budget: ParseBudget,
+    large_pages: LargePages,
 }
 
 impl FulltextWorker {
-    pub fn new(store: Store, fetcher: Fetcher, settings: Settings, rules: Arc<RuleSet>) -> Self {
-        FulltextWorker {
+    pub fn new(
+        store: Store,
+        fetcher: Fetcher,
+        settings: Settings,
+        rules: Arc<RuleSet>,
+    ) -> std::io::Result<Self> {
+        let parse_budget = ParseBudget::new(settings.extract.max_concurrent_bytes.0);
+        Ok(FulltextWorker {
             store,
             fetcher,
             settings,
             rules,
-        }
+            parse_budget,
+            large_pages: LargePages::spawn()?,
+        })
     }
 
     /// Takes up to `max_jobs` due jobs and works them concurrently.
@@ -167,7 +257,7 @@ impl FulltextWorker {
             self.settings.extract.user_agent.clone(),
         ));
         req.accept = Some("text/html,application/xhtml+xml;q=0.9,*/*;q=0.5".to_owned());
-        let resp = match self.fetcher.fetch(req).await {
+        let mut resp = match self.fetcher.fetch(req).await {
             Ok(r) => r,
             Err(FetchError::HostBackoff { until, .. }) => {
                 self.store.defer_fulltext_job(job.article_id, until).await?;
@@ -234,19 +324,31 @@ impl FulltextWorker {
             }
         }
         let final_url = resp.url.clone();
-        let body = resp.body.clone();
+        let keep_raw = self.settings.extract.keep_raw_html;
+        // Unless the raw page is kept, the body goes as soon as it is read:
+        // the pages waiting for the parse budget hold only what is parsed.
+        let body = if keep_raw {
+            resp.body.clone()
+        } else {
+            std::mem::take(&mut resp.body)
+        };
         let ct = content_type.clone();
-        let page_url = final_url.clone();
-        let extracted: Extracted = tokio::task::spawn_blocking(move || {
-            let html = decode_html(&body, ct.as_deref());
-            extract(
-                &html,
-                &ExtractOptions {
-                    url: Some(page_url),
-                },
-            )
+        let html: String = tokio::task::spawn_blocking(move || {
+            prepare(&decode_html(&body, ct.as_deref())).into_owned()
         })
         .await?;
+        let permit = self.parse_budget.admit(html.len()).await?;
+        let large = html.len() > LARGE_PAGE_BYTES;
+        let opts = ExtractOptions {
+            url: Some(final_url.clone()),
+        };
+        let work = move || extract(&html, &opts);
+        let extracted: Extracted = if large {
+            self.large_pages.run(work).await?
+        } else {
+            tokio::task::spawn_blocking(work).await?
+        };
+        drop(permit);
         let identity = identity_from(&url, &final_url, extracted.canonical_url.as_deref());
         let content = match decide(extracted, job.summary.as_deref()) {
             Decision::Keep(content) => *content,
@@ -266,7 +368,7 @@ impl FulltextWorker {
                 });
             }
         };
-        let raw = self.settings.extract.keep_raw_html.then(|| {
+        let raw = keep_raw.then(|| {
             (
                 final_url.as_str(),
                 content_type.as_deref(),
@@ -551,6 +653,54 @@ pub async fn drain(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_parse_budget_never_admits_more_than_it_holds_and_a_larger_page_runs_alone() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let budget = ParseBudget::new(4 << 20);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let sizes = [
+            3 << 20,
+            600 << 10,
+            10 << 20,
+            1 << 20,
+            100,
+            2 << 20,
+            3 << 20,
+            50 << 10,
+        ];
+        let tasks: Vec<_> = sizes
+            .iter()
+            .cycle()
+            .take(40)
+            .map(|&bytes| {
+                let (budget, in_flight, most) = (budget.clone(), in_flight.clone(), most.clone());
+                tokio::spawn(async move {
+                    let _permit = budget.admit(bytes).await.unwrap();
+                    // What the page holds of the budget: all of it at most.
+                    let held = bytes.min(4 << 20);
+                    let now = in_flight.fetch_add(held, Ordering::SeqCst) + held;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    in_flight.fetch_sub(held, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= 4 << 20 && most > 3 << 20, "{most}");
+    }
+
+    #[tokio::test]
+    async fn a_panic_on_the_large_page_thread_fails_that_page_only() {
+        let lane = LargePages::spawn().unwrap();
+        let failed = lane.run(|| -> usize { panic!("hostile page") }).await;
+        assert!(failed.is_err());
+        assert_eq!(lane.run(|| 7).await.unwrap(), 7);
+    }
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()

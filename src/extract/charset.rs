@@ -1,5 +1,7 @@
 //! Byte-to-text decoding for fetched pages.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 /// How far into the body a `<meta charset>` declaration is looked for; the HTML
@@ -10,7 +12,9 @@ const PRESCAN_LIMIT: usize = 4096;
 /// Decodes a fetched body to text. Priority follows browsers: the HTTP header
 /// wins, then a BOM, then an in-document declaration, then statistical
 /// detection, because servers are more often right than page templates.
-pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
+/// Borrows `body` when it is UTF-8 already: a page at the body cap is not
+/// copied just to be read.
+pub fn decode_html<'a>(body: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
     let encoding = content_type
         .and_then(charset_from_content_type)
         .or_else(|| Encoding::for_bom(body).map(|(enc, _)| enc))
@@ -19,7 +23,7 @@ pub fn decode_html(body: &[u8], content_type: Option<&str>) -> String {
     // `decode` sniffs and strips a BOM itself, which keeps a stray UTF-8 BOM
     // out of the text even when the header named another charset.
     let (text, _, _) = encoding.decode(body);
-    text.into_owned()
+    text
 }
 
 fn label_to_encoding(label: &str) -> Option<&'static Encoding> {

@@ -101,8 +101,12 @@ pub(crate) fn extract_content(
     let url = base
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .map(Url::as_str);
-    let mut r = Readability::with_document(doc, url, Some(cfg)).ok()?;
-    let article = r.parse().ok()?;
+    // Readability's own tree goes before its output is parsed again, so
+    // the two are never held at once.
+    let article = Readability::with_document(doc, url, Some(cfg))
+        .ok()?
+        .parse()
+        .ok()?;
     let frag = Document::fragment(article.content.to_string());
     let raw_chars: usize = render_blocks(&frag.root())
         .iter()

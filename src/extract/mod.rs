@@ -16,6 +16,7 @@ mod entries;
 mod guard;
 mod metadata;
 mod page;
+mod prepare;
 mod region;
 mod sanitize;
 mod text;
@@ -26,6 +27,7 @@ use dom::select_nodes;
 
 pub use charset::decode_html;
 pub use page::PageKind;
+pub use prepare::MAX_PARSE_BYTES;
 pub use text::word_count;
 
 #[derive(Debug, Clone, Default)]
@@ -70,6 +72,11 @@ const ENTRIES_OVER_DOM: (usize, usize) = (6, 5);
 /// Cookie notices run to a few hundred words at most.
 const CONSENT_NOTICE_MAX_WORDS: usize = 300;
 
+/// Pages up to this size keep a copy of their tree for the region pass,
+/// cheaper than parsing again; larger ones are parsed again after
+/// readability, so they never hold two trees beside readability's own.
+const REGION_COPY_MAX_BYTES: usize = 1 << 20;
+
 /// Wraps plain paragraphs as escaped `<p>` elements.
 fn paragraphs_html(paras: &[String]) -> String {
     let mut h = String::new();
@@ -106,8 +113,18 @@ fn extract_without_dom(html: &str) -> Extracted {
     }
 }
 
+/// The page as the extractor parses it: without the script and style
+/// bodies, comment text, inline SVG, templates and base64 images that can
+/// never be content (JSON-LD stays), and at most `MAX_PARSE_BYTES`. Extraction takes memory in proportion to its
+/// length; `extract` prepares the page itself, so this is for callers that
+/// need that length first.
+pub fn prepare(html: &str) -> std::borrow::Cow<'_, str> {
+    prepare::strip_non_content(html, MAX_PARSE_BYTES)
+}
+
 pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     let base = opts.url.as_ref();
+    let html = &*prepare(html);
     if guard::too_deep_to_parse(html) {
         return extract_without_dom(html);
     }
@@ -129,7 +146,8 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
     };
 
     let deep = content::too_deep(&doc);
-    let mut region_doc = None;
+    // Some(None): the region pass parses the page again.
+    let mut region_doc: Option<Option<Document>> = None;
     let (mut text, mut html_out) = if deep {
         // Degenerate nesting: plain text only, no readability, no recursion.
         let blocks = clean::filter_blocks(content::flat_blocks(&doc), meta.title.as_deref());
@@ -144,7 +162,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
         let title = meta.title.as_deref();
         // readability consumes its document; a copy of the tree is much
         // cheaper than parsing the page again for the region pass.
-        region_doc = Some(doc.clone());
+        region_doc = Some((html.len() <= REGION_COPY_MAX_BYTES).then(|| doc.clone()));
         let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             content::extract_content(doc, base, title)
         }))
@@ -181,7 +199,7 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
             .flatten();
         if let Some(src) = unwrapped.as_deref() {
             let doc = Document::from(src);
-            region_doc = doc.clone();
+            region_doc = (src.len() <= REGION_COPY_MAX_BYTES).then(|| doc.clone());
             let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 content::extract_content(doc, base, title)
             }))
@@ -210,6 +228,8 @@ pub fn extract(html: &str, opts: &ExtractOptions) -> Extracted {
                 page::CONSENT.is_match(head)
             });
         let words = if consent_notice { 0 } else { words };
+        let region_doc =
+            region_doc.unwrap_or_else(|| Document::from(unwrapped.as_deref().unwrap_or(html)));
         // The region is part of the body's text, so when even all of that
         // could not outweigh readability's container, the costly clean-up of
         // the whole page is skipped.

@@ -408,3 +408,49 @@ fn every_kind_round_trips_through_its_snake_case_name_and_serde() {
     }
     assert_eq!(PageKind::LiveBlog.as_str(), "live_blog");
 }
+
+/// `bytes` of inline script, JSON state and style, the bulk of real pages
+/// at the body cap.
+fn script_bulk(bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes + 256);
+    while s.len() < bytes {
+        s.push_str("<script>window.__STATE__ = {\"items\":[");
+        s.push_str(&"{\"id\":1,\"title\":\"<p>Teaser in a string</p>\"},".repeat(2000));
+        s.push_str("{}]};</script><style>.a > b { color: red }</style><!-- build 1234 -->");
+    }
+    s
+}
+
+#[test]
+fn an_article_among_megabytes_of_scripts_is_extracted_with_its_json_ld() {
+    let ld = "<script type=\"application/ld+json\">{\"@context\":\"https://schema.org\",\
+              \"@type\":\"NewsArticle\",\"headline\":\"Council passes transit budget\",\
+              \"author\":{\"@type\":\"Person\",\"name\":\"Ann Lee\"}}</script>";
+    let page = article_page("").replace(
+        "</head><body>",
+        &format!(
+            "{}{ld}</head><body>{}",
+            script_bulk(6 << 20),
+            script_bulk(1 << 20)
+        ),
+    ) + &script_bulk(3 << 20);
+    assert!(page.len() > 10 << 20);
+    assert!(prepare(&page).len() < 64 << 10);
+    let out = extract(&page, &ExtractOptions::default());
+    let text = out.text.unwrap_or_default();
+    assert!(text.contains("Paragraph 7 of the report"), "{text}");
+    assert!(!text.contains("Teaser in a string") && !text.contains("__STATE__"));
+    assert_eq!(out.authors, vec!["Ann Lee".to_owned()]);
+    assert_eq!(out.page_kind, PageKind::Article);
+}
+
+#[test]
+fn markup_beyond_the_parse_cap_is_cut_before_a_tag() {
+    let filler = "<div class=\"teaser\"><h3><a href=\"/t\">Another teaser</a></h3></div>";
+    let page = article_page(&filler.repeat((MAX_PARSE_BYTES + (1 << 20)) / filler.len()));
+    let prepared = prepare(&page);
+    assert!(prepared.len() <= MAX_PARSE_BYTES && prepared.len() > MAX_PARSE_BYTES - 1024);
+    // No tag is cut in half.
+    assert!(prepared.rfind('<') < prepared.rfind('>'));
+    assert!(prepared.contains("Paragraph 7 of the report"));
+}

@@ -524,3 +524,75 @@ engine_test! {
         );
     }
 }
+
+/// An article page of about `bytes`, nearly all of it inline script, JSON
+/// state and style (half before the article, half after), as real pages at
+/// the body cap are.
+fn script_heavy_page(bytes: usize) -> String {
+    let state = "{\"id\":1,\"teaser\":\"<p>Teaser kept in page state</p>\"},".repeat(4000);
+    let chunk = format!(
+        "<script>window.__STATE__ = [{state}{{}}];</script><style>.a > b {{ color: red }}</style>"
+    );
+    let half = chunk.repeat(bytes / 2 / chunk.len());
+    let jsonld = r#"<script type="application/ld+json">{"@context":"https://schema.org","@type":"NewsArticle",
+        "headline":"The harbour plan","author":{"@type":"Person","name":"Ben Writer"}}</script>"#;
+    article_page(
+        "The harbour plan",
+        &paragraphs("the harbour"),
+        &format!("{jsonld}{half}"),
+    )
+    .replace("</article>", &format!("</article>{half}"))
+}
+
+engine_test! {
+    async fn pages_at_the_body_cap_made_of_scripts_store_their_article(engine) {
+        let page = script_heavy_page(9 << 20);
+        assert!(page.len() > 8 << 20 && page.len() < 10 << 20);
+        let router = axum::Router::new().route(
+            "/big/{n}",
+            get(move || {
+                let page = page.clone();
+                async move { html_response("text/html; charset=utf-8", page.into_bytes()) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let feed_server = wiremock::MockServer::start().await;
+        let links: Vec<String> = (0..2).map(|n| format!("{base}/big/{n}")).collect();
+        let items: Vec<Item> = links
+            .iter()
+            .enumerate()
+            .map(|(i, link)| Item {
+                guid: Box::leak(format!("big{i}").into_boxed_str()),
+                title: Box::leak(format!("Big {i}").into_boxed_str()),
+                link,
+            })
+            .collect();
+        wiremock::Mock::given(wiremock::matchers::path("/feed"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(rss(&items)))
+            .mount(&feed_server)
+            .await;
+        // A budget smaller than either page: they are extracted one by one.
+        let env = [("NEWSD__EXTRACT__MAX_CONCURRENT_BYTES", "16KiB")];
+        let t = spawn_app_env_on(engine, &[format!("{}/feed", feed_server.uri())], "", &env).await;
+        t.app.poll_all_once(Utc::now()).await.unwrap();
+        let r = t.app.drain_fulltext_once(Utc::now()).await.unwrap();
+        assert_eq!(r.stored, 2, "{r:?}");
+        for n in 0..2 {
+            let (s, text) = status_of(&t, &format!("big/{n}")).await;
+            assert_eq!(s, "done");
+            let text = text.unwrap();
+            assert!(text.contains("Paragraph 6 about the harbour"), "{text}");
+            assert!(!text.contains("Teaser kept in page state"));
+        }
+        let (authors,): (String,) = fetch_one(
+            t.app.store(),
+            "SELECT authors FROM articles WHERE url LIKE '%/big/0'",
+        )
+        .await;
+        assert!(authors.contains("Ben Writer"), "the JSON-LD is read: {authors}");
+    }
+}
