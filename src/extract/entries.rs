@@ -120,25 +120,7 @@ fn paragraphs(s: &str) -> Vec<String> {
             .take_while(char::is_ascii_alphanumeric)
             .collect::<String>()
             .to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "p" | "br"
-                | "div"
-                | "li"
-                | "ul"
-                | "ol"
-                | "blockquote"
-                | "pre"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "tr"
-                | "table"
-                | "hr"
-        ) {
+        if name == "br" || super::text::is_block(&name) {
             plain.push('\n');
         }
         rest = &rest[open + close + 1..];
