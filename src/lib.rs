@@ -42,7 +42,7 @@
 //! - [`google_news`]: Google News feeds, ids and the resolution protocol (pure, but for `resolve`'s requests through `fetch`).
 //! - [`resolver`]: the resolution queue's worker: Google's budget per egress (tokens taken from the store before each GET), the breaker, lookups, merges.
 //! - [`fulltext`]: the full-text queue's worker: robots.txt, fetch, extract, the one acceptance rule (`decide`, shared with `reextract`), store.
-//! - [`extract`]: HTML to article text and metadata (pure; stages over a leaf `dom` of DOM helpers); [`extract_cmd`]: `newsd extract` over files.
+//! - [`extract`]: HTML to article text, metadata and page kind (pure; a cut of what is never content before parsing, stages over a leaf `dom` of DOM helpers, a live blog's or thread's entries from JSON-LD); [`extract_cmd`]: `newsd extract` over files.
 //! - [`cluster`]: pure rules for which articles tell one story.
 //! - [`rules`]: `[[rules]]` at ingest: which entries are blocked or kept and which tags articles get (pure); [`rules_cmd`]: `newsd rules apply`.
 //! - [`alerts`]: saved searches that notify: matching, once per story, digests, retry backoff, payloads (pure), and sending through `fetch` (email: SMTP via lettre).
