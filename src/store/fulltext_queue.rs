@@ -104,6 +104,14 @@ impl FulltextStatus {
     }
 }
 
+/// A refused page's kind recorded and any text it had dropped (`$1` the
+/// article, `$2` the kind, `$3` now). Portable (`$n`): both engines run it.
+pub(crate) const REFUSE_FULLTEXT: &str = "UPDATE articles SET page_kind = $2, \
+    text = NULL, html = NULL, word_count = NULL, updated_at = $3 WHERE id = $1";
+
+/// The columns of [`TextState`] for article `$1`. Portable.
+pub(crate) const TEXT_STATE: &str = "SELECT summary, text FROM articles WHERE id = $1";
+
 /// A raw page as every engine stores it (`raw_pages.body_gz`).
 pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;

@@ -253,6 +253,52 @@ pub(crate) const BUDGET_COUNT: &str = "INSERT INTO google_budget \
       posts_total = google_budget.posts_total + CASE WHEN $2 THEN 0 ELSE 1 END, \
       last_get_at = CASE WHEN $2 THEN $3 ELSE google_budget.last_get_at END";
 
+/// The body of both engines' `google_budget_event`, inside the transaction
+/// `$tx` the engine opened: the egress's row read with `$select` (under the
+/// engine's lock on it), made on the egress's first use (another instance
+/// may be making it too), `$event` applied and the result written back.
+/// Evaluates to the [`TokenGrant`]; the engine commits.
+macro_rules! apply_budget_event {
+    ($tx:ident, $select:expr, $egress:expr, $rule:expr, $event:expr, $now:expr) => {{
+        let select: &str = $select;
+        let found: Option<crate::store::google_links::BudgetRow> = sqlx::query_as(select)
+            .bind($egress)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let row = match found {
+            Some(row) => row,
+            None => {
+                sqlx::query(crate::store::google_links::BUDGET_CREATE)
+                    .bind($egress)
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query_as(select)
+                    .bind($egress)
+                    .fetch_one(&mut *$tx)
+                    .await?
+            }
+        };
+        let budget = crate::store::google_links::Budget::from_stored(row);
+        let (write, grant) = $event.apply(&budget, $rule, $now);
+        if let Some(w) = write {
+            let (interval_ms, tokens, at, successes) = w.pace;
+            sqlx::query(crate::store::google_links::BUDGET_WRITE)
+                .bind($egress)
+                .bind(interval_ms)
+                .bind(tokens)
+                .bind(at)
+                .bind(successes)
+                .bind(w.open_until)
+                .bind(w.tripped_at)
+                .bind(w.rate_limited)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        grant
+    }};
+}
+pub(crate) use apply_budget_event;
+
 /// The columns of [`BudgetRow`], in its order.
 pub(crate) const BUDGET_COLUMNS: &str =
     "open_until, last_get_at, pace_interval_ms, pace_tokens, pace_at, pace_successes";

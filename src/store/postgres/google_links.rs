@@ -9,10 +9,11 @@ use super::PostgresStore;
 use crate::domain::CanonicalUrl;
 use crate::google_news::PaceRule;
 use crate::store::error::{Result, StoreError};
+use crate::store::google_links::apply_budget_event;
 use crate::store::google_links::{
     Budget, BudgetEvent, BudgetRow, BudgetStatsRow, GoogleQueueStats, LinkCosts, LinkPlacement,
-    LinkStatus, PendingLink, PlacementRow, TokenGrant, BUDGET_COLUMNS, BUDGET_COUNT, BUDGET_CREATE,
-    BUDGET_STATS_COLUMNS, BUDGET_WRITE,
+    LinkStatus, PendingLink, PlacementRow, TokenGrant, BUDGET_COLUMNS, BUDGET_COUNT,
+    BUDGET_STATS_COLUMNS,
 };
 use crate::store::time::ts;
 
@@ -235,40 +236,7 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let select =
             format!("SELECT {BUDGET_COLUMNS} FROM google_budget WHERE egress = $1 FOR UPDATE");
-        let found: Option<BudgetRow> = sqlx::query_as(&select)
-            .bind(egress)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let row = match found {
-            Some(row) => row,
-            None => {
-                // The egress's first use; another instance may be creating
-                // its row too.
-                sqlx::query(BUDGET_CREATE)
-                    .bind(egress)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query_as(&select)
-                    .bind(egress)
-                    .fetch_one(&mut *tx)
-                    .await?
-            }
-        };
-        let (write, grant) = event.apply(&Budget::from_stored(row), rule, now);
-        if let Some(w) = write {
-            let (interval_ms, tokens, at, successes) = w.pace;
-            sqlx::query(BUDGET_WRITE)
-                .bind(egress)
-                .bind(interval_ms)
-                .bind(tokens)
-                .bind(at)
-                .bind(successes)
-                .bind(w.open_until)
-                .bind(w.tripped_at)
-                .bind(w.rate_limited)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let grant = apply_budget_event!(tx, &select, egress, rule, event, now);
         tx.commit().await?;
         Ok(grant)
     }

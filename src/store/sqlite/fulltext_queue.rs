@@ -12,6 +12,7 @@ use super::SqliteStore;
 use crate::store::error::Result;
 use crate::store::fulltext_queue::{
     gunzip, gzip, ArticleContent, FulltextJob, FulltextStats, FulltextStatus, TextState,
+    REFUSE_FULLTEXT, TEXT_STATE,
 };
 use crate::store::time::{parse_ts, ts};
 
@@ -246,26 +247,20 @@ impl SqliteStore {
         kind: PageKind,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE articles SET page_kind = ?2, \
-             text = NULL, html = NULL, word_count = NULL, \
-             updated_at = ?3 WHERE id = ?1",
-        )
-        .bind(article_id)
-        .bind(kind.as_str())
-        .bind(ts(now))
-        .execute(&self.writer)
-        .await?;
+        sqlx::query(REFUSE_FULLTEXT)
+            .bind(article_id)
+            .bind(kind.as_str())
+            .bind(ts(now))
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
     pub async fn text_state(&self, article_id: i64) -> Result<Option<TextState>> {
-        Ok(
-            sqlx::query_as("SELECT summary, text FROM articles WHERE id = ?1")
-                .bind(article_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(TEXT_STATE)
+            .bind(article_id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub async fn count_raw_pages(&self, since: Option<DateTime<Utc>>) -> Result<u64> {
