@@ -11,12 +11,10 @@
 //! peak RSS is then newsd's alone.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +26,10 @@ use clap::Parser;
 use newsd::app::App;
 use newsd::config::Settings;
 use newsd::extract::{extract, ExtractOptions};
+
+#[path = "support/child_server.rs"]
+mod child_server;
+use child_server::ChildServer;
 
 #[derive(Parser, Debug)]
 #[command(about = "peak RSS of extraction at the body cap")]
@@ -269,38 +271,17 @@ async fn page_handler(State(p): State<Arc<Pages>>, UrlPath(n): UrlPath<usize>) -
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-/// Kills the server child when dropped.
-struct ServerChild(Child);
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn daemon(args: &Args) -> Result<()> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args([
-            "--serve-only",
-            "--shape",
-            &format!("{:?}", args.shape).to_lowercase(),
-        ])
-        .args([args.bytes.to_string(), args.concurrent.to_string()])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .context("starting the page server")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let _server = ServerChild(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .with_context(|| format!("unexpected server output {line:?}"))?;
+    let server = ChildServer::start(
+        &std::env::current_exe()?,
+        &[
+            "--serve-only".into(),
+            "--shape".into(),
+            format!("{:?}", args.shape).to_lowercase(),
+            args.bytes.to_string(),
+            args.concurrent.to_string(),
+        ],
+    )?;
 
     let dir = tempfile::tempdir()?;
     let cfg = dir.path().join("newsd.toml");
@@ -311,8 +292,9 @@ async fn daemon(args: &Args) -> Result<()> {
          [http]\nallow_networks = [\"127.0.0.1/32\"]\nper_host_delay = \"0s\"\n\
          per_host_concurrency = {c}\nrespect_robots_txt = false\n\n\
          [extract]\nmax_concurrent = {c}\n\n\
-         [[feeds]]\nurl = \"http://127.0.0.1:{port}/feed.xml\"\n",
+         [[feeds]]\nurl = \"{base}/feed.xml\"\n",
         dir.path().join("bench.db").display(),
+        base = server.base,
         c = args.concurrent,
     );
     std::fs::write(&cfg, toml)?;

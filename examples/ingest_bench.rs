@@ -16,13 +16,11 @@
 //! answers once they are ready (used by `bench/feedparser_baseline.py` too).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, ensure, Result};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +38,10 @@ use newsd::feed::parse_feed;
 use newsd::fetch::{FetchRequest, Fetcher};
 use newsd::poll::to_new_entry;
 use newsd::store::{FeedStatus, FeedUpdate, NewEntry, NewFeed, Store};
+
+#[path = "support/child_server.rs"]
+mod child_server;
+use child_server::ChildServer;
 
 const ITEMS_PER_FEED: usize = 100;
 
@@ -531,37 +533,20 @@ async fn advance_handler(
     }
 }
 
-/// Starts `--serve-only` in a child process; returns it and its base URL.
-fn spawn_server(feeds: usize, shape: Shape) -> Result<(ServerChild, String)> {
-    let exe = std::env::current_exe()?;
-    let shape = format!("{shape:?}").to_lowercase();
-    let mut child = Command::new(exe)
-        .args(["--serve-only", "--port", "0", "--feeds", &feeds.to_string()])
-        .args(["--shape", &shape])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .context("starting the feed server")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let child = ServerChild(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .with_context(|| format!("unexpected server output {line:?}"))?;
-    Ok((child, format!("http://127.0.0.1:{port}")))
-}
-
-/// Kills the server child when dropped.
-struct ServerChild(Child);
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Starts `--serve-only` in a child process.
+fn spawn_server(feeds: usize, shape: Shape) -> Result<ChildServer> {
+    ChildServer::start(
+        &std::env::current_exe()?,
+        &[
+            "--serve-only".into(),
+            "--port".into(),
+            "0".into(),
+            "--feeds".into(),
+            feeds.to_string(),
+            "--shape".into(),
+            format!("{shape:?}").to_lowercase(),
+        ],
+    )
 }
 
 async fn advance(client: &reqwest::Client, base: &str, round: u64) -> Result<()> {
@@ -675,7 +660,8 @@ async fn bench(args: &Args) -> Result<()> {
         args.feeds > 0 && args.rounds > 0,
         "--feeds and --rounds must be > 0"
     );
-    let (_server, base) = spawn_server(args.feeds, args.shape)?;
+    let server = spawn_server(args.feeds, args.shape)?;
+    let base = server.base.clone();
     let dir = tempfile::tempdir()?;
     let db_dir = match &args.keep_db {
         Some(keep) => {

@@ -28,6 +28,10 @@ use sqlx::{Connection, Executor};
 use newsd::app::{App, PollStatus};
 use newsd::config::Settings;
 
+#[path = "support/child_server.rs"]
+mod child_server;
+use child_server::ChildServer;
+
 const ITEMS_PER_FEED: u64 = 100;
 
 #[derive(Parser, Debug)]
@@ -133,16 +137,6 @@ impl Drop for Worker {
     }
 }
 
-/// Kills the feed server when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn bench(args: &Args) -> Result<()> {
     let Some(server_url) = &args.server else {
         bail!("--server postgres://… is needed (the benchmark makes its own database there)");
@@ -153,29 +147,18 @@ async fn bench(args: &Args) -> Result<()> {
         feed_server.exists(),
         "build the feed server first: cargo build --release --example ingest_bench"
     );
-    let mut server = Command::new(&feed_server)
-        .args([
-            "--serve-only",
-            "--port",
-            "0",
-            "--feeds",
-            &args.feeds.to_string(),
-        ])
-        .args(["--shape", &args.shape])
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .context("starting the feed server")?;
-    let out = server.stdout.take().context("server stdout")?;
-    let server = Server(server);
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line)?;
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .with_context(|| format!("unexpected server output {line:?}"))?;
-    let base = format!("http://127.0.0.1:{port}");
+    let server = ChildServer::start(
+        &feed_server,
+        &[
+            "--serve-only".into(),
+            "--port".into(),
+            "0".into(),
+            "--feeds".into(),
+            args.feeds.to_string(),
+            "--shape".into(),
+            args.shape.clone(),
+        ],
+    )?;
 
     let db = format!("newsd_instances_bench_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(server_url).await?;
@@ -184,7 +167,7 @@ async fn bench(args: &Args) -> Result<()> {
         .await?;
     let mut db_url = url::Url::parse(server_url)?;
     db_url.set_path(&db);
-    let result = run(args, &base, db_url.as_str()).await;
+    let result = run(args, &server.base, db_url.as_str()).await;
     drop(server);
     admin
         .execute(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)").as_str())
