@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use newsd::app::App;
 use newsd::config::Settings;
-use newsd::google_news::encode_old_format_id;
+use newsd::google_news::{encode_old_format_id, stand_in};
 use newsd::store::testing::TestArchive;
 use newsd::store::EngineKind;
 
@@ -99,33 +99,12 @@ async fn article_page(
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
     }
     *g.answered.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-    format!(
-        "<html><body><c-wiz><div jscontroller=\"aLI87\" data-n-a-id=\"{id}\" \
-         data-n-a-ts=\"1772798585\" data-n-a-sg=\"SIG_{id}\"></div></c-wiz></body></html>"
-    )
-    .into_response()
+    stand_in::article_page(&id).into_response()
 }
 
 async fn batchexecute(body: String) -> String {
-    let freq = url::form_urlencoded::parse(body.as_bytes())
-        .find(|(k, _)| k == "f.req")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    let envelope: serde_json::Value = serde_json::from_str(&freq).unwrap_or_default();
-    let mut frames = Vec::new();
-    for call in envelope[0].as_array().cloned().unwrap_or_default() {
-        let inner: serde_json::Value =
-            serde_json::from_str(call[1].as_str().unwrap_or_default()).unwrap_or_default();
-        let id = inner[2].as_str().unwrap_or_default();
-        let payload =
-            serde_json::json!(["garturlres", format!("https://publisher.example/{id}"), 1])
-                .to_string();
-        frames.push(serde_json::json!([
-            "wrb.fr", "Fbv4je", payload, null, null, null, call[3]
-        ]));
-    }
-    frames.push(serde_json::json!(["di", 13]));
-    format!(")]}}'\n\n{}", serde_json::Value::Array(frames))
+    let calls = stand_in::batch_calls(&body).into_iter();
+    stand_in::batch_answer(calls.map(|c| (c.tag, format!("https://publisher.example/{}", c.id))))
 }
 
 fn search_feed(base: &str, items: usize) -> String {

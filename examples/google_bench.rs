@@ -44,7 +44,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use newsd::app::{App, PollStatus};
 use newsd::config::Settings;
-use newsd::google_news::{decode_article_id, encode_old_format_id, DecodedId};
+use newsd::google_news::{decode_article_id, encode_old_format_id, stand_in, DecodedId};
 use newsd::resolver::ResolveReport;
 
 #[derive(Parser, Debug)]
@@ -366,12 +366,7 @@ impl Respond for ArticlePage {
             .unwrap_or_default()
             .to_owned();
         self.0.push(Event::Get(id.clone()));
-        ResponseTemplate::new(200).set_body_string(format!(
-            "<!doctype html><html><head><title>Google News</title></head><body><c-wiz>\
-             <div jscontroller=\"aLI87\" jsaction=\"rcuQ6b:npT2md\" data-n-a-id=\"{id}\" \
-             data-n-a-ts=\"1772798585\" data-n-a-sg=\"SIG_{id}\" data-n-vlb=\"0\"></div>\
-             </c-wiz></body></html>"
-        ))
+        ResponseTemplate::new(200).set_body_string(stand_in::article_page(&id))
     }
 }
 
@@ -385,33 +380,18 @@ struct Batch {
 impl Respond for Batch {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&req.body).into_owned();
-        let freq = url::form_urlencoded::parse(body.as_bytes())
-            .find(|(k, _)| k == "f.req")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        let envelope: serde_json::Value = serde_json::from_str(&freq).unwrap_or_default();
-        let calls = envelope[0].as_array().cloned().unwrap_or_default();
-        let mut frames = Vec::new();
+        let mut found = Vec::new();
         let mut ids = Vec::new();
-        for call in calls.iter().rev() {
-            let inner: serde_json::Value =
-                serde_json::from_str(call[1].as_str().unwrap_or_default()).unwrap_or_default();
-            let id = inner[2].as_str().unwrap_or_default().to_owned();
-            let tag = call[3].as_str().unwrap_or_default().to_owned();
-            if inner[4].as_str().unwrap_or_default() != format!("SIG_{id}") {
+        for call in stand_in::batch_calls(&body).into_iter().rev() {
+            if call.signature != format!("SIG_{}", call.id) {
                 *self.log.bad_signatures.lock().unwrap() += 1;
-            } else if let Some(url) = self.answers.get(&id) {
-                let payload = serde_json::json!(["garturlres", url, 1]).to_string();
-                frames.push(serde_json::json!([
-                    "wrb.fr", "Fbv4je", payload, null, null, null, tag
-                ]));
+            } else if let Some(url) = self.answers.get(&call.id) {
+                found.push((call.tag, url.clone()));
             }
-            ids.push(id);
+            ids.push(call.id);
         }
         self.log.push(Event::Post(ids));
-        frames.push(serde_json::json!(["di", 13]));
-        frames.push(serde_json::json!(["af.httprm", 12, "-1", 7]));
-        let body = format!(")]}}'\n\n{}", serde_json::Value::Array(frames));
+        let body = stand_in::batch_answer(found);
         ResponseTemplate::new(200)
             .insert_header("content-type", "application/json; charset=utf-8")
             .set_body_string(body)

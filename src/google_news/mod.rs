@@ -8,7 +8,8 @@
 //! * [`item`]: title suffix stripping and related-coverage clusters;
 //! * [`title`]: normalised title keys for provisional identity;
 //! * [`pace`]: the learned pace of article-page GETs (a token bucket);
-//! * [`watch`]: noticing a resolution step that Google answers but that always fails.
+//! * [`watch`]: noticing a resolution step that Google answers but that always fails;
+//! * `stand_in` (tests and benchmarks only): Google's side of the protocol, for local stand-ins.
 //!
 //! Note: the feeds' `<copyright>` restricts their use to personal, non-commercial feed readers.
 
@@ -20,6 +21,8 @@ pub mod item;
 pub mod links;
 pub mod pace;
 pub mod resolve;
+#[cfg(any(test, feature = "test-support"))]
+pub mod stand_in;
 pub mod title;
 pub mod watch;
 

@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use newsd::app::App;
 use newsd::fetch::{Claim, FetchConfig, FetchRequest, Fetcher, GateRule};
+use newsd::google_news::stand_in;
 use newsd::store::Store;
 use tokio::time::Instant;
 
@@ -93,33 +94,13 @@ async fn article_page(
     if !allowed {
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response();
     }
-    format!(
-        "<html><body><c-wiz><div jscontroller=\"aLI87\" data-n-a-id=\"{id}\" \
-         data-n-a-ts=\"1772798585\" data-n-a-sg=\"SIG_{id}\"></div></c-wiz></body></html>"
-    )
-    .into_response()
+    stand_in::article_page(&id).into_response()
 }
 
 /// Answers every id of a batchexecute call with a publisher URL of its own.
 async fn batchexecute(body: String) -> String {
-    let freq = url::form_urlencoded::parse(body.as_bytes())
-        .find(|(k, _)| k == "f.req")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    let envelope: serde_json::Value = serde_json::from_str(&freq).unwrap_or_default();
-    let mut frames = Vec::new();
-    for call in envelope[0].as_array().cloned().unwrap_or_default() {
-        let inner: serde_json::Value =
-            serde_json::from_str(call[1].as_str().unwrap_or_default()).unwrap_or_default();
-        let id = inner[2].as_str().unwrap_or_default();
-        let url = format!("https://publisher.example/{id}");
-        let payload = serde_json::json!(["garturlres", url, 1]).to_string();
-        frames.push(serde_json::json!([
-            "wrb.fr", "Fbv4je", payload, null, null, null, call[3]
-        ]));
-    }
-    frames.push(serde_json::json!(["di", 13]));
-    format!(")]}}'\n\n{}", serde_json::Value::Array(frames))
+    let calls = stand_in::batch_calls(&body).into_iter();
+    stand_in::batch_answer(calls.map(|c| (c.tag, format!("https://publisher.example/{}", c.id))))
 }
 
 /// The stand-in on 127.0.0.1 with a search feed of `items` new-format links;

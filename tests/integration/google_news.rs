@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use newsd::google_news::encode_old_format_id;
+use newsd::google_news::{encode_old_format_id, stand_in};
 use newsd::store::LinkStatus;
 use wiremock::matchers::{header_exists, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -53,35 +53,18 @@ struct Batch {
 impl Respond for Batch {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&req.body).into_owned();
-        let freq = url::form_urlencoded::parse(body.as_bytes())
-            .find(|(k, _)| k == "f.req")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        let envelope: serde_json::Value = serde_json::from_str(&freq).unwrap_or_default();
-        let calls = envelope[0].as_array().cloned().unwrap_or_default();
         let answers = self.answers.lock().unwrap();
-        let mut frames = Vec::new();
+        let mut found = Vec::new();
         let mut ids = Vec::new();
-        for call in calls.iter().rev() {
-            let inner: serde_json::Value =
-                serde_json::from_str(call[1].as_str().unwrap_or_default()).unwrap_or_default();
-            let id = inner[2].as_str().unwrap_or_default().to_owned();
-            let tag = call[3].as_str().unwrap_or_default().to_owned();
-            assert!(
-                inner[4].as_str().unwrap_or_default().starts_with("SIG_"),
-                "signature sent"
-            );
-            if let Some(url) = answers.get(&id) {
-                let payload = serde_json::json!(["garturlres", url, 1]).to_string();
-                frames.push(serde_json::json!([
-                    "wrb.fr", "Fbv4je", payload, null, null, null, tag
-                ]));
+        for call in stand_in::batch_calls(&body).into_iter().rev() {
+            assert!(call.signature.starts_with("SIG_"), "signature sent");
+            if let Some(url) = answers.get(&call.id) {
+                found.push((call.tag, url.clone()));
             }
-            ids.push(id);
+            ids.push(call.id);
         }
         self.posted_ids.lock().unwrap().push(ids);
-        frames.push(serde_json::json!(["di", 13]));
-        let body = format!(")]}}'\n\n{}", serde_json::Value::Array(frames));
+        let body = stand_in::batch_answer(found);
         ResponseTemplate::new(200).set_body_string(body)
     }
 }
@@ -98,10 +81,7 @@ impl Respond for ArticlePage {
             .next()
             .unwrap_or_default()
             .to_owned();
-        ResponseTemplate::new(200).set_body_string(format!(
-            "<html><body><c-wiz><div jscontroller=\"aLI87\" data-n-a-id=\"{id}\" \
-             data-n-a-ts=\"1772798585\" data-n-a-sg=\"SIG_{id}\"></div></c-wiz></body></html>"
-        ))
+        ResponseTemplate::new(200).set_body_string(stand_in::article_page(&id))
     }
 }
 
